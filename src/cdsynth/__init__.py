@@ -1,0 +1,3 @@
+"""cdsynth: synthetic pre-training text with contrastive decoding."""
+
+__version__ = "0.1.0"

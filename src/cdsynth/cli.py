@@ -1,0 +1,75 @@
+"""The `cdsynth` command: thin typer commands over the stages.
+
+Every command takes an experiment config (YAML) and `key=value` overrides, for example
+`cdsynth train configs/demo.yaml train.lr=3e-4 train.steps=50`. Bad input ends with one line
+on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import List, Optional
+
+import typer
+
+from .errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Synthetic pre-training text with contrastive decoding.")
+
+ConfigArg = typer.Argument(None, help="experiment config (YAML); defaults when omitted")
+OverridesArg = typer.Argument(None, help="dotted overrides such as train.lr=3e-4")
+
+
+def _config(config: Optional[str], overrides: Optional[List[str]]):
+    from .config import load_config
+
+    # allow `cdsynth train key=value` with no config file
+    if config is not None and "=" in config and not config.endswith((".yaml", ".yml")):
+        overrides = [config, *(overrides or [])]
+        config = None
+    return load_config(config, overrides or [])
+
+
+@app.command()
+def corpus(config: Optional[str] = ConfigArg, overrides: Optional[List[str]] = OverridesArg,
+           force: bool = typer.Option(False, help="rebuild even if up to date")):
+    """Read, clean and split the corpus into train / eval / seeds."""
+    from .experiment import run_corpus
+
+    run_corpus(_config(config, overrides), force=force)
+
+
+@app.command()
+def tokenizer(config: Optional[str] = ConfigArg, overrides: Optional[List[str]] = OverridesArg,
+              force: bool = typer.Option(False, help="retrain even if up to date")):
+    """Train the byte-level BPE tokenizer on the train split."""
+    from .experiment import run_tokenizer
+
+    run_tokenizer(_config(config, overrides), force=force)
+
+
+@app.command()
+def train(config: Optional[str] = ConfigArg, overrides: Optional[List[str]] = OverridesArg):
+    """Train (or resume) a model; checkpoints go to WORKDIR/runs/NAME/step_N/."""
+    from .experiment import run_train
+
+    cfg = _config(config, overrides)
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    run_train(cfg, log=print if main_rank else (lambda *a, **k: None), progress=sys.stderr.isatty())
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as e:
+        print(f"cdsynth: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("cdsynth: interrupted; run the same command again to resume", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""Typed, frozen configs: one YAML file per experiment, dotted overrides from the CLI.
+
+    cfg = load_config("configs/demo.yaml", ["train.lr=3e-4", "corpus.seed=1"])
+
+Unknown keys and values of the wrong type raise `UserError` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import UserError
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """Where documents come from and how they are split (by document, deterministically)."""
+
+    source: str = "storyworld"  # storyworld | text | jsonl | parquet | hf
+    path: str | None = None  # folder or file (text/jsonl/parquet) or HF dataset id (hf)
+    text_field: str = "text"  # jsonl / parquet / hf column
+    documents: str = "blocks"  # text sources: "file" (one doc per file) or "blocks" (blank lines)
+    hf_config: str | None = None
+    hf_split: str = "train"
+    storyworld_words: int = 200_000
+    seed: int = 0
+    eval_fraction: float = 0.05
+    seeds_fraction: float = 0.05
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    vocab_size: int = 8192
+    min_frequency: int = 2
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A LLaMA shape. `preset` fills every field left as None (see PRESETS)."""
+
+    preset: str = "cpu-small"
+    n_layers: int | None = None
+    hidden: int | None = None
+    heads: int | None = None
+    ffn: int | None = None
+    context: int | None = None
+    vocab_size: int | None = None  # None: the tokenizer's vocabulary size
+
+    def resolved(self) -> "ModelConfig":
+        if self.preset not in PRESETS:
+            raise UserError(
+                f"unknown model preset '{self.preset}'; choose one of {', '.join(PRESETS)}"
+            )
+        values = dict(PRESETS[self.preset])
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if v is not None:
+                values[f.name] = v
+        return ModelConfig(**values)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # the paper's GOOD model: ~100M parameters with a 32k vocabulary
+    "paper-good": dict(n_layers=12, hidden=768, heads=12, ffn=3072, context=1024, vocab_size=32000),
+    # the paper's smaller amateur (CD-Small)
+    "paper-small-20": dict(n_layers=6, hidden=256, heads=4, ffn=1024, context=1024, vocab_size=32000),
+    # CPU presets for the demo and tests
+    "cpu-small": dict(n_layers=4, hidden=256, heads=4, ffn=1024, context=256),
+    "cpu-tiny": dict(n_layers=4, hidden=128, heads=4, ffn=512, context=256),
+    "test-micro": dict(n_layers=2, hidden=32, heads=2, ffn=64, context=128),
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. `batch_size` is the global number of rows per optimizer step."""
+
+    name: str = "baseline"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    seed: int = 0
+    steps: int = 300
+    batch_size: int = 16
+    micro_batch_size: int = 16  # rows per forward per process; accumulation fills the rest
+    block_len: int = 256
+    lr: float = 1e-3
+    min_lr: float = 0.0
+    warmup_steps: int = 150
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    eps: float = 1e-8
+    grad_clip: float = 1.0
+    dropout: float = 0.0  # attention dropout (LlamaForCausalLM has no other dropout)
+    precision: str = "auto"  # auto | fp32 | bf16
+    compile: bool = False
+    eval_every: int = 100
+    eval_blocks: int = 64
+    checkpoint_every: int = 100
+    synthetic: str | None = None  # a folder of synthetic text (a generation output) to mix in
+    synthetic_ratio: float = 0.0
+    device: str = "auto"  # auto | cpu | cuda
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    workdir: str = "runs/demo"
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()):
+    """Read a YAML config (or the defaults when `path` is None) and apply `key=value` overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise UserError(f"config file not found: {p}")
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise UserError(f"config file {p} is not valid YAML: {str(e).splitlines()[0]}") from e
+        if not isinstance(data, dict):
+            raise UserError(f"config file {p} must hold a mapping at the top level")
+    for item in overrides:
+        apply_override(data, item)
+    return from_dict(ExperimentConfig, data)
+
+
+def apply_override(data: dict, item: str) -> None:
+    """Apply one `a.b.c=value` override in place; the value is parsed as YAML."""
+    if "=" not in item:
+        raise UserError(f"override '{item}' must look like key=value (for example train.lr=3e-4)")
+    key, raw = item.split("=", 1)
+    parts = key.strip().split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if isinstance(child, str) and part == "model":  # `model: cpu-small` shorthand
+            child = {"preset": child}
+        if not isinstance(child, dict):
+            child = {}
+        node[part] = child
+        node = child
+    try:
+        node[parts[-1]] = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        node[parts[-1]] = raw
+
+
+def from_dict(cls, data: Any, prefix: str = ""):
+    """Build dataclass `cls` from a mapping, checking keys and value types."""
+    if cls is ModelConfig and isinstance(data, str):
+        data = {"preset": data}
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise UserError(f"config key '{prefix or 'top level'}' must be a mapping")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in names:
+            where = f"{prefix}.{key}" if prefix else key
+            raise UserError(f"unknown config key '{where}'")
+    kwargs = {}
+    for key, value in data.items():
+        where = f"{prefix}.{key}" if prefix else key
+        kwargs[key] = _coerce(hints[key], value, where)
+    return cls(**kwargs)
+
+
+def _coerce(tp, value, where):
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, where)
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        tp = next(a for a in args if a is not type(None))
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if typing.get_origin(tp) is list and isinstance(value, list):
+        return list(value)
+    if isinstance(tp, type) and isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
+        return value
+    raise UserError(
+        f"config key '{where}' must be {getattr(tp, '__name__', tp)}, got {value!r}"
+    )
+
+
+def to_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)

@@ -1,0 +1,204 @@
+"""Corpus sources, cleaning and the deterministic train / eval / seeds split (by document).
+
+    docs, stats = load_documents(cfg)          # cleaned, deduplicated documents
+    splits = split_documents(docs, cfg)        # {"train": [...], "eval": [...], "seeds": [...]}
+    write_corpus(cfg, out_dir)                 # both, plus JSONL files and a manifest
+
+Each split file is JSONL with `{"id": int, "text": str}`; `datasets` reads it as is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import CorpusConfig, to_dict
+from .errors import UserError
+from .fileio import atomic_path, read_jsonl, write_json, write_jsonl, write_manifest
+
+SPLITS = ("train", "eval", "seeds")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_BLANK_LINES = re.compile(r"\n[ \t]*\n+")
+
+
+@dataclass
+class SourceStats:
+    files: int = 0
+    raw_documents: int = 0
+    empty_dropped: int = 0
+    duplicates_dropped: int = 0
+    invalid_utf8_files: list[str] = field(default_factory=list)
+
+
+def clean_text(text: str) -> str:
+    """NFC, no control characters (newlines and tabs kept), unified newlines, stripped."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = unicodedata.normalize("NFC", text)
+    return _CONTROL.sub("", text).strip()
+
+
+def read_text_file(path: Path, stats: SourceStats) -> str:
+    data = path.read_bytes()
+    if b"\x00" in data:
+        raise UserError(f"{path} looks like a binary file (it has NUL bytes); remove it from the corpus")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        stats.invalid_utf8_files.append(str(path))
+        return data.decode("utf-8", errors="replace")
+
+
+def _files(path: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    if not path.exists():
+        raise UserError(f"corpus path not found: {path}")
+    if path.is_file():
+        return [path]
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in suffixes)
+    if not files:
+        raise UserError(f"no {'/'.join(suffixes)} files under {path}")
+    return files
+
+
+def _raw_documents(cfg: CorpusConfig, stats: SourceStats) -> list[str]:
+    if cfg.source == "storyworld":
+        from .storyworld import generate_stories
+
+        return generate_stories(cfg.seed, cfg.storyworld_words)
+    if cfg.source == "hf":
+        if not cfg.path:
+            raise UserError("corpus.path must name a Hugging Face dataset id when corpus.source=hf")
+        import datasets
+
+        ds = datasets.load_dataset(cfg.path, cfg.hf_config, split=cfg.hf_split)
+        if cfg.text_field not in ds.column_names:
+            raise UserError(f"dataset {cfg.path} has no column '{cfg.text_field}'")
+        return list(ds[cfg.text_field])
+    if not cfg.path:
+        raise UserError(f"corpus.path is required when corpus.source={cfg.source}")
+    path = Path(cfg.path)
+    docs: list[str] = []
+    if cfg.source == "text":
+        if cfg.documents not in ("file", "blocks"):
+            raise UserError("corpus.documents must be 'file' or 'blocks'")
+        for f in _files(path, (".txt",)):
+            stats.files += 1
+            text = read_text_file(f, stats)
+            docs.extend([text] if cfg.documents == "file" else _BLANK_LINES.split(text))
+    elif cfg.source == "jsonl":
+        for f in _files(path, (".jsonl", ".json")):
+            stats.files += 1
+            for n, line in enumerate(read_text_file(f, stats).splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise UserError(f"{f}:{n}: invalid JSON ({e.msg})") from e
+                if not isinstance(row, dict) or not isinstance(row.get(cfg.text_field), str):
+                    raise UserError(f"{f}:{n}: no string field '{cfg.text_field}'")
+                docs.append(row[cfg.text_field])
+    elif cfg.source == "parquet":
+        import pyarrow.parquet as pq
+
+        for f in _files(path, (".parquet",)):
+            stats.files += 1
+            try:
+                table = pq.read_table(f)
+            except Exception as e:  # pyarrow raises several types for a bad file
+                raise UserError(f"{f} is not a readable Parquet file ({type(e).__name__})") from e
+            if cfg.text_field not in table.column_names:
+                raise UserError(f"{f} has no column '{cfg.text_field}'")
+            docs.extend(t for t in table.column(cfg.text_field).to_pylist() if isinstance(t, str))
+    else:
+        raise UserError(
+            f"unknown corpus.source '{cfg.source}'; use storyworld, text, jsonl, parquet or hf"
+        )
+    return docs
+
+
+def load_documents(cfg: CorpusConfig) -> tuple[list[str], SourceStats]:
+    """Read the source, clean every document, drop empty and exact-duplicate ones."""
+    stats = SourceStats()
+    raw = _raw_documents(cfg, stats)
+    stats.raw_documents = len(raw)
+    seen: set[str] = set()
+    docs: list[str] = []
+    for text in raw:
+        text = clean_text(text)
+        if not text:
+            stats.empty_dropped += 1
+        elif text in seen:
+            stats.duplicates_dropped += 1
+        else:
+            seen.add(text)
+            docs.append(text)
+    if not docs:
+        raise UserError(f"the corpus is empty: no non-blank documents in {cfg.path or cfg.source}")
+    return docs, stats
+
+
+def split_documents(docs: list[str], cfg: CorpusConfig) -> dict[str, list[dict]]:
+    """Disjoint split by document. A document's split depends on its text and the seed only
+    through a keyed hash order, so it does not depend on the order documents were read in."""
+    fr_eval, fr_seeds = cfg.eval_fraction, cfg.seeds_fraction
+    if not (0 <= fr_eval < 1 and 0 <= fr_seeds < 1 and fr_eval + fr_seeds < 1):
+        raise UserError("corpus.eval_fraction and corpus.seeds_fraction must be in [0, 1), sum < 1")
+    n = len(docs)
+    n_eval, n_seeds = round(n * fr_eval), round(n * fr_seeds)
+    if (fr_eval > 0 and n_eval == 0) or (fr_seeds > 0 and n_seeds == 0) or n - n_eval - n_seeds < 1:
+        raise UserError(
+            f"the corpus is too small to split: {n} documents for fractions "
+            f"eval={fr_eval}, seeds={fr_seeds}; add text or change the fractions"
+        )
+    order = sorted(
+        range(n), key=lambda i: hashlib.sha256(f"{cfg.seed}\x00{docs[i]}".encode()).digest()
+    )
+    parts = {
+        "eval": sorted(order[:n_eval]),
+        "seeds": sorted(order[n_eval : n_eval + n_seeds]),
+        "train": sorted(order[n_eval + n_seeds :]),
+    }
+    return {name: [{"id": i, "text": docs[i]} for i in idx] for name, idx in parts.items()}
+
+
+def count_words(rows: list[dict]) -> int:
+    return sum(len(r["text"].split()) for r in rows)
+
+
+def write_corpus(cfg: CorpusConfig, out_dir: str | Path, log=print) -> dict:
+    """Load, clean, split and write `out_dir/{train,eval,seeds}.jsonl` atomically."""
+    docs, stats = load_documents(cfg)
+    splits = split_documents(docs, cfg)
+    counts = {
+        name: {"documents": len(rows), "words": count_words(rows)} for name, rows in splits.items()
+    }
+    out_dir = Path(out_dir)
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir(parents=True)
+        for name in SPLITS:
+            write_jsonl(tmp / f"{name}.jsonl", splits[name])
+        write_json(tmp / "stats.json", {"counts": counts, "source": stats.__dict__})
+        write_manifest(tmp, config=to_dict(cfg), inputs={}, counts=counts)
+    if stats.invalid_utf8_files:
+        log(
+            f"warning: {len(stats.invalid_utf8_files)} file(s) had invalid UTF-8, decoded with "
+            f"replacement characters (first: {stats.invalid_utf8_files[0]})"
+        )
+    log(
+        f"corpus: {stats.raw_documents} documents read, {stats.empty_dropped} empty and "
+        f"{stats.duplicates_dropped} duplicate dropped"
+    )
+    for name in SPLITS:
+        log(f"  {name:5s} {counts[name]['documents']:>8d} documents {counts[name]['words']:>10d} words")
+    return counts
+
+
+def read_split(corpus_dir: str | Path, name: str) -> list[dict]:
+    path = Path(corpus_dir) / f"{name}.jsonl"
+    if not path.is_file():
+        raise UserError(f"corpus split not found: {path} (run `cdsynth corpus` first)")
+    return read_jsonl(path)

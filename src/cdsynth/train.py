@@ -1,0 +1,348 @@
+"""Train a LlamaForCausalLM from scratch on packed blocks, with checkpoints and exact resume.
+
+    train(cfg, tokenizer_dir, train_blocks, out_dir, eval_blocks=..., synthetic_blocks=...)
+
+Checkpoints are `out_dir/step_N/` folders written atomically: `save_pretrained` weights
+(safetensors), the tokenizer, `optimizer.safetensors`, `rng.safetensors` and `state.json`
+(step, tokens seen, losses, config hash). A restarted run continues from its last complete
+checkpoint; the data order and learning rate are pure functions of the step, so the result is
+the same as an uninterrupted run (bit-identical on CPU in fp32). Under `torchrun` the model is
+wrapped in DDP, each rank takes a slice of every global batch, and rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from .blocks import Blocks, MixtureSampler, synthetic_rows_before
+from .config import ModelConfig, TrainConfig, to_dict
+from .distributed import DistInfo, barrier, bf16_supported, init_distributed, pick_device
+from .errors import UserError
+from .fileio import atomic_path, read_json, stable_hash, write_json, write_text
+from .tokenizer import BOS_ID, EOS_ID, PAD_ID, load_tokenizer
+
+IGNORE = -100
+
+
+def build_model(mcfg: ModelConfig, vocab_size: int, dropout: float = 0.0, seed: int = 0):
+    """A freshly initialised LlamaForCausalLM with the shape of `mcfg` (a resolved preset)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    m = mcfg.resolved()
+    vocab = m.vocab_size or vocab_size
+    if vocab < vocab_size:
+        raise UserError(f"model vocab_size {vocab} is smaller than the tokenizer's {vocab_size}")
+    if m.hidden % m.heads:
+        raise UserError(f"model hidden size {m.hidden} is not divisible by {m.heads} heads")
+    config = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=m.hidden,
+        intermediate_size=m.ffn,
+        num_hidden_layers=m.n_layers,
+        num_attention_heads=m.heads,
+        num_key_value_heads=m.heads,
+        max_position_embeddings=m.context,
+        attention_dropout=dropout,
+        bos_token_id=BOS_ID,
+        eos_token_id=EOS_ID,
+        pad_token_id=PAD_ID,
+        tie_word_embeddings=False,
+    )
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(config)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup over `warmup_steps`, then cosine from `lr` to `min_lr` at `steps`."""
+    if cfg.warmup_steps > 0 and step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    span = max(1, cfg.steps - cfg.warmup_steps)
+    progress = min(1.0, (step - cfg.warmup_steps) / span)
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def labels_for(input_ids: torch.Tensor) -> torch.Tensor:
+    """Next-token targets; the last position and padding are ignored."""
+    labels = torch.full_like(input_ids, IGNORE)
+    labels[:, :-1] = input_ids[:, 1:]
+    labels[labels == PAD_ID] = IGNORE
+    return labels
+
+
+def token_nll_sum(model, input_ids: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Summed next-token NLL (fp32) over non-pad targets, and how many targets there were."""
+    labels = labels_for(input_ids)
+    logits = model(input_ids=input_ids).logits
+    loss = F.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE,
+        reduction="sum",
+    )
+    return loss, int((labels != IGNORE).sum())
+
+
+def make_optimizer(model, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    groups = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(
+        groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, fused=True
+    )
+
+
+def save_optimizer(opt: torch.optim.Optimizer, folder: Path) -> None:
+    sd = opt.state_dict()
+    tensors = {
+        f"{idx}.{k}": v.detach().cpu().contiguous()
+        for idx, st in sd["state"].items()
+        for k, v in st.items()
+    }
+    save_file(tensors, str(folder / "optimizer.safetensors"))
+    write_json(folder / "optimizer_groups.json", sd["param_groups"])
+
+
+def load_optimizer(opt: torch.optim.Optimizer, folder: Path) -> None:
+    tensors = load_file(str(folder / "optimizer.safetensors"))
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, v in tensors.items():
+        idx, name = key.split(".", 1)
+        state.setdefault(int(idx), {})[name] = v
+    opt.load_state_dict({"state": state, "param_groups": read_json(folder / "optimizer_groups.json")})
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The highest complete `step_N` folder (one with a state.json), or None."""
+    best = None
+    for p in run_dir.glob("step_*"):
+        if p.is_dir() and (p / "state.json").is_file() and p.name[5:].isdigit():
+            if best is None or int(p.name[5:]) > int(best.name[5:]):
+                best = p
+    return best
+
+
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """Complete checkpoints of a run, by step."""
+    ps = [p for p in Path(run_dir).glob("step_*") if (p / "state.json").is_file()]
+    return sorted(ps, key=lambda p: int(p.name[5:]))
+
+
+def evaluate_loss(model, blocks: Blocks, n_rows: int, micro: int, device, autocast) -> float:
+    """Mean next-token NLL over the first `n_rows` blocks of `blocks`."""
+    model.eval()
+    total, count = 0.0, 0
+    n = min(n_rows, len(blocks))
+    with torch.no_grad():
+        for start in range(0, n, micro):
+            ids = torch.from_numpy(blocks.rows(range(start, min(n, start + micro)))).to(device)
+            with autocast():
+                loss, c = token_nll_sum(model, ids)
+            total += float(loss)
+            count += c
+    model.train()
+    return total / max(count, 1)
+
+
+def _trim_metrics(path: Path, step: int) -> None:
+    """Keep only the metric rows at or before `step` (used when resuming)."""
+    if not path.exists():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if row.get("step", 0) <= step:
+            keep.append(line)
+    write_text(path, "".join(k + "\n" for k in keep))
+
+
+def train(
+    cfg: TrainConfig,
+    tokenizer_dir: str | Path,
+    train_blocks: str | Path,
+    out_dir: str | Path,
+    eval_blocks: str | Path | None = None,
+    synthetic_blocks: str | Path | None = None,
+    log=print,
+    progress: bool = True,
+) -> dict:
+    """Run (or resume) training; returns the final state dict written to the last checkpoint."""
+    device = pick_device(cfg.device)
+    dist_info = init_distributed(device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    out_dir = Path(out_dir)
+    tokenizer = load_tokenizer(tokenizer_dir)
+    real = Blocks(train_blocks)
+    synth = Blocks(synthetic_blocks) if synthetic_blocks else None
+    evalb = Blocks(eval_blocks) if eval_blocks else None
+    if real.block_len != cfg.block_len:
+        raise UserError(f"blocks in {train_blocks} have length {real.block_len}, config says {cfg.block_len}")
+    mcfg = cfg.model.resolved()
+    if cfg.block_len > mcfg.context:
+        raise UserError(f"train.block_len {cfg.block_len} exceeds the model context {mcfg.context}")
+    W = dist_info.world_size
+    if cfg.batch_size % W:
+        raise UserError(f"train.batch_size {cfg.batch_size} is not divisible by {W} processes")
+    sampler = MixtureSampler(real, synth, cfg.synthetic_ratio, cfg.batch_size, cfg.seed)
+
+    config_hash = stable_hash(
+        {"train": to_dict(cfg), "data": [real.meta, synth.meta if synth else None]}
+    )
+    model = build_model(cfg.model, len(tokenizer), cfg.dropout, cfg.seed).to(device)
+    opt = make_optimizer(model, cfg, device)
+    start_step, tokens_seen = 0, 0
+    ckpt = latest_checkpoint(out_dir)
+    if ckpt is not None:
+        state = read_json(ckpt / "state.json")
+        if state["config_hash"] != config_hash:
+            raise UserError(
+                f"{out_dir} holds checkpoints of a different config; choose another run name "
+                "(train.name) or delete the folder"
+            )
+        from transformers import LlamaForCausalLM
+
+        loaded = LlamaForCausalLM.from_pretrained(str(ckpt), dtype=torch.float32)
+        model.load_state_dict(loaded.state_dict())
+        del loaded
+        load_optimizer(opt, ckpt)
+        torch.set_rng_state(load_file(str(ckpt / "rng.safetensors"))["cpu"])
+        start_step, tokens_seen = state["step"], state["tokens_seen"]
+        if dist_info.is_main:
+            log(f"resuming {out_dir.name} from {ckpt.name}")
+    elif dist_info.is_main:
+        n_params = sum(p.numel() for p in model.parameters())
+        log(f"training {out_dir.name}: {n_params / 1e6:.2f}M parameters, {cfg.steps} steps")
+    if dist_info.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _trim_metrics(out_dir / "metrics.jsonl", start_step)
+        write_json(out_dir / "train_config.json", {"config": to_dict(cfg), "config_hash": config_hash})
+    if start_step >= cfg.steps:
+        return read_json(ckpt / "state.json")
+
+    use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_supported(device))
+    if cfg.precision not in ("auto", "bf16", "fp32"):
+        raise UserError(f"train.precision must be auto, bf16 or fp32, got '{cfg.precision}'")
+
+    def autocast():
+        if use_bf16:
+            return torch.autocast(device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    raw_model = model
+    if cfg.compile:
+        model = torch.compile(model)
+    if W > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+    model.train()
+
+    rows_per_rank = cfg.batch_size // W
+    micro = min(cfg.micro_batch_size, rows_per_rank)
+    bar = None
+    if progress and dist_info.is_main:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=start_step, desc=out_dir.name, unit="step")
+    metrics_f = open(out_dir / "metrics.jsonl", "a") if dist_info.is_main else None
+    state: dict = {}
+    try:
+        for step in range(start_step, cfg.steps):
+            t0 = time.perf_counter()
+            lr = lr_at(step, cfg)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            rows, is_syn = sampler.batch(step)
+            n_valid = int((labels_for(torch.from_numpy(rows)) != IGNORE).sum())
+            mine = rows[dist_info.rank * rows_per_rank : (dist_info.rank + 1) * rows_per_rank]
+            loss_sum = 0.0
+            chunks = list(range(0, rows_per_rank, micro))
+            for k, start in enumerate(chunks):
+                ids = torch.from_numpy(mine[start : start + micro]).to(device)
+                sync = k == len(chunks) - 1 or W == 1
+                ctx = contextlib.nullcontext() if sync else model.no_sync()
+                with ctx:
+                    with autocast():
+                        loss, _ = token_nll_sum(model, ids)
+                    (loss * (W / n_valid)).backward()
+                loss_sum += float(loss.detach())
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(raw_model.parameters(), cfg.grad_clip)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            if W > 1:
+                t = torch.tensor([loss_sum], device=device)
+                torch.distributed.all_reduce(t)
+                loss_sum = float(t)
+            done = step + 1
+            tokens_seen += cfg.batch_size * cfg.block_len
+            train_loss = loss_sum / n_valid
+            row = {
+                "step": done,
+                "loss": train_loss,
+                "lr": lr,
+                "tokens": tokens_seen,
+                "synthetic_rows": int(is_syn.sum()),
+                "tok_s": cfg.batch_size * cfg.block_len / (time.perf_counter() - t0),
+            }
+            last = done == cfg.steps
+            if evalb is not None and (done % cfg.eval_every == 0 or last):
+                if dist_info.is_main:
+                    row["eval_loss"] = evaluate_loss(
+                        raw_model, evalb, cfg.eval_blocks, micro, device, autocast
+                    )
+                barrier(dist_info)
+            if dist_info.is_main:
+                metrics_f.write(json.dumps(row) + "\n")
+                metrics_f.flush()
+                if bar is not None:
+                    bar.set_postfix(loss=f"{train_loss:.3f}", tok_s=f"{row['tok_s']:.0f}")
+                    bar.update(1)
+            state = {
+                "step": done,
+                "tokens_seen": tokens_seen,
+                "train_loss": train_loss,
+                "eval_loss": row.get("eval_loss"),
+                "config_hash": config_hash,
+                "synthetic_ratio": cfg.synthetic_ratio,
+                "synthetic_rows_total": synthetic_rows_before(done, cfg.synthetic_ratio, cfg.batch_size),
+                "rows_total": done * cfg.batch_size,
+            }
+            if done % cfg.checkpoint_every == 0 or last:
+                if dist_info.is_main:
+                    save_checkpoint(raw_model, opt, tokenizer, out_dir / f"step_{done}", state)
+                barrier(dist_info)
+    finally:
+        if bar is not None:
+            bar.close()
+        if metrics_f is not None:
+            metrics_f.close()
+    if dist_info.is_main and cfg.synthetic_ratio > 0:
+        share = state["synthetic_rows_total"] / state["rows_total"]
+        log(f"synthetic share realised: {share:.4f} (asked {cfg.synthetic_ratio})")
+    return state
+
+
+def save_checkpoint(model, opt, tokenizer, folder: Path, state: dict) -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    with atomic_path(folder) as tmp:
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        tokenizer.save_pretrained(str(tmp))
+        save_optimizer(opt, tmp)
+        save_file({"cpu": torch.get_rng_state()}, str(tmp / "rng.safetensors"))
+        write_json(tmp / "state.json", state)
