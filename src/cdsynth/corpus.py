@@ -63,7 +63,12 @@ def _files(path: Path, suffixes: tuple[str, ...]) -> list[Path]:
     return files
 
 
+SOURCES = ("storyworld", "text", "jsonl", "parquet", "hf")
+
+
 def _raw_documents(cfg: CorpusConfig, stats: SourceStats) -> list[str]:
+    if cfg.source not in SOURCES:
+        raise UserError(f"unknown corpus.source '{cfg.source}'; use one of {', '.join(SOURCES)}")
     if cfg.source == "storyworld":
         from .storyworld import generate_stories
 
@@ -101,7 +106,7 @@ def _raw_documents(cfg: CorpusConfig, stats: SourceStats) -> list[str]:
                 if not isinstance(row, dict) or not isinstance(row.get(cfg.text_field), str):
                     raise UserError(f"{f}:{n}: no string field '{cfg.text_field}'")
                 docs.append(row[cfg.text_field])
-    elif cfg.source == "parquet":
+    else:  # parquet
         import pyarrow.parquet as pq
 
         for f in _files(path, (".parquet",)):
@@ -113,10 +118,6 @@ def _raw_documents(cfg: CorpusConfig, stats: SourceStats) -> list[str]:
             if cfg.text_field not in table.column_names:
                 raise UserError(f"{f} has no column '{cfg.text_field}'")
             docs.extend(t for t in table.column(cfg.text_field).to_pylist() if isinstance(t, str))
-    else:
-        raise UserError(
-            f"unknown corpus.source '{cfg.source}'; use storyworld, text, jsonl, parquet or hf"
-        )
     return docs
 
 

@@ -100,10 +100,11 @@ def synthetic_texts(path: str | Path) -> tuple[list[Path], list[str]]:
 
 def run_train(cfg: ExperimentConfig, log=print, progress: bool = True) -> Path:
     from .distributed import init_distributed, pick_device
-    from .train import train
+    from .train import check_train_config, train
 
     ws = Workspace(cfg.workdir)
     tc = cfg.train
+    check_train_config(tc)
     if not (ws.tokenizer / "tokenizer.json").is_file():
         raise UserError(f"no tokenizer in {ws.tokenizer} (run `cdsynth tokenizer` first)")
     dist_info = init_distributed(pick_device(tc.device))

@@ -61,6 +61,23 @@ def build_model(mcfg: ModelConfig, vocab_size: int, dropout: float = 0.0, seed: 
     return LlamaForCausalLM(config)
 
 
+def check_train_config(cfg: TrainConfig) -> None:
+    """Reject a bad training config before any work is done."""
+    mcfg = cfg.model.resolved()
+    if cfg.block_len > mcfg.context:
+        raise UserError(f"train.block_len {cfg.block_len} exceeds the model context {mcfg.context}")
+    if cfg.precision not in ("auto", "bf16", "fp32"):
+        raise UserError(f"train.precision must be auto, bf16 or fp32, got '{cfg.precision}'")
+    if cfg.steps < 1 or cfg.batch_size < 1 or cfg.micro_batch_size < 1:
+        raise UserError("train.steps, train.batch_size and train.micro_batch_size must be >= 1")
+    if cfg.checkpoint_every < 1 or cfg.eval_every < 1:
+        raise UserError("train.checkpoint_every and train.eval_every must be >= 1")
+    if not 0 <= cfg.synthetic_ratio <= 1:
+        raise UserError(f"train.synthetic_ratio must be in [0, 1], got {cfg.synthetic_ratio}")
+    if cfg.synthetic_ratio > 0 and not cfg.synthetic:
+        raise UserError("train.synthetic_ratio > 0 needs a synthetic corpus (train.synthetic)")
+
+
 def lr_at(step: int, cfg: TrainConfig) -> float:
     """Linear warmup over `warmup_steps`, then cosine from `lr` to `min_lr` at `steps`."""
     if cfg.warmup_steps > 0 and step < cfg.warmup_steps:
@@ -190,9 +207,7 @@ def train(
     evalb = Blocks(eval_blocks) if eval_blocks else None
     if real.block_len != cfg.block_len:
         raise UserError(f"blocks in {train_blocks} have length {real.block_len}, config says {cfg.block_len}")
-    mcfg = cfg.model.resolved()
-    if cfg.block_len > mcfg.context:
-        raise UserError(f"train.block_len {cfg.block_len} exceeds the model context {mcfg.context}")
+    check_train_config(cfg)
     W = dist_info.world_size
     if cfg.batch_size % W:
         raise UserError(f"train.batch_size {cfg.batch_size} is not divisible by {W} processes")
@@ -233,8 +248,6 @@ def train(
         return read_json(ckpt / "state.json")
 
     use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_supported(device))
-    if cfg.precision not in ("auto", "bf16", "fp32"):
-        raise UserError(f"train.precision must be auto, bf16 or fp32, got '{cfg.precision}'")
 
     def autocast():
         if use_bf16:

@@ -1,0 +1,91 @@
+import json
+
+import pytest
+
+from cdsynth.config import CorpusConfig
+from cdsynth.corpus import clean_text, load_documents, split_documents, write_corpus
+from cdsynth.errors import UserError
+from cdsynth.storyworld import HELDOUT_LEXICON, generate_stories
+
+from .conftest import quiet
+
+
+def test_storyworld_is_deterministic_and_sized():
+    a = generate_stories(seed=3, words=5000)
+    assert a == generate_stories(seed=3, words=5000)
+    assert a != generate_stories(seed=4, words=5000)
+    words = sum(len(d.split()) for d in a)
+    assert 5000 <= words < 5000 + 400
+
+
+def test_storyworld_keeps_heldout_entities_out():
+    text = " ".join(generate_stories(seed=0, words=50_000))
+    for name in HELDOUT_LEXICON.girls + HELDOUT_LEXICON.boys + HELDOUT_LEXICON.objects:
+        assert f" {name} " not in f" {text} ".replace(".", " ").replace(",", " ")
+
+
+def test_split_is_disjoint_complete_and_order_independent():
+    docs = [f"document number {i}" for i in range(1000)]
+    cfg = CorpusConfig(eval_fraction=0.1, seeds_fraction=0.05, seed=7)
+    s = split_documents(docs, cfg)
+    ids = {k: {r["id"] for r in v} for k, v in s.items()}
+    assert len(ids["eval"]) == 100 and len(ids["seeds"]) == 50 and len(ids["train"]) == 850
+    assert not ids["eval"] & ids["seeds"] and not ids["train"] & (ids["eval"] | ids["seeds"])
+    assert ids["eval"] | ids["seeds"] | ids["train"] == set(range(1000))
+    # the same texts in another order land in the same splits
+    rev = docs[::-1]
+    s2 = split_documents(rev, cfg)
+    for k in s:
+        assert {r["text"] for r in s[k]} == {r["text"] for r in s2[k]}
+    # another seed gives another split
+    s3 = split_documents(docs, CorpusConfig(eval_fraction=0.1, seeds_fraction=0.05, seed=8))
+    assert {r["text"] for r in s3["eval"]} != {r["text"] for r in s["eval"]}
+
+
+def test_cleaning_nfc_controls_and_duplicates(tmp_path):
+    assert clean_text("Cafe\u0301\x07 ok\r\nnext\t!") == "Caf\u00e9 ok\nnext\t!"
+    (tmp_path / "a.txt").write_text("Hello there.\n\n  \n\nHello there.\n\nSecond one.\n")
+    (tmp_path / "b.txt").write_text("Third\u0007 one.")
+    docs, stats = load_documents(CorpusConfig(source="text", path=str(tmp_path)))
+    assert docs == ["Hello there.", "Second one.", "Third one."]
+    assert stats.duplicates_dropped == 1 and stats.files == 2
+    docs, _ = load_documents(CorpusConfig(source="text", path=str(tmp_path), documents="file"))
+    assert len(docs) == 2
+
+
+def test_jsonl_and_parquet_sources(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{"text": f"doc {i}", "other": i} for i in range(5)]
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "d.parquet")
+    for source, name in (("jsonl", "d.jsonl"), ("parquet", "d.parquet")):
+        docs, _ = load_documents(CorpusConfig(source=source, path=str(tmp_path / name)))
+        assert docs == [f"doc {i}" for i in range(5)]
+    with pytest.raises(UserError, match="no column 'body'"):
+        load_documents(CorpusConfig(source="parquet", path=str(tmp_path), text_field="body"))
+    (tmp_path / "bad.jsonl").write_text('{"text": "ok"}\n{"text": \n')
+    with pytest.raises(UserError, match=r"bad.jsonl:2: invalid JSON"):
+        load_documents(CorpusConfig(source="jsonl", path=str(tmp_path / "bad.jsonl")))
+
+
+def test_write_corpus_outputs_and_counts(tmp_path):
+    cfg = CorpusConfig(storyworld_words=20000, eval_fraction=0.1, seeds_fraction=0.1)
+    counts = write_corpus(cfg, tmp_path / "c", log=quiet)
+    from datasets import load_dataset
+
+    ds = load_dataset("json", data_files=str(tmp_path / "c" / "train.jsonl"), split="train")
+    assert len(ds) == counts["train"]["documents"]
+    assert (tmp_path / "c" / "manifest.json").is_file()
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [
+        "eval.jsonl", "manifest.json", "seeds.jsonl", "stats.json", "train.jsonl",
+    ]
+
+
+def test_invalid_utf8_is_replaced_and_counted(tmp_path):
+    (tmp_path / "good.txt").write_text("fine text here")
+    (tmp_path / "bad.txt").write_bytes(b"caf\xe9 au lait")
+    docs, stats = load_documents(CorpusConfig(source="text", path=str(tmp_path)))
+    assert "caf\ufffd au lait" in docs
+    assert stats.invalid_utf8_files == [str(tmp_path / "bad.txt")]
