@@ -95,15 +95,18 @@ def labels_for(input_ids: torch.Tensor) -> torch.Tensor:
     return labels
 
 
-def token_nll_sum(model, input_ids: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Summed next-token NLL (fp32) over non-pad targets, and how many targets there were."""
+def next_token_nll(model, input_ids: torch.Tensor) -> torch.Tensor:
+    """Summed next-token NLL (fp32) over the non-pad targets of a (batch, seq) block."""
     labels = labels_for(input_ids)
     logits = model(input_ids=input_ids).logits
-    loss = F.cross_entropy(
+    return F.cross_entropy(
         logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE,
         reduction="sum",
     )
-    return loss, int((labels != IGNORE).sum())
+
+
+def n_targets(input_ids: torch.Tensor) -> int:
+    return int((labels_for(input_ids) != IGNORE).sum())
 
 
 def make_optimizer(model, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
@@ -163,9 +166,8 @@ def evaluate_loss(model, blocks: Blocks, n_rows: int, micro: int, device, autoca
         for start in range(0, n, micro):
             ids = torch.from_numpy(blocks.rows(range(start, min(n, start + micro)))).to(device)
             with autocast():
-                loss, c = token_nll_sum(model, ids)
-            total += float(loss)
-            count += c
+                total += float(next_token_nll(model, ids))
+            count += n_targets(ids)
     model.train()
     return total / max(count, 1)
 
@@ -255,13 +257,13 @@ def train(
         return contextlib.nullcontext()
 
     raw_model = model
-    if cfg.compile:
-        model = torch.compile(model)
     if W > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
     model.train()
+    # compiling forward and loss together lets inductor fuse the casts and the log-softmax
+    loss_fn = torch.compile(next_token_nll) if cfg.compile else next_token_nll
 
     rows_per_rank = cfg.batch_size // W
     micro = min(cfg.micro_batch_size, rows_per_rank)
@@ -279,7 +281,7 @@ def train(
             for group in opt.param_groups:
                 group["lr"] = lr
             rows, is_syn = sampler.batch(step)
-            n_valid = int((labels_for(torch.from_numpy(rows)) != IGNORE).sum())
+            n_valid = n_targets(torch.from_numpy(rows))
             mine = rows[dist_info.rank * rows_per_rank : (dist_info.rank + 1) * rows_per_rank]
             loss_sum = 0.0
             chunks = list(range(0, rows_per_rank, micro))
@@ -289,7 +291,7 @@ def train(
                 ctx = contextlib.nullcontext() if sync else model.no_sync()
                 with ctx:
                     with autocast():
-                        loss, _ = token_nll_sum(model, ids)
+                        loss = loss_fn(model, ids)
                     (loss * (W / n_valid)).backward()
                 loss_sum += float(loss.detach())
             if cfg.grad_clip > 0:
