@@ -109,11 +109,49 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class DecodingConfig:
+    """A decoding rule plus truncation. See `cdsynth.decoding`."""
+
+    strategy: str = "cd"  # cd | ancestral (No-Contrast) | vhead (No-Contrast-V_head)
+    alpha: float = 0.1
+    lam: float = 1.0
+    good_temperature: float = 1.0
+    bad_temperature: float = 1.0
+    top_k: int = 0  # 0: off
+    top_p: float = 1.0  # 1: off
+    temperature: float = 1.0  # applied after the rule and truncation
+    paper_compatible: bool = False  # the paper's code: -20 outside V_head, log(p + 1e-10)
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """One synthetic corpus. Relative model paths are resolved against `workdir`."""
+
+    name: str = "cd"
+    good: str = "runs/baseline/step_300"
+    bad: str | None = None  # another checkpoint (earlier step, smaller model); None: see bad_dropout
+    bad_dropout: float = 0.0  # > 0 with bad=None: GOOD itself with this dropout as the amateur
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)
+    prefix_tokens: int = 20
+    completions: int = 8
+    new_tokens: int = 400
+    num_prefixes: int | None = None  # None: one prefix per seeds document
+    batch_size: int = 64
+    eos: str = "stop"  # stop | continue (a new document starts after </s>)
+    keep_prefix: bool = True
+    seed: int = 0
+    dtype: str = "auto"  # auto (bf16 where supported) | bf16 | fp32 | fp64
+    formats: list = field(default_factory=lambda: ["parquet"])  # parquet and/or jsonl
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     workdir: str = "runs/demo"
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    generate: GenerateConfig = field(default_factory=GenerateConfig)
 
 
 def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()):

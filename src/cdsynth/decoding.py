@@ -1,0 +1,182 @@
+"""Decoding rules: logits in, next-token scores out. Pure functions, no I/O, no randomness.
+
+Scores are log-probabilities up to a constant; -inf marks a token that can't be chosen. All
+math runs in at least float32 (float64 stays float64), whatever the model's dtype.
+
+    contrastive_scores(good, bad, alpha=0.1, lam=1.0)   # CD
+    ancestral_scores(good)                              # No-Contrast
+    vhead_scores(good, alpha=0.1)                       # No-Contrast-V_head (control)
+    truncate(scores, top_k=200, top_p=1.0, temperature=1.0)
+    sample(scores, uniforms)                            # inverse CDF, one uniform per row
+
+Example: with good probabilities (0.5, 0.3, 0.2, 0.0...) and alpha = 0.5, V_head is the tokens
+with p >= 0.25: the first two. CD then ranks them by log p_good - lam * log p_bad.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+PAPER_OUT_OF_MASK = -20.0  # the paper's code gives tokens outside V_head this finite score
+PAPER_EPS = 1e-10  # and takes log(p + 1e-10)
+
+
+def _float(x: torch.Tensor) -> torch.Tensor:
+    return x if x.dtype == torch.float64 else x.float()
+
+
+def check_logits(logits: torch.Tensor, name: str = "logits") -> None:
+    """Reject NaN or infinite logits: they mean a broken model, not a valid distribution."""
+    if not torch.isfinite(logits).all():
+        raise ValueError(f"{name} contain NaN or infinite values")
+
+
+def log_probs(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    if temperature <= 0:
+        raise ValueError("temperature must be > 0")
+    return torch.log_softmax(_float(logits) / temperature, dim=-1)
+
+
+def plausible_mask(good_logp: torch.Tensor, alpha: float) -> torch.Tensor:
+    """V_head = {x : p_good(x) >= alpha * max p_good}, computed in log space (ties included)."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError("alpha must be in [0, 1]")
+    if alpha == 0.0:
+        return torch.ones_like(good_logp, dtype=torch.bool)
+    top = good_logp.max(dim=-1, keepdim=True).values
+    return good_logp >= top + math.log(alpha)
+
+
+def contrastive_scores(
+    good_logits: torch.Tensor,
+    bad_logits: torch.Tensor,
+    alpha: float,
+    lam: float,
+    good_temperature: float = 1.0,
+    bad_temperature: float = 1.0,
+) -> torch.Tensor:
+    """log p_good - lam * log p_bad on V_head, -inf elsewhere. Shapes (..., vocab)."""
+    if good_logits.shape != bad_logits.shape:
+        raise ValueError(f"GOOD and BAD logits differ in shape: {good_logits.shape} vs {bad_logits.shape}")
+    check_logits(good_logits, "GOOD logits")
+    check_logits(bad_logits, "BAD logits")
+    good = log_probs(good_logits, good_temperature)
+    mask = plausible_mask(good, alpha)
+    contrast = good if lam == 0 else good - lam * log_probs(bad_logits, bad_temperature).to(good.dtype)
+    return contrast.masked_fill(~mask, -math.inf)
+
+
+def ancestral_scores(good_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    check_logits(good_logits, "GOOD logits")
+    return log_probs(good_logits, temperature)
+
+
+def vhead_scores(good_logits: torch.Tensor, alpha: float, temperature: float = 1.0) -> torch.Tensor:
+    """log p_good restricted to V_head: the control that keeps the mask but drops the contrast."""
+    check_logits(good_logits, "GOOD logits")
+    good = log_probs(good_logits, temperature)
+    return good.masked_fill(~plausible_mask(good, alpha), -math.inf)
+
+
+def paper_contrastive_scores(
+    good_logits: torch.Tensor, bad_logits: torch.Tensor, alpha: float, lam: float
+) -> torch.Tensor:
+    """The paper's code: log(p_good + 1e-10) - lam * log(p_bad + 1e-10) on V_head and a finite
+    -20 elsewhere (so out-of-mask tokens keep a small chance of being sampled)."""
+    check_logits(good_logits, "GOOD logits")
+    check_logits(bad_logits, "BAD logits")
+    pg = torch.softmax(_float(good_logits), dim=-1)
+    pb = torch.softmax(_float(bad_logits), dim=-1).to(pg.dtype)
+    scores = torch.log(pg + PAPER_EPS) - lam * torch.log(pb + PAPER_EPS)
+    mask = pg >= alpha * pg.max(dim=-1, keepdim=True).values
+    return scores.masked_fill(~mask, PAPER_OUT_OF_MASK)
+
+
+def top_k_filter(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep the k best scores (and any tied with the k-th); k <= 0 keeps all."""
+    if k <= 0 or k >= scores.shape[-1]:
+        return scores
+    kth = torch.topk(scores, k, dim=-1).values[..., -1:]
+    return scores.masked_fill(scores < kth, -math.inf)
+
+
+def top_p_filter(scores: torch.Tensor, p: float) -> torch.Tensor:
+    """Keep the smallest set of best tokens whose probability reaches p; p >= 1 keeps all."""
+    if p >= 1.0:
+        return scores
+    if p <= 0:
+        raise ValueError("top_p must be > 0")
+    sorted_scores, order = torch.sort(scores, dim=-1, descending=True)
+    probs = torch.softmax(sorted_scores, dim=-1)
+    before = torch.cumsum(probs, dim=-1) - probs  # mass of strictly better tokens
+    drop_sorted = before >= p
+    drop_sorted[..., 0] = False
+    drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+    return scores.masked_fill(drop, -math.inf)
+
+
+def truncate(scores: torch.Tensor, top_k: int = 0, top_p: float = 1.0,
+             temperature: float = 1.0) -> torch.Tensor:
+    """Truncation applied after a rule: top-k, then top-p, then a final temperature."""
+    if temperature <= 0:
+        raise ValueError("temperature must be > 0")
+    scores = top_p_filter(top_k_filter(scores, top_k), top_p)
+    return scores / temperature if temperature != 1.0 else scores
+
+
+def sample(scores: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    """Inverse-CDF sampling: row r picks the token where its CDF first exceeds uniforms[r].
+
+    `scores` (rows, vocab), `uniforms` (rows,) in [0, 1). Tokens with score -inf have
+    probability 0 and are never returned. Deterministic given the uniforms.
+    """
+    probs = torch.softmax(scores.double(), dim=-1)
+    cdf = torch.cumsum(probs, dim=-1)
+    target = (uniforms.double() * cdf[:, -1]).unsqueeze(-1)
+    idx = torch.searchsorted(cdf, target, right=True).squeeze(-1)
+    over = idx >= scores.shape[-1]
+    if over.any():  # rounding at the very top of the CDF: take the last token with mass
+        last = scores.shape[-1] - 1 - torch.argmax((probs.flip(-1) > 0).int(), dim=-1)
+        idx = torch.where(over, last, idx)
+    return idx
+
+
+@dataclass(frozen=True)
+class StepScores:
+    """One decoding step: the final scores to sample from and what the statistics need."""
+
+    scores: torch.Tensor  # (rows, vocab) after the rule and truncation
+    good_logp: torch.Tensor  # (rows, vocab) log p_good at good_temperature
+    bad_logp: torch.Tensor | None  # (rows, vocab) log p_bad, None without an amateur
+    vhead: torch.Tensor  # (rows, vocab) bool plausible set
+
+
+def step_scores(rule, good_logits: torch.Tensor, bad_logits: torch.Tensor | None) -> StepScores:
+    """Apply a `DecodingConfig` (strategy, alpha, lam, temperatures, truncation) to one step."""
+    good = log_probs(good_logits, rule.good_temperature)
+    bad = None if bad_logits is None else log_probs(bad_logits, rule.bad_temperature)
+    if rule.strategy == "cd":
+        if bad_logits is None:
+            raise ValueError("contrastive decoding needs BAD logits")
+        if rule.paper_compatible:
+            scores = paper_contrastive_scores(good_logits, bad_logits, rule.alpha, rule.lam)
+            scores = top_k_filter(scores, rule.top_k)
+            scores = top_p_filter(scores, rule.top_p)
+            if rule.temperature != 1.0:
+                scores = scores / rule.temperature
+        else:
+            scores = contrastive_scores(good_logits, bad_logits, rule.alpha, rule.lam,
+                                        rule.good_temperature, rule.bad_temperature)
+            scores = truncate(scores, rule.top_k, rule.top_p, rule.temperature)
+    elif rule.strategy == "ancestral":
+        scores = truncate(ancestral_scores(good_logits, rule.good_temperature), rule.top_k,
+                          rule.top_p, rule.temperature)
+    elif rule.strategy == "vhead":
+        scores = truncate(vhead_scores(good_logits, rule.alpha, rule.good_temperature),
+                          rule.top_k, rule.top_p, rule.temperature)
+    else:
+        raise ValueError(f"unknown strategy '{rule.strategy}' (cd, ancestral or vhead)")
+    return StepScores(scores, good, bad, plausible_mask(good, rule.alpha))
