@@ -60,7 +60,36 @@ def train(config: Optional[str] = ConfigArg, overrides: Optional[List[str]] = Ov
     run_train(cfg, log=print if main_rank else (lambda *a, **k: None), progress=sys.stderr.isatty())
 
 
+@app.command()
+def generate(config: Optional[str] = ConfigArg, overrides: Optional[List[str]] = OverridesArg,
+             shard: Optional[str] = typer.Option(None, help="i/n: run only shard i of n")):
+    """Generate a synthetic corpus (CD, No-Contrast or V_head) into WORKDIR/synthetic/NAME/."""
+    from .experiment import run_generate
+    from .generate import parse_shard
+
+    cfg = _config(config, overrides)
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    run_generate(cfg, parse_shard(shard) if shard else None,
+                 log=print if main_rank else (lambda *a, **k: None), progress=sys.stderr.isatty())
+
+
+@app.command()
+def merge(config: Optional[str] = ConfigArg, overrides: Optional[List[str]] = OverridesArg):
+    """Check that every shard of a synthetic corpus finished and merge them."""
+    from .generate import merge as merge_batches
+    from .generate import output_dir
+
+    cfg = _config(config, overrides)
+    out = output_dir(cfg.generate, cfg.workdir)
+    if not (out / "generate_config.json").is_file():
+        raise UserError(f"no generation in {out} (run `cdsynth generate` first)")
+    merge_batches(out, cfg.generate.formats)
+
+
 def main() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     try:
         app()
     except UserError as e:

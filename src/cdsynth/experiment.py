@@ -90,6 +90,8 @@ def synthetic_texts(path: str | Path) -> tuple[list[Path], list[str]]:
     from .corpus import load_documents
 
     p = Path(path)
+    if p.is_dir() and (p / "synthetic.parquet").is_file():  # a `cdsynth generate` output
+        p = p / "synthetic.parquet"
     files = [p] if p.is_file() else sorted(p.glob("*.parquet")) or sorted(p.glob("*.jsonl"))
     if not files:
         raise UserError(f"no synthetic text (.parquet or .jsonl) found at {p}")
@@ -139,3 +141,15 @@ def run_train(cfg: ExperimentConfig, log=print, progress: bool = True) -> Path:
         progress=progress,
     )
     return out
+
+
+def run_generate(cfg: ExperimentConfig, shard: tuple[int, int] | None = None, log=print,
+                 progress: bool = True) -> Path:
+    """Generate the synthetic corpus `generate.name`; under torchrun each rank is a shard."""
+    import os
+
+    from .generate import run_generation
+
+    if shard is None:
+        shard = (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)))
+    return run_generation(cfg.generate, cfg.workdir, shard=shard, log=log, progress=progress)

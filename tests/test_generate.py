@@ -1,0 +1,236 @@
+"""The generation engine against references: HF forwards, brute force, shards and resume."""
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from cdsynth import generate as gen_mod
+from cdsynth.config import DecodingConfig, ModelConfig
+from cdsynth.decoding import step_scores
+from cdsynth.errors import UserError
+from cdsynth.experiment import run_generate, run_train
+from cdsynth.generate import generate_batch, work_items
+from cdsynth.llama_forward import LeanLlama
+from cdsynth.train import build_model
+
+from .conftest import quiet, tiny_config
+
+VOCAB = 60
+
+
+def random_model(seed, dtype=torch.float64, **shape):
+    m = build_model(ModelConfig("test-micro", context=512, **shape), VOCAB, seed=seed)
+    with torch.no_grad():  # sharper distributions than the default init
+        m.lm_head.weight.mul_(8)
+    return m.to(dtype).eval()
+
+
+def prefixes_of(lengths, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [[1] + torch.randint(4, VOCAB, (n - 1,), generator=g).tolist() for n in lengths]
+
+
+def test_lean_forward_matches_transformers_with_left_padding():
+    hf = random_model(0, torch.float32)
+    lean = LeanLlama(hf, torch.float32)
+    prefixes = prefixes_of([7, 3, 11])
+    ids, pads = gen_mod.left_pad(prefixes)
+    P = ids.shape[1]
+    valid = torch.arange(P)[None] >= pads[:, None]
+    positions = (torch.arange(P)[None] - pads[:, None]).clamp_min(0)
+    cache = lean.new_cache(3, P + 1)
+    logits = lean.forward(ids, positions, cache, 0, valid)
+    nxt = torch.tensor([[5], [6], [7]])
+    valid = torch.cat([valid, torch.ones(3, 1, dtype=torch.bool)], 1)
+    step = lean.forward(nxt, positions[:, -1:] + 1, cache, P, valid)
+    for r, p in enumerate(prefixes):
+        ref = hf(input_ids=torch.tensor([p])).logits[0, -1]
+        torch.testing.assert_close(logits[r], ref, rtol=1e-5, atol=1e-5)
+        ref = hf(input_ids=torch.tensor([p + [5 + r]])).logits[0, -1]
+        torch.testing.assert_close(step[r], ref, rtol=1e-5, atol=1e-5)
+
+
+def test_engine_scores_equal_brute_force_without_cache():
+    """300 steps of CD with KV caches == full HF forwards over the whole text (float64)."""
+    good_hf, bad_hf = random_model(1), random_model(2, n_layers=1)
+    good, bad = LeanLlama(good_hf, torch.float64), LeanLlama(bad_hf, torch.float64)
+    rule = DecodingConfig("cd", alpha=0.1, lam=1.0, top_k=20)
+    prefixes = prefixes_of([5, 9, 2])
+    keys = np.array([[0, 0], [1, 0], [2, 3]])
+    n = 300
+    res = generate_batch(good, bad, prefixes, keys, rule, n, seed=0, eos="continue",
+                         record_scores=True)
+    assert all(len(t) == n for t in res.tokens)
+    for r, p in enumerate(prefixes):
+        full = torch.tensor([p + res.tokens[r]])
+        g = good_hf(input_ids=full).logits[0, len(p) - 1 : -1]  # (n, vocab)
+        b = bad_hf(input_ids=full).logits[0, len(p) - 1 : -1]
+        ref = step_scores(rule, g, b).scores
+        ours = torch.stack([s[r] for s in res.step_scores])
+        assert torch.equal(torch.isinf(ours), torch.isinf(ref))
+        fin = torch.isfinite(ref)
+        torch.testing.assert_close(ours[fin], ref[fin], rtol=0, atol=1e-6)
+        # and the chosen tokens are in the allowed set every step
+        chosen = torch.tensor(res.tokens[r])
+        assert torch.isfinite(ref[torch.arange(n), chosen]).all()
+
+
+def test_continuation_independent_of_batch_mates_and_batch_size():
+    good, bad = LeanLlama(random_model(3), torch.float64), LeanLlama(random_model(4), torch.float64)
+    rule = DecodingConfig("cd", alpha=0.1, lam=0.5)
+    target = prefixes_of([6], seed=9)[0]
+    alone = generate_batch(good, bad, [target], np.array([[7, 2]]), rule, 60, seed=5)
+    mates = prefixes_of([15, 2, 9], seed=1)
+    mixed = generate_batch(good, bad, [mates[0], target, mates[1], mates[2]],
+                           np.array([[0, 0], [7, 2], [1, 0], [2, 0]]), rule, 60, seed=5)
+    assert mixed.tokens[1] == alone.tokens[0]
+    assert mixed.mean_contrast[1] == pytest.approx(alone.mean_contrast[0], abs=1e-9)
+    # another key gives another text
+    other = generate_batch(good, bad, [target], np.array([[7, 3]]), rule, 60, seed=5)
+    assert other.tokens[0] != alone.tokens[0]
+
+
+def test_eos_stop_truncates_rows():
+    m = random_model(5)
+    with torch.no_grad():
+        m.lm_head.weight[2] += 0.3 * m.lm_head.weight[7]  # make </s> likely now and then
+    good = LeanLlama(m, torch.float64)
+    res = generate_batch(good, None, prefixes_of([4] * 6), np.array([[i, 0] for i in range(6)]),
+                         DecodingConfig("ancestral"), 80, seed=0, eos="stop")
+    for toks, ended in zip(res.tokens, res.ended_with_eos):
+        assert (2 in toks) == ended
+        if ended:
+            assert toks.index(2) == len(toks) - 1
+    assert any(res.ended_with_eos) and not all(len(t) == 80 for t in res.tokens)
+
+
+def test_dropout_amateur_is_reproducible():
+    good = LeanLlama(random_model(6), torch.float64)
+    rule = DecodingConfig("cd", alpha=0.1)
+    pre, keys = prefixes_of([5, 8]), np.array([[0, 0], [1, 0]])
+    a = generate_batch(good, None, pre, keys, rule, 40, seed=1, bad_dropout=0.5)
+    b = generate_batch(good, None, pre, keys, rule, 40, seed=1, bad_dropout=0.5)
+    c = generate_batch(good, None, pre, keys, rule, 40, seed=2, bad_dropout=0.5)
+    assert a.tokens == b.tokens and a.mean_contrast == b.mean_contrast
+    assert a.tokens != c.tokens
+    # the amateur really differs from GOOD: contrast is non-zero
+    assert all(abs(x) > 1e-3 for x in a.mean_contrast)
+    # and its dropout masks do not depend on batch mates
+    solo = generate_batch(good, None, pre[1:], keys[1:], rule, 40, seed=1, bad_dropout=0.5)
+    assert solo.tokens[0] == a.tokens[1]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_workspace):
+    """The tiny workspace with a trained run (checkpoints at steps 4, 8, 12)."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("gen") / "ws"
+    shutil.copytree(tiny_workspace, root)
+    run_train(tiny_config(root), log=quiet, progress=False)
+    return root
+
+
+def gen_config(root, *extra):
+    return tiny_config(
+        root, "generate.good=runs/baseline/step_12", "generate.bad=runs/baseline/step_4",
+        "generate.num_prefixes=5", "generate.completions=3", "generate.new_tokens=24",
+        "generate.batch_size=4", "generate.dtype=fp64", *extra,
+    )
+
+
+def read_rows(out):
+    return pq.read_table(out / "synthetic.parquet").to_pylist()
+
+
+def test_shards_and_resume_give_the_same_corpus(trained, monkeypatch):
+    one = run_generate(gen_config(trained, "generate.name=one"), log=quiet, progress=False)
+    rows = read_rows(one)
+    assert len(rows) == 15
+    assert [[r["prefix_id"], r["completion_id"]] for r in rows] == work_items(5, 3).tolist()
+    # three shards, run one after another; the last one merges
+    cfg3 = gen_config(trained, "generate.name=three")
+    logs = []
+    for s in range(3):
+        run_generate(cfg3, shard=(s, 3), log=logs.append, progress=False)
+    assert "batches left for other shards" in logs[0]
+    three = trained / "synthetic" / "three"
+    assert [r["token_ids"] for r in read_rows(three)] == [r["token_ids"] for r in rows]
+    assert [r["text"] for r in read_rows(three)] == [r["text"] for r in rows]
+    # a run killed after two batches, then restarted, loses and duplicates nothing
+    real_write = gen_mod._write_batch
+    count = {"n": 0}
+
+    def write_then_die(*a):
+        real_write(*a)
+        count["n"] += 1
+        if count["n"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(gen_mod, "_write_batch", write_then_die)
+    cfgr = gen_config(trained, "generate.name=resumed")
+    with pytest.raises(KeyboardInterrupt):
+        run_generate(cfgr, log=quiet, progress=False)
+    assert not (trained / "synthetic" / "resumed" / "synthetic.parquet").exists()
+    monkeypatch.setattr(gen_mod, "_write_batch", real_write)
+    run_generate(cfgr, log=quiet, progress=False)
+    assert count["n"] == 2
+    assert len(list((trained / "synthetic" / "resumed" / "batches").iterdir())) == 4
+    assert [r["token_ids"] for r in read_rows(trained / "synthetic" / "resumed")] == [
+        r["token_ids"] for r in rows
+    ]
+    # a different batch size gives the same corpus in float64
+    b7 = run_generate(gen_config(trained, "generate.name=b7", "generate.batch_size=7"),
+                      log=quiet, progress=False)
+    assert [r["token_ids"] for r in read_rows(b7)] == [r["token_ids"] for r in rows]
+
+
+def test_output_rows_and_datasets(trained):
+    from datasets import load_dataset
+
+    from cdsynth.tokenizer import load_tokenizer
+
+    out = run_generate(gen_config(trained, "generate.name=rows", "generate.keep_prefix=false",
+                                  "generate.formats=[parquet, jsonl]"), log=quiet, progress=False)
+    ds = load_dataset("parquet", data_files=str(out / "synthetic.parquet"), split="train")
+    assert len(ds) == 15
+    js = load_dataset("json", data_files=str(out / "synthetic.jsonl"), split="train")
+    assert js["text"] == ds["text"]
+    tok = load_tokenizer(trained / "tokenizer")
+    for r in ds:
+        assert r["strategy"] == "cd" and r["good_step"] == 12 and r["bad_step"] == 4
+        assert r["n_new_tokens"] == len(r["token_ids"]) <= 24
+        for special in ("<s>", "</s>", "<pad>", "<unk>"):
+            assert special not in r["text"]
+        # eos=stop: </s> can only be last, so the text is the decoded new tokens
+        assert 2 not in r["token_ids"][:-1]
+        assert r["text"] == tok.decode(r["token_ids"], skip_special_tokens=True).strip()
+        assert 0 <= r["differs_from_good_argmax"] <= 1 and r["mean_vhead_size"] >= 1
+    manifest = __import__("json").loads((out / "manifest.json").read_text())
+    assert manifest["totals"]["rows"] == 15
+
+
+def test_generation_bad_input(trained, tmp_path):
+    import shutil
+
+    from cdsynth.config import TokenizerConfig
+    from cdsynth.tokenizer import save_tokenizer, train_tokenizer
+
+    with pytest.raises(UserError, match="no model checkpoint"):
+        run_generate(gen_config(trained, "generate.good=runs/none/step_1"), log=quiet,
+                     progress=False)
+    with pytest.raises(UserError, match="needs an amateur"):
+        run_generate(gen_config(trained, "generate.bad=null"), log=quiet, progress=False)
+    # an amateur with another tokenizer
+    other = trained / "runs" / "other"
+    shutil.copytree(trained / "runs" / "baseline" / "step_4", other)
+    tok = train_tokenizer(["zz yy xx"] * 20, TokenizerConfig(vocab_size=270, min_frequency=1))
+    for f in other.glob("tokenizer*"):
+        f.unlink()
+    tok.save_pretrained(str(other))
+    with pytest.raises(UserError, match="different tokenizers"):
+        run_generate(gen_config(trained, "generate.bad=runs/other"), log=quiet, progress=False)
+    with pytest.raises(UserError, match="another config"):
+        run_generate(gen_config(trained, "generate.name=one", "generate.seed=9"), log=quiet,
+                     progress=False)
