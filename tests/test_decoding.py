@@ -179,3 +179,23 @@ def test_step_scores_strategies():
     assert torch.equal(vh.scores, vhead_scores(good, 0.25))
     with pytest.raises(ValueError, match="needs BAD logits"):
         step_scores(DecodingConfig("cd"), good, None)
+
+
+@pytest.mark.parametrize("strategy", ["cd", "ancestral", "vhead"])
+@pytest.mark.parametrize("top_k, top_p, temp", [(0, 1.0, 1.0), (5, 0.9, 0.7)])
+def test_step_scores_equals_composed_rules(strategy, top_k, top_p, temp):
+    g = torch.Generator().manual_seed(3)
+    good = torch.randn(4, 40, generator=g) * 2
+    bad = torch.randn(4, 40, generator=g) * 2
+    rule = DecodingConfig(strategy, alpha=0.2, lam=0.7, good_temperature=0.9,
+                          bad_temperature=1.3, top_k=top_k, top_p=top_p, temperature=temp)
+    if strategy == "cd":
+        base = contrastive_scores(good, bad, 0.2, 0.7, 0.9, 1.3)
+    elif strategy == "vhead":
+        base = vhead_scores(good, 0.2, 0.9)
+    else:
+        base = ancestral_scores(good, 0.9)
+    expected = truncate(base, top_k, top_p, temp)
+    got = step_scores(rule, good, bad if strategy == "cd" else None).scores
+    assert torch.equal(torch.isinf(got), torch.isinf(expected))
+    torch.testing.assert_close(got[torch.isfinite(got)], expected[torch.isfinite(expected)])

@@ -10,7 +10,7 @@ from cdsynth.config import DecodingConfig, ModelConfig
 from cdsynth.decoding import step_scores
 from cdsynth.errors import UserError
 from cdsynth.experiment import run_generate, run_train
-from cdsynth.generate import generate_batch, work_items
+from cdsynth.generate import generate_batch, make_engines, work_items
 from cdsynth.llama_forward import LeanLlama
 from cdsynth.train import build_model
 
@@ -33,17 +33,17 @@ def prefixes_of(lengths, seed=0):
 
 def test_lean_forward_matches_transformers_with_left_padding():
     hf = random_model(0, torch.float32)
-    lean = LeanLlama(hf, torch.float32)
+    lean = LeanLlama([hf], torch.float32)
     prefixes = prefixes_of([7, 3, 11])
     ids, pads = gen_mod.left_pad(prefixes)
     P = ids.shape[1]
     valid = torch.arange(P)[None] >= pads[:, None]
     positions = (torch.arange(P)[None] - pads[:, None]).clamp_min(0)
     cache = lean.new_cache(3, P + 1)
-    logits = lean.forward(ids, positions, cache, 0, valid)
+    logits = lean.forward(ids, positions, cache, 0, valid)[0]
     nxt = torch.tensor([[5], [6], [7]])
     valid = torch.cat([valid, torch.ones(3, 1, dtype=torch.bool)], 1)
-    step = lean.forward(nxt, positions[:, -1:] + 1, cache, P, valid)
+    step = lean.forward(nxt, positions[:, -1:] + 1, cache, P, valid)[0]
     for r, p in enumerate(prefixes):
         ref = hf(input_ids=torch.tensor([p])).logits[0, -1]
         torch.testing.assert_close(logits[r], ref, rtol=1e-5, atol=1e-5)
@@ -51,15 +51,60 @@ def test_lean_forward_matches_transformers_with_left_padding():
         torch.testing.assert_close(step[r], ref, rtol=1e-5, atol=1e-5)
 
 
+def test_stacked_models_equal_separate_models():
+    a, b = random_model(7), random_model(8)
+    stacked = LeanLlama([a, b], torch.float64)
+    ids = torch.tensor(prefixes_of([6, 6]))
+    pos = torch.arange(6)[None].expand(2, 6)
+    valid = torch.ones(2, 6, dtype=torch.bool)
+    both = stacked.forward(ids, pos, stacked.new_cache(2, 6), 0, valid)
+    for m, model in enumerate((a, b)):
+        alone = LeanLlama([model], torch.float64)
+        torch.testing.assert_close(both[m], alone.forward(ids, pos, alone.new_cache(2, 6), 0,
+                                                          valid)[0], rtol=0, atol=1e-12)
+
+
+def test_fused_one_query_attention_matches_matmul_attention():
+    from cdsynth.llama_forward import attend
+
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(2, 3, 4, 1, 8, generator=g, dtype=torch.float64)
+    k = torch.randn(2, 3, 4, 13, 8, generator=g, dtype=torch.float64)
+    v = torch.randn(2, 3, 4, 13, 8, generator=g, dtype=torch.float64)
+    mask = torch.ones(3, 1, 1, 13, dtype=torch.bool)
+    mask[1, 0, 0, :5] = False
+    fused = attend(q, k, v, mask, fused=True)
+    torch.testing.assert_close(fused, attend(q, k, v, mask, fused=False), rtol=0, atol=1e-12)
+    # grouped-query attention: 2 kv heads shared by 4 query heads
+    k2, v2 = k[:, :, :2], v[:, :, :2]
+    ref = attend(q, k2.repeat_interleave(2, dim=2), v2.repeat_interleave(2, dim=2), mask, False)
+    torch.testing.assert_close(attend(q, k2, v2, mask, True), ref, rtol=0, atol=1e-12)
+
+
+def test_compiled_bf16_engine_tracks_transformers():
+    # and the bf16 engine tracks HF's float32 logits
+    hf = random_model(9, torch.float32)
+    lean = LeanLlama([hf], torch.bfloat16)
+    pre = prefixes_of([5, 5])
+    ids = torch.tensor(pre)
+    cache = lean.new_cache(2, 7)
+    valid = torch.ones(2, 7, dtype=torch.bool)
+    lean.forward(ids, torch.arange(5)[None].expand(2, 5), cache, 0, valid[:, :5])
+    step = lean.forward(torch.tensor([[9], [9]]), torch.tensor([[5], [5]]), cache, 5, valid[:, :6])
+    ref = hf(input_ids=torch.tensor([p + [9] for p in pre])).logits[:, -1]
+    assert torch.corrcoef(torch.stack([step[0].flatten(), ref.flatten()]))[0, 1] > 0.999
+
+
 def test_engine_scores_equal_brute_force_without_cache():
     """300 steps of CD with KV caches == full HF forwards over the whole text (float64)."""
     good_hf, bad_hf = random_model(1), random_model(2, n_layers=1)
-    good, bad = LeanLlama(good_hf, torch.float64), LeanLlama(bad_hf, torch.float64)
+    engines = make_engines(good_hf, bad_hf, torch.float64)
+    assert len(engines) == 2  # different shapes: one engine each
     rule = DecodingConfig("cd", alpha=0.1, lam=1.0, top_k=20)
     prefixes = prefixes_of([5, 9, 2])
     keys = np.array([[0, 0], [1, 0], [2, 3]])
     n = 300
-    res = generate_batch(good, bad, prefixes, keys, rule, n, seed=0, eos="continue",
+    res = generate_batch(engines, prefixes, keys, rule, n, seed=0, eos="continue",
                          record_scores=True)
     assert all(len(t) == n for t in res.tokens)
     for r, p in enumerate(prefixes):
@@ -77,17 +122,18 @@ def test_engine_scores_equal_brute_force_without_cache():
 
 
 def test_continuation_independent_of_batch_mates_and_batch_size():
-    good, bad = LeanLlama(random_model(3), torch.float64), LeanLlama(random_model(4), torch.float64)
+    engines = make_engines(random_model(3), random_model(4), torch.float64)
+    assert len(engines) == 1 and engines[0].n_models == 2  # same shape: stacked
     rule = DecodingConfig("cd", alpha=0.1, lam=0.5)
     target = prefixes_of([6], seed=9)[0]
-    alone = generate_batch(good, bad, [target], np.array([[7, 2]]), rule, 60, seed=5)
+    alone = generate_batch(engines, [target], np.array([[7, 2]]), rule, 60, seed=5)
     mates = prefixes_of([15, 2, 9], seed=1)
-    mixed = generate_batch(good, bad, [mates[0], target, mates[1], mates[2]],
+    mixed = generate_batch(engines, [mates[0], target, mates[1], mates[2]],
                            np.array([[0, 0], [7, 2], [1, 0], [2, 0]]), rule, 60, seed=5)
     assert mixed.tokens[1] == alone.tokens[0]
     assert mixed.mean_contrast[1] == pytest.approx(alone.mean_contrast[0], abs=1e-9)
     # another key gives another text
-    other = generate_batch(good, bad, [target], np.array([[7, 3]]), rule, 60, seed=5)
+    other = generate_batch(engines, [target], np.array([[7, 3]]), rule, 60, seed=5)
     assert other.tokens[0] != alone.tokens[0]
 
 
@@ -95,9 +141,9 @@ def test_eos_stop_truncates_rows():
     m = random_model(5)
     with torch.no_grad():
         m.lm_head.weight[2] += 0.3 * m.lm_head.weight[7]  # make </s> likely now and then
-    good = LeanLlama(m, torch.float64)
-    res = generate_batch(good, None, prefixes_of([4] * 6), np.array([[i, 0] for i in range(6)]),
-                         DecodingConfig("ancestral"), 80, seed=0, eos="stop")
+    res = generate_batch(make_engines(m, dtype=torch.float64), prefixes_of([4] * 6),
+                         np.array([[i, 0] for i in range(6)]), DecodingConfig("ancestral"), 80,
+                         seed=0, eos="stop")
     for toks, ended in zip(res.tokens, res.ended_with_eos):
         assert (2 in toks) == ended
         if ended:
@@ -106,18 +152,18 @@ def test_eos_stop_truncates_rows():
 
 
 def test_dropout_amateur_is_reproducible():
-    good = LeanLlama(random_model(6), torch.float64)
+    good = make_engines(random_model(6), None, torch.float64, bad_dropout=0.5)
     rule = DecodingConfig("cd", alpha=0.1)
     pre, keys = prefixes_of([5, 8]), np.array([[0, 0], [1, 0]])
-    a = generate_batch(good, None, pre, keys, rule, 40, seed=1, bad_dropout=0.5)
-    b = generate_batch(good, None, pre, keys, rule, 40, seed=1, bad_dropout=0.5)
-    c = generate_batch(good, None, pre, keys, rule, 40, seed=2, bad_dropout=0.5)
+    a = generate_batch(good, pre, keys, rule, 40, seed=1, bad_dropout=0.5)
+    b = generate_batch(good, pre, keys, rule, 40, seed=1, bad_dropout=0.5)
+    c = generate_batch(good, pre, keys, rule, 40, seed=2, bad_dropout=0.5)
     assert a.tokens == b.tokens and a.mean_contrast == b.mean_contrast
     assert a.tokens != c.tokens
     # the amateur really differs from GOOD: contrast is non-zero
     assert all(abs(x) > 1e-3 for x in a.mean_contrast)
     # and its dropout masks do not depend on batch mates
-    solo = generate_batch(good, None, pre[1:], keys[1:], rule, 40, seed=1, bad_dropout=0.5)
+    solo = generate_batch(good, pre[1:], keys[1:], rule, 40, seed=1, bad_dropout=0.5)
     assert solo.tokens[0] == a.tokens[1]
 
 

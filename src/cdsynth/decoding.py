@@ -29,15 +29,19 @@ def _float(x: torch.Tensor) -> torch.Tensor:
 
 
 def check_logits(logits: torch.Tensor, name: str = "logits") -> None:
-    """Reject NaN or infinite logits: they mean a broken model, not a valid distribution."""
-    if not torch.isfinite(logits).all():
+    """Reject NaN or infinite logits: they mean a broken model, not a valid distribution.
+
+    One sum per row: it is NaN or infinite iff some entry is (finite logits are far below the
+    ~1e38 / vocab that could overflow it), and far cheaper than an elementwise test."""
+    if not bool(torch.isfinite(logits.sum(-1)).all()):
         raise ValueError(f"{name} contain NaN or infinite values")
 
 
 def log_probs(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     if temperature <= 0:
         raise ValueError("temperature must be > 0")
-    return torch.log_softmax(_float(logits) / temperature, dim=-1)
+    x = _float(logits)
+    return torch.log_softmax(x if temperature == 1.0 else x / temperature, dim=-1)
 
 
 def plausible_mask(good_logp: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -155,28 +159,30 @@ class StepScores:
 
 
 def step_scores(rule, good_logits: torch.Tensor, bad_logits: torch.Tensor | None) -> StepScores:
-    """Apply a `DecodingConfig` (strategy, alpha, lam, temperatures, truncation) to one step."""
+    """Apply a `DecodingConfig` (strategy, alpha, lam, temperatures, truncation) to one step.
+
+    Equal to composing the functions above (tests check it); computed once per step here
+    because this is the decoding hot path."""
+    if rule.strategy not in ("cd", "ancestral", "vhead"):
+        raise ValueError(f"unknown strategy '{rule.strategy}' (cd, ancestral or vhead)")
+    check_logits(good_logits, "GOOD logits")
     good = log_probs(good_logits, rule.good_temperature)
-    bad = None if bad_logits is None else log_probs(bad_logits, rule.bad_temperature)
+    mask = plausible_mask(good, rule.alpha)
+    bad = None
     if rule.strategy == "cd":
         if bad_logits is None:
             raise ValueError("contrastive decoding needs BAD logits")
         if rule.paper_compatible:
             scores = paper_contrastive_scores(good_logits, bad_logits, rule.alpha, rule.lam)
-            scores = top_k_filter(scores, rule.top_k)
-            scores = top_p_filter(scores, rule.top_p)
-            if rule.temperature != 1.0:
-                scores = scores / rule.temperature
-        else:
-            scores = contrastive_scores(good_logits, bad_logits, rule.alpha, rule.lam,
-                                        rule.good_temperature, rule.bad_temperature)
-            scores = truncate(scores, rule.top_k, rule.top_p, rule.temperature)
-    elif rule.strategy == "ancestral":
-        scores = truncate(ancestral_scores(good_logits, rule.good_temperature), rule.top_k,
-                          rule.top_p, rule.temperature)
+            scores = top_p_filter(top_k_filter(scores, rule.top_k), rule.top_p)
+            return StepScores(scores / rule.temperature if rule.temperature != 1.0 else scores,
+                              good, log_probs(bad_logits, rule.bad_temperature), mask)
+        check_logits(bad_logits, "BAD logits")
+        bad = log_probs(bad_logits, rule.bad_temperature).to(good.dtype)
+        scores = good.clone() if rule.lam == 0 else good - rule.lam * bad
+        scores.masked_fill_(~mask, -math.inf)
     elif rule.strategy == "vhead":
-        scores = truncate(vhead_scores(good_logits, rule.alpha, rule.good_temperature),
-                          rule.top_k, rule.top_p, rule.temperature)
+        scores = good.masked_fill(~mask, -math.inf)
     else:
-        raise ValueError(f"unknown strategy '{rule.strategy}' (cd, ancestral or vhead)")
-    return StepScores(scores, good, bad, plausible_mask(good, rule.alpha))
+        scores = good
+    return StepScores(truncate(scores, rule.top_k, rule.top_p, rule.temperature), good, bad, mask)

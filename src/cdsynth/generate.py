@@ -26,7 +26,7 @@ from .decoding import sample, step_scores
 from .errors import UserError
 from .fileio import atomic_path, file_hash, read_json, stable_hash, write_json, write_jsonl
 from .keyed_random import STREAM_SAMPLE, keyed_uniform
-from .llama_forward import Dropout, LeanLlama
+from .llama_forward import Dropout, LeanLlama, shape_of
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 
@@ -50,9 +50,24 @@ def left_pad(prefixes: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     return ids, pads
 
 
+def make_engines(good_hf, bad_hf=None, dtype=torch.float32, device="cpu",
+                 bad_dropout: float = 0.0) -> list[LeanLlama]:
+    """Decoding engines whose stacked models are [GOOD] or [GOOD, BAD], in that order.
+
+    Same-shaped GOOD and BAD (an earlier checkpoint, or GOOD itself as a dropout amateur) are
+    stacked into one engine; a differently shaped BAD (a smaller model) gets its own."""
+    if bad_hf is None:
+        return [LeanLlama([good_hf, good_hf] if bad_dropout > 0 else [good_hf], dtype, device)]
+    if good_hf.config.vocab_size != bad_hf.config.vocab_size:
+        raise UserError(f"GOOD and BAD vocabularies differ ({good_hf.config.vocab_size} vs "
+                        f"{bad_hf.config.vocab_size})")
+    if shape_of(good_hf.config) == shape_of(bad_hf.config):
+        return [LeanLlama([good_hf, bad_hf], dtype, device)]
+    return [LeanLlama([good_hf], dtype, device), LeanLlama([bad_hf], dtype, device)]
+
+
 def generate_batch(
-    good: LeanLlama,
-    bad: LeanLlama | None,
+    engines: list[LeanLlama],
     prefixes: list[list[int]],
     keys: np.ndarray,
     rule: DecodingConfig,
@@ -64,35 +79,32 @@ def generate_batch(
 ) -> BatchResult:
     """Decode `new_tokens` after each prefix. keys (B, 2): (prefix id, completion id) per row.
 
-    With `bad` None and `bad_dropout` > 0, GOOD with dropout is the amateur (same weights, its
-    own cache). Rows that reached EOS under eos="stop" keep stepping (lock-step) but their
-    later tokens are discarded.
+    `engines` (see `make_engines`) give GOOD's logits and, for CD, BAD's. With `bad_dropout`
+    > 0, model 1 (a copy of GOOD) runs with that dropout. Rows that reached EOS under
+    eos="stop" keep stepping (lock-step) but their later tokens are discarded.
     """
+    n_models = sum(e.n_models for e in engines)
+    if rule.strategy == "cd" and n_models != 2:
+        raise UserError("contrastive decoding needs an amateur: generate.bad or generate.bad_dropout")
     B = len(prefixes)
     ids, pads = left_pad(prefixes)
     P = ids.shape[1]
     total = P + new_tokens
-    dev = good.device
+    dev = engines[0].device
     ids, pads = ids.to(dev), pads.to(dev)
     valid = torch.ones(B, total, dtype=torch.bool, device=dev)
     valid[:, :P] = torch.arange(P, device=dev)[None] >= pads[:, None]
     positions = (torch.arange(P, device=dev)[None] - pads[:, None]).clamp_min(0)
-    amateur = bad
-    drop = None
-    if rule.strategy == "cd" and bad is None:
-        if bad_dropout <= 0:
-            raise UserError("contrastive decoding needs an amateur: generate.bad or generate.bad_dropout")
-        amateur, drop = good, Dropout(bad_dropout, seed, keys)
-    if rule.strategy != "cd":
-        amateur = None
-    if amateur is not None and amateur.vocab_size != good.vocab_size:
-        raise UserError(f"GOOD and BAD vocabularies differ ({good.vocab_size} vs {amateur.vocab_size})")
+    drop = Dropout(bad_dropout, seed, keys, model=1) if bad_dropout > 0 else None
+    caches = [e.new_cache(B, total) for e in engines]
 
-    g_cache = good.new_cache(B, total)
-    b_cache = amateur.new_cache(B, total) if amateur is not None else None
-    g_logits = good.forward(ids, positions, g_cache, 0, valid[:, :P])
-    b_logits = amateur.forward(ids, positions, b_cache, 0, valid[:, :P], drop) if amateur else None
+    def run(step_ids, pos, slot, upto):
+        logits = [e.forward(step_ids, pos, c, slot, valid[:, :upto], drop if e.n_models == 2 else None)
+                  for e, c in zip(engines, caches)]
+        logits = torch.cat(logits) if len(logits) > 1 else logits[0]
+        return logits[0], (logits[1] if rule.strategy == "cd" else None)
 
+    g_logits, b_logits = run(ids, positions, 0, P)
     out = torch.empty(B, new_tokens, dtype=torch.long)
     done = torch.zeros(B, dtype=torch.bool)
     n_steps = torch.zeros(B)
@@ -100,7 +112,6 @@ def generate_batch(
     differs = torch.zeros(B)
     vhead = torch.zeros(B)
     recorded = [] if record_scores else None
-    rows = np.arange(B)
     for t in range(new_tokens):
         st = step_scores(rule, g_logits, b_logits)
         u = torch.from_numpy(keyed_uniform(seed, STREAM_SAMPLE, keys[:, 0], keys[:, 1], t))
@@ -108,11 +119,11 @@ def generate_batch(
         out[:, t] = tok
         live = ~done
         n_steps += live
-        good_lp = st.good_logp.cpu()
+        tok_dev = tok.to(st.good_logp.device)[:, None]
         if st.bad_logp is not None:
-            c = (good_lp - st.bad_logp.cpu())[rows, tok]
-            contrast += torch.where(live, c.double(), 0.0)
-        differs += live & (tok != good_lp.argmax(-1))
+            c = (st.good_logp.gather(1, tok_dev) - st.bad_logp.gather(1, tok_dev))[:, 0]
+            contrast += torch.where(live, c.cpu().double(), 0.0)
+        differs += live & (tok != g_logits.argmax(-1).cpu())
         vhead += torch.where(live, st.vhead.sum(-1).cpu().float(), 0.0)
         if recorded is not None:
             recorded.append(st.scores.cpu())
@@ -122,12 +133,8 @@ def generate_batch(
                 break
         if t == new_tokens - 1:
             break
-        step_ids = tok[:, None].to(dev)
-        pos = positions[:, -1:] + (t + 1)
         slot = P + t
-        g_logits = good.forward(step_ids, pos, g_cache, slot, valid[:, : slot + 1])
-        if amateur is not None:
-            b_logits = amateur.forward(step_ids, pos, b_cache, slot, valid[:, : slot + 1], drop)
+        g_logits, b_logits = run(tok[:, None].to(dev), positions[:, -1:] + (t + 1), slot, slot + 1)
 
     tokens, ended = [], []
     for r in range(B):
@@ -138,7 +145,7 @@ def generate_batch(
     return BatchResult(
         tokens=tokens,
         ended_with_eos=ended,
-        mean_contrast=(contrast / steps.double()).tolist() if amateur is not None else [None] * B,
+        mean_contrast=(contrast / steps.double()).tolist() if rule.strategy == "cd" else [None] * B,
         differs_from_good_argmax=(differs / steps).tolist(),
         mean_vhead_size=(vhead / steps).tolist(),
         step_scores=recorded,
@@ -290,8 +297,9 @@ def run_generation(cfg: GenerateConfig, workdir: str | Path, shard: tuple[int, i
     s, n = shard
     mine = [b for b in range(s, n_batches, n) if not (batch_dir / f"batch_{b:06d}.parquet").is_file()]
     if mine:
-        good = LeanLlama(_load_hf(good_path), dtype, device)
-        bad = LeanLlama(_load_hf(bad_path), dtype, device) if bad_path else None
+        dropout = cfg.bad_dropout if cfg.decoding.strategy == "cd" and bad_path is None else 0.0
+        engines = make_engines(_load_hf(good_path), _load_hf(bad_path) if bad_path else None,
+                               dtype, device, dropout)
         model_info = {"good": str(cfg.good), "good_step": _checkpoint_step(good_path),
                       "bad": cfg.bad, "bad_step": _checkpoint_step(bad_path) if bad_path else None}
         bar = None
@@ -303,8 +311,8 @@ def run_generation(cfg: GenerateConfig, workdir: str | Path, shard: tuple[int, i
         try:
             for b in mine:
                 keys = items[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-                rows = _generate_rows(cfg, good, bad, tokenizer, prefixes, keys, seeds_rows,
-                                      model_info, config_hash)
+                rows = _generate_rows(cfg, engines, dropout, tokenizer, prefixes, keys,
+                                      seeds_rows, model_info, config_hash)
                 _write_batch(rows, batch_dir / f"batch_{b:06d}.parquet")
                 if bar is not None:
                     bar.update(len(keys) * cfg.new_tokens)
@@ -325,9 +333,10 @@ def _load_hf(path: Path):
     return AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
 
 
-def _generate_rows(cfg, good, bad, tokenizer, prefixes, keys, seeds_rows, model_info, config_hash):
-    res = generate_batch(good, bad, [prefixes[i] for i in keys[:, 0]], keys, cfg.decoding,
-                         cfg.new_tokens, cfg.seed, cfg.eos, cfg.bad_dropout)
+def _generate_rows(cfg, engines, dropout, tokenizer, prefixes, keys, seeds_rows, model_info,
+                   config_hash):
+    res = generate_batch(engines, [prefixes[i] for i in keys[:, 0]], keys, cfg.decoding,
+                         cfg.new_tokens, cfg.seed, cfg.eos, dropout)
     rows = []
     for r, (i, j) in enumerate(keys.tolist()):
         rows.append({

@@ -4,12 +4,14 @@
 same logits (tests compare the two on the same weights and inputs), without the per-step
 overhead that dominates decoding small models on a CPU. Differences from a plain HF forward:
 
+- several models of one shape (GOOD and an earlier BAD checkpoint) are stacked along a leading
+  model axis M and run as one batched computation: half the per-op overhead of two forwards;
 - one preallocated K and V tensor per layer, written in place (no `torch.cat` growth);
 - explicit per-row `positions` and a per-row key mask, so left-padded prefixes get the same
   positions as unpadded ones;
-- logits for the last position only, returned in float32 (float64 in a float64 model);
-- optional dropout on the attention and MLP outputs (a "dropout amateur"), with masks from
-  keyed randomness so they do not depend on batching.
+- logits for the last position only, in float32 (float64 for a float64 model);
+- optional dropout on the attention and MLP outputs of one stacked model (a "dropout
+  amateur"), with masks from keyed randomness so they do not depend on batching.
 """
 
 from __future__ import annotations
@@ -27,37 +29,61 @@ from .keyed_random import STREAM_DROPOUT, keyed_uniform
 
 @dataclass
 class KVCache:
-    keys: list[torch.Tensor]  # per layer (batch, kv_heads, max_len, head_dim)
+    keys: list[torch.Tensor]  # per layer (models, batch, kv_heads, max_len, head_dim)
     values: list[torch.Tensor]
 
 
 @dataclass(frozen=True)
 class Dropout:
-    """Dropout for an amateur: probability `p`; `row_keys` (batch, 2) are (prefix, completion)
-    ids, so a mask depends on (seed, row key, position, layer, site, unit) only."""
+    """Dropout with probability `p` on stacked model `model`; `row_keys` (batch, 2) are
+    (prefix, completion) ids, so a mask depends on (seed, row key, position, layer, site,
+    unit) only."""
 
     p: float
     seed: int
     row_keys: np.ndarray
+    model: int = 1
+
+
+def shape_of(config) -> tuple:
+    """What must match for two LLaMA checkpoints to be stacked."""
+    return (config.vocab_size, config.hidden_size, config.intermediate_size,
+            config.num_hidden_layers, config.num_attention_heads, config.num_key_value_heads,
+            getattr(config, "head_dim", None), config.rms_norm_eps)
+
+
+def _check_supported(hf_model) -> None:
+    cfg = hf_model.config
+    if getattr(cfg, "model_type", "") != "llama":
+        raise UserError(f"only LLaMA checkpoints are supported, got model_type={cfg.model_type}")
+    if getattr(cfg, "attention_bias", False) or getattr(cfg, "mlp_bias", False):
+        raise UserError("LLaMA checkpoints with attention or MLP biases are not supported")
+    if getattr(cfg, "hidden_act", "silu") != "silu":
+        raise UserError(f"unsupported activation {cfg.hidden_act}")
+    if getattr(hf_model.model.rotary_emb, "rope_type", "default") != "default":
+        raise UserError(f"unsupported RoPE type {hf_model.model.rotary_emb.rope_type}")
 
 
 class LeanLlama:
-    """Weights of a LlamaForCausalLM laid out for decoding."""
+    """Weights of M same-shaped LlamaForCausalLM models laid out for decoding, stacked on dim 0."""
 
-    def __init__(self, hf_model, dtype: torch.dtype = torch.float32, device="cpu"):
-        cfg = hf_model.config
-        if getattr(cfg, "model_type", "") != "llama":
-            raise UserError(f"only LLaMA checkpoints are supported, got model_type={cfg.model_type}")
-        if getattr(cfg, "attention_bias", False) or getattr(cfg, "mlp_bias", False):
-            raise UserError("LLaMA checkpoints with attention or MLP biases are not supported")
-        if getattr(cfg, "hidden_act", "silu") != "silu":
-            raise UserError(f"unsupported activation {cfg.hidden_act}")
-        rope = hf_model.model.rotary_emb
-        if getattr(rope, "rope_type", "default") != "default":
-            raise UserError(f"unsupported RoPE type {rope.rope_type}")
+    def __init__(self, hf_models, dtype: torch.dtype = torch.float32, device="cpu",
+                 compile_decode: bool = True):
+        hf_models = list(hf_models) if isinstance(hf_models, (list, tuple)) else [hf_models]
+        for m in hf_models:
+            _check_supported(m)
+        if len({shape_of(m.config) for m in hf_models}) != 1:
+            raise ValueError("stacked models must have the same shape")
+        first = hf_models[0]
+        cfg = first.config
+        rope = first.model.rotary_emb
         self.config = cfg
+        self.n_models = len(hf_models)
         self.dtype = dtype
         self.device = torch.device(device)
+        # one-query attention over a bf16 cache: a compiled fused kernel reads the cache once,
+        # ~2x faster than matmuls on this memory-bound step (bench/, BENCHMARKS.md)
+        self.compiled_decode = compile_decode and dtype == torch.bfloat16
         self.n_heads = cfg.num_attention_heads
         self.n_kv = cfg.num_key_value_heads
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // self.n_heads
@@ -66,38 +92,41 @@ class LeanLlama:
         self.inv_freq = rope.inv_freq.detach().float().to(self.device)
         self.rope_scale = float(rope.attention_scaling)
 
-        def w(t):
-            return t.detach().to(self.device, dtype).contiguous()
+        def stack(get, transpose=False):
+            ts = [get(m).detach() for m in hf_models]
+            ts = [t.t() if transpose else t for t in ts]
+            return torch.stack(ts).to(self.device, dtype).contiguous()
 
-        m = hf_model.model
-        self.embed = w(m.embed_tokens.weight)
+        def norm(get):  # (M, 1, 1, H): broadcasts over (M, B, T, H)
+            return stack(get)[:, None, None, :]
+
+        self.embed = stack(lambda m: m.model.embed_tokens.weight)
         self.layers = []
-        for layer in m.layers:
-            a, f = layer.self_attn, layer.mlp
-            qkv = torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight], dim=0)
-            self.layers.append(
-                dict(
-                    norm_in=w(layer.input_layernorm.weight),
-                    qkv=w(qkv.t()),
-                    o=w(a.o_proj.weight.t()),
-                    norm_post=w(layer.post_attention_layernorm.weight),
-                    gate_up=w(torch.cat([f.gate_proj.weight, f.up_proj.weight], dim=0).t()),
-                    down=w(f.down_proj.weight.t()),
-                )
-            )
-        self.norm = w(m.norm.weight)
-        self.lm_head = w(hf_model.lm_head.weight.t())
+        for i in range(cfg.num_hidden_layers):
+            def L(m, i=i):
+                return m.model.layers[i]
+
+            self.layers.append(dict(
+                norm_in=norm(lambda m: L(m).input_layernorm.weight),
+                qkv=stack(lambda m: torch.cat([L(m).self_attn.q_proj.weight,
+                                               L(m).self_attn.k_proj.weight,
+                                               L(m).self_attn.v_proj.weight]), transpose=True),
+                o=stack(lambda m: L(m).self_attn.o_proj.weight, transpose=True),
+                norm_post=norm(lambda m: L(m).post_attention_layernorm.weight),
+                gate_up=stack(lambda m: torch.cat([L(m).mlp.gate_proj.weight,
+                                                   L(m).mlp.up_proj.weight]), transpose=True),
+                down=stack(lambda m: L(m).mlp.down_proj.weight, transpose=True),
+            ))
+        self.norm = stack(lambda m: m.model.norm.weight)[:, None, :]
+        self.lm_head = stack(lambda m: m.lm_head.weight, transpose=True)
 
     def new_cache(self, batch: int, max_len: int) -> KVCache:
-        shape = (batch, self.n_kv, max_len, self.head_dim)
-        mk = lambda: torch.zeros(shape, dtype=self.dtype, device=self.device)  # noqa: E731
+        shape = (self.n_models, batch, self.n_kv, max_len, self.head_dim)
         n = len(self.layers)
-        return KVCache([mk() for _ in range(n)], [mk() for _ in range(n)])
-
-    def _norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        h = x.float() if x.dtype != torch.float64 else x
-        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
-        return weight * h.to(x.dtype)
+        return KVCache(
+            [torch.zeros(shape, dtype=self.dtype, device=self.device) for _ in range(n)],
+            [torch.zeros(shape, dtype=self.dtype, device=self.device) for _ in range(n)],
+        )
 
     def _rope(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         freqs = positions[..., None].float() * self.inv_freq
@@ -106,21 +135,16 @@ class LeanLlama:
         sin = (emb.sin() * self.rope_scale).to(self.dtype)[:, None]
         return cos, sin
 
-    @staticmethod
-    def _rotate(x, cos, sin):
-        half = x.shape[-1] // 2
-        rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-        return x * cos + rotated * sin
-
-    def _dropout(self, x, drop: Dropout, positions, layer: int, site: int):
-        hidden = x.shape[-1]
+    def _keep_mask(self, drop: Dropout, positions, hidden: int, layer: int, site: int):
+        """(M, B, T, hidden) multiplier: 0 or 1/(1-p) on model `drop.model`, 1 elsewhere."""
         u = keyed_uniform(
             drop.seed, STREAM_DROPOUT,
             drop.row_keys[:, 0, None, None], drop.row_keys[:, 1, None, None],
             positions.cpu().numpy()[:, :, None], layer * 2 + site, np.arange(hidden)[None, None, :],
         )
-        keep = torch.from_numpy(u >= drop.p).to(x.device)
-        return x * keep.to(x.dtype) / (1.0 - drop.p)
+        keep = torch.ones((self.n_models, *u.shape), dtype=self.dtype, device=self.device)
+        keep[drop.model] = torch.from_numpy(u >= drop.p).to(self.device, self.dtype) / (1 - drop.p)
+        return keep
 
     @torch.no_grad()
     def forward(
@@ -132,54 +156,107 @@ class LeanLlama:
         key_valid: torch.Tensor,
         dropout: Dropout | None = None,
     ) -> torch.Tensor:
-        """Run `ids` (B, T) at cache slots [start, start + T); return last-position logits.
+        """Run `ids` (B, T) through every stacked model at cache slots [start, start + T).
 
         positions (B, T): RoPE positions of the tokens. key_valid (B, start + T) bool: which
-        cache slots hold real tokens (False for left padding). Logits (B, vocab), float32
-        (float64 for a float64 model).
+        cache slots hold real tokens (False for left padding). Returns last-position logits
+        (M, B, vocab), float32 (float64 for a float64 model).
         """
         B, T = ids.shape
         end = start + T
-        x = self.embed[ids]
+        x = self.embed[:, ids]  # (M, B, T, hidden)
         cos, sin = self._rope(positions)
         # (B, 1, T, end): causal within the new tokens, only real keys; a padded query may see
         # itself so that no row of the softmax is empty (its output is never used)
         q_slot = torch.arange(start, end, device=self.device)
         k_slot = torch.arange(end, device=self.device)
         mask = (k_slot[None, :] <= q_slot[:, None])[None] & key_valid[:, None, :]
-        mask = mask | (k_slot[None, :] == q_slot[:, None])[None]
-        mask = mask[:, None]
-        H, KV, D = self.n_heads, self.n_kv, self.head_dim
+        mask = (mask | (k_slot[None, :] == q_slot[:, None])[None])[:, None]
+        compiled = self.compiled_decode and T == 1
+        pre, post, head = _compiled() if compiled else (layer_pre, layer_post, lm_head)
         for li, L in enumerate(self.layers):
-            h = self._norm(x, L["norm_in"])
-            q, k, v = (h @ L["qkv"]).split([H * D, KV * D, KV * D], dim=-1)
-            q = self._rotate(q.view(B, T, H, D).transpose(1, 2), cos, sin)
-            k = self._rotate(k.view(B, T, KV, D).transpose(1, 2), cos, sin)
-            v = v.view(B, T, KV, D).transpose(1, 2)
-            cache.keys[li][:, :, start:end] = k
-            cache.values[li][:, :, start:end] = v
-            att = F.scaled_dot_product_attention(
-                q, cache.keys[li][:, :, :end], cache.values[li][:, :, :end], attn_mask=mask,
-                scale=1.0 / math.sqrt(D), enable_gqa=KV != H,
-            )
-            o = att.transpose(1, 2).reshape(B, T, H * D) @ L["o"]
+            q, k, v = pre(x, L["norm_in"], L["qkv"], cos, sin, self.n_heads, self.n_kv, self.eps)
+            cache.keys[li][:, :, :, start:end] = k
+            cache.values[li][:, :, :, start:end] = v
+            keeps = (None, None)
             if dropout is not None:
-                o = self._dropout(o, dropout, positions, li, 0)
-            x = x + o
-            h = self._norm(x, L["norm_post"])
-            gate, up = (h @ L["gate_up"]).chunk(2, dim=-1)
-            f = (F.silu(gate) * up) @ L["down"]
-            if dropout is not None:
-                f = self._dropout(f, dropout, positions, li, 1)
-            x = x + f
-        x = self._norm(x[:, -1], self.norm)
-        logits = x @ self.lm_head
-        return logits if logits.dtype == torch.float64 else logits.float()
+                keeps = tuple(self._keep_mask(dropout, positions, x.shape[-1], li, site)
+                              for site in (0, 1))
+            x = post(x, q, cache.keys[li][:, :, :, :end], cache.values[li][:, :, :, :end], mask,
+                     L["o"], L["norm_post"], L["gate_up"], L["down"], self.eps, compiled, *keeps)
+        return head(x[:, :, -1], self.norm, self.lm_head, self.eps)
 
 
-def load_lean(path: str, dtype: torch.dtype, device="cpu") -> tuple[LeanLlama, object]:
-    """Load a checkpoint folder with transformers and lay it out for decoding."""
-    from transformers import AutoModelForCausalLM
+# The layer math as pure functions: the eager path calls them as they are; one-token steps
+# in bf16 call compiled copies (fewer kernels, no dispatch overhead per op).
 
-    hf = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    return LeanLlama(hf, dtype=dtype, device=device), hf.config
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """LlamaRMSNorm: statistics in float32 (float64 stays float64)."""
+    h = x.float() if x.dtype != torch.float64 else x
+    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
+    return weight * h.to(x.dtype)
+
+
+def rotate(x, cos, sin):
+    half = x.shape[-1] // 2
+    return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
+
+
+def layer_pre(x, norm_in, qkv, cos, sin, n_heads: int, n_kv: int, eps: float):
+    """x (M, B, T, hidden) -> q (M, B, heads, T, D) and k, v (M, B, kv_heads, T, D), rotated."""
+    M, B, T, _ = x.shape
+    D = qkv.shape[-1] // (n_heads + 2 * n_kv)
+    h = rms_norm(x, norm_in, eps).reshape(M, B * T, -1)
+    q, k, v = torch.bmm(h, qkv).split([n_heads * D, n_kv * D, n_kv * D], dim=-1)
+    q = rotate(q.view(M, B, T, n_heads, D).transpose(2, 3), cos, sin)
+    k = rotate(k.view(M, B, T, n_kv, D).transpose(2, 3), cos, sin)
+    return q, k, v.view(M, B, T, n_kv, D).transpose(2, 3)
+
+
+def attend(q, k, v, mask, fused: bool):
+    """Softmax attention; q (M, B, H, T, D), k and v (M, B, KV, L, D), mask (B, 1, T, L).
+    `fused` (one query per row): products and sums the compiler fuses into one pass over the
+    cache; otherwise matmuls. Scores in float32 (float64 for a float64 model)."""
+    if k.shape[2] != q.shape[2]:
+        rep = q.shape[2] // k.shape[2]
+        k, v = k.repeat_interleave(rep, dim=2), v.repeat_interleave(rep, dim=2)
+    acc = torch.float64 if q.dtype == torch.float64 else torch.float32
+    scale = 1.0 / math.sqrt(q.shape[-1])
+    if fused:
+        s = (q.to(acc) * k.to(acc)).sum(-1) * scale  # (M, B, H, L)
+        p = torch.softmax(s.masked_fill(~mask[:, :, 0], -math.inf), dim=-1)
+        return (p.unsqueeze(-1) * v.to(acc)).sum(-2, keepdim=True).to(q.dtype)
+    s = torch.matmul(q.to(acc), k.to(acc).transpose(-1, -2)) * scale
+    p = torch.softmax(s.masked_fill(~mask, -math.inf), dim=-1)
+    return torch.matmul(p, v.to(acc)).to(q.dtype)
+
+
+def layer_post(x, q, k, v, mask, o, norm_post, gate_up, down, eps: float, fused: bool,
+               o_keep=None, f_keep=None):
+    """Attention output, MLP and both residuals; `*_keep` are optional dropout multipliers."""
+    M, B, T, _ = x.shape
+    att = attend(q, k, v, mask, fused)
+    a = torch.bmm(att.transpose(2, 3).reshape(M, B * T, -1), o).view(M, B, T, -1)
+    x = x + (a if o_keep is None else a * o_keep)
+    h = rms_norm(x, norm_post, eps).view(M, B * T, -1)
+    gate, up = torch.bmm(h, gate_up).chunk(2, dim=-1)
+    f = torch.bmm(F.silu(gate) * up, down).view(M, B, T, -1)
+    return x + (f if f_keep is None else f * f_keep)
+
+
+def lm_head(x, norm, weight, eps: float):
+    """Final norm and vocabulary projection of the last position: (M, B, vocab) logits."""
+    logits = torch.bmm(rms_norm(x, norm, eps), weight)
+    return logits if logits.dtype == torch.float64 else logits.float()
+
+
+_COMPILED: tuple | None = None
+
+
+def _compiled():
+    """Compiled copies of (layer_pre, layer_post, lm_head), made on first use."""
+    global _COMPILED
+    if _COMPILED is None:
+        _COMPILED = tuple(torch.compile(f, dynamic=True) for f in (layer_pre, layer_post, lm_head))
+    return _COMPILED

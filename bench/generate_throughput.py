@@ -1,0 +1,139 @@
+"""Decoding throughput: HF generate (one model), naive CD, the paper's loop, and our CD engine.
+
+    python bench/generate_throughput.py [--batch 64] [--prefix 20] [--new 400] [--dtype bf16]
+
+Same two random LLaMA models (GOOD: 4 x 256, BAD: 4 x 256, vocab 8192; ~7.4M parameters each),
+same batch, prefixes, length and dtype for every method. Prints tokens/s (new tokens x rows /
+seconds) and the ratios d/a, d/b, d/c. The naive method re-runs BAD on the whole text every
+step; it is timed over `--naive-new` tokens only (its cost per token grows with length, so this
+overstates its speed, which only makes our ratio against it conservative).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from cdsynth.config import DecodingConfig, ModelConfig
+from cdsynth.generate import generate_batch, make_engines
+from cdsynth.train import build_model
+
+DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
+
+
+def models(vocab: int, dtype):
+    good = build_model(ModelConfig("cpu-small", vocab_size=vocab, context=1024), vocab, seed=0)
+    bad = build_model(ModelConfig("cpu-small", vocab_size=vocab, context=1024), vocab, seed=1)
+    return good.to(dtype).eval(), bad.to(dtype).eval()
+
+
+def hf_generate(good, ids, new):
+    out = good.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True,
+                        max_new_tokens=new, min_new_tokens=new, pad_token_id=3, top_k=0)
+    assert out.shape[1] == ids.shape[1] + new
+
+
+class NaiveCD:
+    """CD as a LogitsProcessor that re-runs BAD over the whole sequence at every step."""
+
+    def __init__(self, bad, alpha=0.1, lam=1.0):
+        self.bad, self.alpha, self.lam = bad, alpha, lam
+
+    def __call__(self, input_ids, scores):
+        with torch.no_grad():
+            bad_logits = self.bad(input_ids=input_ids).logits[:, -1].float()
+        g = torch.log_softmax(scores.float(), -1)
+        b = torch.log_softmax(bad_logits, -1)
+        mask = g >= g.max(-1, keepdim=True).values + np.log(self.alpha)
+        return (g - self.lam * b).masked_fill(~mask, -float("inf"))
+
+
+def naive_cd(good, bad, ids, new):
+    from transformers import LogitsProcessorList
+
+    good.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True,
+                  max_new_tokens=new, min_new_tokens=new, pad_token_id=3, top_k=0,
+                  logits_processor=LogitsProcessorList([NaiveCD(bad)]))
+
+
+def paper_loop(good, bad, ids, new, alpha=0.1, lam=1.0):
+    """A transcription of the paper's loop: two HF forwards with past_key_values, softmax,
+    -20 outside V_head, torch.multinomial."""
+    with torch.no_grad():
+        g_out = good(input_ids=ids, use_cache=True)
+        b_out = bad(input_ids=ids, use_cache=True)
+        g_past, b_past = g_out.past_key_values, b_out.past_key_values
+        g_logits, b_logits = g_out.logits[:, -1], b_out.logits[:, -1]
+        generated = []
+        for _ in range(new):
+            pg = torch.softmax(g_logits.float(), -1)
+            pb = torch.softmax(b_logits.float(), -1)
+            cd = torch.log(pg + 1e-10) - lam * torch.log(pb + 1e-10)
+            cd = cd.masked_fill(pg < alpha * pg.max(-1, keepdim=True).values, -20.0)
+            tok = torch.multinomial(torch.softmax(cd, -1), 1)
+            generated.append(tok)
+            g_out = good(input_ids=tok, past_key_values=g_past, use_cache=True)
+            b_out = bad(input_ids=tok, past_key_values=b_past, use_cache=True)
+            g_past, b_past = g_out.past_key_values, b_out.past_key_values
+            g_logits, b_logits = g_out.logits[:, -1], b_out.logits[:, -1]
+    return torch.cat(generated, 1)
+
+
+def ours(engines, prefixes, new):
+    keys = np.stack([np.arange(len(prefixes)), np.zeros(len(prefixes), dtype=np.int64)], 1)
+    res = generate_batch(engines, prefixes, keys, DecodingConfig("cd", 0.1, 1.0), new, seed=0,
+                         eos="continue")
+    assert all(len(t) == new for t in res.tokens)
+
+
+def timed(fn, *args):
+    t = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--prefix", type=int, default=20)
+    ap.add_argument("--new", type=int, default=400)
+    ap.add_argument("--naive-new", type=int, default=48)
+    ap.add_argument("--vocab", type=int, default=8192)
+    ap.add_argument("--dtype", choices=list(DTYPES), default="bf16")
+    a = ap.parse_args()
+    dtype = DTYPES[a.dtype]
+    torch.manual_seed(0)
+    good, bad = models(a.vocab, dtype)
+    ids = torch.randint(4, a.vocab, (a.batch, a.prefix))
+    ids[:, 0] = 1
+    prefixes = ids.tolist()
+    engines = make_engines(good, bad, dtype)  # same shape: stacked into one engine
+    ours(engines, prefixes, 8)  # warm-up (compiles the decode attention)
+    hf_generate(good, ids, 8)
+    rows = a.batch
+    results = {}
+    results["a"] = rows * a.new / timed(hf_generate, good, ids, a.new)
+    results["b"] = rows * a.naive_new / timed(naive_cd, good, bad, ids, a.naive_new)
+    results["c"] = rows * a.new / timed(paper_loop, good, bad, ids, a.new)
+    results["d"] = rows * a.new / timed(ours, engines, prefixes, a.new)
+    names = {
+        "a": "HF generate(do_sample=True), one model",
+        "b": f"naive CD LogitsProcessor re-running BAD ({a.naive_new} tokens)",
+        "c": "paper's loop: two HF forwards + past_key_values + multinomial",
+        "d": "cdsynth CD engine (two models)",
+    }
+    print(f"batch {a.batch}, prefix {a.prefix}, {a.new} new tokens, vocab {a.vocab}, {a.dtype}, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print("| method | tokens/s |")
+    print("|---|---|")
+    for k in "abcd":
+        print(f"| ({k}) {names[k]} | {results[k]:,.0f} |")
+    print(f"d/a = {results['d'] / results['a']:.2f}, d/b = {results['d'] / results['b']:.1f}, "
+          f"d/c = {results['d'] / results['c']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
