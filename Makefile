@@ -16,6 +16,8 @@ demo: $(STAMP)
 	$(BIN)/cdsynth corpus configs/demo.yaml
 	$(BIN)/cdsynth tokenizer configs/demo.yaml
 	$(BIN)/cdsynth train configs/demo.yaml
+	$(BIN)/cdsynth generate configs/demo.yaml
+	$(BIN)/cdsynth train configs/demo.yaml train.name=mixed-cd train.synthetic=synthetic/cd train.synthetic_ratio=0.3
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -111,7 +111,7 @@ def test_mixture_training_logs_realised_share(workspace):
     texts = [f"Mia gave the ball to Tom {i} times." for i in range(300)]
     pq.write_table(pa.Table.from_pylist([{"text": t} for t in texts]), syn / "part.parquet")
     logs = []
-    cfg = tiny_config(workspace, "train.name=mix", f"train.synthetic={syn}",
+    cfg = tiny_config(workspace, "train.name=mix", "train.synthetic=syn",
                       "train.synthetic_ratio=0.3", "train.batch_size=7", "train.micro_batch_size=7")
     out = run_train(cfg, log=logs.append, progress=False)
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]

@@ -103,7 +103,7 @@ class TrainConfig:
     eval_every: int = 100
     eval_blocks: int = 64
     checkpoint_every: int = 100
-    synthetic: str | None = None  # a folder of synthetic text (a generation output) to mix in
+    synthetic: str | None = None  # synthetic text to mix in (relative to workdir), e.g. synthetic/cd
     synthetic_ratio: float = 0.0
     device: str = "auto"  # auto | cpu | cuda
 

@@ -121,7 +121,8 @@ def run_train(cfg: ExperimentConfig, log=print, progress: bool = True) -> Path:
                     tc.block_len, log,
                 )
             if tc.synthetic:
-                files, docs = synthetic_texts(tc.synthetic)
+                syn = Path(tc.synthetic)
+                files, docs = synthetic_texts(syn if syn.is_absolute() else ws.root / syn)
                 folders["synthetic"] = ensure_blocks(
                     ws, "synthetic", files, lambda: docs, tc.block_len, log
                 )
