@@ -86,6 +86,24 @@ def merge(config: Optional[str] = ConfigArg, overrides: Optional[List[str]] = Ov
     merge_batches(out, cfg.generate.formats)
 
 
+@app.command(name="eval")
+def eval_(path: str = typer.Argument(..., help="a run folder (every step_N) or a model folder"),
+          overrides: Optional[List[str]] = OverridesArg,
+          config: Optional[str] = typer.Option(None, help="experiment config (YAML)"),
+          tasks: Optional[str] = typer.Option(None, help="comma-separated task names"),
+          out: Optional[str] = typer.Option(None, help="results folder (default PATH/eval)")):
+    """Evaluate checkpoints: perplexity, BLiMP, EWoK, entity tracking, WUG, reading, probes."""
+    import dataclasses
+
+    from .evaluate.runner import evaluate_checkpoints
+
+    cfg = _config(config, overrides)
+    ev = cfg.evaluate
+    if tasks:
+        ev = dataclasses.replace(ev, tasks=[t.strip() for t in tasks.split(",") if t.strip()])
+    evaluate_checkpoints(path, ev, cfg.workdir, out=out, progress=sys.stderr.isatty())
+
+
 def main() -> None:
     from transformers.utils import logging as hf_logging
 

@@ -146,12 +146,38 @@ class GenerateConfig:
 
 
 @dataclass(frozen=True)
+class Passwords:
+    """Zip passwords of the evaluation data (or $CDSYNTH_EWOK_PASSWORD, ...)."""
+
+    ewok: str | None = None
+    entity_tracking: str | None = None
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Which tasks to run on which checkpoints, and how to score them."""
+
+    tasks: list = field(default_factory=lambda: ["perplexity", "probes_agreement", "probes_tracking"])
+    data_dir: str = "../shared/data"  # holds blimp/, blimp_filtered/, ewok/, ... (see docs)
+    passwords: Passwords = field(default_factory=Passwords)
+    batch_size: int = 64
+    bos_rule: str = "bos"  # bos | eos | none: what the first token is conditioned on
+    leading_space: bool = False  # " " before whole sentences (lm-eval's BLiMP convention)
+    max_items: int | None = None  # per file/subtask, for quick runs
+    perplexity_documents: int | None = 500  # eval-split documents used for perplexity
+    perplexity_file: str | None = None  # JSONL with "text"; default workdir/corpus/eval.jsonl
+    steps: list | None = None  # checkpoint steps to evaluate; None: all
+    probe_seed: int = 0
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     workdir: str = "runs/demo"
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
+    evaluate: EvalConfig = field(default_factory=EvalConfig)
 
 
 def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()):

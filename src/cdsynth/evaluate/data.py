@@ -1,0 +1,75 @@
+"""Reading task files: JSONL on disk or inside a password-protected zip (read in place).
+
+Every reader reports a malformed line as `file:line` and a missing field by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+from ..errors import UserError
+
+
+def parse_jsonl(text: str, where: str, required: tuple[str, ...] = ()) -> list[dict]:
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{where}:{n}: malformed JSON ({e.msg})") from None
+        if not isinstance(row, dict):
+            raise UserError(f"{where}:{n}: expected a JSON object")
+        for f in required:
+            if f not in row:
+                raise UserError(f"{where}:{n}: missing field '{f}'")
+        rows.append(row)
+    return rows
+
+
+def jsonl_files(folder: Path) -> list[Path]:
+    """The .jsonl files of a task folder, discovered at run time, sorted by name."""
+    if not folder.is_dir():
+        raise UserError(f"task folder not found: {folder}")
+    files = sorted(folder.glob("*.jsonl"))
+    if not files:
+        raise UserError(f"no .jsonl files in task folder {folder}")
+    return files
+
+
+def read_jsonl_file(path: Path, required: tuple[str, ...] = ()) -> list[dict]:
+    return parse_jsonl(path.read_text(encoding="utf-8"), str(path), required)
+
+
+def zip_password(name: str, configured: str | None) -> bytes:
+    """A zip password from the config, else from $CDSYNTH_<NAME>_PASSWORD."""
+    env = f"CDSYNTH_{name.upper()}_PASSWORD"
+    pwd = configured or os.environ.get(env)
+    if not pwd:
+        raise UserError(f"the {name} data is a password-protected zip: set evaluate.passwords."
+                        f"{name} or ${env}")
+    return pwd.encode()
+
+
+def zip_jsonl(path: Path, password: bytes, required: tuple[str, ...] = ()) -> dict[str, list[dict]]:
+    """{member stem: rows} for every .jsonl member of a zip, read in memory (never unzipped)."""
+    if not path.is_file():
+        raise UserError(f"task file not found: {path}")
+    out = {}
+    with zipfile.ZipFile(path) as z:
+        members = sorted(n for n in z.namelist() if n.endswith(".jsonl"))
+        if not members:
+            raise UserError(f"no .jsonl files inside {path}")
+        for name in members:
+            try:
+                data = z.read(name, pwd=password)
+            except RuntimeError as e:  # zipfile: "Bad password for file ..."
+                raise UserError(f"wrong password for {path} ({e})") from None
+            except zipfile.BadZipFile as e:
+                raise UserError(f"{path}: {e}") from None
+            out[Path(name).stem] = parse_jsonl(data.decode("utf-8"), f"{path}:{name}", required)
+    return out

@@ -1,0 +1,84 @@
+"""Evaluate every checkpoint of a run (or one model folder) on a set of tasks, with caching.
+
+Results go to OUT/<checkpoint>/<task>.json (scores per task and subtask) and
+OUT/<checkpoint>/<task>.items.jsonl (per-item scores and correctness, keyed by item id, for
+the paired bootstrap). A result whose task data and scoring rule are unchanged is not redone.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ..config import EvalConfig
+from ..errors import UserError
+from ..fileio import read_json, stable_hash, write_json, write_jsonl
+from . import load_task
+from .scoring import Scorer
+
+
+def model_folders(path: str | Path, steps=None) -> list[Path]:
+    """A model folder itself, or the complete step_N checkpoints of a run folder."""
+    from ..train import list_checkpoints
+
+    path = Path(path)
+    if (path / "config.json").is_file():
+        return [path]
+    if not path.is_dir():
+        raise UserError(f"no run or model folder at {path}")
+    ckpts = list_checkpoints(path)
+    if steps:
+        wanted = {int(s) for s in steps}
+        ckpts = [c for c in ckpts if int(c.name[5:]) in wanted]
+    if not ckpts:
+        raise UserError(f"no checkpoints (step_N folders) to evaluate in {path}")
+    return ckpts
+
+
+def evaluate_checkpoints(path: str | Path, cfg: EvalConfig, workdir: str | Path = ".",
+                         out: str | Path | None = None, log=print, progress: bool = True) -> dict:
+    """{checkpoint name: {task: summary}} for every checkpoint and task, cached on disk."""
+    folders = model_folders(path, cfg.steps)
+    out = Path(out) if out else Path(path) / "eval"
+    tasks = {}
+    for name in cfg.tasks:
+        data, fn = load_task(name, cfg, workdir)
+        rule = {"bos_rule": cfg.bos_rule, "leading_space": cfg.leading_space}
+        tasks[name] = (data, fn, stable_hash({"task": name, "data": data, "rule": rule}))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(folders) * len(tasks), desc="eval", unit="task")
+    results: dict[str, dict] = {}
+    try:
+        for folder in folders:
+            scorer = None
+            for name, (data, fn, fingerprint) in tasks.items():
+                summary_path = out / folder.name / f"{name}.json"
+                if summary_path.is_file() and read_json(summary_path).get("fingerprint") == fingerprint:
+                    results.setdefault(folder.name, {})[name] = read_json(summary_path)
+                else:
+                    if scorer is None:
+                        scorer = Scorer.from_pretrained(folder, batch_size=cfg.batch_size,
+                                                        bos_rule=cfg.bos_rule,
+                                                        leading_space=cfg.leading_space)
+                    t0 = time.perf_counter()
+                    res = fn(scorer, data)
+                    seconds = time.perf_counter() - t0
+                    write_jsonl(out / folder.name / f"{name}.items.jsonl", res.items)
+                    summary = {**res.summary(), "checkpoint": str(folder), "fingerprint": fingerprint,
+                               "seconds": seconds, "items_per_s": len(res.items) / max(seconds, 1e-9)}
+                    write_json(summary_path, summary)
+                    results.setdefault(folder.name, {})[name] = summary
+                    if bar is not None:
+                        bar.set_postfix(items_s=f"{summary['items_per_s']:.0f}")
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    for ckpt, per_task in results.items():
+        scores = ", ".join(f"{t} {s['score']:.4g}" for t, s in per_task.items())
+        log(f"{ckpt}: {scores}")
+    return results
