@@ -1,0 +1,89 @@
+"""BLiMP scoring speed and agreement: our batched scorer vs lm-evaluation-harness (HFLM).
+
+    python bench/eval_throughput.py [--paradigms 4] [--batch 64]
+
+Same model (a random cpu-small LLaMA, 4 x 256, with a byte-level BPE of 8192 tokens trained on
+the corpus at hand), same paradigms, float32 log-softmax in both, one rule: every sentence is
+scored after the BOS token, with no leading space (lm-eval's own blimp task would add a space
+before each sentence; here both get the plain sentence as a loglikelihood request with an
+empty context, which lm-eval conditions on BOS). Prints pairs/s, the ratio, and the accuracies.
+Needs `pip install lm-eval` and ../shared/data/blimp (or --blimp DIR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cdsynth.config import ModelConfig, TokenizerConfig
+from cdsynth.evaluate.minimal_pairs import load_pairs, score_pairs
+from cdsynth.evaluate.scoring import Scorer
+from cdsynth.tokenizer import train_tokenizer
+from cdsynth.train import build_model
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def corpus_texts() -> list[str]:
+    folder = DATA / "corpus"
+    if folder.is_dir():
+        return [p.read_text(encoding="utf-8", errors="replace") for p in sorted(folder.rglob("*.txt"))]
+    from cdsynth.storyworld import generate_stories
+
+    return generate_stories(0, 300_000)
+
+
+def lm_eval_scores(model, tok, sentences, batch):
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    lm = HFLM(pretrained=model, tokenizer=tok, batch_size=batch, device="cpu")
+    reqs = [Instance("loglikelihood", {}, ("", s), i) for i, s in enumerate(sentences)]
+    return np.array([ll for ll, _ in lm.loglikelihood(reqs, disable_tqdm=True)])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--paradigms", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--blimp", default=str(DATA / "blimp"))
+    a = ap.parse_args()
+    groups = dict(list(load_pairs(Path(a.blimp)).items())[: a.paradigms])
+    n_pairs = sum(len(v) for v in groups.values())
+    tok = train_tokenizer(corpus_texts(), TokenizerConfig(vocab_size=8192))
+    model = build_model(ModelConfig("cpu-small", vocab_size=8192, context=512), len(tok)).eval()
+    with tempfile.TemporaryDirectory():
+        sentences = [s for rows in groups.values() for r in rows
+                     for s in (r["sentence_good"], r["sentence_bad"])]
+        scorer = Scorer(model, tok, batch_size=a.batch)
+        scorer.sentence_logprobs(sentences[:64])  # warm-up
+        t = time.perf_counter()
+        ours = score_pairs("blimp", scorer, groups)
+        t_ours = time.perf_counter() - t
+        t = time.perf_counter()
+        theirs_lp = lm_eval_scores(model, tok, sentences, a.batch)
+        t_theirs = time.perf_counter() - t
+    lp = theirs_lp.reshape(-1, 2)
+    per, k = {}, 0
+    for name, rows in groups.items():
+        per[name] = float(np.mean(lp[k : k + len(rows), 0] > lp[k : k + len(rows), 1]))
+        k += len(rows)
+    acc_theirs = float(np.mean(list(per.values())))
+    ours_lp = np.array([[i["good"], i["bad"]] for i in ours.items])
+    print(f"{len(groups)} BLiMP paradigms, {n_pairs} pairs, batch {a.batch}, cpu-small random model, "
+          f"vocab {len(tok)}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print("| scorer | pairs/s | accuracy (macro over paradigms) |")
+    print("|---|---|---|")
+    print(f"| cdsynth Scorer | {n_pairs / t_ours:,.0f} | {100 * ours.score:.2f} |")
+    print(f"| lm-eval HFLM | {n_pairs / t_theirs:,.0f} | {100 * acc_theirs:.2f} |")
+    print(f"ratio {t_theirs / t_ours:.2f}x; accuracy difference {100 * abs(ours.score - acc_theirs):.3f} "
+          f"points; max |log-prob difference| {np.abs(ours_lp - lp).max():.2e}")
+
+
+if __name__ == "__main__":
+    main()
