@@ -104,6 +104,44 @@ def eval_(path: str = typer.Argument(..., help="a run folder (every step_N) or a
     evaluate_checkpoints(path, ev, cfg.workdir, out=out, progress=sys.stderr.isatty())
 
 
+experiment_app = typer.Typer(no_args_is_help=True, help="The whole study: run, status, report.")
+app.add_typer(experiment_app, name="experiment")
+
+
+@experiment_app.command("run")
+def experiment_run(config: str = typer.Argument(..., help="experiment config (YAML)"),
+                   overrides: Optional[List[str]] = OverridesArg,
+                   launcher: str = typer.Option("local", help="local or torchrun"),
+                   nproc: int = typer.Option(2, help="processes per stage under torchrun")):
+    """Run every stage that is not done yet (cached by config hash), then print the summary."""
+    from .experiment import run_experiment
+
+    cfg = _config(config, overrides)
+    run_experiment(cfg, launcher=launcher, nproc=nproc, progress=sys.stderr.isatty())
+
+
+@experiment_app.command("status")
+def experiment_status(config: str = typer.Argument(..., help="experiment config (YAML)"),
+                      overrides: Optional[List[str]] = OverridesArg):
+    """A table of the study's stages: done, partial, stale or to do."""
+    from .experiment import experiment_status as status
+
+    rows = status(_config(config, overrides))
+    width = max(len(n) for n, _ in rows)
+    for name, state in rows:
+        print(f"{name:<{width}}  {state}")
+
+
+@experiment_app.command("report")
+def experiment_report(config: str = typer.Argument(..., help="experiment config (YAML)"),
+                      overrides: Optional[List[str]] = OverridesArg):
+    """Rewrite the report from the results on disk."""
+    from .experiment import build_graph
+
+    cfg = _config(config, overrides)
+    next(s for s in build_graph(cfg) if s.kind == "report").action()
+
+
 def main() -> None:
     from transformers.utils import logging as hf_logging
 

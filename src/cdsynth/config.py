@@ -171,6 +171,29 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class StudyConfig:
+    """The paper's study as a graph of stages (see `cdsynth.experiment`).
+
+    runs:        {name: train overrides}; `baseline` trains for every seed, others (e.g. a
+                 smaller amateur) for the first seed only.
+    amateurs:    {name: {run: NAME, step: N} | {dropout: P}}
+    conditions:  [{name, strategy, amateur, ratio, alpha, lam, top_k, top_p, temperature,
+                   good_temperature, bad_temperature, paper_compatible}] - each one synthetic
+                 corpus and its mixed retraining runs (one per seed).
+    """
+
+    seeds: list = field(default_factory=lambda: [0])
+    runs: dict = field(default_factory=lambda: {"baseline": {}})
+    good_step: int | None = None  # None: the last step of the baseline run
+    amateurs: dict = field(default_factory=dict)
+    conditions: list = field(default_factory=list)
+    ratio: float = 0.3  # default synthetic share of the mixed runs
+    bootstrap_samples: int = 1000
+    bootstrap_seed: int = 0
+    diagnostics_samples: int = 200  # synthetic documents used for self-BLEU and samples
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     workdir: str = "runs/demo"
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
@@ -178,6 +201,7 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
     evaluate: EvalConfig = field(default_factory=EvalConfig)
+    study: StudyConfig = field(default_factory=StudyConfig)
 
 
 def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()):
@@ -257,6 +281,8 @@ def _coerce(tp, value, where):
             pass
     if typing.get_origin(tp) is list and isinstance(value, list):
         return list(value)
+    if tp is dict and isinstance(value, dict):
+        return dict(value)
     if isinstance(tp, type) and isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
         return value
     raise UserError(

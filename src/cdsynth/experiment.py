@@ -11,10 +11,13 @@ same config hash is skipped.
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .blocks import pack_texts
-from .config import ExperimentConfig, to_dict
+from .config import ExperimentConfig, GenerateConfig, TrainConfig, to_dict
 from .corpus import read_split, write_corpus
 from .errors import UserError
 from .fileio import file_hash, read_json, stable_hash
@@ -154,3 +157,232 @@ def run_generate(cfg: ExperimentConfig, shard: tuple[int, int] | None = None, lo
     if shard is None:
         shard = (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)))
     return run_generation(cfg.generate, cfg.workdir, shard=shard, log=log, progress=progress)
+
+
+# ---------------------------------------------------------------------------------------------
+# The study as a graph of stages
+
+
+@dataclass
+class Stage:
+    """One cached step of a study. Its hash covers its config and the hashes of its inputs."""
+
+    name: str  # e.g. "train/baseline-seed0"
+    kind: str  # corpus | tokenizer | train | generate | eval | report
+    config: dict
+    deps: list["Stage"]
+    output: Path
+    action: Callable[[], object]
+    cli: tuple[str, ExperimentConfig] | None = None  # (command, config) for torchrun
+    hash: str = ""
+
+    def __post_init__(self):
+        self.hash = stable_hash({"kind": self.kind, "config": self.config,
+                                 "deps": [d.hash for d in self.deps]})
+
+
+def _merge(base, overrides: dict, where: str):
+    """A dataclass with `overrides` (a nested dict) applied, validated like a config file."""
+    from .config import from_dict
+
+    data = to_dict(base)
+    for k, v in overrides.items():
+        if isinstance(v, dict) and isinstance(data.get(k), dict):
+            data[k] = {**data[k], **v}
+        else:
+            data[k] = v
+    return from_dict(type(base), data, where)
+
+
+def _train_config(cfg: ExperimentConfig, run: str, seed: int) -> "TrainConfig":
+    overrides = cfg.study.runs.get(run)
+    if overrides is None:
+        raise UserError(f"study.runs has no run named '{run}'")
+    tc = _merge(cfg.train, overrides or {}, f"study.runs.{run}")
+    return dataclasses.replace(tc, name=f"{run}-seed{seed}", seed=seed)
+
+
+DECODING_KEYS = ("strategy", "alpha", "lam", "top_k", "top_p", "temperature", "good_temperature",
+                 "bad_temperature", "paper_compatible")
+CONDITION_KEYS = ("name", "amateur", "ratio", *DECODING_KEYS)
+
+
+@dataclass(frozen=True)
+class Condition:
+    name: str
+    generate: "GenerateConfig"
+    ratio: float
+    amateur_run: str | None  # the run family of the amateur checkpoint, if any
+
+
+def study_conditions(cfg: ExperimentConfig) -> list[Condition]:
+    """The synthetic conditions of the study, with their generation configs resolved."""
+    from .config import DecodingConfig
+
+    st = cfg.study
+    if not st.seeds:
+        raise UserError("study.seeds must list at least one seed")
+    s0 = st.seeds[0]
+    base = _train_config(cfg, "baseline", s0)
+    good_step = st.good_step or base.steps
+    good = f"runs/baseline-seed{s0}/step_{good_step}"
+    out = []
+    names = set()
+    for i, c in enumerate(st.conditions):
+        if not isinstance(c, dict) or "name" not in c:
+            raise UserError(f"study.conditions[{i}] must be a mapping with a name")
+        unknown = set(c) - set(CONDITION_KEYS)
+        if unknown:
+            raise UserError(f"unknown key 'study.conditions[{i}].{sorted(unknown)[0]}'")
+        if c["name"] in names or c["name"] == "baseline":
+            raise UserError(f"study.conditions: the name '{c['name']}' is used twice")
+        names.add(c["name"])
+        decoding = _merge(cfg.generate.decoding, {k: c[k] for k in DECODING_KEYS if k in c},
+                          f"study.conditions[{i}]")
+        bad, dropout, amateur_run = None, 0.0, None
+        if decoding.strategy == "cd":
+            am = st.amateurs.get(c.get("amateur"))
+            if am is None:
+                raise UserError(f"study.conditions[{i}] ({c['name']}): amateur "
+                                f"'{c.get('amateur')}' is not in study.amateurs")
+            if "dropout" in am:
+                dropout = float(am["dropout"])
+            else:
+                amateur_run = am.get("run", "baseline")
+                amc = _train_config(cfg, amateur_run, s0)
+                bad = f"runs/{amateur_run}-seed{s0}/step_{am.get('step', amc.steps)}"
+        gen = dataclasses.replace(cfg.generate, name=c["name"], good=good, bad=bad,
+                                  bad_dropout=dropout, decoding=decoding)
+        out.append(Condition(c["name"], gen, float(c.get("ratio", st.ratio)), amateur_run))
+    return out
+
+
+def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> list[Stage]:
+    """Every stage of the study, in an order where each stage follows its inputs."""
+    from .evaluate.runner import evaluate_checkpoints
+
+    ws = Workspace(cfg.workdir)
+    st = cfg.study
+    corpus = Stage("corpus", "corpus", to_dict(cfg.corpus), [], ws.corpus,
+                   lambda: run_corpus(cfg, log=log, force=True))
+    tok = Stage("tokenizer", "tokenizer", to_dict(cfg.tokenizer), [corpus], ws.tokenizer,
+                lambda: run_tokenizer(cfg, log=log, force=True))
+    stages = [corpus, tok]
+    trains: dict[str, Stage] = {}
+
+    def train_stage(tc, deps):
+        c = dataclasses.replace(cfg, train=tc)
+        s = Stage(f"train/{tc.name}", "train", to_dict(tc), deps, ws.run(tc.name),
+                  lambda: run_train(c, log=log, progress=progress), cli=("train", c))
+        trains[tc.name] = s
+        stages.append(s)
+        return s
+
+    for run in st.runs:
+        for seed in (st.seeds if run == "baseline" else st.seeds[:1]):
+            train_stage(_train_config(cfg, run, seed), [tok])
+    evals: list[Stage] = []
+    methods = {"baseline": [f"baseline-seed{s}" for s in st.seeds]}
+    for cond in study_conditions(cfg):
+        s0 = st.seeds[0]
+        deps = [trains[f"baseline-seed{s0}"]]
+        if cond.amateur_run:
+            deps.append(trains[f"{cond.amateur_run}-seed{s0}"])
+        c = dataclasses.replace(cfg, generate=cond.generate)
+        gen = Stage(f"generate/{cond.name}", "generate", to_dict(cond.generate), deps,
+                    Path(cfg.workdir) / "synthetic" / cond.name,
+                    lambda c=c: run_generate(c, shard=(0, 1), log=log, progress=progress),
+                    cli=("generate", c))
+        stages.append(gen)
+        methods[cond.name] = []
+        for seed in st.seeds:
+            tc = dataclasses.replace(_train_config(cfg, "baseline", seed),
+                                     name=f"mix-{cond.name}-seed{seed}",
+                                     synthetic=f"synthetic/{cond.name}", synthetic_ratio=cond.ratio)
+            train_stage(tc, [tok, gen])
+            methods[cond.name].append(tc.name)
+    for method, runs in methods.items():
+        for run in runs:
+            ev = Stage(f"eval/{run}", "eval", to_dict(cfg.evaluate), [trains[run]],
+                       ws.run(run) / "eval",
+                       lambda run=run: evaluate_checkpoints(ws.run(run), cfg.evaluate, cfg.workdir,
+                                                            log=lambda *a: None, progress=progress))
+            stages.append(ev)
+            evals.append(ev)
+    from . import report
+
+    rep = Stage("report", "report", {"study": to_dict(st), "methods": methods}, evals + [
+        s for s in stages if s.kind == "generate"], Path(cfg.workdir) / "report",
+        lambda: report.write_report(cfg, methods, log=log))
+    stages.append(rep)
+    return stages
+
+
+def _record_path(cfg: ExperimentConfig, stage: Stage) -> Path:
+    return Path(cfg.workdir) / "stages" / (stage.name.replace("/", "__") + ".json")
+
+
+def stage_state(cfg: ExperimentConfig, stage: Stage) -> str:
+    """done | partial (started with this config) | stale (made with another config) | to do."""
+    rec = _record_path(cfg, stage)
+    if not rec.is_file():
+        return "partial" if stage.output.exists() else "to do"
+    r = read_json(rec)
+    if r.get("hash") != stage.hash:
+        return "stale"
+    return "done" if r.get("complete") else "partial"
+
+
+def run_stage(cfg: ExperimentConfig, stage: Stage, launcher: str = "local", nproc: int = 2) -> None:
+    import shutil
+
+    from .fileio import write_json
+
+    state = stage_state(cfg, stage)
+    if state == "stale" and stage.output.exists():
+        shutil.rmtree(stage.output)  # made from other inputs: redo from scratch
+    rec = _record_path(cfg, stage)
+    write_json(rec, {"name": stage.name, "hash": stage.hash, "complete": False})
+    if launcher == "torchrun" and stage.cli is not None:
+        _torchrun(cfg, stage, nproc)
+    else:
+        stage.action()
+    write_json(rec, {"name": stage.name, "hash": stage.hash, "complete": True})
+
+
+def _torchrun(cfg: ExperimentConfig, stage: Stage, nproc: int) -> None:
+    import subprocess
+    import sys
+
+    import yaml
+
+    from .fileio import write_text
+
+    command, c = stage.cli
+    path = Path(cfg.workdir) / "stages" / (stage.name.replace("/", "__") + ".yaml")
+    write_text(path, yaml.safe_dump(to_dict(c), sort_keys=False))
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
+                        str(nproc), "-m", "cdsynth.cli", command, str(path)])
+    if r.returncode != 0:
+        raise UserError(f"stage {stage.name} failed under torchrun (exit code {r.returncode})")
+
+
+def run_experiment(cfg: ExperimentConfig, launcher: str = "local", nproc: int = 2, log=print,
+                   progress: bool = False) -> list[tuple[str, str]]:
+    """Run every stage that is not done; returns [(stage, what happened)]."""
+    if launcher not in ("local", "torchrun"):
+        raise UserError("--launcher must be local or torchrun")
+    done = []
+    for stage in build_graph(cfg, log=log, progress=progress):
+        state = stage_state(cfg, stage)
+        if state == "done":
+            done.append((stage.name, "skipped"))
+            continue
+        log(f"[{stage.name}] {'resuming' if state == 'partial' else 'running'}")
+        run_stage(cfg, stage, launcher, nproc)
+        done.append((stage.name, "ran"))
+    return done
+
+
+def experiment_status(cfg: ExperimentConfig) -> list[tuple[str, str]]:
+    return [(s.name, stage_state(cfg, s)) for s in build_graph(cfg, log=lambda *a: None)]
