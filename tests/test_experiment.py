@@ -1,0 +1,117 @@
+"""The study graph: caching, invalidation, resume, and a whole (tiny) study with its report."""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from cdsynth import train as train_mod
+from cdsynth.experiment import experiment_status, run_experiment
+
+from .conftest import quiet, tiny_config
+
+STUDY = [
+    "study.seeds=[0]",
+    "study.good_step=12",
+    "study.amateurs={early: {run: baseline, step: 4}}",
+    "study.conditions=[{name: no-contrast, strategy: ancestral}, "
+    "{name: no-contrast-vhead, strategy: vhead}, {name: cd-early, strategy: cd, amateur: early}]",
+    "study.bootstrap_samples=50",
+    "study.diagnostics_samples=10",
+    "generate.num_prefixes=4", "generate.completions=2", "generate.new_tokens=16",
+    "generate.batch_size=8", "generate.dtype=fp32",
+    "evaluate.tasks=[perplexity, probes_agreement, probes_tracking]",
+    "evaluate.max_items=8", "evaluate.perplexity_documents=5",
+]
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("study") / "ws"
+    cfg = tiny_config(root, *STUDY)
+    first = run_experiment(cfg, log=quiet)
+    return root, cfg, first
+
+
+def test_whole_study_and_report(study):
+    root, cfg, first = study
+    assert all(what == "ran" for _, what in first)
+    names = [n for n, _ in first]
+    assert names[:3] == ["corpus", "tokenizer", "train/baseline-seed0"]
+    assert "generate/cd-early" in names and "train/mix-cd-early-seed0" in names
+    assert names[-1] == "report"
+    summary = json.loads((root / "report" / "summary.json").read_text())
+    table = summary["table"]
+    assert table[0] == ["method", "perplexity", "probes_agreement", "probes_tracking",
+                        "mu-Delta-REL"]
+    assert [r[0] for r in table[1:]] == ["baseline", "no-contrast", "no-contrast-vhead", "cd-early"]
+    md = (root / "report" / "report.md").read_text()
+    for method in ("no-contrast-vhead", "cd-early"):
+        assert f"| {method} |" in md
+    assert "real (train split)" in md and "distinct_2" in md
+    html = (root / "report" / "report.html").read_text()
+    assert html.count("<table>") >= 3 and "data:image/png;base64," in html
+    assert (root / "report" / "curve_eval_loss.png").stat().st_size > 1000
+
+
+def test_html_report_opens_in_headless_chromium(study, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        pytest.skip("Chromium is not installed")
+    root = study[0]
+    r = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp_path}", "--dump-dom",
+         (root / "report" / "report.html").as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert r.returncode == 0
+    assert "cdsynth study report" in r.stdout and "<table>" in r.stdout
+
+
+def test_rerun_does_no_work_and_one_change_redoes_one_stage(study):
+    root, cfg, _ = study
+    again = run_experiment(cfg, log=quiet)
+    assert all(what == "skipped" for _, what in again)
+    assert all(state == "done" for _, state in experiment_status(cfg))
+    # a report-only setting: only the report is redone
+    changed = tiny_config(root, *STUDY[:4], "study.bootstrap_samples=60", *STUDY[5:])
+    ran = [n for n, what in run_experiment(changed, log=quiet) if what == "ran"]
+    assert ran == ["report"]
+    # one condition's decoding setting: its corpus, its mixed run, that run's eval and the report
+    cond = STUDY[3].replace("strategy: cd, amateur: early}", "strategy: cd, amateur: early, lam: 0.5}")
+    changed = tiny_config(root, *STUDY[:3], cond, "study.bootstrap_samples=60", *STUDY[5:])
+    status = dict(experiment_status(changed))
+    assert status["generate/cd-early"] == "stale" and status["generate/no-contrast"] == "done"
+    ran = [n for n, what in run_experiment(changed, log=quiet) if what == "ran"]
+    assert ran == ["generate/cd-early", "train/mix-cd-early-seed0", "eval/mix-cd-early-seed0",
+                   "report"]
+
+
+def test_a_stage_killed_half_way_resumes(study, monkeypatch):
+    root, cfg, _ = study
+    changed = tiny_config(root, *STUDY[:4], "study.ratio=0.5", *STUDY[4:])
+    real_save = train_mod.save_checkpoint
+    calls = {"n": 0}
+
+    def die_on_second(*a, **k):
+        real_save(*a, **k)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_mod, "save_checkpoint", die_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(changed, log=quiet)
+    status = dict(experiment_status(changed))
+    assert status["train/mix-no-contrast-seed0"] == "partial"
+    monkeypatch.setattr(train_mod, "save_checkpoint", real_save)
+    logs = []
+    run_experiment(changed, log=logs.append)
+    assert "[train/mix-no-contrast-seed0] resuming" in logs
+    run = root / "runs" / "mix-no-contrast-seed0"
+    steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 13))  # resumed at step 8: nothing lost, nothing twice
+    assert all(state == "done" for _, state in experiment_status(changed))
