@@ -32,7 +32,9 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 def corpus_texts() -> list[str]:
     folder = DATA / "corpus"
     if folder.is_dir():
-        return [p.read_text(encoding="utf-8", errors="replace") for p in sorted(folder.rglob("*.txt"))]
+        return [
+            p.read_text(encoding="utf-8", errors="replace") for p in sorted(folder.rglob("*.txt"))
+        ]
     from cdsynth.storyworld import generate_stories
 
     return generate_stories(0, 300_000)
@@ -58,8 +60,12 @@ def main() -> None:
     tok = train_tokenizer(corpus_texts(), TokenizerConfig(vocab_size=8192))
     model = build_model(ModelConfig("cpu-small", vocab_size=8192, context=512), len(tok)).eval()
     with tempfile.TemporaryDirectory():
-        sentences = [s for rows in groups.values() for r in rows
-                     for s in (r["sentence_good"], r["sentence_bad"])]
+        sentences = [
+            s
+            for rows in groups.values()
+            for r in rows
+            for s in (r["sentence_good"], r["sentence_bad"])
+        ]
         scorer = Scorer(model, tok, batch_size=a.batch)
         scorer.sentence_logprobs(sentences[:64])  # warm-up
         t = time.perf_counter()
@@ -75,14 +81,19 @@ def main() -> None:
         k += len(rows)
     acc_theirs = float(np.mean(list(per.values())))
     ours_lp = np.array([[i["good"], i["bad"]] for i in ours.items])
-    print(f"{len(groups)} BLiMP paradigms, {n_pairs} pairs, batch {a.batch}, cpu-small random model, "
-          f"vocab {len(tok)}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(
+        f"{len(groups)} BLiMP paradigms, {n_pairs} pairs, batch {a.batch}, cpu-small random model, "
+        f"vocab {len(tok)}, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
     print("| scorer | pairs/s | accuracy (macro over paradigms) |")
     print("|---|---|---|")
     print(f"| cdsynth Scorer | {n_pairs / t_ours:,.0f} | {100 * ours.score:.2f} |")
     print(f"| lm-eval HFLM | {n_pairs / t_theirs:,.0f} | {100 * acc_theirs:.2f} |")
-    print(f"ratio {t_theirs / t_ours:.2f}x; accuracy difference {100 * abs(ours.score - acc_theirs):.3f} "
-          f"points; max |log-prob difference| {np.abs(ours_lp - lp).max():.2e}")
+    print(
+        f"ratio {t_theirs / t_ours:.2f}x; accuracy difference "
+        f"{100 * abs(ours.score - acc_theirs):.3f} "
+        f"points; max |log-prob difference| {np.abs(ours_lp - lp).max():.2e}"
+    )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,15 @@ def models(vocab: int, dtype):
 
 
 def hf_generate(good, ids, new):
-    out = good.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True,
-                        max_new_tokens=new, min_new_tokens=new, pad_token_id=3, top_k=0)
+    out = good.generate(
+        input_ids=ids,
+        attention_mask=torch.ones_like(ids),
+        do_sample=True,
+        max_new_tokens=new,
+        min_new_tokens=new,
+        pad_token_id=3,
+        top_k=0,
+    )
     assert out.shape[1] == ids.shape[1] + new
 
 
@@ -54,9 +61,16 @@ class NaiveCD:
 def naive_cd(good, bad, ids, new):
     from transformers import LogitsProcessorList
 
-    good.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True,
-                  max_new_tokens=new, min_new_tokens=new, pad_token_id=3, top_k=0,
-                  logits_processor=LogitsProcessorList([NaiveCD(bad)]))
+    good.generate(
+        input_ids=ids,
+        attention_mask=torch.ones_like(ids),
+        do_sample=True,
+        max_new_tokens=new,
+        min_new_tokens=new,
+        pad_token_id=3,
+        top_k=0,
+        logits_processor=LogitsProcessorList([NaiveCD(bad)]),
+    )
 
 
 def paper_loop(good, bad, ids, new, alpha=0.1, lam=1.0):
@@ -84,8 +98,9 @@ def paper_loop(good, bad, ids, new, alpha=0.1, lam=1.0):
 
 def ours(engines, prefixes, new):
     keys = np.stack([np.arange(len(prefixes)), np.zeros(len(prefixes), dtype=np.int64)], 1)
-    res = generate_batch(engines, prefixes, keys, DecodingConfig("cd", 0.1, 1.0), new, seed=0,
-                         eos="continue")
+    res = generate_batch(
+        engines, prefixes, keys, DecodingConfig("cd", 0.1, 1.0), new, seed=0, eos="continue"
+    )
     assert all(len(t) == new for t in res.tokens)
 
 
@@ -125,14 +140,18 @@ def main() -> None:
         "c": "paper's loop: two HF forwards + past_key_values + multinomial",
         "d": "cdsynth CD engine (two models)",
     }
-    print(f"batch {a.batch}, prefix {a.prefix}, {a.new} new tokens, vocab {a.vocab}, {a.dtype}, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(
+        f"batch {a.batch}, prefix {a.prefix}, {a.new} new tokens, vocab {a.vocab}, {a.dtype}, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
     print("| method | tokens/s |")
     print("|---|---|")
     for k in "abcd":
         print(f"| ({k}) {names[k]} | {results[k]:,.0f} |")
-    print(f"d/a = {results['d'] / results['a']:.2f}, d/b = {results['d'] / results['b']:.1f}, "
-          f"d/c = {results['d'] / results['c']:.2f}")
+    print(
+        f"d/a = {results['d'] / results['a']:.2f}, d/b = {results['d'] / results['b']:.1f}, "
+        f"d/c = {results['d'] / results['c']:.2f}"
+    )
 
 
 if __name__ == "__main__":

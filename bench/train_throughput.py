@@ -45,8 +45,14 @@ def write_blocks(folder: Path, vocab: int, n_blocks: int, seq: int) -> None:
     rng = np.random.default_rng(0)
     arr = rng.integers(4, vocab, size=(n_blocks, seq)).astype(np.uint16)
     np.save(folder / "blocks.npy", arr)
-    meta = {"n_blocks": n_blocks, "block_len": seq, "n_tokens": arr.size, "pad_id": 3,
-            "n_documents": n_blocks, "dtype": "uint16"}
+    meta = {
+        "n_blocks": n_blocks,
+        "block_len": seq,
+        "n_tokens": arr.size,
+        "pad_id": 3,
+        "n_documents": n_blocks,
+        "dtype": "uint16",
+    }
     (folder / "blocks.json").write_text(json.dumps(meta))
 
 
@@ -78,11 +84,23 @@ def run_hf_trainer(tmp: Path, cfg: TrainConfig, vocab: int, skip: int) -> float:
 
     model = build_model(cfg.model, vocab, seed=cfg.seed)
     args = TrainingArguments(
-        output_dir=str(tmp / "hf"), max_steps=cfg.steps, per_device_train_batch_size=cfg.batch_size,
-        learning_rate=cfg.lr, weight_decay=cfg.weight_decay, warmup_steps=cfg.warmup_steps,
-        lr_scheduler_type="cosine", adam_beta2=cfg.beta2, max_grad_norm=cfg.grad_clip,
-        bf16=True, use_cpu=True, save_strategy="no", report_to=[], logging_steps=10_000,
-        dataloader_num_workers=0, disable_tqdm=True, seed=cfg.seed,
+        output_dir=str(tmp / "hf"),
+        max_steps=cfg.steps,
+        per_device_train_batch_size=cfg.batch_size,
+        learning_rate=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        warmup_steps=cfg.warmup_steps,
+        lr_scheduler_type="cosine",
+        adam_beta2=cfg.beta2,
+        max_grad_norm=cfg.grad_clip,
+        bf16=True,
+        use_cpu=True,
+        save_strategy="no",
+        report_to=[],
+        logging_steps=10_000,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        seed=cfg.seed,
     )
     Trainer(model=model, args=args, train_dataset=DS(), callbacks=[Clock()]).train()
     steady = np.diff(times[skip - 1 :])
@@ -105,22 +123,35 @@ def main() -> None:
         save_tokenizer(tok, tmp / "tok", TokenizerConfig(), inputs={})
         write_blocks(tmp / "blocks", a.vocab, a.batch * a.steps, a.seq)
         mcfg = ModelConfig(preset=a.preset, vocab_size=a.vocab, context=max(a.seq, 256))
-        cfg = TrainConfig(model=mcfg, steps=a.steps, batch_size=a.batch, micro_batch_size=a.batch,
-                          block_len=a.seq, warmup_steps=5, precision="bf16",
-                          compile=not a.no_compile, eval_every=10**9, checkpoint_every=10**9)
+        cfg = TrainConfig(
+            model=mcfg,
+            steps=a.steps,
+            batch_size=a.batch,
+            micro_batch_size=a.batch,
+            block_len=a.seq,
+            warmup_steps=5,
+            precision="bf16",
+            compile=not a.no_compile,
+            eval_every=10**9,
+            checkpoint_every=10**9,
+        )
         ours = run_ours(tmp, cfg, a.skip)
         hf = run_hf_trainer(tmp, cfg, a.vocab, a.skip)
         m = mcfg.resolved()
         fpt = flops_per_token(build_model(mcfg, a.vocab), m.n_layers, m.hidden, a.seq)
     peak = bf16_matmul_peak()
-    print(f"model {a.preset} vocab {a.vocab}, batch {a.batch} x {a.seq}, {a.steps} steps "
-          f"(first {a.skip} excluded), torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"| trainer | tokens/s | model TFLOP/s | share of bf16 peak |")
-    print(f"|---|---|---|---|")
+    print(
+        f"model {a.preset} vocab {a.vocab}, batch {a.batch} x {a.seq}, {a.steps} steps "
+        f"(first {a.skip} excluded), torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
+    print("| trainer | tokens/s | model TFLOP/s | share of bf16 peak |")
+    print("|---|---|---|---|")
     for name, tps in (("cdsynth", ours), ("transformers.Trainer", hf)):
         print(f"| {name} | {tps:,.0f} | {tps * fpt / 1e12:.3f} | {tps * fpt / peak:.1%} |")
-    print(f"ratio cdsynth / Trainer: {ours / hf:.2f}x; bf16 matmul peak measured: "
-          f"{peak / 1e12:.2f} TFLOP/s")
+    print(
+        f"ratio cdsynth / Trainer: {ours / hf:.2f}x; bf16 matmul peak measured: "
+        f"{peak / 1e12:.2f} TFLOP/s"
+    )
 
 
 if __name__ == "__main__":

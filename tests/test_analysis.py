@@ -18,8 +18,10 @@ def test_mean_max_on_a_hand_made_table():
     mm = mean_max(scores)
     assert mm.per_seed == {0: 0.62, 1: 0.64} and mm.steps == {0: 200, 1: 300}
     assert mm.value == pytest.approx(0.63)
-    ppl = mean_max({0: {100: 30.0, 200: 25.0, 300: 26.0}, 1: {100: 28.0, 200: 27.0, 300: 24.0}},
-                   lower_is_better=True)
+    ppl = mean_max(
+        {0: {100: 30.0, 200: 25.0, 300: 26.0}, 1: {100: 28.0, 200: 27.0, 300: 24.0}},
+        lower_is_better=True,
+    )
     assert ppl.value == pytest.approx(24.5) and ppl.steps == {0: 200, 1: 300}
     # ties go to the earliest checkpoint
     assert mean_max({0: {100: 0.5, 200: 0.5}}).steps == {0: 100}
@@ -33,8 +35,10 @@ def test_relative_improvement_and_mu_delta_rel():
 
 
 def items_from(correct, subtasks=None):
-    return [{"id": str(i), "subtask": (subtasks[i] if subtasks else "all"), "correct": bool(c)}
-            for i, c in enumerate(correct)]
+    return [
+        {"id": str(i), "subtask": (subtasks[i] if subtasks else "all"), "correct": bool(c)}
+        for i, c in enumerate(correct)
+    ]
 
 
 def test_bootstrap_finds_a_known_effect():
@@ -54,8 +58,11 @@ def test_bootstrap_p_is_roughly_uniform_without_an_effect():
         rng = np.random.default_rng(100 + rep)
         a = rng.random(300) < 0.6
         b = rng.random(300) < 0.6
-        ps.append(paired_bootstrap([items_from(a)], [items_from(b)], accuracy_statistic, B=200,
-                                   seed=rep).p)
+        ps.append(
+            paired_bootstrap(
+                [items_from(a)], [items_from(b)], accuracy_statistic, B=200, seed=rep
+            ).p
+        )
     ps = np.array(ps)
     # one-sided p in the observed direction lies in (0, ~0.5]: under no effect it is uniform
     # there, so about 10% of p fall below 0.05 and the median is near 0.25
@@ -75,6 +82,10 @@ def test_bootstrap_pairs_items_by_id_and_handles_seeds_and_strata():
 
 
 def test_perplexity_statistic():
-    items = [[{"id": "a", "subtask": "e", "nll": 10.0, "tokens": 5},
-              {"id": "b", "subtask": "e", "nll": 2.0, "tokens": 5}]]
+    items = [
+        [
+            {"id": "a", "subtask": "e", "nll": 10.0, "tokens": 5},
+            {"id": "b", "subtask": "e", "nll": 2.0, "tokens": 5},
+        ]
+    ]
     assert perplexity_statistic(items, np.arange(2)) == pytest.approx(math.exp(1.2))

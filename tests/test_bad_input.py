@@ -18,14 +18,27 @@ def _one_line_error(code, err, fragment):
 @pytest.mark.parametrize(
     "setup, args, fragment",
     [
-        (lambda d: None, ["corpus.source=text", "corpus.path={d}/missing"], "corpus path not found"),
+        (
+            lambda d: None,
+            ["corpus.source=text", "corpus.path={d}/missing"],
+            "corpus path not found",
+        ),
         (lambda d: (d / "c").mkdir(), ["corpus.source=text", "corpus.path={d}/c"], "no .txt files"),
-        (lambda d: _write(d, "c/a.txt", "  \n\n \t\n"), ["corpus.source=text", "corpus.path={d}/c"],
-         "the corpus is empty"),
-        (lambda d: _write(d, "c/a.txt", b"\x89PNG\r\n\x1a\n\x00\x00"),
-         ["corpus.source=text", "corpus.path={d}/c"], "binary file"),
-        (lambda d: _write(d, "c/a.txt", "one doc\n\ntwo doc"),
-         ["corpus.source=text", "corpus.path={d}/c"], "too small to split"),
+        (
+            lambda d: _write(d, "c/a.txt", "  \n\n \t\n"),
+            ["corpus.source=text", "corpus.path={d}/c"],
+            "the corpus is empty",
+        ),
+        (
+            lambda d: _write(d, "c/a.txt", b"\x89PNG\r\n\x1a\n\x00\x00"),
+            ["corpus.source=text", "corpus.path={d}/c"],
+            "binary file",
+        ),
+        (
+            lambda d: _write(d, "c/a.txt", "one doc\n\ntwo doc"),
+            ["corpus.source=text", "corpus.path={d}/c"],
+            "too small to split",
+        ),
         (lambda d: None, ["corpus.source=nope"], "unknown corpus.source 'nope'"),
         (lambda d: None, ["corpus.sourc=text"], "unknown config key 'corpus.sourc'"),
         (lambda d: None, ["corpus.eval_fraction=0.7", "corpus.seeds_fraction=0.4"], "sum < 1"),
@@ -61,7 +74,10 @@ def test_tokenizer_and_train_before_their_inputs(tmp_path, monkeypatch, capsys):
     "args, fragment",
     [
         (["train.model=giant"], "unknown model preset 'giant'"),
-        (["train.block_len=100000", "train.model.context=100000"], "too small for block_len=100000"),
+        (
+            ["train.block_len=100000", "train.model.context=100000"],
+            "too small for block_len=100000",
+        ),
         (["train.batch_size=7", "train.block_len=32"], None),  # fine: a valid odd batch
         (["train.block_len=512"], "exceeds the model context"),
         (["train.precision=fp8", "train.block_len=32"], "train.precision must be"),
@@ -69,8 +85,14 @@ def test_tokenizer_and_train_before_their_inputs(tmp_path, monkeypatch, capsys):
     ],
 )
 def test_train_bad_input(workspace, monkeypatch, capsys, args, fragment):
-    base = ["train", f"workdir={workspace}", "train.model=test-micro", "train.steps=1",
-            "train.micro_batch_size=8", "train.precision=fp32"]
+    base = [
+        "train",
+        f"workdir={workspace}",
+        "train.model=test-micro",
+        "train.steps=1",
+        "train.micro_batch_size=8",
+        "train.precision=fp32",
+    ]
     code, out, err = run_cli(monkeypatch, capsys, *base, *args)
     if fragment is None:
         assert code == 0, err
@@ -83,9 +105,17 @@ def test_train_bad_input(workspace, monkeypatch, capsys, args, fragment):
 
 def test_real_process_exit_code_and_message(tmp_path):
     r = subprocess.run(
-        [sys.executable, "-m", "cdsynth.cli", "corpus", "corpus.source=text",
-         f"corpus.path={tmp_path}/nothing", f"workdir={tmp_path}"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "cdsynth.cli",
+            "corpus",
+            "corpus.source=text",
+            f"corpus.path={tmp_path}/nothing",
+            f"workdir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert r.returncode == 2
     assert r.stderr.strip() == f"cdsynth: error: corpus path not found: {tmp_path}/nothing"

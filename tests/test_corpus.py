@@ -79,7 +79,11 @@ def test_write_corpus_outputs_and_counts(tmp_path):
     assert len(ds) == counts["train"]["documents"]
     assert (tmp_path / "c" / "manifest.json").is_file()
     assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [
-        "eval.jsonl", "manifest.json", "seeds.jsonl", "stats.json", "train.jsonl",
+        "eval.jsonl",
+        "manifest.json",
+        "seeds.jsonl",
+        "stats.json",
+        "train.jsonl",
     ]
 
 

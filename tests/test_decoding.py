@@ -48,7 +48,12 @@ def test_alpha_edges_and_ties():
     good = logits_of([[0.4, 0.4, 0.1, 0.1]])
     bad = logits_of([[0.25, 0.25, 0.25, 0.25]])
     # alpha = 1: only the (tied) maxima
-    assert plausible_mask(torch.log_softmax(good, -1), 1.0)[0].tolist() == [True, True, False, False]
+    assert plausible_mask(torch.log_softmax(good, -1), 1.0)[0].tolist() == [
+        True,
+        True,
+        False,
+        False,
+    ]
     s = contrastive_scores(good, bad, alpha=1.0, lam=1.0)
     assert torch.isinf(s[0, 2:]).all() and torch.isfinite(s[0, :2]).all()
     # alpha = 0: every token plausible
@@ -137,7 +142,11 @@ def test_sample_inverse_cdf():
 def paper_formula_literal(good_logits, bad_logits, alpha, lam, top_k):
     """A line-by-line transcription of the paper's CD step, in plain numpy."""
     out = []
-    for g, b in zip(np.asarray(good_logits, dtype=np.float64), np.asarray(bad_logits, dtype=np.float64)):
+    for g, b in zip(
+        np.asarray(good_logits, dtype=np.float64),
+        np.asarray(bad_logits, dtype=np.float64),
+        strict=False,
+    ):
         p_g = np.exp(g - g.max()) / np.exp(g - g.max()).sum()
         p_b = np.exp(b - b.max()) / np.exp(b - b.max()).sum()
         cd = np.log(p_g + 1e-10) - lam * np.log(p_b + 1e-10)
@@ -187,8 +196,16 @@ def test_step_scores_equals_composed_rules(strategy, top_k, top_p, temp):
     g = torch.Generator().manual_seed(3)
     good = torch.randn(4, 40, generator=g) * 2
     bad = torch.randn(4, 40, generator=g) * 2
-    rule = DecodingConfig(strategy, alpha=0.2, lam=0.7, good_temperature=0.9,
-                          bad_temperature=1.3, top_k=top_k, top_p=top_p, temperature=temp)
+    rule = DecodingConfig(
+        strategy,
+        alpha=0.2,
+        lam=0.7,
+        good_temperature=0.9,
+        bad_temperature=1.3,
+        top_k=top_k,
+        top_p=top_p,
+        temperature=temp,
+    )
     if strategy == "cd":
         base = contrastive_scores(good, bad, 0.2, 0.7, 0.9, 1.3)
     elif strategy == "vhead":

@@ -4,7 +4,6 @@ import json
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -61,12 +60,20 @@ def make_zip(path, folder, files, password):
     src = path.parent / "src"
     for name, rows in files.items():
         write_jsonl(src / folder / f"{name}.jsonl", rows)
-    subprocess.run(["zip", "-q", "-r", "-P", password, str(path.resolve()), folder], cwd=src,
-                   check=True)
+    subprocess.run(
+        ["zip", "-q", "-r", "-P", password, str(path.resolve()), folder], cwd=src, check=True
+    )
 
 
-SENTS = ["Mia gave the ball to Tom.", "Tom gave the ball to Mia.", "the the ball ball.",
-         "Mia has the box.", "Mia have the box.", "They were happy.", "They was happy."]
+SENTS = [
+    "Mia gave the ball to Tom.",
+    "Tom gave the ball to Mia.",
+    "the the ball ball.",
+    "Mia has the box.",
+    "Mia have the box.",
+    "They were happy.",
+    "They was happy.",
+]
 
 
 @pytest.fixture
@@ -75,17 +82,26 @@ def data_root(tmp_path):
     root = tmp_path / "data"
     for task, files in (("blimp", 3), ("blimp_supplement", 2)):
         for f in range(files):
-            rows = [{"sentence_good": SENTS[rng.integers(7)], "sentence_bad": SENTS[rng.integers(7)]}
-                    for _ in range(9)]
+            rows = [
+                {"sentence_good": SENTS[rng.integers(7)], "sentence_bad": SENTS[rng.integers(7)]}
+                for _ in range(9)
+            ]
             write_jsonl(root / task / f"paradigm_{f}.jsonl", rows)
-    write_jsonl(root / "wug_adj" / "wug.jsonl",
-                [{"sentences": f"{SENTS[i]}\t{SENTS[i + 1]}", "ratio": float(rng.random())}
-                 for i in range(6)])
+    write_jsonl(
+        root / "wug_adj" / "wug.jsonl",
+        [
+            {"sentences": f"{SENTS[i]}\t{SENTS[i + 1]}", "ratio": float(rng.random())}
+            for i in range(6)
+        ],
+    )
     (root / "reading").mkdir()
     lines = ["item,word,Subtlex_log10,length,context_length,RTfirstpass,N400"]
     for i in range(30):
-        lines.append(f"Mia gave the,{['ball', 'box', 'cup'][i % 3]},{rng.random()},{rng.integers(2, 7)},{i % 5 + 1},"
-                     f"{200 + 50 * rng.random()},{rng.normal()}")
+        lines.append(
+            f"Mia gave the,{['ball', 'box', 'cup'][i % 3]},{rng.random()},"
+            f"{rng.integers(2, 7)},{i % 5 + 1},"
+            f"{200 + 50 * rng.random()},{rng.normal()}"
+        )
     (root / "reading" / "reading.csv").write_text("\n".join(lines) + "\n")
     return root
 
@@ -98,8 +114,11 @@ def test_minimal_pairs_equal_brute_force(model, tok, data_root):
         res = fn(scorer, data)
         per = {}
         for name, rows in data.items():
-            ok = [brute_logprob(model, tok, "", r["sentence_good"], [1])
-                  > brute_logprob(model, tok, "", r["sentence_bad"], [1]) for r in rows]
+            ok = [
+                brute_logprob(model, tok, "", r["sentence_good"], [1])
+                > brute_logprob(model, tok, "", r["sentence_bad"], [1])
+                for r in rows
+            ]
             per[name] = float(np.mean(ok))
         assert res.subtasks == per
         assert res.score == pytest.approx(np.mean(list(per.values())), abs=1e-12)
@@ -110,18 +129,36 @@ def test_minimal_pairs_equal_brute_force(model, tok, data_root):
 
 
 def test_ewok_and_entity_tracking_equal_brute_force(model, tok, tmp_path):
-    ewok_rows = [{"Domain": d, "Context1": c, "Context2": "x", "Target1": t1, "Target2": t2}
-                 for d, c, t1, t2 in [("social", "Mia is kind.", "Mia helps.", "Mia hits."),
-                                      ("social", "Tom is sad.", "Tom cries.", "Tom laughs."),
-                                      ("space", "The box is up.", "It is high.", "It is low."),
-                                      ("space", "The ball fell.", "It is down.", "It is up.")]]
-    make_zip(tmp_path / "ewok" / "ewok_filtered.zip", "ewok_filtered",
-             {"social": ewok_rows[:2], "space": ewok_rows[2:]}, "pw1")
-    et_rows = [{"sample_id": i, "numops": i % 2, "input_prefix": "Box 0 contains the ball. Box 0 contains ",
-                "options": ["the ball.", "the box.", "nothing.", "the cup.", "the hat."]}
-               for i in range(4)]
-    make_zip(tmp_path / "entity_tracking" / "entity_tracking.zip", "entity_tracking",
-             {"regular": et_rows, "ambiref": et_rows[:3]}, "pw2")
+    ewok_rows = [
+        {"Domain": d, "Context1": c, "Context2": "x", "Target1": t1, "Target2": t2}
+        for d, c, t1, t2 in [
+            ("social", "Mia is kind.", "Mia helps.", "Mia hits."),
+            ("social", "Tom is sad.", "Tom cries.", "Tom laughs."),
+            ("space", "The box is up.", "It is high.", "It is low."),
+            ("space", "The ball fell.", "It is down.", "It is up."),
+        ]
+    ]
+    make_zip(
+        tmp_path / "ewok" / "ewok_filtered.zip",
+        "ewok_filtered",
+        {"social": ewok_rows[:2], "space": ewok_rows[2:]},
+        "pw1",
+    )
+    et_rows = [
+        {
+            "sample_id": i,
+            "numops": i % 2,
+            "input_prefix": "Box 0 contains the ball. Box 0 contains ",
+            "options": ["the ball.", "the box.", "nothing.", "the cup.", "the hat."],
+        }
+        for i in range(4)
+    ]
+    make_zip(
+        tmp_path / "entity_tracking" / "entity_tracking.zip",
+        "entity_tracking",
+        {"regular": et_rows, "ambiref": et_rows[:3]},
+        "pw2",
+    )
     cfg = EvalConfig(data_dir=str(tmp_path), passwords=Passwords(ewok="pw1", entity_tracking="pw2"))
     scorer = Scorer(model, tok, batch_size=3)
     data, fn = load_task("ewok", cfg, ".")
@@ -129,8 +166,9 @@ def test_ewok_and_entity_tracking_equal_brute_force(model, tok, tmp_path):
     per = {}
     for rows in data.values():
         for r in rows:
-            ok = brute_logprob(model, tok, r["Context1"], " " + r["Target1"], [1]) > \
-                brute_logprob(model, tok, r["Context1"], " " + r["Target2"], [1])
+            ok = brute_logprob(model, tok, r["Context1"], " " + r["Target1"], [1]) > brute_logprob(
+                model, tok, r["Context1"], " " + r["Target2"], [1]
+            )
             per.setdefault(r["Domain"], []).append(ok)
     assert res.score == pytest.approx(np.mean([np.mean(v) for v in per.values()]), abs=1e-12)
     data, fn = load_task("entity_tracking", cfg, ".")
@@ -161,14 +199,20 @@ def test_wug_and_reading_equal_brute_force(model, tok, data_root):
     assert res.score == pytest.approx(spearmanr(p, [r["ratio"] for r in rows]).statistic, abs=1e-9)
     data, fn = load_task("reading", cfg, ".")
     res = fn(scorer, data)
-    surprisal = [-brute_logprob(model, tok, r["item"], " " + r["word"], [1]) / np.log(2) for r in data]
+    surprisal = [
+        -brute_logprob(model, tok, r["item"], " " + r["word"], [1]) / np.log(2) for r in data
+    ]
     np.testing.assert_allclose([i["surprisal"] for i in res.items], surprisal, rtol=1e-6)
     assert set(res.subtasks) == {"RTfirstpass", "N400"}
     assert all(g >= -1e-9 for g in res.subtasks.values())  # nested OLS: R^2 cannot fall
 
 
 def test_batching_and_sorting_never_change_scores(model, tok):
-    pairs = [("Mia gave", " the ball to Tom."), ("", "Tom."), ("Box 0 contains the", " ball and the box and the cup.")] * 3
+    pairs = [
+        ("Mia gave", " the ball to Tom."),
+        ("", "Tom."),
+        ("Box 0 contains the", " ball and the box and the cup."),
+    ] * 3
     one = Scorer(model, tok, batch_size=1).continuation_logprobs(pairs)
     many = Scorer(model, tok, batch_size=7).continuation_logprobs(pairs)
     np.testing.assert_allclose(one, many, rtol=1e-5, atol=1e-5)
@@ -179,12 +223,15 @@ def test_batching_and_sorting_never_change_scores(model, tok):
 def test_bos_rules(model, tok):
     s = "Mia gave the ball to Tom."
     assert Scorer(model, tok, bos_rule="bos").sentence_logprobs([s])[0] == pytest.approx(
-        brute_logprob(model, tok, "", s, [tok.bos_token_id]), abs=1e-5)
+        brute_logprob(model, tok, "", s, [tok.bos_token_id]), abs=1e-5
+    )
     assert Scorer(model, tok, bos_rule="eos").sentence_logprobs([s])[0] == pytest.approx(
-        brute_logprob(model, tok, "", s, [tok.eos_token_id]), abs=1e-5)
+        brute_logprob(model, tok, "", s, [tok.eos_token_id]), abs=1e-5
+    )
     # no start token: the first token has no probability and is left out
     assert Scorer(model, tok, bos_rule="none").sentence_logprobs([s])[0] == pytest.approx(
-        brute_logprob(model, tok, "", s, []), abs=1e-5)
+        brute_logprob(model, tok, "", s, []), abs=1e-5
+    )
     one_token = tok.decode(tok(" the", add_special_tokens=False)["input_ids"][:1])
     assert Scorer(model, tok, bos_rule="none").sentence_logprobs([one_token])[0] == 0.0
     # leading-space mode scores " " + sentence
@@ -197,8 +244,10 @@ def test_bos_rules(model, tok):
 def test_new_paradigm_file_is_discovered(model, tok, data_root):
     cfg = EvalConfig(data_dir=str(data_root))
     before, _ = load_task("blimp", cfg, ".")
-    write_jsonl(data_root / "blimp" / "brand_new.jsonl",
-                [{"sentence_good": "Mia has the box.", "sentence_bad": "Mia have the box."}])
+    write_jsonl(
+        data_root / "blimp" / "brand_new.jsonl",
+        [{"sentence_good": "Mia has the box.", "sentence_bad": "Mia have the box."}],
+    )
     after, fn = load_task("blimp", cfg, ".")
     assert set(after) == set(before) | {"brand_new"}
     assert "brand_new" in fn(Scorer(model, tok), after).subtasks
@@ -206,7 +255,9 @@ def test_new_paradigm_file_is_discovered(model, tok, data_root):
 
 def test_bad_task_input(tmp_path, data_root):
     cfg = EvalConfig(data_dir=str(data_root))
-    (data_root / "blimp" / "paradigm_0.jsonl").write_text('{"sentence_good": "a", "sentence_bad": "b"}\n{oops\n')
+    (data_root / "blimp" / "paradigm_0.jsonl").write_text(
+        '{"sentence_good": "a", "sentence_bad": "b"}\n{oops\n'
+    )
     with pytest.raises(UserError, match=r"paradigm_0.jsonl:2: malformed JSON"):
         load_task("blimp", cfg, ".")
     (data_root / "blimp" / "paradigm_0.jsonl").write_text('{"sentence_good": "a"}\n')
@@ -218,8 +269,12 @@ def test_bad_task_input(tmp_path, data_root):
         load_task("blimp", empty, ".")
     with pytest.raises(UserError, match="unknown task 'blimpp'"):
         load_task("blimpp", cfg, ".")
-    make_zip(tmp_path / "z" / "ewok" / "ewok_filtered.zip", "ewok_filtered",
-             {"d": [{"Domain": "d", "Context1": "a", "Target1": "b", "Target2": "c"}]}, "right")
+    make_zip(
+        tmp_path / "z" / "ewok" / "ewok_filtered.zip",
+        "ewok_filtered",
+        {"d": [{"Domain": "d", "Context1": "a", "Target1": "b", "Target2": "c"}]},
+        "right",
+    )
     bad_pw = EvalConfig(data_dir=str(tmp_path / "z"), passwords=Passwords(ewok="wrong"))
     with pytest.raises(UserError, match="wrong password"):
         load_task("ewok", bad_pw, ".")
@@ -237,12 +292,18 @@ def test_eval_run_writes_results_and_skips_finished_work(trained_run, monkeypatc
     from cdsynth.evaluate import runner
 
     root, run = trained_run
-    cfg = EvalConfig(tasks=["perplexity", "probes_agreement", "probes_tracking"], max_items=10,
-                     perplexity_documents=5)
+    cfg = EvalConfig(
+        tasks=["perplexity", "probes_agreement", "probes_tracking"],
+        max_items=10,
+        perplexity_documents=5,
+    )
     res = runner.evaluate_checkpoints(run, cfg, root, log=lambda *a: None, progress=False)
     assert sorted(res) == ["step_12", "step_4", "step_8"]
     summary = json.loads((run / "eval" / "step_12" / "probes_tracking.json").read_text())
-    items = [json.loads(x) for x in (run / "eval" / "step_12" / "probes_tracking.items.jsonl").read_text().splitlines()]
+    items = [
+        json.loads(x)
+        for x in (run / "eval" / "step_12" / "probes_tracking.items.jsonl").read_text().splitlines()
+    ]
     assert summary["n_items"] == len(items) == 10 and {"id", "correct", "scores"} <= set(items[0])
     assert res["step_12"]["perplexity"]["score"] > 1
     # a second run loads nothing: every result is cached
@@ -293,4 +354,6 @@ def test_real_suites_load_and_match_brute_force(model, tok):
     for item in res.items:
         name, i = item["id"].split("/")
         row = sample[name][int(i)]
-        assert item["good"] == pytest.approx(brute_logprob(model, tok, "", row["sentence_good"], [1]), abs=1e-4)
+        assert item["good"] == pytest.approx(
+            brute_logprob(model, tok, "", row["sentence_good"], [1]), abs=1e-4
+        )

@@ -19,10 +19,14 @@ STUDY = [
     "{name: no-contrast-vhead, strategy: vhead}, {name: cd-early, strategy: cd, amateur: early}]",
     "study.bootstrap_samples=50",
     "study.diagnostics_samples=10",
-    "generate.num_prefixes=4", "generate.completions=2", "generate.new_tokens=16",
-    "generate.batch_size=8", "generate.dtype=fp32",
+    "generate.num_prefixes=4",
+    "generate.completions=2",
+    "generate.new_tokens=16",
+    "generate.batch_size=8",
+    "generate.dtype=fp32",
     "evaluate.tasks=[perplexity, probes_agreement, probes_tracking]",
-    "evaluate.max_items=8", "evaluate.perplexity_documents=5",
+    "evaluate.max_items=8",
+    "evaluate.perplexity_documents=5",
 ]
 
 
@@ -43,8 +47,13 @@ def test_whole_study_and_report(study):
     assert names[-1] == "report"
     summary = json.loads((root / "report" / "summary.json").read_text())
     table = summary["table"]
-    assert table[0] == ["method", "perplexity", "probes_agreement", "probes_tracking",
-                        "mu-Delta-REL"]
+    assert table[0] == [
+        "method",
+        "perplexity",
+        "probes_agreement",
+        "probes_tracking",
+        "mu-Delta-REL",
+    ]
     assert [r[0] for r in table[1:]] == ["baseline", "no-contrast", "no-contrast-vhead", "cd-early"]
     md = (root / "report" / "report.md").read_text()
     for method in ("no-contrast-vhead", "cd-early"):
@@ -61,11 +70,23 @@ def test_html_report_opens_in_headless_chromium(study, tmp_path):
         pytest.skip("Chromium is not installed")
     root = study[0]
     r = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp_path}", "--dump-dom",
-         (root / "report" / "report.html").as_uri()],
-        capture_output=True, text=True, timeout=120,
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path}",
+            "--dump-dom",
+            (root / "report" / "report.html").as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert r.returncode == 0
     assert "cdsynth study report" in r.stdout and "<table>" in r.stdout
@@ -81,13 +102,19 @@ def test_rerun_does_no_work_and_one_change_redoes_one_stage(study):
     ran = [n for n, what in run_experiment(changed, log=quiet) if what == "ran"]
     assert ran == ["report"]
     # one condition's decoding setting: its corpus, its mixed run, that run's eval and the report
-    cond = STUDY[3].replace("strategy: cd, amateur: early}", "strategy: cd, amateur: early, lam: 0.5}")
+    cond = STUDY[3].replace(
+        "strategy: cd, amateur: early}", "strategy: cd, amateur: early, lam: 0.5}"
+    )
     changed = tiny_config(root, *STUDY[:3], cond, "study.bootstrap_samples=60", *STUDY[5:])
     status = dict(experiment_status(changed))
     assert status["generate/cd-early"] == "stale" and status["generate/no-contrast"] == "done"
     ran = [n for n, what in run_experiment(changed, log=quiet) if what == "ran"]
-    assert ran == ["generate/cd-early", "train/mix-cd-early-seed0", "eval/mix-cd-early-seed0",
-                   "report"]
+    assert ran == [
+        "generate/cd-early",
+        "train/mix-cd-early-seed0",
+        "eval/mix-cd-early-seed0",
+        "report",
+    ]
 
 
 def test_a_stage_killed_half_way_resumes(study, monkeypatch):

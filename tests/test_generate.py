@@ -60,8 +60,9 @@ def test_stacked_models_equal_separate_models():
     both = stacked.forward(ids, pos, stacked.new_cache(2, 6), 0, valid)
     for m, model in enumerate((a, b)):
         alone = LeanLlama([model], torch.float64)
-        torch.testing.assert_close(both[m], alone.forward(ids, pos, alone.new_cache(2, 6), 0,
-                                                          valid)[0], rtol=0, atol=1e-12)
+        torch.testing.assert_close(
+            both[m], alone.forward(ids, pos, alone.new_cache(2, 6), 0, valid)[0], rtol=0, atol=1e-12
+        )
 
 
 def test_fused_one_query_attention_matches_matmul_attention():
@@ -104,8 +105,9 @@ def test_engine_scores_equal_brute_force_without_cache():
     prefixes = prefixes_of([5, 9, 2])
     keys = np.array([[0, 0], [1, 0], [2, 3]])
     n = 300
-    res = generate_batch(engines, prefixes, keys, rule, n, seed=0, eos="continue",
-                         record_scores=True)
+    res = generate_batch(
+        engines, prefixes, keys, rule, n, seed=0, eos="continue", record_scores=True
+    )
     assert all(len(t) == n for t in res.tokens)
     for r, p in enumerate(prefixes):
         full = torch.tensor([p + res.tokens[r]])
@@ -128,8 +130,14 @@ def test_continuation_independent_of_batch_mates_and_batch_size():
     target = prefixes_of([6], seed=9)[0]
     alone = generate_batch(engines, [target], np.array([[7, 2]]), rule, 60, seed=5)
     mates = prefixes_of([15, 2, 9], seed=1)
-    mixed = generate_batch(engines, [mates[0], target, mates[1], mates[2]],
-                           np.array([[0, 0], [7, 2], [1, 0], [2, 0]]), rule, 60, seed=5)
+    mixed = generate_batch(
+        engines,
+        [mates[0], target, mates[1], mates[2]],
+        np.array([[0, 0], [7, 2], [1, 0], [2, 0]]),
+        rule,
+        60,
+        seed=5,
+    )
     assert mixed.tokens[1] == alone.tokens[0]
     assert mixed.mean_contrast[1] == pytest.approx(alone.mean_contrast[0], abs=1e-9)
     # another key gives another text
@@ -141,10 +149,16 @@ def test_eos_stop_truncates_rows():
     m = random_model(5)
     with torch.no_grad():
         m.lm_head.weight[2] += 0.3 * m.lm_head.weight[7]  # make </s> likely now and then
-    res = generate_batch(make_engines(m, dtype=torch.float64), prefixes_of([4] * 6),
-                         np.array([[i, 0] for i in range(6)]), DecodingConfig("ancestral"), 80,
-                         seed=0, eos="stop")
-    for toks, ended in zip(res.tokens, res.ended_with_eos):
+    res = generate_batch(
+        make_engines(m, dtype=torch.float64),
+        prefixes_of([4] * 6),
+        np.array([[i, 0] for i in range(6)]),
+        DecodingConfig("ancestral"),
+        80,
+        seed=0,
+        eos="stop",
+    )
+    for toks, ended in zip(res.tokens, res.ended_with_eos, strict=False):
         assert (2 in toks) == ended
         if ended:
             assert toks.index(2) == len(toks) - 1
@@ -180,9 +194,15 @@ def trained(tmp_path_factory, tiny_workspace):
 
 def gen_config(root, *extra):
     return tiny_config(
-        root, "generate.good=runs/baseline/step_12", "generate.bad=runs/baseline/step_4",
-        "generate.num_prefixes=5", "generate.completions=3", "generate.new_tokens=24",
-        "generate.batch_size=4", "generate.dtype=fp64", *extra,
+        root,
+        "generate.good=runs/baseline/step_12",
+        "generate.bad=runs/baseline/step_4",
+        "generate.num_prefixes=5",
+        "generate.completions=3",
+        "generate.new_tokens=24",
+        "generate.batch_size=4",
+        "generate.dtype=fp64",
+        *extra,
     )
 
 
@@ -227,8 +247,9 @@ def test_shards_and_resume_give_the_same_corpus(trained, monkeypatch):
         r["token_ids"] for r in rows
     ]
     # a different batch size gives the same corpus in float64
-    b7 = run_generate(gen_config(trained, "generate.name=b7", "generate.batch_size=7"),
-                      log=quiet, progress=False)
+    b7 = run_generate(
+        gen_config(trained, "generate.name=b7", "generate.batch_size=7"), log=quiet, progress=False
+    )
     assert [r["token_ids"] for r in read_rows(b7)] == [r["token_ids"] for r in rows]
 
 
@@ -237,8 +258,16 @@ def test_output_rows_and_datasets(trained):
 
     from cdsynth.tokenizer import load_tokenizer
 
-    out = run_generate(gen_config(trained, "generate.name=rows", "generate.keep_prefix=false",
-                                  "generate.formats=[parquet, jsonl]"), log=quiet, progress=False)
+    out = run_generate(
+        gen_config(
+            trained,
+            "generate.name=rows",
+            "generate.keep_prefix=false",
+            "generate.formats=[parquet, jsonl]",
+        ),
+        log=quiet,
+        progress=False,
+    )
     ds = load_dataset("parquet", data_files=str(out / "synthetic.parquet"), split="train")
     assert len(ds) == 15
     js = load_dataset("json", data_files=str(out / "synthetic.jsonl"), split="train")
@@ -261,11 +290,12 @@ def test_generation_bad_input(trained, tmp_path):
     import shutil
 
     from cdsynth.config import TokenizerConfig
-    from cdsynth.tokenizer import save_tokenizer, train_tokenizer
+    from cdsynth.tokenizer import train_tokenizer
 
     with pytest.raises(UserError, match="no model checkpoint"):
-        run_generate(gen_config(trained, "generate.good=runs/none/step_1"), log=quiet,
-                     progress=False)
+        run_generate(
+            gen_config(trained, "generate.good=runs/none/step_1"), log=quiet, progress=False
+        )
     with pytest.raises(UserError, match="needs an amateur"):
         run_generate(gen_config(trained, "generate.bad=null"), log=quiet, progress=False)
     # an amateur with another tokenizer
@@ -278,5 +308,6 @@ def test_generation_bad_input(trained, tmp_path):
     with pytest.raises(UserError, match="different tokenizers"):
         run_generate(gen_config(trained, "generate.bad=runs/other"), log=quiet, progress=False)
     with pytest.raises(UserError, match="another config"):
-        run_generate(gen_config(trained, "generate.name=one", "generate.seed=9"), log=quiet,
-                     progress=False)
+        run_generate(
+            gen_config(trained, "generate.name=one", "generate.seed=9"), log=quiet, progress=False
+        )

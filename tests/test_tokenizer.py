@@ -10,7 +10,11 @@ def test_round_trip_unicode_and_autotokenizer(tmp_path):
     tok = train_tokenizer(TEXTS, TokenizerConfig(vocab_size=300, min_frequency=1))
     save_tokenizer(tok, tmp_path / "tok", TokenizerConfig(vocab_size=300), inputs={})
     loaded = AutoTokenizer.from_pretrained(str(tmp_path / "tok"))
-    for text in ["Mia gave the ball to Tom.", "Zoë naïve café — 東京 🦊 ok", "  two  spaces\n\ttab"]:
+    for text in [
+        "Mia gave the ball to Tom.",
+        "Zoë naïve café — 東京 🦊 ok",
+        "  two  spaces\n\ttab",
+    ]:
         ids = loaded(text, add_special_tokens=False)["input_ids"]
         assert loaded.decode(ids) == text
         assert ids == tok(text, add_special_tokens=False)["input_ids"]

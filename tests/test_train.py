@@ -12,9 +12,9 @@ from safetensors.torch import load_file
 
 from cdsynth import train as train_mod
 from cdsynth.blocks import Blocks
+from cdsynth.config import TrainConfig
 from cdsynth.experiment import Workspace, run_train
 from cdsynth.train import evaluate_loss, list_checkpoints, lr_at
-from cdsynth.config import TrainConfig
 
 from .conftest import quiet, tiny_config
 
@@ -98,8 +98,9 @@ def test_resume_refuses_a_different_config(workspace):
     from cdsynth.errors import UserError
 
     with pytest.raises(UserError, match="different config"):
-        run_train(tiny_config(workspace, "train.steps=4", "train.lr=5e-3"), log=quiet,
-                  progress=False)
+        run_train(
+            tiny_config(workspace, "train.steps=4", "train.lr=5e-3"), log=quiet, progress=False
+        )
 
 
 def test_mixture_training_logs_realised_share(workspace):
@@ -111,8 +112,14 @@ def test_mixture_training_logs_realised_share(workspace):
     texts = [f"Mia gave the ball to Tom {i} times." for i in range(300)]
     pq.write_table(pa.Table.from_pylist([{"text": t} for t in texts]), syn / "part.parquet")
     logs = []
-    cfg = tiny_config(workspace, "train.name=mix", "train.synthetic=syn",
-                      "train.synthetic_ratio=0.3", "train.batch_size=7", "train.micro_batch_size=7")
+    cfg = tiny_config(
+        workspace,
+        "train.name=mix",
+        "train.synthetic=syn",
+        "train.synthetic_ratio=0.3",
+        "train.batch_size=7",
+        "train.micro_batch_size=7",
+    )
     out = run_train(cfg, log=logs.append, progress=False)
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert sum(r["synthetic_rows"] for r in rows) == round(0.3 * 7 * 12)
@@ -122,15 +129,31 @@ def test_mixture_training_logs_realised_share(workspace):
 @pytest.mark.slow
 def test_kill_9_then_same_command_equals_uninterrupted(workspace):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    base = [sys.executable, "-m", "cdsynth.cli", "train", f"workdir={workspace}",
-            "corpus.storyworld_words=30000", "corpus.eval_fraction=0.1",
-            "corpus.seeds_fraction=0.1", "tokenizer.vocab_size=400", "train.model=test-micro",
-            "train.block_len=32", "train.batch_size=8", "train.micro_batch_size=4",
-            "train.warmup_steps=2", "train.eval_every=4", "train.eval_blocks=8",
-            "train.precision=fp32", "train.steps=400", "train.checkpoint_every=50"]
+    base = [
+        sys.executable,
+        "-m",
+        "cdsynth.cli",
+        "train",
+        f"workdir={workspace}",
+        "corpus.storyworld_words=30000",
+        "corpus.eval_fraction=0.1",
+        "corpus.seeds_fraction=0.1",
+        "tokenizer.vocab_size=400",
+        "train.model=test-micro",
+        "train.block_len=32",
+        "train.batch_size=8",
+        "train.micro_batch_size=4",
+        "train.warmup_steps=2",
+        "train.eval_every=4",
+        "train.eval_blocks=8",
+        "train.precision=fp32",
+        "train.steps=400",
+        "train.checkpoint_every=50",
+    ]
     subprocess.run(base + ["train.name=full"], check=True, env=env, capture_output=True)
-    proc = subprocess.Popen(base + ["train.name=cut"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        base + ["train.name=cut"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     cut = workspace / "runs" / "cut"
     deadline = time.time() + 120
     while not (cut / "step_100").exists() and time.time() < deadline:
@@ -146,18 +169,47 @@ def test_kill_9_then_same_command_equals_uninterrupted(workspace):
 
 
 def test_torchrun_two_processes_match_one(workspace):
-    args = ["train", f"workdir={workspace}", "corpus.eval_fraction=0.1",
-            "corpus.seeds_fraction=0.1", "tokenizer.vocab_size=400", "train.model=test-micro",
-            "train.block_len=32", "train.batch_size=8", "train.micro_batch_size=2",
-            "train.warmup_steps=2", "train.eval_every=4", "train.eval_blocks=8",
-            "train.precision=fp32", "train.steps=6", "train.checkpoint_every=6"]
+    args = [
+        "train",
+        f"workdir={workspace}",
+        "corpus.eval_fraction=0.1",
+        "corpus.seeds_fraction=0.1",
+        "tokenizer.vocab_size=400",
+        "train.model=test-micro",
+        "train.block_len=32",
+        "train.batch_size=8",
+        "train.micro_batch_size=2",
+        "train.warmup_steps=2",
+        "train.eval_every=4",
+        "train.eval_blocks=8",
+        "train.precision=fp32",
+        "train.steps=6",
+        "train.checkpoint_every=6",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run([sys.executable, "-m", "cdsynth.cli", *args, "train.name=one"], check=True,
-                   env=env, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "cdsynth.cli", *args, "train.name=one"],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     r = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-         "--master_port", "29533", "-m", "cdsynth.cli", *args, "train.name=two"],
-        env=env, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "29533",
+            "-m",
+            "cdsynth.cli",
+            *args,
+            "train.name=two",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert r.returncode == 0, r.stderr[-2000:]
     a = weights(workspace / "runs" / "one" / "step_6")
@@ -167,3 +219,4 @@ def test_torchrun_two_processes_match_one(workspace):
     la, lb = losses(workspace / "runs" / "one"), losses(workspace / "runs" / "two")
     for (sa, xa, ea), (sb, xb, eb) in zip(la, lb, strict=True):
         assert sa == sb and xa == pytest.approx(xb, rel=1e-5)
+        assert (ea is None) == (eb is None) and (ea is None or ea == pytest.approx(eb, rel=1e-5))

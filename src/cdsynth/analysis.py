@@ -122,8 +122,14 @@ class Comparison:
     n_items: int
 
 
-def paired_bootstrap(method: list[list[dict]], baseline: list[list[dict]], statistic: Callable,
-                     B: int = 1000, seed: int = 0, strata: Sequence | None = None) -> Comparison:
+def paired_bootstrap(
+    method: list[list[dict]],
+    baseline: list[list[dict]],
+    statistic: Callable,
+    B: int = 1000,
+    seed: int = 0,
+    strata: Sequence | None = None,
+) -> Comparison:
     """Paired bootstrap over shared items: both sides are resampled with the same indices.
 
     With `strata` (one label per item, e.g. the subtask), items are resampled within each

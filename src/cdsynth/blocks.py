@@ -54,8 +54,9 @@ def pack_texts(tokenizer, texts: Sequence[str], block_len: int, out_dir: str | P
     }
     with atomic_path(out_dir) as tmp:
         tmp.mkdir(parents=True)
-        arr = np.lib.format.open_memmap(tmp / "blocks.npy", mode="w+", dtype=dtype,
-                                        shape=(n_blocks, block_len))
+        arr = np.lib.format.open_memmap(
+            tmp / "blocks.npy", mode="w+", dtype=dtype, shape=(n_blocks, block_len)
+        )
         flat = arr.reshape(-1)
         flat[:n_tokens] = stream
         flat[n_tokens:] = PAD_ID
@@ -115,8 +116,9 @@ def synthetic_rows_before(step: int, ratio: float, batch_size: int) -> int:
 class MixtureSampler:
     """Batches of `batch_size` rows, a share `ratio` of them synthetic, as a function of step."""
 
-    def __init__(self, real: Blocks, synthetic: Blocks | None, ratio: float, batch_size: int,
-                 seed: int):
+    def __init__(
+        self, real: Blocks, synthetic: Blocks | None, ratio: float, batch_size: int, seed: int
+    ):
         if not 0.0 <= ratio <= 1.0:
             raise UserError(f"synthetic_ratio must be in [0, 1], got {ratio}")
         if ratio > 0 and synthetic is None:

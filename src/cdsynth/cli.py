@@ -15,8 +15,12 @@ import typer
 
 from .errors import UserError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Synthetic pre-training text with contrastive decoding.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Synthetic pre-training text with contrastive decoding.",
+)
 
 ConfigArg = typer.Argument(None, help="experiment config (YAML); defaults when omitted")
 OverridesArg = typer.Argument(None, help="dotted overrides such as train.lr=3e-4")
@@ -33,8 +37,11 @@ def _config(config: Optional[str], overrides: Optional[List[str]]):
 
 
 @app.command()
-def corpus(config: Optional[str] = ConfigArg, overrides: Optional[List[str]] = OverridesArg,
-           force: bool = typer.Option(False, help="rebuild even if up to date")):
+def corpus(
+    config: Optional[str] = ConfigArg,
+    overrides: Optional[List[str]] = OverridesArg,
+    force: bool = typer.Option(False, help="rebuild even if up to date"),
+):
     """Read, clean and split the corpus into train / eval / seeds."""
     from .experiment import run_corpus
 
@@ -42,8 +49,11 @@ def corpus(config: Optional[str] = ConfigArg, overrides: Optional[List[str]] = O
 
 
 @app.command()
-def tokenizer(config: Optional[str] = ConfigArg, overrides: Optional[List[str]] = OverridesArg,
-              force: bool = typer.Option(False, help="retrain even if up to date")):
+def tokenizer(
+    config: Optional[str] = ConfigArg,
+    overrides: Optional[List[str]] = OverridesArg,
+    force: bool = typer.Option(False, help="retrain even if up to date"),
+):
     """Train the byte-level BPE tokenizer on the train split."""
     from .experiment import run_tokenizer
 
@@ -61,16 +71,23 @@ def train(config: Optional[str] = ConfigArg, overrides: Optional[List[str]] = Ov
 
 
 @app.command()
-def generate(config: Optional[str] = ConfigArg, overrides: Optional[List[str]] = OverridesArg,
-             shard: Optional[str] = typer.Option(None, help="i/n: run only shard i of n")):
+def generate(
+    config: Optional[str] = ConfigArg,
+    overrides: Optional[List[str]] = OverridesArg,
+    shard: Optional[str] = typer.Option(None, help="i/n: run only shard i of n"),
+):
     """Generate a synthetic corpus (CD, No-Contrast or V_head) into WORKDIR/synthetic/NAME/."""
     from .experiment import run_generate
     from .generate import parse_shard
 
     cfg = _config(config, overrides)
     main_rank = int(os.environ.get("RANK", "0")) == 0
-    run_generate(cfg, parse_shard(shard) if shard else None,
-                 log=print if main_rank else (lambda *a, **k: None), progress=sys.stderr.isatty())
+    run_generate(
+        cfg,
+        parse_shard(shard) if shard else None,
+        log=print if main_rank else (lambda *a, **k: None),
+        progress=sys.stderr.isatty(),
+    )
 
 
 @app.command()
@@ -87,11 +104,13 @@ def merge(config: Optional[str] = ConfigArg, overrides: Optional[List[str]] = Ov
 
 
 @app.command(name="eval")
-def eval_(path: str = typer.Argument(..., help="a run folder (every step_N) or a model folder"),
-          overrides: Optional[List[str]] = OverridesArg,
-          config: Optional[str] = typer.Option(None, help="experiment config (YAML)"),
-          tasks: Optional[str] = typer.Option(None, help="comma-separated task names"),
-          out: Optional[str] = typer.Option(None, help="results folder (default PATH/eval)")):
+def eval_(
+    path: str = typer.Argument(..., help="a run folder (every step_N) or a model folder"),
+    overrides: Optional[List[str]] = OverridesArg,
+    config: Optional[str] = typer.Option(None, help="experiment config (YAML)"),
+    tasks: Optional[str] = typer.Option(None, help="comma-separated task names"),
+    out: Optional[str] = typer.Option(None, help="results folder (default PATH/eval)"),
+):
     """Evaluate checkpoints: perplexity, BLiMP, EWoK, entity tracking, WUG, reading, probes."""
     import dataclasses
 
@@ -109,10 +128,12 @@ app.add_typer(experiment_app, name="experiment")
 
 
 @experiment_app.command("run")
-def experiment_run(config: str = typer.Argument(..., help="experiment config (YAML)"),
-                   overrides: Optional[List[str]] = OverridesArg,
-                   launcher: str = typer.Option("local", help="local or torchrun"),
-                   nproc: int = typer.Option(2, help="processes per stage under torchrun")):
+def experiment_run(
+    config: str = typer.Argument(..., help="experiment config (YAML)"),
+    overrides: Optional[List[str]] = OverridesArg,
+    launcher: str = typer.Option("local", help="local or torchrun"),
+    nproc: int = typer.Option(2, help="processes per stage under torchrun"),
+):
     """Run every stage that is not done yet (cached by config hash), then print the summary."""
     from .experiment import run_experiment
 
@@ -121,8 +142,10 @@ def experiment_run(config: str = typer.Argument(..., help="experiment config (YA
 
 
 @experiment_app.command("status")
-def experiment_status(config: str = typer.Argument(..., help="experiment config (YAML)"),
-                      overrides: Optional[List[str]] = OverridesArg):
+def experiment_status(
+    config: str = typer.Argument(..., help="experiment config (YAML)"),
+    overrides: Optional[List[str]] = OverridesArg,
+):
     """A table of the study's stages: done, partial, stale or to do."""
     from .experiment import experiment_status as status
 
@@ -133,8 +156,10 @@ def experiment_status(config: str = typer.Argument(..., help="experiment config 
 
 
 @experiment_app.command("report")
-def experiment_report(config: str = typer.Argument(..., help="experiment config (YAML)"),
-                      overrides: Optional[List[str]] = OverridesArg):
+def experiment_report(
+    config: str = typer.Argument(..., help="experiment config (YAML)"),
+    overrides: Optional[List[str]] = OverridesArg,
+):
     """Rewrite the report from the results on disk."""
     from .experiment import build_graph
 

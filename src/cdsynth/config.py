@@ -70,7 +70,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # the paper's GOOD model: ~100M parameters with a 32k vocabulary
     "paper-good": dict(n_layers=12, hidden=768, heads=12, ffn=3072, context=1024, vocab_size=32000),
     # the paper's smaller amateur (CD-Small)
-    "paper-small-20": dict(n_layers=6, hidden=256, heads=4, ffn=1024, context=1024, vocab_size=32000),
+    "paper-small-20": dict(
+        n_layers=6, hidden=256, heads=4, ffn=1024, context=1024, vocab_size=32000
+    ),
     # CPU presets for the demo and tests
     "cpu-small": dict(n_layers=4, hidden=256, heads=4, ffn=1024, context=256),
     "cpu-tiny": dict(n_layers=4, hidden=128, heads=4, ffn=512, context=256),
@@ -103,7 +105,9 @@ class TrainConfig:
     eval_every: int = 100
     eval_blocks: int = 64
     checkpoint_every: int = 100
-    synthetic: str | None = None  # synthetic text to mix in (relative to workdir), e.g. synthetic/cd
+    synthetic: str | None = (
+        None  # synthetic text to mix in (relative to workdir), e.g. synthetic/cd
+    )
     synthetic_ratio: float = 0.0
     device: str = "auto"  # auto | cpu | cuda
 
@@ -129,7 +133,9 @@ class GenerateConfig:
 
     name: str = "cd"
     good: str = "runs/baseline/step_300"
-    bad: str | None = None  # another checkpoint (earlier step, smaller model); None: see bad_dropout
+    bad: str | None = (
+        None  # another checkpoint (earlier step, smaller model); None: see bad_dropout
+    )
     bad_dropout: float = 0.0  # > 0 with bad=None: GOOD itself with this dropout as the amateur
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
     prefix_tokens: int = 20
@@ -157,7 +163,9 @@ class Passwords:
 class EvalConfig:
     """Which tasks to run on which checkpoints, and how to score them."""
 
-    tasks: list = field(default_factory=lambda: ["perplexity", "probes_agreement", "probes_tracking"])
+    tasks: list = field(
+        default_factory=lambda: ["perplexity", "probes_agreement", "probes_tracking"]
+    )
     data_dir: str = "../shared/data"  # holds blimp/, blimp_filtered/, ewok/, ... (see docs)
     passwords: Passwords = field(default_factory=Passwords)
     batch_size: int = 64
@@ -283,11 +291,13 @@ def _coerce(tp, value, where):
         return list(value)
     if tp is dict and isinstance(value, dict):
         return dict(value)
-    if isinstance(tp, type) and isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
+    if (
+        isinstance(tp, type)
+        and isinstance(value, tp)
+        and not (tp is int and isinstance(value, bool))
+    ):
         return value
-    raise UserError(
-        f"config key '{where}' must be {getattr(tp, '__name__', tp)}, got {value!r}"
-    )
+    raise UserError(f"config key '{where}' must be {getattr(tp, '__name__', tp)}, got {value!r}")
 
 
 def to_dict(cfg) -> dict:

@@ -44,7 +44,9 @@ def clean_text(text: str) -> str:
 def read_text_file(path: Path, stats: SourceStats) -> str:
     data = path.read_bytes()
     if b"\x00" in data:
-        raise UserError(f"{path} looks like a binary file (it has NUL bytes); remove it from the corpus")
+        raise UserError(
+            f"{path} looks like a binary file (it has NUL bytes); remove it from the corpus"
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -194,7 +196,10 @@ def write_corpus(cfg: CorpusConfig, out_dir: str | Path, log=print) -> dict:
         f"{stats.duplicates_dropped} duplicate dropped"
     )
     for name in SPLITS:
-        log(f"  {name:5s} {counts[name]['documents']:>8d} documents {counts[name]['words']:>10d} words")
+        log(
+            f"  {name:5s} {counts[name]['documents']:>8d} documents "
+            f"{counts[name]['words']:>10d} words"
+        )
     return counts
 
 

@@ -64,12 +64,16 @@ def contrastive_scores(
 ) -> torch.Tensor:
     """log p_good - lam * log p_bad on V_head, -inf elsewhere. Shapes (..., vocab)."""
     if good_logits.shape != bad_logits.shape:
-        raise ValueError(f"GOOD and BAD logits differ in shape: {good_logits.shape} vs {bad_logits.shape}")
+        raise ValueError(
+            f"GOOD and BAD logits differ in shape: {good_logits.shape} vs {bad_logits.shape}"
+        )
     check_logits(good_logits, "GOOD logits")
     check_logits(bad_logits, "BAD logits")
     good = log_probs(good_logits, good_temperature)
     mask = plausible_mask(good, alpha)
-    contrast = good if lam == 0 else good - lam * log_probs(bad_logits, bad_temperature).to(good.dtype)
+    contrast = (
+        good if lam == 0 else good - lam * log_probs(bad_logits, bad_temperature).to(good.dtype)
+    )
     return contrast.masked_fill(~mask, -math.inf)
 
 
@@ -122,8 +126,9 @@ def top_p_filter(scores: torch.Tensor, p: float) -> torch.Tensor:
     return scores.masked_fill(drop, -math.inf)
 
 
-def truncate(scores: torch.Tensor, top_k: int = 0, top_p: float = 1.0,
-             temperature: float = 1.0) -> torch.Tensor:
+def truncate(
+    scores: torch.Tensor, top_k: int = 0, top_p: float = 1.0, temperature: float = 1.0
+) -> torch.Tensor:
     """Truncation applied after a rule: top-k, then top-p, then a final temperature."""
     if temperature <= 0:
         raise ValueError("temperature must be > 0")
@@ -175,8 +180,12 @@ def step_scores(rule, good_logits: torch.Tensor, bad_logits: torch.Tensor | None
         if rule.paper_compatible:
             scores = paper_contrastive_scores(good_logits, bad_logits, rule.alpha, rule.lam)
             scores = top_p_filter(top_k_filter(scores, rule.top_k), rule.top_p)
-            return StepScores(scores / rule.temperature if rule.temperature != 1.0 else scores,
-                              good, log_probs(bad_logits, rule.bad_temperature), mask)
+            return StepScores(
+                scores / rule.temperature if rule.temperature != 1.0 else scores,
+                good,
+                log_probs(bad_logits, rule.bad_temperature),
+                mask,
+            )
         check_logits(bad_logits, "BAD logits")
         bad = log_probs(bad_logits, rule.bad_temperature).to(good.dtype)
         scores = good.clone() if rule.lam == 0 else good - rule.lam * bad

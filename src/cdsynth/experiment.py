@@ -72,8 +72,9 @@ def run_tokenizer(cfg: ExperimentConfig, log=print, force: bool = False) -> Path
     return ws.tokenizer
 
 
-def ensure_blocks(ws: Workspace, name: str, inputs: list[Path], texts, block_len: int,
-                  log=print) -> Path:
+def ensure_blocks(
+    ws: Workspace, name: str, inputs: list[Path], texts, block_len: int, log=print
+) -> Path:
     """Pack `texts` with the workspace tokenizer unless an identical packing exists."""
     from .tokenizer import load_tokenizer
 
@@ -119,9 +120,12 @@ def run_train(cfg: ExperimentConfig, log=print, progress: bool = True) -> Path:
         if (turn == 0) == dist_info.is_main:
             for split in ("train", "eval"):
                 folders[split] = ensure_blocks(
-                    ws, split, [ws.corpus / f"{split}.jsonl"],
+                    ws,
+                    split,
+                    [ws.corpus / f"{split}.jsonl"],
                     lambda s=split: (r["text"] for r in read_split(ws.corpus, s)),
-                    tc.block_len, log,
+                    tc.block_len,
+                    log,
                 )
             if tc.synthetic:
                 syn = Path(tc.synthetic)
@@ -147,8 +151,9 @@ def run_train(cfg: ExperimentConfig, log=print, progress: bool = True) -> Path:
     return out
 
 
-def run_generate(cfg: ExperimentConfig, shard: tuple[int, int] | None = None, log=print,
-                 progress: bool = True) -> Path:
+def run_generate(
+    cfg: ExperimentConfig, shard: tuple[int, int] | None = None, log=print, progress: bool = True
+) -> Path:
     """Generate the synthetic corpus `generate.name`; under torchrun each rank is a shard."""
     import os
 
@@ -177,8 +182,9 @@ class Stage:
     hash: str = ""
 
     def __post_init__(self):
-        self.hash = stable_hash({"kind": self.kind, "config": self.config,
-                                 "deps": [d.hash for d in self.deps]})
+        self.hash = stable_hash(
+            {"kind": self.kind, "config": self.config, "deps": [d.hash for d in self.deps]}
+        )
 
 
 def _merge(base, overrides: dict, where: str):
@@ -202,8 +208,17 @@ def _train_config(cfg: ExperimentConfig, run: str, seed: int) -> "TrainConfig":
     return dataclasses.replace(tc, name=f"{run}-seed{seed}", seed=seed)
 
 
-DECODING_KEYS = ("strategy", "alpha", "lam", "top_k", "top_p", "temperature", "good_temperature",
-                 "bad_temperature", "paper_compatible")
+DECODING_KEYS = (
+    "strategy",
+    "alpha",
+    "lam",
+    "top_k",
+    "top_p",
+    "temperature",
+    "good_temperature",
+    "bad_temperature",
+    "paper_compatible",
+)
 CONDITION_KEYS = ("name", "amateur", "ratio", *DECODING_KEYS)
 
 
@@ -217,7 +232,6 @@ class Condition:
 
 def study_conditions(cfg: ExperimentConfig) -> list[Condition]:
     """The synthetic conditions of the study, with their generation configs resolved."""
-    from .config import DecodingConfig
 
     st = cfg.study
     if not st.seeds:
@@ -237,22 +251,28 @@ def study_conditions(cfg: ExperimentConfig) -> list[Condition]:
         if c["name"] in names or c["name"] == "baseline":
             raise UserError(f"study.conditions: the name '{c['name']}' is used twice")
         names.add(c["name"])
-        decoding = _merge(cfg.generate.decoding, {k: c[k] for k in DECODING_KEYS if k in c},
-                          f"study.conditions[{i}]")
+        decoding = _merge(
+            cfg.generate.decoding,
+            {k: c[k] for k in DECODING_KEYS if k in c},
+            f"study.conditions[{i}]",
+        )
         bad, dropout, amateur_run = None, 0.0, None
         if decoding.strategy == "cd":
             am = st.amateurs.get(c.get("amateur"))
             if am is None:
-                raise UserError(f"study.conditions[{i}] ({c['name']}): amateur "
-                                f"'{c.get('amateur')}' is not in study.amateurs")
+                raise UserError(
+                    f"study.conditions[{i}] ({c['name']}): amateur "
+                    f"'{c.get('amateur')}' is not in study.amateurs"
+                )
             if "dropout" in am:
                 dropout = float(am["dropout"])
             else:
                 amateur_run = am.get("run", "baseline")
                 amc = _train_config(cfg, amateur_run, s0)
                 bad = f"runs/{amateur_run}-seed{s0}/step_{am.get('step', amc.steps)}"
-        gen = dataclasses.replace(cfg.generate, name=c["name"], good=good, bad=bad,
-                                  bad_dropout=dropout, decoding=decoding)
+        gen = dataclasses.replace(
+            cfg.generate, name=c["name"], good=good, bad=bad, bad_dropout=dropout, decoding=decoding
+        )
         out.append(Condition(c["name"], gen, float(c.get("ratio", st.ratio)), amateur_run))
     return out
 
@@ -263,23 +283,42 @@ def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> lis
 
     ws = Workspace(cfg.workdir)
     st = cfg.study
-    corpus = Stage("corpus", "corpus", to_dict(cfg.corpus), [], ws.corpus,
-                   lambda: run_corpus(cfg, log=log, force=True))
-    tok = Stage("tokenizer", "tokenizer", to_dict(cfg.tokenizer), [corpus], ws.tokenizer,
-                lambda: run_tokenizer(cfg, log=log, force=True))
+    corpus = Stage(
+        "corpus",
+        "corpus",
+        to_dict(cfg.corpus),
+        [],
+        ws.corpus,
+        lambda: run_corpus(cfg, log=log, force=True),
+    )
+    tok = Stage(
+        "tokenizer",
+        "tokenizer",
+        to_dict(cfg.tokenizer),
+        [corpus],
+        ws.tokenizer,
+        lambda: run_tokenizer(cfg, log=log, force=True),
+    )
     stages = [corpus, tok]
     trains: dict[str, Stage] = {}
 
     def train_stage(tc, deps):
         c = dataclasses.replace(cfg, train=tc)
-        s = Stage(f"train/{tc.name}", "train", to_dict(tc), deps, ws.run(tc.name),
-                  lambda: run_train(c, log=log, progress=progress), cli=("train", c))
+        s = Stage(
+            f"train/{tc.name}",
+            "train",
+            to_dict(tc),
+            deps,
+            ws.run(tc.name),
+            lambda: run_train(c, log=log, progress=progress),
+            cli=("train", c),
+        )
         trains[tc.name] = s
         stages.append(s)
         return s
 
     for run in st.runs:
-        for seed in (st.seeds if run == "baseline" else st.seeds[:1]):
+        for seed in st.seeds if run == "baseline" else st.seeds[:1]:
             train_stage(_train_config(cfg, run, seed), [tok])
     evals: list[Stage] = []
     methods = {"baseline": [f"baseline-seed{s}" for s in st.seeds]}
@@ -289,31 +328,50 @@ def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> lis
         if cond.amateur_run:
             deps.append(trains[f"{cond.amateur_run}-seed{s0}"])
         c = dataclasses.replace(cfg, generate=cond.generate)
-        gen = Stage(f"generate/{cond.name}", "generate", to_dict(cond.generate), deps,
-                    Path(cfg.workdir) / "synthetic" / cond.name,
-                    lambda c=c: run_generate(c, shard=(0, 1), log=log, progress=progress),
-                    cli=("generate", c))
+        gen = Stage(
+            f"generate/{cond.name}",
+            "generate",
+            to_dict(cond.generate),
+            deps,
+            Path(cfg.workdir) / "synthetic" / cond.name,
+            lambda c=c: run_generate(c, shard=(0, 1), log=log, progress=progress),
+            cli=("generate", c),
+        )
         stages.append(gen)
         methods[cond.name] = []
         for seed in st.seeds:
-            tc = dataclasses.replace(_train_config(cfg, "baseline", seed),
-                                     name=f"mix-{cond.name}-seed{seed}",
-                                     synthetic=f"synthetic/{cond.name}", synthetic_ratio=cond.ratio)
+            tc = dataclasses.replace(
+                _train_config(cfg, "baseline", seed),
+                name=f"mix-{cond.name}-seed{seed}",
+                synthetic=f"synthetic/{cond.name}",
+                synthetic_ratio=cond.ratio,
+            )
             train_stage(tc, [tok, gen])
             methods[cond.name].append(tc.name)
-    for method, runs in methods.items():
+    for runs in methods.values():
         for run in runs:
-            ev = Stage(f"eval/{run}", "eval", to_dict(cfg.evaluate), [trains[run]],
-                       ws.run(run) / "eval",
-                       lambda run=run: evaluate_checkpoints(ws.run(run), cfg.evaluate, cfg.workdir,
-                                                            log=lambda *a: None, progress=progress))
+            ev = Stage(
+                f"eval/{run}",
+                "eval",
+                to_dict(cfg.evaluate),
+                [trains[run]],
+                ws.run(run) / "eval",
+                lambda run=run: evaluate_checkpoints(
+                    ws.run(run), cfg.evaluate, cfg.workdir, log=lambda *a: None, progress=progress
+                ),
+            )
             stages.append(ev)
             evals.append(ev)
     from . import report
 
-    rep = Stage("report", "report", {"study": to_dict(st), "methods": methods}, evals + [
-        s for s in stages if s.kind == "generate"], Path(cfg.workdir) / "report",
-        lambda: report.write_report(cfg, methods, log=log))
+    rep = Stage(
+        "report",
+        "report",
+        {"study": to_dict(st), "methods": methods},
+        evals + [s for s in stages if s.kind == "generate"],
+        Path(cfg.workdir) / "report",
+        lambda: report.write_report(cfg, methods, log=log),
+    )
     stages.append(rep)
     return stages
 
@@ -361,14 +419,30 @@ def _torchrun(cfg: ExperimentConfig, stage: Stage, nproc: int) -> None:
     command, c = stage.cli
     path = Path(cfg.workdir) / "stages" / (stage.name.replace("/", "__") + ".yaml")
     write_text(path, yaml.safe_dump(to_dict(c), sort_keys=False))
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
-                        str(nproc), "-m", "cdsynth.cli", command, str(path)])
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            str(nproc),
+            "-m",
+            "cdsynth.cli",
+            command,
+            str(path),
+        ]
+    )
     if r.returncode != 0:
         raise UserError(f"stage {stage.name} failed under torchrun (exit code {r.returncode})")
 
 
-def run_experiment(cfg: ExperimentConfig, launcher: str = "local", nproc: int = 2, log=print,
-                   progress: bool = False) -> list[tuple[str, str]]:
+def run_experiment(
+    cfg: ExperimentConfig,
+    launcher: str = "local",
+    nproc: int = 2,
+    log=print,
+    progress: bool = False,
+) -> list[tuple[str, str]]:
     """Run every stage that is not done; returns [(stage, what happened)]."""
     if launcher not in ("local", "torchrun"):
         raise UserError("--launcher must be local or torchrun")

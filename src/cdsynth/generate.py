@@ -14,7 +14,6 @@ skips finished batches; the last finished shard merges them into `synthetic.parq
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,8 +49,9 @@ def left_pad(prefixes: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     return ids, pads
 
 
-def make_engines(good_hf, bad_hf=None, dtype=torch.float32, device="cpu",
-                 bad_dropout: float = 0.0) -> list[LeanLlama]:
+def make_engines(
+    good_hf, bad_hf=None, dtype=torch.float32, device="cpu", bad_dropout: float = 0.0
+) -> list[LeanLlama]:
     """Decoding engines whose stacked models are [GOOD] or [GOOD, BAD], in that order.
 
     Same-shaped GOOD and BAD (an earlier checkpoint, or GOOD itself as a dropout amateur) are
@@ -59,8 +59,10 @@ def make_engines(good_hf, bad_hf=None, dtype=torch.float32, device="cpu",
     if bad_hf is None:
         return [LeanLlama([good_hf, good_hf] if bad_dropout > 0 else [good_hf], dtype, device)]
     if good_hf.config.vocab_size != bad_hf.config.vocab_size:
-        raise UserError(f"GOOD and BAD vocabularies differ ({good_hf.config.vocab_size} vs "
-                        f"{bad_hf.config.vocab_size})")
+        raise UserError(
+            f"GOOD and BAD vocabularies differ ({good_hf.config.vocab_size} vs "
+            f"{bad_hf.config.vocab_size})"
+        )
     if shape_of(good_hf.config) == shape_of(bad_hf.config):
         return [LeanLlama([good_hf, bad_hf], dtype, device)]
     return [LeanLlama([good_hf], dtype, device), LeanLlama([bad_hf], dtype, device)]
@@ -85,7 +87,9 @@ def generate_batch(
     """
     n_models = sum(e.n_models for e in engines)
     if rule.strategy == "cd" and n_models != 2:
-        raise UserError("contrastive decoding needs an amateur: generate.bad or generate.bad_dropout")
+        raise UserError(
+            "contrastive decoding needs an amateur: generate.bad or generate.bad_dropout"
+        )
     B = len(prefixes)
     ids, pads = left_pad(prefixes)
     P = ids.shape[1]
@@ -99,8 +103,10 @@ def generate_batch(
     caches = [e.new_cache(B, total) for e in engines]
 
     def run(step_ids, pos, slot, upto):
-        logits = [e.forward(step_ids, pos, c, slot, valid[:, :upto], drop if e.n_models == 2 else None)
-                  for e, c in zip(engines, caches)]
+        logits = [
+            e.forward(step_ids, pos, c, slot, valid[:, :upto], drop if e.n_models == 2 else None)
+            for e, c in zip(engines, caches, strict=False)
+        ]
         logits = torch.cat(logits) if len(logits) > 1 else logits[0]
         return logits[0], (logits[1] if rule.strategy == "cd" else None)
 
@@ -165,8 +171,9 @@ def resolve_model_path(path: str, workdir: str | Path) -> Path:
     return p
 
 
-def load_prefixes(tokenizer, seeds_rows: list[dict], prefix_tokens: int,
-                  num_prefixes: int | None) -> list[list[int]]:
+def load_prefixes(
+    tokenizer, seeds_rows: list[dict], prefix_tokens: int, num_prefixes: int | None
+) -> list[list[int]]:
     """<s> plus the first `prefix_tokens` tokens of each seeds document (shorter if it is)."""
     rows = seeds_rows[:num_prefixes] if num_prefixes else seeds_rows
     if not rows:
@@ -206,7 +213,9 @@ def _dtype(name: str, device: torch.device) -> torch.dtype:
 def _check_config(cfg: GenerateConfig) -> None:
     r = cfg.decoding
     if r.strategy not in ("cd", "ancestral", "vhead"):
-        raise UserError(f"generate.decoding.strategy must be cd, ancestral or vhead, got '{r.strategy}'")
+        raise UserError(
+            f"generate.decoding.strategy must be cd, ancestral or vhead, got '{r.strategy}'"
+        )
     if not 0 <= r.alpha <= 1:
         raise UserError("generate.decoding.alpha must be in [0, 1]")
     if min(r.good_temperature, r.bad_temperature, r.temperature, r.top_p) <= 0:
@@ -252,8 +261,13 @@ def text_of(tokenizer, prefix: list[int], new: list[int], keep_prefix: bool) -> 
     return "\n\n".join(t for t in texts if t)
 
 
-def run_generation(cfg: GenerateConfig, workdir: str | Path, shard: tuple[int, int] = (0, 1),
-                   log=print, progress: bool = True) -> Path:
+def run_generation(
+    cfg: GenerateConfig,
+    workdir: str | Path,
+    shard: tuple[int, int] = (0, 1),
+    log=print,
+    progress: bool = True,
+) -> Path:
     """Generate this shard's batches (skipping finished ones); merge when all are done."""
     from .corpus import read_split
     from .distributed import pick_device
@@ -264,7 +278,9 @@ def run_generation(cfg: GenerateConfig, workdir: str | Path, shard: tuple[int, i
     device = pick_device(cfg.device)
     dtype = _dtype(cfg.dtype, device)
     good_path = resolve_model_path(cfg.good, workdir)
-    bad_path = resolve_model_path(cfg.bad, workdir) if cfg.bad and cfg.decoding.strategy == "cd" else None
+    bad_path = (
+        resolve_model_path(cfg.bad, workdir) if cfg.bad and cfg.decoding.strategy == "cd" else None
+    )
     tokenizer = load_tokenizer(good_path)
     if bad_path is not None and not _same_vocab(tokenizer, load_tokenizer(bad_path)):
         raise UserError(f"GOOD ({good_path}) and BAD ({bad_path}) use different tokenizers")
@@ -281,8 +297,13 @@ def run_generation(cfg: GenerateConfig, workdir: str | Path, shard: tuple[int, i
     # the batch size is left out: it changes the output only through float rounding
     hashed = {k: v for k, v in to_dict(cfg).items() if k not in ("batch_size", "formats", "device")}
     config_hash = stable_hash({"generate": hashed, "inputs": inputs, "dtype": str(dtype)})
-    meta = {"config": to_dict(cfg), "config_hash": config_hash, "inputs": inputs,
-            "n_prefixes": len(prefixes), "n_batches": n_batches}
+    meta = {
+        "config": to_dict(cfg),
+        "config_hash": config_hash,
+        "inputs": inputs,
+        "n_prefixes": len(prefixes),
+        "n_batches": n_batches,
+    }
     cfg_file = out / "generate_config.json"
     if cfg_file.is_file():
         old = read_json(cfg_file)
@@ -295,24 +316,44 @@ def run_generation(cfg: GenerateConfig, workdir: str | Path, shard: tuple[int, i
         write_json(cfg_file, meta)
     batch_dir = out / "batches"
     s, n = shard
-    mine = [b for b in range(s, n_batches, n) if not (batch_dir / f"batch_{b:06d}.parquet").is_file()]
+    mine = [
+        b for b in range(s, n_batches, n) if not (batch_dir / f"batch_{b:06d}.parquet").is_file()
+    ]
     if mine:
         dropout = cfg.bad_dropout if cfg.decoding.strategy == "cd" and bad_path is None else 0.0
-        engines = make_engines(_load_hf(good_path), _load_hf(bad_path) if bad_path else None,
-                               dtype, device, dropout)
-        model_info = {"good": str(cfg.good), "good_step": _checkpoint_step(good_path),
-                      "bad": cfg.bad, "bad_step": _checkpoint_step(bad_path) if bad_path else None}
+        engines = make_engines(
+            _load_hf(good_path), _load_hf(bad_path) if bad_path else None, dtype, device, dropout
+        )
+        model_info = {
+            "good": str(cfg.good),
+            "good_step": _checkpoint_step(good_path),
+            "bad": cfg.bad,
+            "bad_step": _checkpoint_step(bad_path) if bad_path else None,
+        }
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(mine) * cfg.batch_size * cfg.new_tokens, unit="tok",
-                       unit_scale=True, desc=f"generate {cfg.name} [{s}/{n}]")
+            bar = tqdm(
+                total=len(mine) * cfg.batch_size * cfg.new_tokens,
+                unit="tok",
+                unit_scale=True,
+                desc=f"generate {cfg.name} [{s}/{n}]",
+            )
         try:
             for b in mine:
                 keys = items[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-                rows = _generate_rows(cfg, engines, dropout, tokenizer, prefixes, keys,
-                                      seeds_rows, model_info, config_hash)
+                rows = _generate_rows(
+                    cfg,
+                    engines,
+                    dropout,
+                    tokenizer,
+                    prefixes,
+                    keys,
+                    seeds_rows,
+                    model_info,
+                    config_hash,
+                )
                 _write_batch(rows, batch_dir / f"batch_{b:06d}.parquet")
                 if bar is not None:
                     bar.update(len(keys) * cfg.new_tokens)
@@ -323,7 +364,9 @@ def run_generation(cfg: GenerateConfig, workdir: str | Path, shard: tuple[int, i
     if not missing:
         merge(out, cfg.formats, log=log)
     else:
-        log(f"generate {cfg.name}: shard {s}/{n} done; {len(missing)} batches left for other shards")
+        log(
+            f"generate {cfg.name}: shard {s}/{n} done; {len(missing)} batches left for other shards"
+        )
     return out
 
 
@@ -333,28 +376,39 @@ def _load_hf(path: Path):
     return AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
 
 
-def _generate_rows(cfg, engines, dropout, tokenizer, prefixes, keys, seeds_rows, model_info,
-                   config_hash):
-    res = generate_batch(engines, [prefixes[i] for i in keys[:, 0]], keys, cfg.decoding,
-                         cfg.new_tokens, cfg.seed, cfg.eos, dropout)
+def _generate_rows(
+    cfg, engines, dropout, tokenizer, prefixes, keys, seeds_rows, model_info, config_hash
+):
+    res = generate_batch(
+        engines,
+        [prefixes[i] for i in keys[:, 0]],
+        keys,
+        cfg.decoding,
+        cfg.new_tokens,
+        cfg.seed,
+        cfg.eos,
+        dropout,
+    )
     rows = []
     for r, (i, j) in enumerate(keys.tolist()):
-        rows.append({
-            "prefix_id": i,
-            "completion_id": j,
-            "seed_document_id": seeds_rows[i]["id"],
-            "text": text_of(tokenizer, prefixes[i], res.tokens[r], cfg.keep_prefix),
-            "prefix_token_ids": prefixes[i],
-            "token_ids": res.tokens[r],
-            "n_new_tokens": len(res.tokens[r]),
-            "ended_with_eos": res.ended_with_eos[r],
-            "strategy": cfg.decoding.strategy,
-            **model_info,
-            "config_hash": config_hash,
-            "mean_contrast": res.mean_contrast[r],
-            "differs_from_good_argmax": res.differs_from_good_argmax[r],
-            "mean_vhead_size": res.mean_vhead_size[r],
-        })
+        rows.append(
+            {
+                "prefix_id": i,
+                "completion_id": j,
+                "seed_document_id": seeds_rows[i]["id"],
+                "text": text_of(tokenizer, prefixes[i], res.tokens[r], cfg.keep_prefix),
+                "prefix_token_ids": prefixes[i],
+                "token_ids": res.tokens[r],
+                "n_new_tokens": len(res.tokens[r]),
+                "ended_with_eos": res.ended_with_eos[r],
+                "strategy": cfg.decoding.strategy,
+                **model_info,
+                "config_hash": config_hash,
+                "mean_contrast": res.mean_contrast[r],
+                "differs_from_good_argmax": res.differs_from_good_argmax[r],
+                "mean_vhead_size": res.mean_vhead_size[r],
+            }
+        )
     return rows
 
 
@@ -373,14 +427,16 @@ def missing_batches(out: Path, n_batches: int) -> list[int]:
 
 def merge(out: Path, formats=("parquet",), log=print) -> Path:
     """Check that every batch is there and write `synthetic.parquet` (+ .jsonl) and a manifest."""
-    import pyarrow.parquet as pq
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     meta = read_json(out / "generate_config.json")
     missing = missing_batches(out, meta["n_batches"])
     if missing:
-        raise UserError(f"{out}: {len(missing)} of {meta['n_batches']} batches missing "
-                        f"(first: {missing[0]}); run the remaining shards")
+        raise UserError(
+            f"{out}: {len(missing)} of {meta['n_batches']} batches missing "
+            f"(first: {missing[0]}); run the remaining shards"
+        )
     table = pa.concat_tables(
         pq.read_table(out / "batches" / f"batch_{b:06d}.parquet") for b in range(meta["n_batches"])
     )
@@ -398,8 +454,15 @@ def merge(out: Path, formats=("parquet",), log=print) -> Path:
     }
     from .fileio import write_manifest
 
-    write_manifest(out, config=meta["config"], inputs=meta["inputs"], totals=totals,
-                   config_hash_generate=meta["config_hash"])
-    log(f"synthetic corpus {out.name}: {totals['rows']} completions, {n_tokens} new tokens "
-        f"-> {out / 'synthetic.parquet'}")
+    write_manifest(
+        out,
+        config=meta["config"],
+        inputs=meta["inputs"],
+        totals=totals,
+        config_hash_generate=meta["config_hash"],
+    )
+    log(
+        f"synthetic corpus {out.name}: {totals['rows']} completions, {n_tokens} new tokens "
+        f"-> {out / 'synthetic.parquet'}"
+    )
     return out

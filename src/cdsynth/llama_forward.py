@@ -47,9 +47,16 @@ class Dropout:
 
 def shape_of(config) -> tuple:
     """What must match for two LLaMA checkpoints to be stacked."""
-    return (config.vocab_size, config.hidden_size, config.intermediate_size,
-            config.num_hidden_layers, config.num_attention_heads, config.num_key_value_heads,
-            getattr(config, "head_dim", None), config.rms_norm_eps)
+    return (
+        config.vocab_size,
+        config.hidden_size,
+        config.intermediate_size,
+        config.num_hidden_layers,
+        config.num_attention_heads,
+        config.num_key_value_heads,
+        getattr(config, "head_dim", None),
+        config.rms_norm_eps,
+    )
 
 
 def _check_supported(hf_model) -> None:
@@ -67,8 +74,13 @@ def _check_supported(hf_model) -> None:
 class LeanLlama:
     """Weights of M same-shaped LlamaForCausalLM models laid out for decoding, stacked on dim 0."""
 
-    def __init__(self, hf_models, dtype: torch.dtype = torch.float32, device="cpu",
-                 compile_decode: bool = True):
+    def __init__(
+        self,
+        hf_models,
+        dtype: torch.dtype = torch.float32,
+        device="cpu",
+        compile_decode: bool = True,
+    ):
         hf_models = list(hf_models) if isinstance(hf_models, (list, tuple)) else [hf_models]
         for m in hf_models:
             _check_supported(m)
@@ -103,20 +115,32 @@ class LeanLlama:
         self.embed = stack(lambda m: m.model.embed_tokens.weight)
         self.layers = []
         for i in range(cfg.num_hidden_layers):
+
             def L(m, i=i):
                 return m.model.layers[i]
 
-            self.layers.append(dict(
-                norm_in=norm(lambda m: L(m).input_layernorm.weight),
-                qkv=stack(lambda m: torch.cat([L(m).self_attn.q_proj.weight,
-                                               L(m).self_attn.k_proj.weight,
-                                               L(m).self_attn.v_proj.weight]), transpose=True),
-                o=stack(lambda m: L(m).self_attn.o_proj.weight, transpose=True),
-                norm_post=norm(lambda m: L(m).post_attention_layernorm.weight),
-                gate_up=stack(lambda m: torch.cat([L(m).mlp.gate_proj.weight,
-                                                   L(m).mlp.up_proj.weight]), transpose=True),
-                down=stack(lambda m: L(m).mlp.down_proj.weight, transpose=True),
-            ))
+            self.layers.append(
+                dict(
+                    norm_in=norm(lambda m: L(m).input_layernorm.weight),
+                    qkv=stack(
+                        lambda m: torch.cat(
+                            [
+                                L(m).self_attn.q_proj.weight,
+                                L(m).self_attn.k_proj.weight,
+                                L(m).self_attn.v_proj.weight,
+                            ]
+                        ),
+                        transpose=True,
+                    ),
+                    o=stack(lambda m: L(m).self_attn.o_proj.weight, transpose=True),
+                    norm_post=norm(lambda m: L(m).post_attention_layernorm.weight),
+                    gate_up=stack(
+                        lambda m: torch.cat([L(m).mlp.gate_proj.weight, L(m).mlp.up_proj.weight]),
+                        transpose=True,
+                    ),
+                    down=stack(lambda m: L(m).mlp.down_proj.weight, transpose=True),
+                )
+            )
         self.norm = stack(lambda m: m.model.norm.weight)[:, None, :]
         self.lm_head = stack(lambda m: m.lm_head.weight, transpose=True)
 
@@ -138,9 +162,13 @@ class LeanLlama:
     def _keep_mask(self, drop: Dropout, positions, hidden: int, layer: int, site: int):
         """(M, B, T, hidden) multiplier: 0 or 1/(1-p) on model `drop.model`, 1 elsewhere."""
         u = keyed_uniform(
-            drop.seed, STREAM_DROPOUT,
-            drop.row_keys[:, 0, None, None], drop.row_keys[:, 1, None, None],
-            positions.cpu().numpy()[:, :, None], layer * 2 + site, np.arange(hidden)[None, None, :],
+            drop.seed,
+            STREAM_DROPOUT,
+            drop.row_keys[:, 0, None, None],
+            drop.row_keys[:, 1, None, None],
+            positions.cpu().numpy()[:, :, None],
+            layer * 2 + site,
+            np.arange(hidden)[None, None, :],
         )
         keep = torch.ones((self.n_models, *u.shape), dtype=self.dtype, device=self.device)
         keep[drop.model] = torch.from_numpy(u >= drop.p).to(self.device, self.dtype) / (1 - drop.p)
@@ -180,10 +208,23 @@ class LeanLlama:
             cache.values[li][:, :, :, start:end] = v
             keeps = (None, None)
             if dropout is not None:
-                keeps = tuple(self._keep_mask(dropout, positions, x.shape[-1], li, site)
-                              for site in (0, 1))
-            x = post(x, q, cache.keys[li][:, :, :, :end], cache.values[li][:, :, :, :end], mask,
-                     L["o"], L["norm_post"], L["gate_up"], L["down"], self.eps, compiled, *keeps)
+                keeps = tuple(
+                    self._keep_mask(dropout, positions, x.shape[-1], li, site) for site in (0, 1)
+                )
+            x = post(
+                x,
+                q,
+                cache.keys[li][:, :, :, :end],
+                cache.values[li][:, :, :, :end],
+                mask,
+                L["o"],
+                L["norm_post"],
+                L["gate_up"],
+                L["down"],
+                self.eps,
+                compiled,
+                *keeps,
+            )
         return head(x[:, :, -1], self.norm, self.lm_head, self.eps)
 
 
@@ -232,8 +273,9 @@ def attend(q, k, v, mask, fused: bool):
     return torch.matmul(p, v.to(acc)).to(q.dtype)
 
 
-def layer_post(x, q, k, v, mask, o, norm_post, gate_up, down, eps: float, fused: bool,
-               o_keep=None, f_keep=None):
+def layer_post(
+    x, q, k, v, mask, o, norm_post, gate_up, down, eps: float, fused: bool, o_keep=None, f_keep=None
+):
     """Attention output, MLP and both residuals; `*_keep` are optional dropout multipliers."""
     M, B, T, _ = x.shape
     att = attend(q, k, v, mask, fused)

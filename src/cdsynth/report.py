@@ -22,7 +22,6 @@ from .config import ExperimentConfig
 from .fileio import read_json, write_json, write_text
 from .train import list_checkpoints
 
-
 # --- collecting results -----------------------------------------------------------------------
 
 
@@ -47,15 +46,21 @@ def summarize(cfg: ExperimentConfig, methods: dict[str, list[str]]) -> dict:
     relative improvements and mu-Delta-REL."""
     root = Path(cfg.workdir) / "runs"
     scores = {m: {run: load_scores(root / run) for run in runs} for m, runs in methods.items()}
-    tasks = [t for t in cfg.evaluate.tasks if any(t in s for r in scores.values() for s in r.values())]
+    tasks = [
+        t for t in cfg.evaluate.tasks if any(t in s for r in scores.values() for s in r.values())
+    ]
     table: dict = {}
     for m, runs in methods.items():
         for t in tasks:
             lower = t in analysis.LOWER_IS_BETTER
-            by_seed = {run: {step: s["score"] for step, s in scores[m][run].get(t, {}).items()}
-                       for run in runs}
-            table.setdefault(m, {})[t] = {"mean_max": analysis.mean_max(by_seed, lower),
-                                          "metric": _metric(scores[m], t)}
+            by_seed = {
+                run: {step: s["score"] for step, s in scores[m][run].get(t, {}).items()}
+                for run in runs
+            }
+            table.setdefault(m, {})[t] = {
+                "mean_max": analysis.mean_max(by_seed, lower),
+                "metric": _metric(scores[m], t),
+            }
     out = {"tasks": tasks, "methods": list(methods), "rows": {}}
     base = table.get("baseline", {})
     for m in methods:
@@ -71,12 +76,16 @@ def summarize(cfg: ExperimentConfig, methods: dict[str, list[str]]) -> dict:
                 stat = analysis.STATISTICS.get(table[m][t]["metric"])
                 if stat is not None:
                     mi = [load_items(root / r, st, t) for r, st in mm.steps.items()]
-                    bi = [load_items(root / r, st, t) for r, st in base[t]["mean_max"].steps.items()]
+                    bi = [
+                        load_items(root / r, st, t) for r, st in base[t]["mean_max"].steps.items()
+                    ]
                     try:
-                        c = analysis.paired_bootstrap(mi, bi, stat, cfg.study.bootstrap_samples,
-                                                      cfg.study.bootstrap_seed)
-                        cell.update(diff=c.diff, ci=list(c.ci), p=c.p,
-                                    mark=analysis.significance_mark(c.p))
+                        c = analysis.paired_bootstrap(
+                            mi, bi, stat, cfg.study.bootstrap_samples, cfg.study.bootstrap_seed
+                        )
+                        cell.update(
+                            diff=c.diff, ci=list(c.ci), p=c.p, mark=analysis.significance_mark(c.p)
+                        )
                     except ValueError:
                         pass
             row[t] = cell
@@ -173,8 +182,9 @@ def overlap_8gram(docs: list[list[str]], train_grams: set) -> float:
     return sum(g in train_grams for g in grams) / max(len(grams), 1)
 
 
-def corpus_diagnostics(texts: list[str], train_grams: set, sample: int,
-                       ended_with_eos: list[bool] | None = None) -> dict:
+def corpus_diagnostics(
+    texts: list[str], train_grams: set, sample: int, ended_with_eos: list[bool] | None = None
+) -> dict:
     docs = [t.split() for t in texts]
     lengths = [len(d) for d in docs]
     return {
@@ -202,8 +212,9 @@ def contrast_samples(cfg: ExperimentConfig, rows: list[dict], gen, n: int = 2) -
     good_path = resolve_model_path(gen.good, cfg.workdir)
     good = AutoModelForCausalLM.from_pretrained(str(good_path), dtype=torch.float32).eval()
     if gen.bad:
-        bad = AutoModelForCausalLM.from_pretrained(str(resolve_model_path(gen.bad, cfg.workdir)),
-                                                   dtype=torch.float32).eval()
+        bad = AutoModelForCausalLM.from_pretrained(
+            str(resolve_model_path(gen.bad, cfg.workdir)), dtype=torch.float32
+        ).eval()
     else:  # a dropout amateur: not reproducible with the HF model; show no contrast
         return []
     tok = load_tokenizer(good_path)
@@ -283,17 +294,24 @@ def sweep_groups(cfg: ExperimentConfig, key: str) -> list[list[dict]]:
 def plot_sweeps(cfg, summary, folder: Path) -> list[str]:
     plt = _plt()
     names = []
-    for key, title in (("ratio", "Mixing ratio"), ("top_k", "Top-k truncation"),
-                       ("top_p", "Top-p truncation")):
+    for key, title in (
+        ("ratio", "Mixing ratio"),
+        ("top_k", "Top-k truncation"),
+        ("top_p", "Top-p truncation"),
+    ):
         for gi, group in enumerate(sweep_groups(cfg, key)):
-            group = sorted(group, key=lambda c: c.get(key, cfg.study.ratio if key == "ratio" else 0))
+            group = sorted(
+                group, key=lambda c: c.get(key, cfg.study.ratio if key == "ratio" else 0)
+            )
             xs = [c.get(key, cfg.study.ratio if key == "ratio" else None) for c in group]
             mu = [summary["rows"][c["name"]]["mu_delta_rel"] for c in group]
             fig, ax = plt.subplots(figsize=(6, 4))
             ax.plot(range(len(xs)), [100 * v for v in mu], marker="o", label="mu-Delta-REL (%)")
             if "perplexity" in summary["tasks"]:
-                ppl = [100 * summary["rows"][c["name"]]["perplexity"].get("relative", float("nan"))
-                       for c in group]
+                ppl = [
+                    100 * summary["rows"][c["name"]]["perplexity"].get("relative", float("nan"))
+                    for c in group
+                ]
                 ax.plot(range(len(xs)), ppl, marker="s", label="perplexity rel. change (%)")
             ax.set_xticks(range(len(xs)), [str(x) for x in xs])
             ax.set_xlabel(key), ax.axhline(0, color="grey", lw=0.5), ax.legend()
@@ -341,8 +359,9 @@ def md_table(rows: list[list[str]]) -> str:
 
 def html_table(rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
-                   for r in rows[1:])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:]
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -352,8 +371,10 @@ def colored_sample(tokens: list[tuple]) -> str:
     for text, c in tokens:
         a = min(abs(c) / 4.0, 1.0)
         rgb = "0,128,0" if c > 0 else "200,0,0"
-        spans.append(f'<span title="{c:+.2f}" style="background:rgba({rgb},{a:.2f})">'
-                     f"{html.escape(text)}</span>")
+        spans.append(
+            f'<span title="{c:+.2f}" style="background:rgba({rgb},{a:.2f})">'
+            f"{html.escape(text)}</span>"
+        )
     return "<p class='sample'>" + "".join(spans) + "</p>"
 
 
@@ -366,13 +387,19 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
     folder = Path(cfg.workdir) / "report"
     folder.mkdir(parents=True, exist_ok=True)
     summary = summarize(cfg, methods)
-    figures = plot_learning_curves(cfg, methods, summary, folder) + plot_sweeps(cfg, summary, folder)
+    figures = plot_learning_curves(cfg, methods, summary, folder) + plot_sweeps(
+        cfg, summary, folder
+    )
 
     train_docs = [r["text"] for r in read_split(Path(cfg.workdir) / "corpus", "train")]
     train_grams = {g for t in train_docs for g in ngrams(t.split(), 8)}
     rng = np.random.default_rng(0)
-    sample = [train_docs[i] for i in rng.permutation(len(train_docs))[: cfg.study.diagnostics_samples]]
-    diags = {"real (train split)": corpus_diagnostics(sample, train_grams, cfg.study.diagnostics_samples)}
+    sample = [
+        train_docs[i] for i in rng.permutation(len(train_docs))[: cfg.study.diagnostics_samples]
+    ]
+    diags = {
+        "real (train split)": corpus_diagnostics(sample, train_grams, cfg.study.diagnostics_samples)
+    }
     samples_html, samples_md = [], []
     for cond in study_conditions(cfg):
         path = Path(cfg.workdir) / "synthetic" / cond.name / "synthetic.parquet"
@@ -380,32 +407,50 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
             continue
         rows = pq.read_table(path).to_pylist()
         texts = [r["text"] for r in rows]
-        diags[cond.name] = corpus_diagnostics(texts, train_grams, cfg.study.diagnostics_samples,
-                                              [r["ended_with_eos"] for r in rows])
+        diags[cond.name] = corpus_diagnostics(
+            texts, train_grams, cfg.study.diagnostics_samples, [r["ended_with_eos"] for r in rows]
+        )
         samples_md.append(f"**{cond.name}**: {texts[0][:600]}")
         if cond.generate.decoding.strategy == "cd":
             for toks in contrast_samples(cfg, rows, cond.generate):
                 samples_html.append(f"<h4>{html.escape(cond.name)}</h4>" + colored_sample(toks))
         else:
-            samples_html.append(f"<h4>{html.escape(cond.name)}</h4><p class='sample'>"
-                                f"{html.escape(texts[0][:600])}</p>")
+            samples_html.append(
+                f"<h4>{html.escape(cond.name)}</h4><p class='sample'>"
+                f"{html.escape(texts[0][:600])}</p>"
+            )
     diag_keys = list(next(iter(diags.values())))
-    diag_rows = [["corpus", *diag_keys]] + [[n, *[_fmt(d[k], 3) for k in diag_keys]]
-                                            for n, d in diags.items()]
+    diag_rows = [["corpus", *diag_keys]] + [
+        [n, *[_fmt(d[k], 3) for k in diag_keys]] for n, d in diags.items()
+    ]
 
     table = main_table(summary)
     sub_tables = {}
     for t, subs in summary["subtasks"].items():
         if len(subs) > 1:
             sub_tables[t] = [["subtask", *summary["methods"]]] + [
-                [s, *[_fmt(v.get(m), 4) for m in summary["methods"]]] for s, v in sorted(subs.items())]
+                [s, *[_fmt(v.get(m), 4) for m in summary["methods"]]]
+                for s, v in sorted(subs.items())
+            ]
 
-    note = ("Values: mean over seeds of each seed's best checkpoint (mean-max). For methods: "
-            "(difference from the baseline [95% paired-bootstrap CI]), * p < 0.05, ** p < 0.01, "
-            f"B = {cfg.study.bootstrap_samples}. mu-Delta-REL: mean relative improvement over "
-            "the non-perplexity tasks; perplexity improves when it falls.")
-    md = ["# cdsynth study report", "", f"Workdir: `{cfg.workdir}`", "", "## Results", "", note, "",
-          md_table(table), ""]
+    note = (
+        "Values: mean over seeds of each seed's best checkpoint (mean-max). For methods: "
+        "(difference from the baseline [95% paired-bootstrap CI]), * p < 0.05, ** p < 0.01, "
+        f"B = {cfg.study.bootstrap_samples}. mu-Delta-REL: mean relative improvement over "
+        "the non-perplexity tasks; perplexity improves when it falls."
+    )
+    md = [
+        "# cdsynth study report",
+        "",
+        f"Workdir: `{cfg.workdir}`",
+        "",
+        "## Results",
+        "",
+        note,
+        "",
+        md_table(table),
+        "",
+    ]
     for t, rows in sub_tables.items():
         md += [f"### {t} by subtask", "", md_table(rows), ""]
     md += ["## Figures", ""] + [f"![{f}]({f})" for f in figures]
@@ -416,21 +461,30 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
         data = base64.b64encode((folder / name).read_bytes()).decode()
         return f'<figure><img alt="{name}" src="data:image/png;base64,{data}"/></figure>'
 
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
-             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
-             "padding:4px 8px;text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}"
-             "img{max-width:100%}.sample{font-family:monospace;white-space:pre-wrap}")
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>cdsynth report</title>"
-             f"<style>{style}</style></head><body><h1>cdsynth study report</h1>",
-             f"<p>Workdir: <code>{html.escape(cfg.workdir)}</code></p><h2>Results</h2>"
-             f"<p>{html.escape(note)}</p>", html_table(table)]
+    style = (
+        "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
+        "padding:4px 8px;text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}"
+        "img{max-width:100%}.sample{font-family:monospace;white-space:pre-wrap}"
+    )
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>cdsynth report</title>"
+        f"<style>{style}</style></head><body><h1>cdsynth study report</h1>",
+        f"<p>Workdir: <code>{html.escape(cfg.workdir)}</code></p><h2>Results</h2>"
+        f"<p>{html.escape(note)}</p>",
+        html_table(table),
+    ]
     for t, rows in sub_tables.items():
         parts += [f"<h3>{html.escape(t)} by subtask</h3>", html_table(rows)]
     parts += ["<h2>Figures</h2>"] + [img(f) for f in figures]
-    parts += ["<h2>Synthetic corpora</h2>", html_table(diag_rows),
-              "<h3>Samples</h3><p>CD samples: green tokens were favoured by the contrast "
-              "(log p_GOOD &gt; log p_BAD), red ones disfavoured.</p>", *samples_html,
-              "</body></html>"]
+    parts += [
+        "<h2>Synthetic corpora</h2>",
+        html_table(diag_rows),
+        "<h3>Samples</h3><p>CD samples: green tokens were favoured by the contrast "
+        "(log p_GOOD &gt; log p_BAD), red ones disfavoured.</p>",
+        *samples_html,
+        "</body></html>",
+    ]
     write_text(folder / "report.html", "\n".join(parts))
     write_json(folder / "summary.json", {"table": table, "summary": summary, "diagnostics": diags})
     log(md_table(table))

@@ -15,31 +15,116 @@ import random
 from dataclasses import dataclass
 
 GIRLS = [
-    "Mia", "Lily", "Emma", "Sara", "Anna", "Lucy", "Zoe", "Ella", "Nora", "Ruby", "Alice",
-    "Grace", "Chloe", "Maya", "Rosa", "Ivy", "Hanna", "Julia", "Kate", "Luna",
+    "Mia",
+    "Lily",
+    "Emma",
+    "Sara",
+    "Anna",
+    "Lucy",
+    "Zoe",
+    "Ella",
+    "Nora",
+    "Ruby",
+    "Alice",
+    "Grace",
+    "Chloe",
+    "Maya",
+    "Rosa",
+    "Ivy",
+    "Hanna",
+    "Julia",
+    "Kate",
+    "Luna",
 ]
 BOYS = [
-    "Tom", "Ben", "Max", "Sam", "Leo", "Jack", "Noah", "Finn", "Owen", "Luke", "Adam",
-    "Eli", "Hugo", "Theo", "Oscar", "Liam", "Jonas", "Paul", "Felix", "Milo",
+    "Tom",
+    "Ben",
+    "Max",
+    "Sam",
+    "Leo",
+    "Jack",
+    "Noah",
+    "Finn",
+    "Owen",
+    "Luke",
+    "Adam",
+    "Eli",
+    "Hugo",
+    "Theo",
+    "Oscar",
+    "Liam",
+    "Jonas",
+    "Paul",
+    "Felix",
+    "Milo",
 ]
 HELDOUT_GIRLS = ["Wendy", "Greta", "Olive", "Tessa", "Vera", "Daisy"]
 HELDOUT_BOYS = ["Victor", "Rufus", "Dexter", "Gus", "Ivan", "Walter"]
 
 OBJECTS = [
-    "ball", "book", "apple", "cup", "hat", "key", "toy car", "doll", "kite", "shell",
-    "coin", "spoon", "crayon", "sock", "bell", "map", "cookie", "flower", "feather", "stone",
-    "ribbon", "whistle", "candle", "brush", "drum", "balloon", "pear", "mitten", "ring", "leaf",
+    "ball",
+    "book",
+    "apple",
+    "cup",
+    "hat",
+    "key",
+    "toy car",
+    "doll",
+    "kite",
+    "shell",
+    "coin",
+    "spoon",
+    "crayon",
+    "sock",
+    "bell",
+    "map",
+    "cookie",
+    "flower",
+    "feather",
+    "stone",
+    "ribbon",
+    "whistle",
+    "candle",
+    "brush",
+    "drum",
+    "balloon",
+    "pear",
+    "mitten",
+    "ring",
+    "leaf",
 ]
 HELDOUT_OBJECTS = ["lantern", "compass", "marble", "teapot", "button", "trumpet"]
 CONTAINERS = ["box", "basket", "bag", "jar", "drawer", "bucket", "chest", "bowl", "pocket"]
 HELDOUT_CONTAINERS = ["crate", "barrel", "suitcase"]
 PLACES = [
-    "the park", "the garden", "the kitchen", "the forest", "the beach", "the farm",
-    "the school", "the market", "the river", "the hill", "the library", "the yard",
+    "the park",
+    "the garden",
+    "the kitchen",
+    "the forest",
+    "the beach",
+    "the farm",
+    "the school",
+    "the market",
+    "the river",
+    "the hill",
+    "the library",
+    "the yard",
 ]
 ADJECTIVES = [
-    "red", "blue", "green", "yellow", "little", "big", "shiny", "old", "new", "soft", "tiny",
-    "pretty", "funny", "round",
+    "red",
+    "blue",
+    "green",
+    "yellow",
+    "little",
+    "big",
+    "shiny",
+    "old",
+    "new",
+    "soft",
+    "tiny",
+    "pretty",
+    "funny",
+    "round",
 ]
 ANIMALS = ["dog", "cat", "bird", "rabbit", "duck", "frog", "pony", "mouse", "fox", "bear"]
 FEELINGS = ["happy", "sad", "tired", "excited", "surprised", "hungry", "sleepy", "proud", "glad"]
@@ -127,7 +212,9 @@ class StoryWriter:
             )
         if r.random() < 0.5:
             animal = r.choice(ANIMALS)
-            self.say(f"{cap(a(animal))} was sitting near them. The {animal} was {r.choice(FEELINGS)}.")
+            self.say(
+                f"{cap(a(animal))} was sitting near them. The {animal} was {r.choice(FEELINGS)}."
+            )
 
     def act(self) -> None:
         r = self.rng

@@ -18,14 +18,13 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from .blocks import Blocks, MixtureSampler, synthetic_rows_before
 from .config import ModelConfig, TrainConfig, to_dict
-from .distributed import DistInfo, barrier, bf16_supported, init_distributed, pick_device
+from .distributed import barrier, bf16_supported, init_distributed, pick_device
 from .errors import UserError
 from .fileio import atomic_path, read_json, stable_hash, write_json, write_text
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID, load_tokenizer
@@ -100,7 +99,9 @@ def next_token_nll(model, input_ids: torch.Tensor) -> torch.Tensor:
     labels = labels_for(input_ids)
     logits = model(input_ids=input_ids).logits
     return F.cross_entropy(
-        logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE,
+        logits.float().reshape(-1, logits.shape[-1]),
+        labels.reshape(-1),
+        ignore_index=IGNORE,
         reduction="sum",
     )
 
@@ -138,7 +139,9 @@ def load_optimizer(opt: torch.optim.Optimizer, folder: Path) -> None:
     for key, v in tensors.items():
         idx, name = key.split(".", 1)
         state.setdefault(int(idx), {})[name] = v
-    opt.load_state_dict({"state": state, "param_groups": read_json(folder / "optimizer_groups.json")})
+    opt.load_state_dict(
+        {"state": state, "param_groups": read_json(folder / "optimizer_groups.json")}
+    )
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -208,7 +211,9 @@ def train(
     synth = Blocks(synthetic_blocks) if synthetic_blocks else None
     evalb = Blocks(eval_blocks) if eval_blocks else None
     if real.block_len != cfg.block_len:
-        raise UserError(f"blocks in {train_blocks} have length {real.block_len}, config says {cfg.block_len}")
+        raise UserError(
+            f"blocks in {train_blocks} have length {real.block_len}, config says {cfg.block_len}"
+        )
     check_train_config(cfg)
     W = dist_info.world_size
     if cfg.batch_size % W:
@@ -245,7 +250,9 @@ def train(
     if dist_info.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         _trim_metrics(out_dir / "metrics.jsonl", start_step)
-        write_json(out_dir / "train_config.json", {"config": to_dict(cfg), "config_hash": config_hash})
+        write_json(
+            out_dir / "train_config.json", {"config": to_dict(cfg), "config_hash": config_hash}
+        )
     if start_step >= cfg.steps:
         return read_json(ckpt / "state.json")
 
@@ -333,7 +340,9 @@ def train(
                 "eval_loss": row.get("eval_loss"),
                 "config_hash": config_hash,
                 "synthetic_ratio": cfg.synthetic_ratio,
-                "synthetic_rows_total": synthetic_rows_before(done, cfg.synthetic_ratio, cfg.batch_size),
+                "synthetic_rows_total": synthetic_rows_before(
+                    done, cfg.synthetic_ratio, cfg.batch_size
+                ),
                 "rows_total": done * cfg.batch_size,
             }
             if done % cfg.checkpoint_every == 0 or last:

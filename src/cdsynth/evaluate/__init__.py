@@ -16,8 +16,18 @@ from pathlib import Path
 from ..errors import UserError
 from . import entity_tracking, ewok, minimal_pairs, perplexity, probes, reading, wug
 
-TASK_NAMES = ("perplexity", "blimp", "blimp_filtered", "blimp_supplement", "ewok",
-              "entity_tracking", "wug", "reading", "probes_agreement", "probes_tracking")
+TASK_NAMES = (
+    "perplexity",
+    "blimp",
+    "blimp_filtered",
+    "blimp_supplement",
+    "ewok",
+    "entity_tracking",
+    "wug",
+    "reading",
+    "probes_agreement",
+    "probes_tracking",
+)
 
 
 def _limit(groups: dict[str, list], n: int | None) -> dict[str, list]:
@@ -29,12 +39,17 @@ def load_task(name: str, cfg, workdir: str | Path):
     root = Path(cfg.data_dir)
     n = cfg.max_items
     if name in ("blimp", "blimp_filtered", "blimp_supplement"):
-        return _limit(minimal_pairs.load_pairs(root / name), n), partial(minimal_pairs.score_pairs, name)
+        return _limit(minimal_pairs.load_pairs(root / name), n), partial(
+            minimal_pairs.score_pairs, name
+        )
     if name == "ewok":
-        return _limit(ewok.load(root / "ewok" / "ewok_filtered.zip", cfg.passwords.ewok), n), ewok.score
+        return _limit(
+            ewok.load(root / "ewok" / "ewok_filtered.zip", cfg.passwords.ewok), n
+        ), ewok.score
     if name == "entity_tracking":
-        data = entity_tracking.load(root / "entity_tracking" / "entity_tracking.zip",
-                                    cfg.passwords.entity_tracking)
+        data = entity_tracking.load(
+            root / "entity_tracking" / "entity_tracking.zip", cfg.passwords.entity_tracking
+        )
         return _limit(data, n), partial(entity_tracking.score_items, name)
     if name == "wug":
         return _limit(wug.load(root / "wug_adj"), n), wug.score
@@ -52,7 +67,9 @@ def load_task(name: str, cfg, workdir: str | Path):
             docs = read_jsonl(path)
         else:
             docs = read_split(Path(workdir) / "corpus", "eval")
-        return docs[: cfg.perplexity_documents] if cfg.perplexity_documents else docs, perplexity.score
+        return docs[
+            : cfg.perplexity_documents
+        ] if cfg.perplexity_documents else docs, perplexity.score
     if name == "probes_agreement":
         data = probes.agreement_pairs(cfg.probe_seed)
         return _limit(data, n), partial(minimal_pairs.score_pairs, name)
@@ -63,4 +80,6 @@ def load_task(name: str, cfg, workdir: str | Path):
 
 
 def evaluate_model(scorer, tasks, cfg, workdir: str | Path = ".") -> dict:
-    return {name: fn(scorer, data) for name in tasks for data, fn in [load_task(name, cfg, workdir)]}
+    return {
+        name: fn(scorer, data) for name in tasks for data, fn in [load_task(name, cfg, workdir)]
+    }

@@ -50,8 +50,9 @@ def zip_password(name: str, configured: str | None) -> bytes:
     env = f"CDSYNTH_{name.upper()}_PASSWORD"
     pwd = configured or os.environ.get(env)
     if not pwd:
-        raise UserError(f"the {name} data is a password-protected zip: set evaluate.passwords."
-                        f"{name} or ${env}")
+        raise UserError(
+            f"the {name} data is a password-protected zip: set evaluate.passwords.{name} or ${env}"
+        )
     return pwd.encode()
 
 

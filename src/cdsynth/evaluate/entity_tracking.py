@@ -33,9 +33,16 @@ def score_items(task: str, scorer, files: dict[str, list[dict]]) -> TaskResult:
         ok = bool(s[0] > np.max(s[1:])) if n > 1 else True
         sub = f"{f}_{row['numops']}_ops"
         groups.setdefault(f, {}).setdefault(sub, []).append(ok)
-        items.append({"id": f"{f}/{i}", "subtask": sub, "scores": [float(x) for x in s],
-                      "correct": ok})
+        items.append(
+            {"id": f"{f}/{i}", "subtask": sub, "scores": [float(x) for x in s], "correct": ok}
+        )
     per_sub = {sub: float(np.mean(v)) for g in groups.values() for sub, v in sorted(g.items())}
     per_file = {f: float(np.mean([np.mean(v) for v in g.values()])) for f, g in groups.items()}
-    return TaskResult(task, "accuracy", float(np.mean(list(per_file.values()))), per_sub, items,
-                      extra={"files": per_file})
+    return TaskResult(
+        task,
+        "accuracy",
+        float(np.mean(list(per_file.values()))),
+        per_sub,
+        items,
+        extra={"files": per_file},
+    )

@@ -28,7 +28,8 @@ def score(scorer, files: dict[str, list[dict]]) -> TaskResult:
         a, b = float(lp[2 * k]), float(lp[2 * k + 1])
         ok = a > b
         correct.setdefault(row["Domain"], []).append(ok)
-        items.append({"id": f"{f}/{i}", "subtask": row["Domain"], "target1": a, "target2": b,
-                      "correct": ok})
+        items.append(
+            {"id": f"{f}/{i}", "subtask": row["Domain"], "target1": a, "target2": b, "correct": ok}
+        )
     s, per = macro_mean(correct)
     return TaskResult("ewok", "accuracy", s, per, items)

@@ -25,11 +25,12 @@ def score_pairs(task: str, scorer, groups: dict[str, list[dict]]) -> TaskResult:
     sentences = [s for _, _, row in flat for s in (row["sentence_good"], row["sentence_bad"])]
     lp = scorer.sentence_logprobs(sentences)
     items, correct = [], {}
-    for k, (name, i, row) in enumerate(flat):
+    for k, (name, i, _) in enumerate(flat):
         good, bad = float(lp[2 * k]), float(lp[2 * k + 1])
         ok = good > bad
         correct.setdefault(name, []).append(ok)
-        items.append({"id": f"{name}/{i}", "subtask": name, "good": good, "bad": bad,
-                      "correct": ok})
+        items.append(
+            {"id": f"{name}/{i}", "subtask": name, "good": good, "bad": bad, "correct": ok}
+        )
     score, per = macro_mean(correct)
     return TaskResult(task, "accuracy", score, per, items)

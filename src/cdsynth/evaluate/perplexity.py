@@ -31,14 +31,27 @@ def score(scorer, documents: list[dict], window: int = 1024) -> TaskResult:
     lps = scorer.token_logprobs(reqs)
     nll = np.zeros(len(documents))
     count = np.zeros(len(documents), dtype=np.int64)
-    for d, lp in zip(owners, lps):
+    for d, lp in zip(owners, lps, strict=False):
         nll[d] -= lp.sum()
         count[d] += len(lp)
     n_bytes = sum(len(doc["text"].encode("utf-8")) for doc in documents)
     ppl = math.exp(nll.sum() / max(count.sum(), 1))
     bpb = nll.sum() / math.log(2) / max(n_bytes, 1)
-    items = [{"id": str(doc.get("id", i)), "subtask": "eval", "nll": float(n), "tokens": int(c),
-              "bytes": len(doc["text"].encode("utf-8"))}
-             for i, (doc, n, c) in enumerate(zip(documents, nll, count))]
-    return TaskResult("perplexity", "perplexity", ppl, {"bits_per_byte": bpb}, items,
-                      extra={"bits_per_byte": bpb, "tokens": int(count.sum())})
+    items = [
+        {
+            "id": str(doc.get("id", i)),
+            "subtask": "eval",
+            "nll": float(n),
+            "tokens": int(c),
+            "bytes": len(doc["text"].encode("utf-8")),
+        }
+        for i, (doc, n, c) in enumerate(zip(documents, nll, count, strict=False))
+    ]
+    return TaskResult(
+        "perplexity",
+        "perplexity",
+        ppl,
+        {"bits_per_byte": bpb},
+        items,
+        extra={"bits_per_byte": bpb, "tokens": int(count.sum())},
+    )

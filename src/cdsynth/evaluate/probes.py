@@ -35,8 +35,9 @@ def agreement_pairs(seed: int = 0, n_per_template: int = 40) -> dict[str, list[d
             x, y = rng.sample(people, 2)
             o, c = rng.choice(lex.objects), rng.choice(lex.containers)
             fill = dict(x=x, y=y, o=o, c=c, ao=a(o))
-            rows.append({"sentence_good": cap(good.format(**fill)),
-                         "sentence_bad": cap(bad.format(**fill))})
+            rows.append(
+                {"sentence_good": cap(good.format(**fill)), "sentence_bad": cap(bad.format(**fill))}
+            )
         groups[f"agreement_{t}"] = rows
     return groups
 
@@ -58,6 +59,12 @@ def tracking_items(seed: int = 0, n_items: int = 150, max_ops: int = 4) -> dict[
         truth = w.holder[obj]
         others = [p for p in w.people if p != truth]
         options = [f" {p} has the {obj}." for p in [truth, *others]]
-        rows.append({"sample_id": len(rows), "numops": numops,
-                     "input_prefix": " ".join(w.sentences) + " Now", "options": options})
+        rows.append(
+            {
+                "sample_id": len(rows),
+                "numops": numops,
+                "input_prefix": " ".join(w.sentences) + " Now",
+                "options": options,
+            }
+        )
     return {"storyworld": rows}

@@ -20,8 +20,19 @@ from ..errors import UserError
 from .result import TaskResult
 
 BASELINE = ("Subtlex_log10", "length", "context_length")
-MEASURES = ("RTfirstfix", "RTfirstpass", "RTgopast", "RTrightbound", "self_paced_reading_time",
-            "ELAN", "LAN", "N400", "P600", "EPNP", "PNP")
+MEASURES = (
+    "RTfirstfix",
+    "RTfirstpass",
+    "RTgopast",
+    "RTrightbound",
+    "self_paced_reading_time",
+    "ELAN",
+    "LAN",
+    "N400",
+    "P600",
+    "EPNP",
+    "PNP",
+)
 
 
 def load(folder: Path) -> list[dict]:
@@ -67,7 +78,11 @@ def score(scorer, rows: list[dict]) -> TaskResult:
         ok = np.isfinite(y) & np.isfinite(base).all(1)
         if ok.sum() < len(BASELINE) + 3:
             continue
-        gains[m] = 100 * (r2(np.column_stack([base[ok], surprisal[ok]]), y[ok]) - r2(base[ok], y[ok]))
-    items = [{"id": str(i), "subtask": "words", "surprisal": float(s)} for i, s in enumerate(surprisal)]
+        gains[m] = 100 * (
+            r2(np.column_stack([base[ok], surprisal[ok]]), y[ok]) - r2(base[ok], y[ok])
+        )
+    items = [
+        {"id": str(i), "subtask": "words", "surprisal": float(s)} for i, s in enumerate(surprisal)
+    ]
     score = float(np.mean(list(gains.values()))) if gains else float("nan")
     return TaskResult("reading", "r2_gain", score, gains, items)

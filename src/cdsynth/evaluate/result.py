@@ -17,8 +17,14 @@ class TaskResult:
     extra: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
-        return {"task": self.task, "metric": self.metric, "score": self.score,
-                "subtasks": self.subtasks, "n_items": len(self.items), **self.extra}
+        return {
+            "task": self.task,
+            "metric": self.metric,
+            "score": self.score,
+            "subtasks": self.subtasks,
+            "n_items": len(self.items),
+            **self.extra,
+        }
 
 
 def macro_mean(groups: dict[str, list[bool]]) -> tuple[float, dict[str, float]]:

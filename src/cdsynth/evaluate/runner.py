@@ -35,8 +35,14 @@ def model_folders(path: str | Path, steps=None) -> list[Path]:
     return ckpts
 
 
-def evaluate_checkpoints(path: str | Path, cfg: EvalConfig, workdir: str | Path = ".",
-                         out: str | Path | None = None, log=print, progress: bool = True) -> dict:
+def evaluate_checkpoints(
+    path: str | Path,
+    cfg: EvalConfig,
+    workdir: str | Path = ".",
+    out: str | Path | None = None,
+    log=print,
+    progress: bool = True,
+) -> dict:
     """{checkpoint name: {task: summary}} for every checkpoint and task, cached on disk."""
     folders = model_folders(path, cfg.steps)
     out = Path(out) if out else Path(path) / "eval"
@@ -56,19 +62,30 @@ def evaluate_checkpoints(path: str | Path, cfg: EvalConfig, workdir: str | Path 
             scorer = None
             for name, (data, fn, fingerprint) in tasks.items():
                 summary_path = out / folder.name / f"{name}.json"
-                if summary_path.is_file() and read_json(summary_path).get("fingerprint") == fingerprint:
+                if (
+                    summary_path.is_file()
+                    and read_json(summary_path).get("fingerprint") == fingerprint
+                ):
                     results.setdefault(folder.name, {})[name] = read_json(summary_path)
                 else:
                     if scorer is None:
-                        scorer = Scorer.from_pretrained(folder, batch_size=cfg.batch_size,
-                                                        bos_rule=cfg.bos_rule,
-                                                        leading_space=cfg.leading_space)
+                        scorer = Scorer.from_pretrained(
+                            folder,
+                            batch_size=cfg.batch_size,
+                            bos_rule=cfg.bos_rule,
+                            leading_space=cfg.leading_space,
+                        )
                     t0 = time.perf_counter()
                     res = fn(scorer, data)
                     seconds = time.perf_counter() - t0
                     write_jsonl(out / folder.name / f"{name}.items.jsonl", res.items)
-                    summary = {**res.summary(), "checkpoint": str(folder), "fingerprint": fingerprint,
-                               "seconds": seconds, "items_per_s": len(res.items) / max(seconds, 1e-9)}
+                    summary = {
+                        **res.summary(),
+                        "checkpoint": str(folder),
+                        "fingerprint": fingerprint,
+                        "seconds": seconds,
+                        "items_per_s": len(res.items) / max(seconds, 1e-9),
+                    }
                     write_json(summary_path, summary)
                     results.setdefault(folder.name, {})[name] = summary
                     if bar is not None:

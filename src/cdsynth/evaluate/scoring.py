@@ -20,7 +20,8 @@ token, so compare scorers only under the same rule.
 
 Tokenization follows lm-eval: trailing spaces of the context move to the continuation, and
 the continuation's tokens are those of tokenize(context + continuation) after the tokens of
-tokenize(context), so merges across the boundary count for the continuation. An item longer than the model's context loses the start of its context
+tokenize(context), so merges across the boundary count for the continuation. An item
+longer than the model's context loses the start of its context
 (as in lm-eval).
 """
 
@@ -38,9 +39,16 @@ BOS_RULES = ("bos", "eos", "none")
 
 
 class Scorer:
-    def __init__(self, model, tokenizer, batch_size: int = 64, bos_rule: str = "bos",
-                 leading_space: bool = False, dtype: torch.dtype = torch.float32,
-                 device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        batch_size: int = 64,
+        bos_rule: str = "bos",
+        leading_space: bool = False,
+        dtype: torch.dtype = torch.float32,
+        device: str | torch.device = "cpu",
+    ):
         if bos_rule not in BOS_RULES:
             raise UserError(f"bos_rule must be one of {', '.join(BOS_RULES)}, got '{bos_rule}'")
         self.model = model.to(device, dtype).eval()
@@ -82,7 +90,7 @@ class Scorer:
         whole = self.encode(context + continuation)
         if whole[: len(ctx)] != ctx:  # a merge across the boundary: fall back to separate
             whole = ctx + self.encode(continuation)
-        return self.start_ids + ctx, whole[len(ctx):]
+        return self.start_ids + ctx, whole[len(ctx) :]
 
     def sentence_logprobs(self, sentences: Sequence[str]) -> np.ndarray:
         prefix = " " if self.leading_space else ""
@@ -94,10 +102,12 @@ class Scorer:
     def token_logprobs(self, requests: Sequence[tuple[list[int], list[int]]]) -> list[np.ndarray]:
         """Per-token log-probabilities of each continuation (float64 arrays)."""
         out: list[np.ndarray | None] = [None] * len(requests)
-        order = sorted(range(len(requests)), key=lambda i: -len(requests[i][0]) - len(requests[i][1]))
+        order = sorted(
+            range(len(requests)), key=lambda i: -len(requests[i][0]) - len(requests[i][1])
+        )
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            for i, lp in zip(idx, self._batch([requests[i] for i in idx])):
+            for i, lp in zip(idx, self._batch([requests[i] for i in idx]), strict=False):
                 out[i] = lp
         return out  # type: ignore[return-value]
 
@@ -110,9 +120,11 @@ class Scorer:
         seqs, fitted = [], []
         for ctx, cont in reqs:
             if len(cont) >= self.max_len:
-                raise UserError(f"a continuation of {len(cont)} tokens exceeds the model context "
-                                f"({self.max_len})")
-            ctx = ctx[max(0, len(ctx) + len(cont) - self.max_len):]  # drop the oldest context
+                raise UserError(
+                    f"a continuation of {len(cont)} tokens exceeds the model context "
+                    f"({self.max_len})"
+                )
+            ctx = ctx[max(0, len(ctx) + len(cont) - self.max_len) :]  # drop the oldest context
             fitted.append((ctx, cont))
             seqs.append(ctx + cont)
         reqs = fitted
@@ -122,7 +134,9 @@ class Scorer:
         for r, s in enumerate(seqs):
             ids[r, : len(s)] = torch.tensor(s)
             mask[r, : len(s)] = 1
-        logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+        logits = self.model(
+            input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
+        ).logits
         out = []
         for r, (ctx, cont) in enumerate(reqs):
             # token at position p is predicted by the logits at p - 1; a token at position 0

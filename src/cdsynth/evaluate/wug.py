@@ -19,7 +19,9 @@ def load(folder: Path) -> dict[str, list[dict]]:
         rows = read_jsonl_file(f, ("sentences", "ratio"))
         for n, row in enumerate(rows, 1):
             if len(row["sentences"].split("\t")) != 2:
-                raise UserError(f"{f}: item {n}: 'sentences' must hold two sentences split by a tab")
+                raise UserError(
+                    f"{f}: item {n}: 'sentences' must hold two sentences split by a tab"
+                )
         out[f.stem] = rows
     return out
 
@@ -31,6 +33,8 @@ def score(scorer, files: dict[str, list[dict]]) -> TaskResult:
     p_first = 1.0 / (1.0 + np.exp(lp[:, 1] - lp[:, 0]))
     ratio = np.array([row["ratio"] for _, _, row in flat], dtype=float)
     rho = float(spearmanr(p_first, ratio).statistic) if len(flat) > 1 else float("nan")
-    items = [{"id": f"{f}/{i}", "subtask": f, "p_first": float(p), "ratio": float(r)}
-             for (f, i, _), p, r in zip(flat, p_first, ratio)]
+    items = [
+        {"id": f"{f}/{i}", "subtask": f, "p_first": float(p), "ratio": float(r)}
+        for (f, i, _), p, r in zip(flat, p_first, ratio, strict=False)
+    ]
     return TaskResult("wug", "spearman", rho, {}, items)
