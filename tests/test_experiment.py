@@ -142,3 +142,26 @@ def test_a_stage_killed_half_way_resumes(study, monkeypatch):
     steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(1, 13))  # resumed at step 8: nothing lost, nothing twice
     assert all(state == "done" for _, state in experiment_status(changed))
+
+
+def test_sweeps_expand_into_conditions_and_plots(tmp_path):
+    from cdsynth.experiment import condition_specs, study_conditions
+    from cdsynth.report import sweep_groups
+
+    cfg = tiny_config(
+        tmp_path, *STUDY[:4], "study.sweeps=[{base: cd-early, key: ratio, values: [0.1, 0.5]}]"
+    )
+    names = [c["name"] for c in condition_specs(cfg.study)]
+    assert names[-2:] == ["cd-early-ratio-0.1", "cd-early-ratio-0.5"]
+    conds = {c.name: c for c in study_conditions(cfg)}
+    assert conds["cd-early-ratio-0.5"].ratio == 0.5 and conds["cd-early"].ratio == 0.3
+    assert conds["cd-early-ratio-0.1"].generate.bad == "runs/baseline-seed0/step_4"
+    groups = sweep_groups(cfg, "ratio")
+    assert [sorted(c["name"] for c in g) for g in groups] == [
+        ["cd-early", "cd-early-ratio-0.1", "cd-early-ratio-0.5"]
+    ]
+    from cdsynth.errors import UserError
+
+    bad = tiny_config(tmp_path, *STUDY[:4], "study.sweeps=[{base: nope, key: lam, values: [1]}]")
+    with pytest.raises(UserError, match="no condition named 'nope'"):
+        condition_specs(bad.study)

@@ -188,6 +188,9 @@ class StudyConfig:
     conditions:  [{name, strategy, amateur, ratio, alpha, lam, top_k, top_p, temperature,
                    good_temperature, bad_temperature, paper_compatible}] - each one synthetic
                  corpus and its mixed retraining runs (one per seed).
+    sweeps:      [{base: NAME, key: KEY, values: [...]}] - a copy of condition NAME for each
+                 value of KEY (lam, alpha, top_k, top_p, temperature, ratio, ...), named
+                 NAME-KEY-VALUE: the ablation grids of the paper.
     """
 
     seeds: list = field(default_factory=lambda: [0])
@@ -195,6 +198,7 @@ class StudyConfig:
     good_step: int | None = None  # None: the last step of the baseline run
     amateurs: dict = field(default_factory=dict)
     conditions: list = field(default_factory=list)
+    sweeps: list = field(default_factory=list)  # [{base: NAME, key: lam, values: [0.5, 2]}]
     ratio: float = 0.3  # default synthetic share of the mixed runs
     bootstrap_samples: int = 1000
     bootstrap_seed: int = 0

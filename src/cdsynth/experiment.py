@@ -230,6 +230,24 @@ class Condition:
     amateur_run: str | None  # the run family of the amateur checkpoint, if any
 
 
+def condition_specs(st) -> list[dict]:
+    """The study's conditions as mappings, sweeps expanded into one condition per value."""
+    conds = [dict(c) if isinstance(c, dict) else c for c in st.conditions]
+    by_name = {c.get("name"): c for c in conds if isinstance(c, dict)}
+    for i, sw in enumerate(st.sweeps):
+        if not isinstance(sw, dict) or set(sw) != {"base", "key", "values"}:
+            raise UserError(f"study.sweeps[{i}] must have exactly: base, key, values")
+        if sw["base"] not in by_name:
+            raise UserError(f"study.sweeps[{i}]: no condition named '{sw['base']}'")
+        if sw["key"] not in CONDITION_KEYS or sw["key"] == "name":
+            raise UserError(f"study.sweeps[{i}]: '{sw['key']}' cannot be swept")
+        for v in sw["values"]:
+            conds.append(
+                {**by_name[sw["base"]], sw["key"]: v, "name": f"{sw['base']}-{sw['key']}-{v}"}
+            )
+    return conds
+
+
 def study_conditions(cfg: ExperimentConfig) -> list[Condition]:
     """The synthetic conditions of the study, with their generation configs resolved."""
 
@@ -242,7 +260,7 @@ def study_conditions(cfg: ExperimentConfig) -> list[Condition]:
     good = f"runs/baseline-seed{s0}/step_{good_step}"
     out = []
     names = set()
-    for i, c in enumerate(st.conditions):
+    for i, c in enumerate(condition_specs(st)):
         if not isinstance(c, dict) or "name" not in c:
             raise UserError(f"study.conditions[{i}] must be a mapping with a name")
         unknown = set(c) - set(CONDITION_KEYS)

@@ -283,7 +283,9 @@ def plot_learning_curves(cfg, methods, summary, folder: Path) -> list[str]:
 
 def sweep_groups(cfg: ExperimentConfig, key: str) -> list[list[dict]]:
     """Groups of conditions that differ only in `key` (ratio, top_k or top_p)."""
-    conds = cfg.study.conditions
+    from .experiment import condition_specs
+
+    conds = condition_specs(cfg.study)
     groups: dict = {}
     for c in conds:
         rest = json.dumps({k: v for k, v in c.items() if k not in ("name", key)}, sort_keys=True)
@@ -294,16 +296,21 @@ def sweep_groups(cfg: ExperimentConfig, key: str) -> list[list[dict]]:
 def plot_sweeps(cfg, summary, folder: Path) -> list[str]:
     plt = _plt()
     names = []
+    dec = cfg.generate.decoding
+    default = {"ratio": cfg.study.ratio, "top_k": dec.top_k, "top_p": dec.top_p, "lam": dec.lam}
     for key, title in (
         ("ratio", "Mixing ratio"),
         ("top_k", "Top-k truncation"),
         ("top_p", "Top-p truncation"),
+        ("lam", "Contrast strength (lambda)"),
     ):
         for gi, group in enumerate(sweep_groups(cfg, key)):
-            group = sorted(
-                group, key=lambda c: c.get(key, cfg.study.ratio if key == "ratio" else 0)
-            )
-            xs = [c.get(key, cfg.study.ratio if key == "ratio" else None) for c in group]
+
+            def x_of(c, key=key):
+                return c[key] if c.get(key) is not None else default[key]
+
+            group = sorted(group, key=x_of)
+            xs = [x_of(c) for c in group]
             mu = [summary["rows"][c["name"]]["mu_delta_rel"] for c in group]
             fig, ax = plt.subplots(figsize=(6, 4))
             ax.plot(range(len(xs)), [100 * v for v in mu], marker="o", label="mu-Delta-REL (%)")
