@@ -13,11 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/cdsynth corpus configs/demo.yaml
-	$(BIN)/cdsynth tokenizer configs/demo.yaml
-	$(BIN)/cdsynth train configs/demo.yaml
-	$(BIN)/cdsynth generate configs/demo.yaml
-	$(BIN)/cdsynth train configs/demo.yaml train.name=mixed-cd train.synthetic=synthetic/cd train.synthetic_ratio=0.3
+	$(BIN)/cdsynth experiment run configs/demo.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -31,6 +27,8 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/generate_throughput.py
+	$(BIN)/python bench/eval_throughput.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -19,6 +19,7 @@ STUDY = [
     "{name: no-contrast-vhead, strategy: vhead}, {name: cd-early, strategy: cd, amateur: early}]",
     "study.bootstrap_samples=50",
     "study.diagnostics_samples=10",
+    "study.sweeps=[{base: no-contrast, key: ratio, values: [0.6]}]",
     "generate.num_prefixes=4",
     "generate.completions=2",
     "generate.new_tokens=16",
@@ -45,6 +46,9 @@ def test_whole_study_and_report(study):
     assert names[:3] == ["corpus", "tokenizer", "train/baseline-seed0"]
     assert "generate/cd-early" in names and "train/mix-cd-early-seed0" in names
     assert names[-1] == "report"
+    # a ratio sweep reuses its base condition's corpus: no second generation
+    assert "generate/no-contrast-ratio-0.6" not in names
+    assert "train/mix-no-contrast-ratio-0.6-seed0" in names
     summary = json.loads((root / "report" / "summary.json").read_text())
     table = summary["table"]
     assert table[0] == [
@@ -54,7 +58,13 @@ def test_whole_study_and_report(study):
         "probes_tracking",
         "mu-Delta-REL",
     ]
-    assert [r[0] for r in table[1:]] == ["baseline", "no-contrast", "no-contrast-vhead", "cd-early"]
+    assert [r[0] for r in table[1:]] == [
+        "baseline",
+        "no-contrast",
+        "no-contrast-vhead",
+        "cd-early",
+        "no-contrast-ratio-0.6",
+    ]
     md = (root / "report" / "report.md").read_text()
     for method in ("no-contrast-vhead", "cd-early"):
         assert f"| {method} |" in md
@@ -62,6 +72,7 @@ def test_whole_study_and_report(study):
     html = (root / "report" / "report.html").read_text()
     assert html.count("<table>") >= 3 and "data:image/png;base64," in html
     assert (root / "report" / "curve_eval_loss.png").stat().st_size > 1000
+    assert (root / "report" / "sweep_ratio_0.png").stat().st_size > 1000  # the Fig. 3 analogue
 
 
 def test_html_report_opens_in_headless_chromium(study, tmp_path):

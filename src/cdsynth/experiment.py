@@ -340,28 +340,33 @@ def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> lis
             train_stage(_train_config(cfg, run, seed), [tok])
     evals: list[Stage] = []
     methods = {"baseline": [f"baseline-seed{s}" for s in st.seeds]}
+    corpora: dict[str, Stage] = {}  # conditions that differ only in ratio share a corpus
     for cond in study_conditions(cfg):
         s0 = st.seeds[0]
-        deps = [trains[f"baseline-seed{s0}"]]
-        if cond.amateur_run:
-            deps.append(trains[f"{cond.amateur_run}-seed{s0}"])
-        c = dataclasses.replace(cfg, generate=cond.generate)
-        gen = Stage(
-            f"generate/{cond.name}",
-            "generate",
-            to_dict(cond.generate),
-            deps,
-            Path(cfg.workdir) / "synthetic" / cond.name,
-            lambda c=c: run_generate(c, shard=(0, 1), log=log, progress=progress),
-            cli=("generate", c),
-        )
-        stages.append(gen)
+        key = stable_hash({k: v for k, v in to_dict(cond.generate).items() if k != "name"})
+        gen = corpora.get(key)
+        if gen is None:
+            deps = [trains[f"baseline-seed{s0}"]]
+            if cond.amateur_run:
+                deps.append(trains[f"{cond.amateur_run}-seed{s0}"])
+            c = dataclasses.replace(cfg, generate=cond.generate)
+            gen = Stage(
+                f"generate/{cond.name}",
+                "generate",
+                to_dict(cond.generate),
+                deps,
+                Path(cfg.workdir) / "synthetic" / cond.name,
+                lambda c=c: run_generate(c, shard=(0, 1), log=log, progress=progress),
+                cli=("generate", c),
+            )
+            corpora[key] = gen
+            stages.append(gen)
         methods[cond.name] = []
         for seed in st.seeds:
             tc = dataclasses.replace(
                 _train_config(cfg, "baseline", seed),
                 name=f"mix-{cond.name}-seed{seed}",
-                synthetic=f"synthetic/{cond.name}",
+                synthetic=f"synthetic/{gen.output.name}",
                 synthetic_ratio=cond.ratio,
             )
             train_stage(tc, [tok, gen])
