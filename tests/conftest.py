@@ -13,29 +13,44 @@ def quiet(*args, **kwargs):
     pass
 
 
+TINY = [
+    "corpus.storyworld_words=30000",
+    "corpus.eval_fraction=0.1",
+    "corpus.seeds_fraction=0.1",
+    "tokenizer.vocab_size=400",
+    "train.model=test-micro",
+    "train.block_len=32",
+    "train.batch_size=8",
+    "train.micro_batch_size=4",
+    "train.steps=12",
+    "train.warmup_steps=2",
+    "train.eval_every=4",
+    "train.eval_blocks=8",
+    "train.checkpoint_every=4",
+    "train.precision=fp32",
+]
+
+
 def tiny_config(workdir, *extra):
     """A config small enough that a whole training run takes about a second."""
-    return load_config(
-        None,
-        [
-            f"workdir={workdir}",
-            "corpus.storyworld_words=30000",
-            "corpus.eval_fraction=0.1",
-            "corpus.seeds_fraction=0.1",
-            "tokenizer.vocab_size=400",
-            "train.model=test-micro",
-            "train.block_len=32",
-            "train.batch_size=8",
-            "train.micro_batch_size=4",
-            "train.steps=12",
-            "train.warmup_steps=2",
-            "train.eval_every=4",
-            "train.eval_blocks=8",
-            "train.checkpoint_every=4",
-            "train.precision=fp32",
-            *extra,
-        ],
-    )
+    return load_config(None, [f"workdir={workdir}", *TINY, *extra])
+
+
+def interrupt_after(monkeypatch, module, name: str, n: int) -> dict:
+    """Make module.name raise KeyboardInterrupt right after its n-th call (a killed run);
+    returns the call counter. `monkeypatch.undo()` restores it."""
+    real = getattr(module, name)
+    calls = {"n": 0}
+
+    def wrapper(*args, **kwargs):
+        out = real(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise KeyboardInterrupt
+        return out
+
+    monkeypatch.setattr(module, name, wrapper)
+    return calls
 
 
 @pytest.fixture(scope="session")

@@ -66,7 +66,7 @@ def test_jsonl_and_parquet_sources(tmp_path):
     with pytest.raises(UserError, match="no column 'body'"):
         load_documents(CorpusConfig(source="parquet", path=str(tmp_path), text_field="body"))
     (tmp_path / "bad.jsonl").write_text('{"text": "ok"}\n{"text": \n')
-    with pytest.raises(UserError, match=r"bad.jsonl:2: invalid JSON"):
+    with pytest.raises(UserError, match=r"bad.jsonl:2: malformed JSON"):
         load_documents(CorpusConfig(source="jsonl", path=str(tmp_path / "bad.jsonl")))
 
 

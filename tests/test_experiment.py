@@ -9,7 +9,7 @@ import pytest
 from cdsynth import train as train_mod
 from cdsynth.experiment import experiment_status, run_experiment
 
-from .conftest import quiet, tiny_config
+from .conftest import interrupt_after, quiet, tiny_config
 
 STUDY = [
     "study.seeds=[0]",
@@ -131,21 +131,12 @@ def test_rerun_does_no_work_and_one_change_redoes_one_stage(study):
 def test_a_stage_killed_half_way_resumes(study, monkeypatch):
     root, cfg, _ = study
     changed = tiny_config(root, *STUDY[:4], "study.ratio=0.5", *STUDY[4:])
-    real_save = train_mod.save_checkpoint
-    calls = {"n": 0}
-
-    def die_on_second(*a, **k):
-        real_save(*a, **k)
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(train_mod, "save_checkpoint", die_on_second)
+    interrupt_after(monkeypatch, train_mod, "save_checkpoint", 2)
     with pytest.raises(KeyboardInterrupt):
         run_experiment(changed, log=quiet)
     status = dict(experiment_status(changed))
     assert status["train/mix-no-contrast-seed0"] == "partial"
-    monkeypatch.setattr(train_mod, "save_checkpoint", real_save)
+    monkeypatch.undo()
     logs = []
     run_experiment(changed, log=logs.append)
     assert "[train/mix-no-contrast-seed0] resuming" in logs

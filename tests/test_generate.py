@@ -14,7 +14,7 @@ from cdsynth.generate import generate_batch, make_engines, work_items
 from cdsynth.llama_forward import LeanLlama
 from cdsynth.train import build_model
 
-from .conftest import quiet, tiny_config
+from .conftest import interrupt_after, quiet, tiny_config
 
 VOCAB = 60
 
@@ -225,21 +225,12 @@ def test_shards_and_resume_give_the_same_corpus(trained, monkeypatch):
     assert [r["token_ids"] for r in read_rows(three)] == [r["token_ids"] for r in rows]
     assert [r["text"] for r in read_rows(three)] == [r["text"] for r in rows]
     # a run killed after two batches, then restarted, loses and duplicates nothing
-    real_write = gen_mod._write_batch
-    count = {"n": 0}
-
-    def write_then_die(*a):
-        real_write(*a)
-        count["n"] += 1
-        if count["n"] == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(gen_mod, "_write_batch", write_then_die)
+    count = interrupt_after(monkeypatch, gen_mod, "_write_batch", 2)
     cfgr = gen_config(trained, "generate.name=resumed")
     with pytest.raises(KeyboardInterrupt):
         run_generate(cfgr, log=quiet, progress=False)
     assert not (trained / "synthetic" / "resumed" / "synthetic.parquet").exists()
-    monkeypatch.setattr(gen_mod, "_write_batch", real_write)
+    monkeypatch.undo()
     run_generate(cfgr, log=quiet, progress=False)
     assert count["n"] == 2
     assert len(list((trained / "synthetic" / "resumed" / "batches").iterdir())) == 4

@@ -16,7 +16,7 @@ from cdsynth.config import TrainConfig
 from cdsynth.experiment import Workspace, run_train
 from cdsynth.train import evaluate_loss, list_checkpoints, lr_at
 
-from .conftest import quiet, tiny_config
+from .conftest import TINY, interrupt_after, quiet, tiny_config
 
 
 def weights(folder):
@@ -69,23 +69,14 @@ def test_interrupted_run_resumes_to_identical_weights(workspace, monkeypatch):
     full = run_train(tiny_config(workspace, "train.name=full"), log=quiet, progress=False)
 
     # interrupt a second run just after its second checkpoint (step 8)...
-    real_save = train_mod.save_checkpoint
-    calls = {"n": 0}
-
-    def save_then_die(*args, **kwargs):
-        real_save(*args, **kwargs)
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(train_mod, "save_checkpoint", save_then_die)
+    interrupt_after(monkeypatch, train_mod, "save_checkpoint", 2)
     cfg = tiny_config(workspace, "train.name=cut")
     with pytest.raises(KeyboardInterrupt):
         run_train(cfg, log=quiet, progress=False)
     cut = Workspace(workspace).run("cut")
     assert [p.name for p in list_checkpoints(cut)] == ["step_4", "step_8"]
     # ... and the same command continues from step 8
-    monkeypatch.setattr(train_mod, "save_checkpoint", real_save)
+    monkeypatch.undo()
     run_train(cfg, log=quiet, progress=False)
     a, b = weights(full / "step_12"), weights(cut / "step_12")
     assert a.keys() == b.keys()
@@ -129,27 +120,8 @@ def test_mixture_training_logs_realised_share(workspace):
 @pytest.mark.slow
 def test_kill_9_then_same_command_equals_uninterrupted(workspace):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    base = [
-        sys.executable,
-        "-m",
-        "cdsynth.cli",
-        "train",
-        f"workdir={workspace}",
-        "corpus.storyworld_words=30000",
-        "corpus.eval_fraction=0.1",
-        "corpus.seeds_fraction=0.1",
-        "tokenizer.vocab_size=400",
-        "train.model=test-micro",
-        "train.block_len=32",
-        "train.batch_size=8",
-        "train.micro_batch_size=4",
-        "train.warmup_steps=2",
-        "train.eval_every=4",
-        "train.eval_blocks=8",
-        "train.precision=fp32",
-        "train.steps=400",
-        "train.checkpoint_every=50",
-    ]
+    base = [sys.executable, "-m", "cdsynth.cli", "train", f"workdir={workspace}", *TINY]
+    base += ["train.steps=400", "train.checkpoint_every=50"]
     subprocess.run(base + ["train.name=full"], check=True, env=env, capture_output=True)
     proc = subprocess.Popen(
         base + ["train.name=cut"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -169,23 +141,8 @@ def test_kill_9_then_same_command_equals_uninterrupted(workspace):
 
 
 def test_torchrun_two_processes_match_one(workspace):
-    args = [
-        "train",
-        f"workdir={workspace}",
-        "corpus.eval_fraction=0.1",
-        "corpus.seeds_fraction=0.1",
-        "tokenizer.vocab_size=400",
-        "train.model=test-micro",
-        "train.block_len=32",
-        "train.batch_size=8",
-        "train.micro_batch_size=2",
-        "train.warmup_steps=2",
-        "train.eval_every=4",
-        "train.eval_blocks=8",
-        "train.precision=fp32",
-        "train.steps=6",
-        "train.checkpoint_every=6",
-    ]
+    args = ["train", f"workdir={workspace}", *TINY, "train.micro_batch_size=2", "train.steps=6"]
+    args.append("train.checkpoint_every=6")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run(
         [sys.executable, "-m", "cdsynth.cli", *args, "train.name=one"],

@@ -10,7 +10,6 @@ Each split file is JSONL with `{"id": int, "text": str}`; `datasets` reads it as
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -18,7 +17,14 @@ from pathlib import Path
 
 from .config import CorpusConfig, to_dict
 from .errors import UserError
-from .fileio import atomic_path, read_jsonl, write_json, write_jsonl, write_manifest
+from .fileio import (
+    atomic_path,
+    parse_jsonl,
+    read_jsonl,
+    write_json,
+    write_jsonl,
+    write_manifest,
+)
 
 SPLITS = ("train", "eval", "seeds")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -98,15 +104,9 @@ def _raw_documents(cfg: CorpusConfig, stats: SourceStats) -> list[str]:
     elif cfg.source == "jsonl":
         for f in _files(path, (".jsonl", ".json")):
             stats.files += 1
-            for n, line in enumerate(read_text_file(f, stats).splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise UserError(f"{f}:{n}: invalid JSON ({e.msg})") from e
-                if not isinstance(row, dict) or not isinstance(row.get(cfg.text_field), str):
-                    raise UserError(f"{f}:{n}: no string field '{cfg.text_field}'")
+            for n, row in enumerate(parse_jsonl(read_text_file(f, stats), str(f)), 1):
+                if not isinstance(row.get(cfg.text_field), str):
+                    raise UserError(f"{f}: row {n}: no string field '{cfg.text_field}'")
                 docs.append(row[cfg.text_field])
     else:  # parquet
         import pyarrow.parquet as pq

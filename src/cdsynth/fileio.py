@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from .errors import UserError
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -62,6 +64,25 @@ def write_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> None:
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def parse_jsonl(text: str, where: str, required: tuple[str, ...] = ()) -> list[dict]:
+    """Rows of a JSONL text; `where` names the file in errors (`file:line: ...`)."""
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{where}:{n}: malformed JSON ({e.msg})") from None
+        if not isinstance(row, dict):
+            raise UserError(f"{where}:{n}: expected a JSON object")
+        for f in required:
+            if f not in row:
+                raise UserError(f"{where}:{n}: missing field '{f}'")
+        rows.append(row)
+    return rows
 
 
 def stable_hash(obj: Any) -> str:

@@ -5,30 +5,12 @@ Every reader reports a malformed line as `file:line` and a missing field by name
 
 from __future__ import annotations
 
-import json
 import os
 import zipfile
 from pathlib import Path
 
 from ..errors import UserError
-
-
-def parse_jsonl(text: str, where: str, required: tuple[str, ...] = ()) -> list[dict]:
-    rows = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UserError(f"{where}:{n}: malformed JSON ({e.msg})") from None
-        if not isinstance(row, dict):
-            raise UserError(f"{where}:{n}: expected a JSON object")
-        for f in required:
-            if f not in row:
-                raise UserError(f"{where}:{n}: missing field '{f}'")
-        rows.append(row)
-    return rows
+from ..fileio import parse_jsonl
 
 
 def jsonl_files(folder: Path) -> list[Path]:
