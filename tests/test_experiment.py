@@ -167,3 +167,26 @@ def test_sweeps_expand_into_conditions_and_plots(tmp_path):
     bad = tiny_config(tmp_path, *STUDY[:4], "study.sweeps=[{base: nope, key: lam, values: [1]}]")
     with pytest.raises(UserError, match="no condition named 'nope'"):
         condition_specs(bad.study)
+
+
+def test_torchrun_launcher_runs_training_stages_in_two_processes(tmp_path):
+    cfg = tiny_config(
+        tmp_path / "ws",
+        "train.steps=4",
+        "study.conditions=[]",
+        "evaluate.tasks=[perplexity]",
+        "evaluate.perplexity_documents=3",
+    )
+    done = run_experiment(cfg, launcher="torchrun", nproc=2, log=quiet)
+    assert [n for n, _ in done] == [
+        "corpus",
+        "tokenizer",
+        "train/baseline-seed0",
+        "eval/baseline-seed0",
+        "report",
+    ]
+    run = tmp_path / "ws" / "runs" / "baseline-seed0"
+    assert (run / "step_4" / "model.safetensors").is_file()
+    # the stage ran under torchrun: its resolved config was written for the processes
+    assert (tmp_path / "ws" / "stages" / "train__baseline-seed0.yaml").is_file()
+    assert all(state == "done" for _, state in experiment_status(cfg))

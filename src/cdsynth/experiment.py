@@ -447,6 +447,7 @@ def _torchrun(cfg: ExperimentConfig, stage: Stage, nproc: int) -> None:
             sys.executable,
             "-m",
             "torch.distributed.run",
+            "--standalone",
             "--nproc_per_node",
             str(nproc),
             "-m",

@@ -1,7 +1,8 @@
 """The generation engine: GOOD and BAD in lock-step, each with its own KV cache.
 
-    rows = generate_batch(good, bad, prefixes, keys, rule, new_tokens, seed, eos_id)
-    run_generation(cfg, workdir, shard=(0, 1))   # sharded, resumable, writes Parquet
+    engines = make_engines(good_hf, bad_hf, torch.bfloat16)   # stacked when shapes match
+    result = generate_batch(engines, prefixes, keys, rule, new_tokens, seed)
+    run_generation(cfg, workdir, shard=(0, 1))                 # sharded, resumable, Parquet
 
 The token picked for completion j of prefix i at step t uses the uniform
 keyed_uniform(seed, STREAM_SAMPLE, i, j, t), so the corpus does not depend on the number of
