@@ -357,3 +357,17 @@ def test_real_suites_load_and_match_brute_force(model, tok):
         assert item["good"] == pytest.approx(
             brute_logprob(model, tok, "", row["sentence_good"], [1]), abs=1e-4
         )
+
+
+def test_shared_context_cache_equals_separate_forwards(model, tok):
+    scorer = Scorer(model, tok, batch_size=4)
+    pairs = [
+        ("Box 0 contains the ball. Box 0 contains ", opt)
+        for opt in ["the ball.", "the box and the cup.", "nothing.", "x"]
+    ] + [("Mia gave", " the ball."), ("Mia gave", " it to Tom and Sam."), ("Tom", " ran.")]
+    reqs = [scorer.request(c, x) for c, x in pairs]
+    shared = scorer.token_logprobs(reqs)
+    for req, lp in zip(reqs, shared, strict=True):
+        alone = scorer._batch([req])[0]
+        assert len(lp) == len(req[1])
+        np.testing.assert_allclose(lp, alone, rtol=1e-5, atol=1e-5)

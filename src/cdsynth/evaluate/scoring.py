@@ -100,16 +100,83 @@ class Scorer:
         return self.score_ids([self.request(c, x) for c, x in pairs])
 
     def token_logprobs(self, requests: Sequence[tuple[list[int], list[int]]]) -> list[np.ndarray]:
-        """Per-token log-probabilities of each continuation (float64 arrays)."""
+        """Per-token log-probabilities of each continuation (float64 arrays), in input order.
+
+        Requests that share a context of more than one token (EWoK's two targets, the five
+        entity-tracking options) run that context once and reuse its KV cache."""
         out: list[np.ndarray | None] = [None] * len(requests)
-        order = sorted(
-            range(len(requests)), key=lambda i: -len(requests[i][0]) - len(requests[i][1])
-        )
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            for i, lp in zip(idx, self._batch([requests[i] for i in idx]), strict=False):
+        by_context: dict[tuple, list[int]] = {}
+        for i, (ctx, _) in enumerate(requests):
+            by_context.setdefault(tuple(ctx), []).append(i)
+        groups, single = [], []
+        for ctx, idx in by_context.items():
+            fits = len(ctx) + max(len(requests[i][1]) for i in idx) <= self.max_len
+            if len(idx) > 1 and len(ctx) > 1 and fits:
+                groups.append((list(ctx), idx))
+            else:
+                single.extend(idx)
+        single.sort(key=lambda i: -len(requests[i][0]) - len(requests[i][1]))
+        for start in range(0, len(single), self.batch_size):
+            idx = single[start : start + self.batch_size]
+            for i, lp in zip(idx, self._batch([requests[i] for i in idx]), strict=True):
                 out[i] = lp
+        groups.sort(key=lambda g: -len(g[0]))
+        start = 0
+        while start < len(groups):  # batches of about batch_size continuations
+            end, rows = start, 0
+            while end < len(groups) and (
+                end == start or rows + len(groups[end][1]) <= self.batch_size
+            ):
+                rows += len(groups[end][1])
+                end += 1
+            for i, lp in self._shared_batch(groups[start:end], requests):
+                out[i] = lp
+            start = end
         return out  # type: ignore[return-value]
+
+    @torch.no_grad()
+    def _shared_batch(self, groups, requests):
+        """Contexts once with a cache, then every continuation of each context after it."""
+        dev = self.device
+        Lc = max(len(c) for c, _ in groups)
+        ctx_ids = torch.full((len(groups), Lc), self.pad_id, dtype=torch.long)
+        ctx_mask = torch.zeros((len(groups), Lc), dtype=torch.long)
+        for g, (c, _) in enumerate(groups):
+            ctx_ids[g, : len(c)] = torch.tensor(c)
+            ctx_mask[g, : len(c)] = 1
+        first = self.model(
+            input_ids=ctx_ids.to(dev), attention_mask=ctx_mask.to(dev), use_cache=True
+        )
+        last = torch.stack([first.logits[g, len(c) - 1] for g, (c, _) in enumerate(groups)])
+        last = torch.log_softmax(last.float(), dim=-1)
+        rows = [(g, i) for g, (_, idx) in enumerate(groups) for i in idx]
+        Lo = max(1, max(len(requests[i][1]) for _, i in rows))
+        cont_ids = torch.full((len(rows), Lo), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), Lc + Lo), dtype=torch.long)
+        pos = torch.zeros((len(rows), Lo), dtype=torch.long)
+        for r, (g, i) in enumerate(rows):
+            cont = requests[i][1]
+            cont_ids[r, : len(cont)] = torch.tensor(cont, dtype=torch.long)
+            mask[r, :Lc] = ctx_mask[g]
+            mask[r, Lc : Lc + len(cont)] = 1
+            pos[r] = len(groups[g][0]) + torch.arange(Lo)
+        cache = first.past_key_values
+        cache.reorder_cache(torch.tensor([g for g, _ in rows], device=dev))
+        logits = self.model(
+            input_ids=cont_ids.to(dev),
+            attention_mask=mask.to(dev),
+            position_ids=pos.to(dev),
+            past_key_values=cache,
+        ).logits
+        for r, (g, i) in enumerate(rows):
+            cont = requests[i][1]
+            if not cont:
+                yield i, np.zeros(0)
+                continue
+            lp0 = last[g, cont[0]].reshape(1)
+            rest = torch.log_softmax(logits[r, : len(cont) - 1].float(), dim=-1)
+            tail = rest.gather(1, torch.tensor(cont[1:], device=dev)[:, None])[:, 0]
+            yield i, torch.cat([lp0, tail]).double().cpu().numpy()
 
     def score_ids(self, requests: Sequence[tuple[list[int], list[int]]]) -> np.ndarray:
         """Summed continuation log-probabilities, in input order."""
