@@ -302,3 +302,46 @@ def test_generation_bad_input(trained, tmp_path):
         run_generate(
             gen_config(trained, "generate.name=one", "generate.seed=9"), log=quiet, progress=False
         )
+
+
+def test_torchrun_ranks_write_the_same_corpus(trained):
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import TINY
+
+    one = run_generate(gen_config(trained, "generate.name=solo"), log=quiet, progress=False)
+    args = [
+        f"workdir={trained}",
+        *TINY,
+        "generate.good=runs/baseline/step_12",
+        "generate.bad=runs/baseline/step_4",
+        "generate.num_prefixes=5",
+        "generate.completions=3",
+        "generate.new_tokens=24",
+        "generate.batch_size=4",
+        "generate.dtype=fp64",
+        "generate.name=ranks",
+    ]
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "cdsynth.cli",
+            "generate",
+            *args,
+        ],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    ranks = trained / "synthetic" / "ranks"
+    assert [x["token_ids"] for x in read_rows(ranks)] == [x["token_ids"] for x in read_rows(one)]
