@@ -176,6 +176,7 @@ class EvalConfig:
     perplexity_file: str | None = None  # JSONL with "text"; default workdir/corpus/eval.jsonl
     steps: list | None = None  # checkpoint steps to evaluate; None: all
     probe_seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,12 @@ def resolve_model_path(path: str, workdir: str | Path) -> Path:
     return p
 
 
+def model_fingerprint(path: Path) -> str:
+    """A hash of a checkpoint's config and weights (any number of safetensors shards)."""
+    files = [path / "config.json", *sorted(path.glob("*.safetensors")), *sorted(path.glob("*.bin"))]
+    return stable_hash([file_hash(f) for f in files if f.is_file()])
+
+
 def load_prefixes(
     tokenizer, seeds_rows: list[dict], prefix_tokens: int, num_prefixes: int | None
 ) -> list[list[int]]:
@@ -291,8 +297,8 @@ def run_generation(
     items = work_items(len(prefixes), cfg.completions)
     n_batches = math.ceil(len(items) / cfg.batch_size)
     inputs = {
-        "good": file_hash(good_path / "model.safetensors"),
-        "bad": file_hash(bad_path / "model.safetensors") if bad_path else None,
+        "good": model_fingerprint(good_path),
+        "bad": model_fingerprint(bad_path) if bad_path else None,
         "seeds": file_hash(seeds_file),
     }
     # the batch size is left out: it changes the output only through float rounding

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from ..config import EvalConfig
+from ..distributed import pick_device
 from ..errors import UserError
 from ..fileio import read_json, stable_hash, write_json, write_jsonl
 from . import load_task
@@ -71,6 +72,7 @@ def evaluate_checkpoints(
                     if scorer is None:
                         scorer = Scorer.from_pretrained(
                             folder,
+                            device=pick_device(cfg.device),
                             batch_size=cfg.batch_size,
                             bos_rule=cfg.bos_rule,
                             leading_space=cfg.leading_space,
