@@ -119,3 +119,37 @@ def test_real_process_exit_code_and_message(tmp_path):
     )
     assert r.returncode == 2
     assert r.stderr.strip() == f"cdsynth: error: corpus path not found: {tmp_path}/nothing"
+
+
+def test_unforeseen_errors_are_one_line_unless_debugging(tmp_path, monkeypatch, capsys):
+    from cdsynth import experiment
+
+    def broken(*a, **k):
+        raise RuntimeError("something odd")
+
+    monkeypatch.setattr(experiment, "run_corpus", broken)
+    code, _, err = run_cli(monkeypatch, capsys, "corpus", f"workdir={tmp_path}")
+    assert code == 1
+    assert err.strip() == (
+        "cdsynth: error: RuntimeError: something odd (set CDSYNTH_DEBUG=1 for a traceback)"
+    )
+    monkeypatch.setenv("CDSYNTH_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        run_cli(monkeypatch, capsys, "corpus", f"workdir={tmp_path}")
+
+
+def test_corrupt_checkpoint_is_one_line(workspace, monkeypatch, capsys):
+    (workspace / "m").mkdir()
+    (workspace / "m" / "config.json").write_text("{not json")
+    (workspace / "m" / "tokenizer.json").write_text("{}")
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "eval",
+        str(workspace / "m"),
+        f"workdir={workspace}",
+        "--tasks",
+        "probes_agreement",
+    )
+    assert code in (1, 2) and len(err.strip().splitlines()) == 1
+    assert err.startswith("cdsynth: error: ")

@@ -179,6 +179,17 @@ def main() -> None:
     except KeyboardInterrupt:
         print("cdsynth: interrupted; run the same command again to resume", file=sys.stderr)
         sys.exit(130)
+    except OSError as e:  # unreadable or missing files, a full disk, ...
+        print(f"cdsynth: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as e:  # a bug or an input we did not foresee: one line, traceback on demand
+        if os.environ.get("CDSYNTH_DEBUG"):
+            raise
+        print(
+            f"cdsynth: error: {type(e).__name__}: {e} (set CDSYNTH_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":
