@@ -30,7 +30,8 @@ def models(vocab: int, dtype):
     return good.to(dtype).eval(), bad.to(dtype).eval()
 
 
-def hf_generate(good, ids, new):
+def hf_generate(good, ids, new, **extra):
+    """`generate(do_sample=True)` for exactly `new` tokens (no top-k, no early stop)."""
     out = good.generate(
         input_ids=ids,
         attention_mask=torch.ones_like(ids),
@@ -39,6 +40,7 @@ def hf_generate(good, ids, new):
         min_new_tokens=new,
         pad_token_id=3,
         top_k=0,
+        **extra,
     )
     assert out.shape[1] == ids.shape[1] + new
 
@@ -61,16 +63,7 @@ class NaiveCD:
 def naive_cd(good, bad, ids, new):
     from transformers import LogitsProcessorList
 
-    good.generate(
-        input_ids=ids,
-        attention_mask=torch.ones_like(ids),
-        do_sample=True,
-        max_new_tokens=new,
-        min_new_tokens=new,
-        pad_token_id=3,
-        top_k=0,
-        logits_processor=LogitsProcessorList([NaiveCD(bad)]),
-    )
+    hf_generate(good, ids, new, logits_processor=LogitsProcessorList([NaiveCD(bad)]))
 
 
 def paper_loop(good, bad, ids, new, alpha=0.1, lam=1.0):

@@ -192,18 +192,19 @@ def trained(tmp_path_factory, tiny_workspace):
     return root
 
 
+GEN = [
+    "generate.good=runs/baseline/step_12",
+    "generate.bad=runs/baseline/step_4",
+    "generate.num_prefixes=5",
+    "generate.completions=3",
+    "generate.new_tokens=24",
+    "generate.batch_size=4",
+    "generate.dtype=fp64",
+]
+
+
 def gen_config(root, *extra):
-    return tiny_config(
-        root,
-        "generate.good=runs/baseline/step_12",
-        "generate.bad=runs/baseline/step_4",
-        "generate.num_prefixes=5",
-        "generate.completions=3",
-        "generate.new_tokens=24",
-        "generate.batch_size=4",
-        "generate.dtype=fp64",
-        *extra,
-    )
+    return tiny_config(root, *GEN, *extra)
 
 
 def read_rows(out):
@@ -312,18 +313,7 @@ def test_torchrun_ranks_write_the_same_corpus(trained):
     from .conftest import TINY
 
     one = run_generate(gen_config(trained, "generate.name=solo"), log=quiet, progress=False)
-    args = [
-        f"workdir={trained}",
-        *TINY,
-        "generate.good=runs/baseline/step_12",
-        "generate.bad=runs/baseline/step_4",
-        "generate.num_prefixes=5",
-        "generate.completions=3",
-        "generate.new_tokens=24",
-        "generate.batch_size=4",
-        "generate.dtype=fp64",
-        "generate.name=ranks",
-    ]
+    args = [f"workdir={trained}", *TINY, *GEN, "generate.name=ranks"]
     r = subprocess.run(
         [
             sys.executable,
