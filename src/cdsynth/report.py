@@ -63,6 +63,7 @@ def summarize(cfg: ExperimentConfig, methods: dict[str, list[str]]) -> dict:
             }
     out = {"tasks": tasks, "methods": list(methods), "rows": {}}
     base = table.get("baseline", {})
+    base_items: dict[str, list] = {}
     for m in methods:
         row = {}
         rel = {}
@@ -76,9 +77,10 @@ def summarize(cfg: ExperimentConfig, methods: dict[str, list[str]]) -> dict:
                 stat = analysis.STATISTICS.get(table[m][t]["metric"])
                 if stat is not None:
                     mi = [load_items(root / r, st, t) for r, st in mm.steps.items()]
-                    bi = [
-                        load_items(root / r, st, t) for r, st in base[t]["mean_max"].steps.items()
-                    ]
+                    if t not in base_items:  # read once, compared with every method
+                        steps = base[t]["mean_max"].steps.items()
+                        base_items[t] = [load_items(root / r, st, t) for r, st in steps]
+                    bi = base_items[t]
                     try:
                         c = analysis.paired_bootstrap(
                             mi, bi, stat, cfg.study.bootstrap_samples, cfg.study.bootstrap_seed
