@@ -1,19 +1,20 @@
 """BLiMP scoring speed and agreement: our batched scorer vs lm-evaluation-harness (HFLM).
 
-    python bench/eval_throughput.py [--paradigms 4] [--batch 64]
+    python bench/eval_throughput.py [--paradigms 4] [--batch 64] [--repeats 3]
 
 Same model (a random cpu-small LLaMA, 4 x 256, with a byte-level BPE of 8192 tokens trained on
 the corpus at hand), same paradigms, float32 log-softmax in both, one rule: every sentence is
 scored after the BOS token, with no leading space (lm-eval's own blimp task would add a space
 before each sentence; here both get the plain sentence as a loglikelihood request with an
-empty context, which lm-eval conditions on BOS). Prints pairs/s, the ratio, and the accuracies.
+empty context, which lm-eval conditions on BOS). Each scorer runs --repeats times, alternating
+(this VM's speed drifts by up to 30% within a minute); pairs/s come from the median time.
+Prints pairs/s, the ratio, and the accuracies.
 Needs `pip install lm-eval` and ../shared/data/blimp (or --blimp DIR).
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from pathlib import Path
 
@@ -40,11 +41,9 @@ def corpus_texts() -> list[str]:
     return generate_stories(0, 300_000)
 
 
-def lm_eval_scores(model, tok, sentences, batch):
+def lm_eval_scores(lm, sentences):
     from lm_eval.api.instance import Instance
-    from lm_eval.models.huggingface import HFLM
 
-    lm = HFLM(pretrained=model, tokenizer=tok, batch_size=batch, device="cpu")
     reqs = [Instance("loglikelihood", {}, ("", s), i) for i, s in enumerate(sentences)]
     return np.array([ll for ll, _ in lm.loglikelihood(reqs, disable_tqdm=True)])
 
@@ -52,28 +51,32 @@ def lm_eval_scores(model, tok, sentences, batch):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--paradigms", type=int, default=4)
-    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=64, help="lm-eval's batch size (rows)")
+    ap.add_argument("--tokens", type=int, default=2048, help="our batch_tokens")
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--blimp", default=str(DATA / "blimp"))
     a = ap.parse_args()
     groups = dict(list(load_pairs(Path(a.blimp)).items())[: a.paradigms])
     n_pairs = sum(len(v) for v in groups.values())
     tok = train_tokenizer(corpus_texts(), TokenizerConfig(vocab_size=8192))
     model = build_model(ModelConfig("cpu-small", vocab_size=8192, context=512), len(tok)).eval()
-    with tempfile.TemporaryDirectory():
-        sentences = [
-            s
-            for rows in groups.values()
-            for r in rows
-            for s in (r["sentence_good"], r["sentence_bad"])
-        ]
-        scorer = Scorer(model, tok, batch_size=a.batch)
-        scorer.sentence_logprobs(sentences[:64])  # warm-up
+    sentences = [
+        s for rows in groups.values() for r in rows for s in (r["sentence_good"], r["sentence_bad"])
+    ]
+    from lm_eval.models.huggingface import HFLM
+
+    lm = HFLM(pretrained=model, tokenizer=tok, batch_size=a.batch, device="cpu")
+    scorer = Scorer(model, tok, batch_tokens=a.tokens)
+    scorer.sentence_logprobs(sentences[:64])  # warm-up
+    t_ours, t_theirs = [], []
+    for _ in range(a.repeats):
         t = time.perf_counter()
         ours = score_pairs("blimp", scorer, groups)
-        t_ours = time.perf_counter() - t
+        t_ours.append(time.perf_counter() - t)
         t = time.perf_counter()
-        theirs_lp = lm_eval_scores(model, tok, sentences, a.batch)
-        t_theirs = time.perf_counter() - t
+        theirs_lp = lm_eval_scores(lm, sentences)
+        t_theirs.append(time.perf_counter() - t)
+    t_ours, t_theirs = float(np.median(t_ours)), float(np.median(t_theirs))
     lp = theirs_lp.reshape(-1, 2)
     per, k = {}, 0
     for name, rows in groups.items():
@@ -82,7 +85,8 @@ def main() -> None:
     acc_theirs = float(np.mean(list(per.values())))
     ours_lp = np.array([[i["good"], i["bad"]] for i in ours.items])
     print(
-        f"{len(groups)} BLiMP paradigms, {n_pairs} pairs, batch {a.batch}, cpu-small random model, "
+        f"{len(groups)} BLiMP paradigms, {n_pairs} pairs, lm-eval batch {a.batch}, ours "
+        f"{a.tokens} tokens per forward, median of {a.repeats}, cpu-small random model, "
         f"vocab {len(tok)}, torch {torch.__version__}, {torch.get_num_threads()} threads"
     )
     print("| scorer | pairs/s | accuracy (macro over paradigms) |")

@@ -108,7 +108,7 @@ def data_root(tmp_path):
 
 def test_minimal_pairs_equal_brute_force(model, tok, data_root):
     cfg = EvalConfig(data_dir=str(data_root))
-    scorer = Scorer(model, tok, batch_size=4)
+    scorer = Scorer(model, tok, batch_tokens=16)
     for task in ("blimp", "blimp_supplement"):
         data, fn = load_task(task, cfg, ".")
         res = fn(scorer, data)
@@ -160,7 +160,7 @@ def test_ewok_and_entity_tracking_equal_brute_force(model, tok, tmp_path):
         "pw2",
     )
     cfg = EvalConfig(data_dir=str(tmp_path), passwords=Passwords(ewok="pw1", entity_tracking="pw2"))
-    scorer = Scorer(model, tok, batch_size=3)
+    scorer = Scorer(model, tok, batch_tokens=24)
     data, fn = load_task("ewok", cfg, ".")
     res = fn(scorer, data)
     per = {}
@@ -188,7 +188,7 @@ def test_wug_and_reading_equal_brute_force(model, tok, data_root):
     from scipy.stats import spearmanr
 
     cfg = EvalConfig(data_dir=str(data_root))
-    scorer = Scorer(model, tok, batch_size=5)
+    scorer = Scorer(model, tok, batch_tokens=12)
     data, fn = load_task("wug", cfg, ".")
     res = fn(scorer, data)
     rows = data["wug"]
@@ -212,12 +212,19 @@ def test_batching_and_sorting_never_change_scores(model, tok):
         ("Mia gave", " the ball to Tom."),
         ("", "Tom."),
         ("Box 0 contains the", " ball and the box and the cup."),
+        ("Box 0 contains the", " ball."),
     ] * 3
-    one = Scorer(model, tok, batch_size=1).continuation_logprobs(pairs)
-    many = Scorer(model, tok, batch_size=7).continuation_logprobs(pairs)
-    np.testing.assert_allclose(one, many, rtol=1e-5, atol=1e-5)
-    rev = Scorer(model, tok, batch_size=4).continuation_logprobs(pairs[::-1])
-    np.testing.assert_allclose(rev[::-1], one, rtol=1e-5, atol=1e-5)
+    one = Scorer(model, tok, batch_tokens=1).continuation_logprobs(pairs)
+    for scorer in (
+        Scorer(model, tok, batch_tokens=7),
+        Scorer(model, tok, batch_tokens=4096),
+        Scorer(model, tok, batch_tokens=5, packing="padded"),
+    ):
+        np.testing.assert_allclose(scorer.continuation_logprobs(pairs), one, rtol=1e-5, atol=1e-5)
+        rev = scorer.continuation_logprobs(pairs[::-1])
+        np.testing.assert_allclose(rev[::-1], one, rtol=1e-5, atol=1e-5)
+    brute = [brute_logprob(model, tok, c, x, [1]) for c, x in pairs]
+    np.testing.assert_allclose(one, brute, rtol=1e-5, atol=1e-5)
 
 
 def test_bos_rules(model, tok):
@@ -339,7 +346,7 @@ def real_passwords() -> Passwords:
 def test_real_suites_load_and_match_brute_force(model, tok):
     cfg = EvalConfig(data_dir=str(SHARED_DATA), passwords=real_passwords(), max_items=3)
     counts = {}
-    scorer = Scorer(model, tok, batch_size=16)
+    scorer = Scorer(model, tok, batch_tokens=64)
     for task in ("blimp", "blimp_filtered", "blimp_supplement", "ewok", "entity_tracking", "wug"):
         data, fn = load_task(task, cfg, ".")
         counts[task] = len(data)
@@ -359,15 +366,36 @@ def test_real_suites_load_and_match_brute_force(model, tok):
         )
 
 
-def test_shared_context_cache_equals_separate_forwards(model, tok):
-    scorer = Scorer(model, tok, batch_size=4)
+def test_prefix_tree_equals_padded_forwards_per_token(model, tok):
+    tree, padded = Scorer(model, tok, batch_tokens=24), Scorer(model, tok, packing="padded")
     pairs = [
         ("Box 0 contains the ball. Box 0 contains ", opt)
         for opt in ["the ball.", "the box and the cup.", "nothing.", "x"]
     ] + [("Mia gave", " the ball."), ("Mia gave", " it to Tom and Sam."), ("Tom", " ran.")]
-    reqs = [scorer.request(c, x) for c, x in pairs]
-    shared = scorer.token_logprobs(reqs)
-    for req, lp in zip(reqs, shared, strict=True):
-        alone = scorer._batch([req])[0]
-        assert len(lp) == len(req[1])
-        np.testing.assert_allclose(lp, alone, rtol=1e-5, atol=1e-5)
+    reqs = [tree.request(c, x) for c, x in pairs]
+    reqs.append((reqs[0][0], []))  # an empty continuation scores nothing
+    for a, b, req in zip(tree.token_logprobs(reqs), padded.token_logprobs(reqs), reqs, strict=True):
+        assert len(a) == len(req[1])
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_model_without_tree_support_is_scored_padded(tok):
+    from transformers import LlamaForCausalLM
+
+    class Doubled(LlamaForCausalLM):  # changes its logits after the output layer
+        def forward(self, *args, **kwargs):
+            out = super().forward(*args, **kwargs)
+            out.logits = out.logits * 2
+            return out
+
+    plain = build_model(ModelConfig("test-micro", context=64), len(tok), seed=1)
+    model = Doubled(plain.config)
+    model.load_state_dict(plain.state_dict())
+    said = []
+    scorer = Scorer(model.eval(), tok, log=said.append)
+    assert scorer.packing == "padded" and "padded batches" in said[0]
+    s = "Mia gave the ball to Tom."
+    assert scorer.sentence_logprobs([s])[0] == pytest.approx(
+        brute_logprob(model, tok, "", s, [1]), abs=1e-5
+    )
+    assert Scorer(plain, tok).packing == "tree"

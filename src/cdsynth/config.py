@@ -168,7 +168,7 @@ class EvalConfig:
     )
     data_dir: str = "../shared/data"  # holds blimp/, blimp_filtered/, ewok/, ... (see docs)
     passwords: Passwords = field(default_factory=Passwords)
-    batch_size: int = 64
+    batch_tokens: int = 2048  # token positions per forward (prefix-tree nodes or padded)
     bos_rule: str = "bos"  # bos | eos | none: what the first token is conditioned on
     leading_space: bool = False  # " " before whole sentences (lm-eval's BLiMP convention)
     max_items: int | None = None  # per file/subtask, for quick runs

@@ -73,7 +73,7 @@ def evaluate_checkpoints(
                         scorer = Scorer.from_pretrained(
                             folder,
                             device=pick_device(cfg.device),
-                            batch_size=cfg.batch_size,
+                            batch_tokens=cfg.batch_tokens,
                             bos_rule=cfg.bos_rule,
                             leading_space=cfg.leading_space,
                         )

@@ -5,8 +5,19 @@
     scorer.continuation_logprobs([("Box 1 contains ", "the hat.")])        # context + continuation
 
 A request is (context, continuation); its score is the summed log-probability (natural log)
-of the continuation's tokens given everything before them. Requests are sorted by length,
-right-padded into batches, and results come back in input order.
+of the continuation's tokens given everything before them; results come back in input order.
+
+How requests are batched (`packing`):
+- "tree" (default): requests are packed into prefix trees (`prefix_tree`), so a prefix that
+  several requests share (`<s>`, "The", an EWoK context, an entity-tracking prefix) runs
+  once; each row is a chunk of the tree under an ancestor-only attention mask with depths as
+  position ids, and the output layer and its logsumexp run once per distinct prefix. On
+  BLiMP this computes less than half the positions of padded batches. At construction the
+  scorer checks that the model honours this (position_ids and a 4D mask; a few sequences
+  scored both ways must agree) and, if not, says so and uses "padded";
+- "padded": the plain way, as lm-eval does: requests sorted by length, right-padded, one
+  full forward per batch.
+`batch_tokens` bounds the positions per forward in both.
 
 Where the first token of a whole sentence gets its probability from (`bos_rule`):
 - "bos" (default, the BabyLM 2025 causal rule): every input starts with the tokenizer's BOS
@@ -34,8 +45,12 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from .prefix_tree import pack, tree_mask
 
 BOS_RULES = ("bos", "eos", "none")
+PACKINGS = ("tree", "padded")
+CHUNK_TOKENS = 256  # nodes per prefix-tree row: longer rows spend more on masked attention
+HEAD_ROWS = 512  # nodes per output-layer product: the logits stay in cache for the logsumexp
 
 
 class Scorer:
@@ -43,19 +58,26 @@ class Scorer:
         self,
         model,
         tokenizer,
-        batch_size: int = 64,
+        batch_tokens: int = 2048,
         bos_rule: str = "bos",
         leading_space: bool = False,
         dtype: torch.dtype = torch.float32,
         device: str | torch.device = "cpu",
+        packing: str = "tree",
+        log=print,
     ):
         if bos_rule not in BOS_RULES:
             raise UserError(f"bos_rule must be one of {', '.join(BOS_RULES)}, got '{bos_rule}'")
+        if packing not in PACKINGS:
+            raise UserError(f"packing must be one of {', '.join(PACKINGS)}, got '{packing}'")
+        if batch_tokens < 1:
+            raise UserError(f"batch_tokens must be >= 1, got {batch_tokens}")
         self.model = model.to(device, dtype).eval()
         self.tokenizer = tokenizer
-        self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
         self.bos_rule = bos_rule
         self.leading_space = leading_space
+        self.dtype = dtype
         self.device = torch.device(device)
         start = {"bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id, "none": None}
         self.start_ids = [] if start[bos_rule] is None else [start[bos_rule]]
@@ -63,6 +85,16 @@ class Scorer:
             raise UserError(f"the tokenizer has no {bos_rule.upper()} token; use bos_rule=none")
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.max_len = getattr(model.config, "max_position_embeddings", None) or 1 << 30
+        self.body = model.base_model
+        self.head = output_layer(model.get_output_embeddings(), self.device, dtype)
+        self.packing = packing
+        if packing == "tree" and not self._tree_matches_padded():
+            log(
+                f"{type(model).__name__}: scores under a tree attention mask differ from a plain "
+                "forward (the model ignores position_ids or 4D masks, or changes its logits "
+                "after the output layer); scoring in padded batches instead"
+            )
+            self.packing = "padded"
 
     @classmethod
     def from_pretrained(cls, path: str | Path, **kwargs) -> "Scorer":
@@ -100,121 +132,144 @@ class Scorer:
         return self.score_ids([self.request(c, x) for c, x in pairs])
 
     def token_logprobs(self, requests: Sequence[tuple[list[int], list[int]]]) -> list[np.ndarray]:
-        """Per-token log-probabilities of each continuation (float64 arrays), in input order.
-
-        Requests that share a context of more than one token (EWoK's two targets, the five
-        entity-tracking options) run that context once and reuse its KV cache."""
-        out: list[np.ndarray | None] = [None] * len(requests)
-        by_context: dict[tuple, list[int]] = {}
-        for i, (ctx, _) in enumerate(requests):
-            by_context.setdefault(tuple(ctx), []).append(i)
-        groups, single = [], []
-        for ctx, idx in by_context.items():
-            fits = len(ctx) + max(len(requests[i][1]) for i in idx) <= self.max_len
-            if len(idx) > 1 and len(ctx) > 1 and fits:
-                groups.append((list(ctx), idx))
-            else:
-                single.extend(idx)
-        single.sort(key=lambda i: -len(requests[i][0]) - len(requests[i][1]))
-        for start in range(0, len(single), self.batch_size):
-            idx = single[start : start + self.batch_size]
-            for i, lp in zip(idx, self._batch([requests[i] for i in idx]), strict=True):
-                out[i] = lp
-        groups.sort(key=lambda g: -len(g[0]))
-        start = 0
-        while start < len(groups):  # batches of about batch_size continuations
-            end, rows = start, 0
-            while end < len(groups) and (
-                end == start or rows + len(groups[end][1]) <= self.batch_size
-            ):
-                rows += len(groups[end][1])
-                end += 1
-            for i, lp in self._shared_batch(groups[start:end], requests):
-                out[i] = lp
-            start = end
-        return out  # type: ignore[return-value]
-
-    @torch.no_grad()
-    def _shared_batch(self, groups, requests):
-        """Contexts once with a cache, then every continuation of each context after it."""
-        dev = self.device
-        Lc = max(len(c) for c, _ in groups)
-        ctx_ids = torch.full((len(groups), Lc), self.pad_id, dtype=torch.long)
-        ctx_mask = torch.zeros((len(groups), Lc), dtype=torch.long)
-        for g, (c, _) in enumerate(groups):
-            ctx_ids[g, : len(c)] = torch.tensor(c)
-            ctx_mask[g, : len(c)] = 1
-        first = self.model(
-            input_ids=ctx_ids.to(dev), attention_mask=ctx_mask.to(dev), use_cache=True
-        )
-        last = torch.stack([first.logits[g, len(c) - 1] for g, (c, _) in enumerate(groups)])
-        last = torch.log_softmax(last.float(), dim=-1)
-        rows = [(g, i) for g, (_, idx) in enumerate(groups) for i in idx]
-        Lo = max(1, max(len(requests[i][1]) for _, i in rows))
-        cont_ids = torch.full((len(rows), Lo), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), Lc + Lo), dtype=torch.long)
-        pos = torch.zeros((len(rows), Lo), dtype=torch.long)
-        for r, (g, i) in enumerate(rows):
-            cont = requests[i][1]
-            cont_ids[r, : len(cont)] = torch.tensor(cont, dtype=torch.long)
-            mask[r, :Lc] = ctx_mask[g]
-            mask[r, Lc : Lc + len(cont)] = 1
-            pos[r] = len(groups[g][0]) + torch.arange(Lo)
-        cache = first.past_key_values
-        cache.reorder_cache(torch.tensor([g for g, _ in rows], device=dev))
-        logits = self.model(
-            input_ids=cont_ids.to(dev),
-            attention_mask=mask.to(dev),
-            position_ids=pos.to(dev),
-            past_key_values=cache,
-        ).logits
-        for r, (g, i) in enumerate(rows):
-            cont = requests[i][1]
-            if not cont:
-                yield i, np.zeros(0)
-                continue
-            lp0 = last[g, cont[0]].reshape(1)
-            rest = torch.log_softmax(logits[r, : len(cont) - 1].float(), dim=-1)
-            tail = rest.gather(1, torch.tensor(cont[1:], device=dev)[:, None])[:, 0]
-            yield i, torch.cat([lp0, tail]).double().cpu().numpy()
-
-    def score_ids(self, requests: Sequence[tuple[list[int], list[int]]]) -> np.ndarray:
-        """Summed continuation log-probabilities, in input order."""
-        return np.array([float(lp.sum()) for lp in self.token_logprobs(requests)])
-
-    @torch.no_grad()
-    def _batch(self, reqs: list[tuple[list[int], list[int]]]) -> list[np.ndarray]:
-        seqs, fitted = [], []
-        for ctx, cont in reqs:
+        """Per-token log-probabilities of each continuation (float64 arrays), in input order."""
+        seqs, first = [], []
+        for ctx, cont in requests:
             if len(cont) >= self.max_len:
                 raise UserError(
                     f"a continuation of {len(cont)} tokens exceeds the model context "
                     f"({self.max_len})"
                 )
             ctx = ctx[max(0, len(ctx) + len(cont) - self.max_len) :]  # drop the oldest context
-            fitted.append((ctx, cont))
-            seqs.append(ctx + cont)
-        reqs = fitted
-        L = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), L), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(seqs), L), dtype=torch.long)
-        for r, s in enumerate(seqs):
-            ids[r, : len(s)] = torch.tensor(s)
-            mask[r, : len(s)] = 1
-        logits = self.model(
-            input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
-        ).logits
-        out = []
-        for r, (ctx, cont) in enumerate(reqs):
-            # token at position p is predicted by the logits at p - 1; a token at position 0
-            # (bos_rule=none, empty context) has no prediction and is skipped
-            first = max(len(ctx), 1)
-            end = len(ctx) + len(cont)
-            if end <= first:
-                out.append(np.zeros(0))
-                continue
-            rows = logits[r, first - 1 : end - 1].float()
-            lp = torch.log_softmax(rows, dim=-1)
-            targets = ids[r, first:end].to(lp.device)
-            out.append(lp.gather(1, targets[:, None])[:, 0].double().cpu().numpy())
+            seqs.append(list(ctx) + list(cont))
+            # the token at position 0 (bos_rule=none, empty context) has no prediction
+            first.append(max(len(ctx), 1))
+        out = [np.zeros(max(0, len(s) - f)) for s, f in zip(seqs, first, strict=True)]
+        run = self._tree_batch if self.packing == "tree" else self._padded_batch
+        for seq_ids, positions, lp in run(seqs, first):
+            for i, j, v in zip(seq_ids, positions, lp, strict=True):
+                out[i][j - first[i]] = v
         return out
+
+    def score_ids(self, requests: Sequence[tuple[list[int], list[int]]]) -> np.ndarray:
+        """Summed continuation log-probabilities, in input order."""
+        return np.array([float(lp.sum()) for lp in self.token_logprobs(requests)])
+
+    def _tree_matches_padded(self) -> bool:
+        """Score a few sequences that share prefixes both ways (a model whose forward ignores
+        position_ids or a 4D mask, or post-processes its logits, fails this)."""
+        vocab = self.model.get_output_embeddings().weight.shape[0]
+        a, b, c, d, e = (k % vocab for k in (5, 6, 7, 8, 9))
+        seqs = [[a, b, c, d, e], [a, b, e, c], [a, d], [a, b, c, d, e, a, b]]
+        first = [1, 2, 1, 3]
+        got = [np.zeros(len(s)) for s in seqs]
+        for run in (self._tree_batch, self._padded_batch):
+            for seq_ids, positions, lp in run(seqs, first):
+                for i, j, v in zip(seq_ids, positions, lp, strict=True):
+                    got[i][j] += v if run == self._tree_batch else -v
+        tol = 1e-4 if self.dtype in (torch.float32, torch.float64) else 5e-2
+        return max(float(np.abs(g).max()) for g in got) <= tol
+
+    @torch.no_grad()
+    def _tree_batch(self, seqs, first):
+        """Prefix-tree chunks (see `prefix_tree`), `batch_tokens` nodes per forward; yields
+        (sequence ids, positions, log-probs) of the scored tokens."""
+        chunks = pack(seqs, first, min(CHUNK_TOKENS, self.batch_tokens))
+        start = 0
+        while start < len(chunks):
+            length = len(chunks[start].tokens)
+            end = start + 1
+            while end < len(chunks):
+                wider = max(length, len(chunks[end].tokens))
+                if wider * (end + 1 - start) > self.batch_tokens:
+                    break
+                length, end = wider, end + 1
+            yield self._run_chunks(chunks[start:end], length)
+            start = end
+
+    def _run_chunks(self, chunks, length):
+        B = len(chunks)
+        ids = np.full((B, length), self.pad_id, dtype=np.int64)
+        pos = np.zeros((B, length), dtype=np.int64)
+        mask = np.zeros((B, 1, length, length), dtype=bool)
+        for r, c in enumerate(chunks):
+            ids[r, : len(c.tokens)] = c.tokens
+            pos[r, : len(c.depths)] = c.depths
+            mask[r, 0] = tree_mask(c.parents, length)
+        additive = torch.zeros(mask.shape, dtype=self.dtype)
+        additive.masked_fill_(torch.from_numpy(~mask), torch.finfo(self.dtype).min)
+        hidden = self.body(
+            input_ids=torch.from_numpy(ids).to(self.device),
+            position_ids=torch.from_numpy(pos).to(self.device),
+            attention_mask=additive.to(self.device),
+        ).last_hidden_state
+        edges = np.array(
+            [(r * length + e[0], *e[1:]) for r, c in enumerate(chunks) for e in c.edges]
+        )
+        return edges[:, 2], edges[:, 3], self._head_logprobs(hidden.flatten(0, 1), edges[:, :2])
+
+    def _head_logprobs(self, hidden, edges):
+        """log p(target | node) for (node, target) rows, in float32 (float64 for a float64
+        model): the output layer runs once per distinct node, HEAD_ROWS nodes at a time."""
+        nodes, row = np.unique(edges[:, 0], return_inverse=True)
+        targets = torch.from_numpy(edges[:, 1]).to(self.device)
+        row = torch.from_numpy(row).to(self.device)
+        out = torch.empty(len(edges), dtype=torch.float64)
+        order = torch.argsort(row, stable=True)
+        bounds = torch.searchsorted(row[order], torch.arange(0, len(nodes) + HEAD_ROWS, HEAD_ROWS))
+        for k, s in enumerate(range(0, len(nodes), HEAD_ROWS)):
+            h = hidden[torch.from_numpy(nodes[s : s + HEAD_ROWS]).to(self.device)]
+            logits = self.head(h)
+            logits = logits if logits.dtype == torch.float64 else logits.float()
+            lse = torch.logsumexp(logits, dim=-1)
+            sel = order[bounds[k] : bounds[k + 1]]
+            local = row[sel] - s
+            out[sel] = (logits[local, targets[sel]] - lse[local]).double().cpu()
+        return out.numpy()
+
+    @torch.no_grad()
+    def _padded_batch(self, seqs, first):
+        """The plain way (the reference for the tree): right-padded rows sorted by length, one
+        full forward each; yields (sequence ids, positions, log-probs)."""
+        order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i]))
+        start = 0
+        while start < len(order):
+            rows = max(1, self.batch_tokens // max(len(seqs[order[start]]), 1))
+            idx = order[start : start + rows]
+            start += rows
+            L = max(len(seqs[i]) for i in idx)
+            ids = torch.full((len(idx), L), self.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(idx), L), dtype=torch.long)
+            for r, i in enumerate(idx):
+                ids[r, : len(seqs[i])] = torch.tensor(seqs[i])
+                mask[r, : len(seqs[i])] = 1
+            logits = self.model(
+                input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
+            ).logits
+            for r, i in enumerate(idx):
+                js = np.arange(first[i], len(seqs[i]))
+                lp = torch.log_softmax(logits[r, js - 1].float(), dim=-1)
+                lp = lp.gather(1, ids[r, js, None].to(lp.device))[:, 0]
+                yield [i] * len(js), js, lp.double().cpu().numpy()
+
+
+def output_layer(linear, device: torch.device, dtype: torch.dtype):
+    """The model's output layer as a function of hidden states. On a CPU with oneDNN, a float32
+    or bfloat16 linear layer runs on weights packed once for oneDNN (on the 2-core AVX-512 VM
+    in BENCHMARKS.md, 1.4x the throughput of the default matmul at these shapes); anything
+    else is called as it is."""
+    weight = getattr(linear, "weight", None)
+    if not (
+        isinstance(linear, torch.nn.Linear)
+        and device.type == "cpu"
+        and dtype in (torch.float32, torch.bfloat16)
+        and torch.backends.mkldnn.is_available()
+    ):
+        return linear
+    packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach(), HEAD_ROWS)
+    bias = None if linear.bias is None else linear.bias.detach()
+
+    def run(hidden: torch.Tensor) -> torch.Tensor:
+        return torch.ops.mkldnn._linear_pointwise(hidden.contiguous(), packed, bias, "none", [], "")
+
+    return run
