@@ -399,3 +399,53 @@ def test_model_without_tree_support_is_scored_padded(tok):
         brute_logprob(model, tok, "", s, [1]), abs=1e-5
     )
     assert Scorer(plain, tok).packing == "tree"
+
+
+def test_packed_llama_equals_transformers_forward(tok):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from cdsynth.evaluate.packed_llama import PackedLlama
+    from cdsynth.evaluate.prefix_tree import pack, tree_mask
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(
+        vocab_size=len(tok), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+    )  # fmt: skip
+    hf = LlamaForCausalLM(cfg).eval()
+    seqs = [[1, 5, 6, 7, 8], [1, 5, 6, 9], [1, 10, 11], [1, 5, 12, 13, 14, 15]]
+    chunks = pack(seqs, [1] * len(seqs), budget=8)
+    L = max(len(c.tokens) for c in chunks)
+    ids = torch.zeros((len(chunks), L), dtype=torch.long)
+    pos = torch.zeros((len(chunks), L), dtype=torch.long)
+    mask = torch.full((len(chunks), 1, L, L), torch.finfo(torch.float32).min)
+    for r, c in enumerate(chunks):
+        ids[r, : len(c.tokens)] = torch.tensor(c.tokens)
+        pos[r, : len(c.depths)] = torch.tensor(c.depths)
+        mask[r, 0][torch.from_numpy(tree_mask(c.parents, L))] = 0
+    with torch.no_grad():
+        ref = hf.model(input_ids=ids, position_ids=pos, attention_mask=mask).last_hidden_state
+    ours = PackedLlama(hf)(ids, pos, mask)
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+    # and each node equals its own sequence run alone, unpadded
+    for r, c in enumerate(chunks):
+        for node, _, i, j in c.edges:
+            with torch.no_grad():
+                alone = hf.model(input_ids=torch.tensor([seqs[i][:j]])).last_hidden_state
+            torch.testing.assert_close(ours[r, node], alone[0, -1], rtol=1e-5, atol=1e-5)
+
+
+def test_other_architectures_use_the_tree_through_their_own_forward(tok):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from cdsynth.evaluate.packed_llama import PackedLlama
+
+    torch.manual_seed(0)
+    gpt2 = GPT2LMHeadModel(
+        GPT2Config(vocab_size=len(tok), n_embd=32, n_layer=2, n_head=2, n_positions=64)
+    ).eval()
+    scorer = Scorer(gpt2, tok, batch_tokens=16)
+    assert scorer.packing == "tree" and not isinstance(scorer.body, PackedLlama)
+    pairs = [("Mia gave", " the ball to Tom."), ("Mia gave", " it."), ("", "Tom ran.")]
+    brute = [brute_logprob(gpt2, tok, c, x, [1]) for c, x in pairs]
+    np.testing.assert_allclose(scorer.continuation_logprobs(pairs), brute, rtol=1e-5, atol=1e-5)

@@ -59,16 +59,24 @@ def shape_of(config) -> tuple:
     )
 
 
-def _check_supported(hf_model) -> None:
+def unsupported(hf_model) -> str | None:
+    """Why `hf_model` is not a LLaMA these minimal forwards compute exactly (None if it is)."""
     cfg = hf_model.config
     if getattr(cfg, "model_type", "") != "llama":
-        raise UserError(f"only LLaMA checkpoints are supported, got model_type={cfg.model_type}")
+        return f"only LLaMA checkpoints are supported, got model_type={cfg.model_type}"
     if getattr(cfg, "attention_bias", False) or getattr(cfg, "mlp_bias", False):
-        raise UserError("LLaMA checkpoints with attention or MLP biases are not supported")
+        return "LLaMA checkpoints with attention or MLP biases are not supported"
     if getattr(cfg, "hidden_act", "silu") != "silu":
-        raise UserError(f"unsupported activation {cfg.hidden_act}")
+        return f"unsupported activation {cfg.hidden_act}"
     if getattr(hf_model.model.rotary_emb, "rope_type", "default") != "default":
-        raise UserError(f"unsupported RoPE type {hf_model.model.rotary_emb.rope_type}")
+        return f"unsupported RoPE type {hf_model.model.rotary_emb.rope_type}"
+    return None
+
+
+def _check_supported(hf_model) -> None:
+    reason = unsupported(hf_model)
+    if reason:
+        raise UserError(reason)
 
 
 class LeanLlama:

@@ -45,6 +45,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from .packed_llama import PackedLlama, can_pack, packed_output_layer
 from .prefix_tree import pack, tree_mask
 
 BOS_RULES = ("bos", "eos", "none")
@@ -85,8 +86,7 @@ class Scorer:
             raise UserError(f"the tokenizer has no {bos_rule.upper()} token; use bos_rule=none")
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.max_len = getattr(model.config, "max_position_embeddings", None) or 1 << 30
-        self.body = model.base_model
-        self.head = output_layer(model.get_output_embeddings(), self.device, dtype)
+        self.body, self.head = self._body_and_head()
         self.packing = packing
         if packing == "tree" and not self._tree_matches_padded():
             log(
@@ -155,6 +155,25 @@ class Scorer:
         """Summed continuation log-probabilities, in input order."""
         return np.array([float(lp.sum()) for lp in self.token_logprobs(requests)])
 
+    def _body_and_head(self):
+        """(ids, positions, 4D mask) -> final hidden states, and hidden -> logits: the packed
+        LLaMA forward on a CPU (see `packed_llama`), else the model's own modules."""
+        out = self.model.get_output_embeddings()
+        if can_pack(self.device, self.dtype):
+            head = packed_output_layer(out, HEAD_ROWS)
+            if PackedLlama.supports(self.model):
+                return PackedLlama(self.model), head
+        else:
+            head = out
+        base = self.model.base_model
+
+        def body(ids, positions, mask):
+            return base(
+                input_ids=ids, position_ids=positions, attention_mask=mask
+            ).last_hidden_state
+
+        return body, head
+
     def _tree_matches_padded(self) -> bool:
         """Score a few sequences that share prefixes both ways (a model whose forward ignores
         position_ids or a 4D mask, or post-processes its logits, fails this)."""
@@ -199,10 +218,10 @@ class Scorer:
         additive = torch.zeros(mask.shape, dtype=self.dtype)
         additive.masked_fill_(torch.from_numpy(~mask), torch.finfo(self.dtype).min)
         hidden = self.body(
-            input_ids=torch.from_numpy(ids).to(self.device),
-            position_ids=torch.from_numpy(pos).to(self.device),
-            attention_mask=additive.to(self.device),
-        ).last_hidden_state
+            torch.from_numpy(ids).to(self.device),
+            torch.from_numpy(pos).to(self.device),
+            additive.to(self.device),
+        )
         edges = np.array(
             [(r * length + e[0], *e[1:]) for r, c in enumerate(chunks) for e in c.edges]
         )
@@ -221,10 +240,9 @@ class Scorer:
             h = hidden[torch.from_numpy(nodes[s : s + HEAD_ROWS]).to(self.device)]
             logits = self.head(h)
             logits = logits if logits.dtype == torch.float64 else logits.float()
-            lse = torch.logsumexp(logits, dim=-1)
+            lp = torch.log_softmax(logits, dim=-1)  # one fused pass; 2x torch.logsumexp here
             sel = order[bounds[k] : bounds[k + 1]]
-            local = row[sel] - s
-            out[sel] = (logits[local, targets[sel]] - lse[local]).double().cpu()
+            out[sel] = lp[row[sel] - s, targets[sel]].double().cpu()
         return out.numpy()
 
     @torch.no_grad()
@@ -251,25 +269,3 @@ class Scorer:
                 lp = torch.log_softmax(logits[r, js - 1].float(), dim=-1)
                 lp = lp.gather(1, ids[r, js, None].to(lp.device))[:, 0]
                 yield [i] * len(js), js, lp.double().cpu().numpy()
-
-
-def output_layer(linear, device: torch.device, dtype: torch.dtype):
-    """The model's output layer as a function of hidden states. On a CPU with oneDNN, a float32
-    or bfloat16 linear layer runs on weights packed once for oneDNN (on the 2-core AVX-512 VM
-    in BENCHMARKS.md, 1.4x the throughput of the default matmul at these shapes); anything
-    else is called as it is."""
-    weight = getattr(linear, "weight", None)
-    if not (
-        isinstance(linear, torch.nn.Linear)
-        and device.type == "cpu"
-        and dtype in (torch.float32, torch.bfloat16)
-        and torch.backends.mkldnn.is_available()
-    ):
-        return linear
-    packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach(), HEAD_ROWS)
-    bias = None if linear.bias is None else linear.bias.detach()
-
-    def run(hidden: torch.Tensor) -> torch.Tensor:
-        return torch.ops.mkldnn._linear_pointwise(hidden.contiguous(), packed, bias, "none", [], "")
-
-    return run
