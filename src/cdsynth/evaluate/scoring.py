@@ -50,7 +50,7 @@ from .prefix_tree import pack, tree_mask
 
 BOS_RULES = ("bos", "eos", "none")
 PACKINGS = ("tree", "padded")
-CHUNK_TOKENS = 256  # nodes per prefix-tree row: longer rows spend more on masked attention
+CHUNK_TOKENS = 128  # nodes per prefix-tree row: longer rows spend more on masked attention
 HEAD_ROWS = 512  # nodes per output-layer product: the logits stay in cache for the logsumexp
 
 
@@ -75,6 +75,7 @@ class Scorer:
             raise UserError(f"batch_tokens must be >= 1, got {batch_tokens}")
         self.model = model.to(device, dtype).eval()
         self.tokenizer = tokenizer
+        self._backend = getattr(tokenizer, "backend_tokenizer", None)  # a fast tokenizer's own
         self.batch_tokens = batch_tokens
         self.bos_rule = bos_rule
         self.leading_space = leading_space
@@ -110,6 +111,8 @@ class Scorer:
         return cls(model, tok, **kwargs)
 
     def encode(self, text: str) -> list[int]:
+        if self._backend is not None:  # the same ids as tokenizer(text), ~3x faster per call
+            return self._backend.encode(text, add_special_tokens=False).ids
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def request(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
@@ -144,12 +147,15 @@ class Scorer:
             seqs.append(list(ctx) + list(cont))
             # the token at position 0 (bos_rule=none, empty context) has no prediction
             first.append(max(len(ctx), 1))
-        out = [np.zeros(max(0, len(s) - f)) for s, f in zip(seqs, first, strict=True)]
+        sizes = np.array([max(0, len(s) - f) for s, f in zip(seqs, first, strict=True)])
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        start = offsets[:-1] - np.array(first, dtype=np.int64)  # flat index = start[i] + j
+        flat = np.zeros(offsets[-1])
         run = self._tree_batch if self.packing == "tree" else self._padded_batch
         for seq_ids, positions, lp in run(seqs, first):
-            for i, j, v in zip(seq_ids, positions, lp, strict=True):
-                out[i][j - first[i]] = v
-        return out
+            seq_ids = np.asarray(seq_ids, dtype=np.int64)
+            flat[start[seq_ids] + np.asarray(positions, dtype=np.int64)] = lp
+        return np.split(flat, offsets[1:-1])
 
     def score_ids(self, requests: Sequence[tuple[list[int], list[int]]]) -> np.ndarray:
         """Summed continuation log-probabilities, in input order."""
@@ -222,9 +228,12 @@ class Scorer:
             torch.from_numpy(pos).to(self.device),
             additive.to(self.device),
         )
-        edges = np.array(
-            [(r * length + e[0], *e[1:]) for r, c in enumerate(chunks) for e in c.edges]
-        )
+        edges = []
+        for r, c in enumerate(chunks):
+            e = np.array(c.edges, dtype=np.int64).reshape(-1, 4)
+            e[:, 0] += r * length  # node -> row of the flattened batch
+            edges.append(e)
+        edges = np.concatenate(edges)
         return edges[:, 2], edges[:, 3], self._head_logprobs(hidden.flatten(0, 1), edges[:, :2])
 
     def _head_logprobs(self, hidden, edges):
