@@ -10,6 +10,10 @@ empty context, which lm-eval conditions on BOS). Each scorer runs --repeats time
 (this VM's speed drifts by up to 30% within a minute); pairs/s come from the median time.
 Prints pairs/s, the ratio, and the accuracies.
 Needs `pip install lm-eval` and ../shared/data/blimp (or --blimp DIR).
+
+`--packing` adds a second table: our scorer with prefix-tree packing vs plain padded batches
+on BLiMP, EWoK and entity tracking (up to 300 items per file; the zips need
+$CDSYNTH_EWOK_PASSWORD and $CDSYNTH_ENTITY_TRACKING_PASSWORD, else they are skipped).
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=2048, help="our batch_tokens")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--blimp", default=str(DATA / "blimp"))
+    ap.add_argument("--packing", action="store_true", help="also time tree vs padded packing")
     a = ap.parse_args()
     groups = dict(list(load_pairs(Path(a.blimp)).items())[: a.paradigms])
     n_pairs = sum(len(v) for v in groups.values())
@@ -98,6 +103,59 @@ def main() -> None:
         f"{100 * abs(ours.score - acc_theirs):.3f} "
         f"points; max |log-prob difference| {np.abs(ours_lp - lp).max():.2e}"
     )
+
+    if a.packing:
+        packing_table(model, tok, a.tokens)
+
+
+def scores(item: dict) -> list[float]:
+    """An item's scores (good/bad, option scores) as one list."""
+    out = []
+    for v in item.values():
+        if isinstance(v, float):
+            out.append(v)
+        elif isinstance(v, list):
+            out.extend(v)
+    return out
+
+
+def packing_table(model, tok, tokens: int) -> None:
+    import os
+
+    from cdsynth.config import EvalConfig, Passwords
+    from cdsynth.errors import UserError
+    from cdsynth.evaluate import load_task
+
+    cfg = EvalConfig(
+        data_dir=str(DATA),
+        max_items=300,
+        passwords=Passwords(
+            ewok=os.environ.get("CDSYNTH_EWOK_PASSWORD"),
+            entity_tracking=os.environ.get("CDSYNTH_ENTITY_TRACKING_PASSWORD"),
+        ),
+    )
+    tree = Scorer(model, tok, batch_tokens=tokens)
+    padded = Scorer(model, tok, batch_tokens=tokens, packing="padded")
+    print()
+    print("| task (<= 300 items per file) | items | tree s | padded s | speed-up | max |diff| |")
+    print("|---|---|---|---|---|---|")
+    for task in ("blimp", "ewok", "entity_tracking"):
+        try:
+            data, fn = load_task(task, cfg, ".")
+        except UserError as e:
+            print(f"| {task} | skipped: {e} | | | | |")
+            continue
+        times, results = [], []
+        for scorer in (tree, padded):
+            t = time.perf_counter()
+            results.append(fn(scorer, data))
+            times.append(time.perf_counter() - t)
+        a, b = (np.array([scores(i) for i in r.items]) for r in results)
+        diff = float(np.abs(a - b).max())
+        print(
+            f"| {task} | {len(results[0].items)} | {times[0]:.2f} | {times[1]:.2f} | "
+            f"{times[1] / times[0]:.2f}x | {diff:.1e} |"
+        )
 
 
 if __name__ == "__main__":

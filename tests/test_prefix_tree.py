@@ -35,9 +35,18 @@ def test_first_scored_position_and_branching():
 
 
 def test_budget_cuts_chunks_and_repeats_the_shared_prefix():
-    seqs = [[1, 2, 3, 4, 5], [1, 2, 3, 9, 9], [1, 7, 7, 7, 7, 7, 7, 7]]
-    chunks = pack(seqs, [1, 1, 1], budget=4)
-    assert [c.tokens for c in chunks] == [[1, 2, 3, 4], [1, 2, 3, 9], [1, 7, 7, 7, 7, 7, 7]]
+    seqs = [
+        [1, 2, 3, 4, 5],
+        [1, 2, 3, 9, 9],
+        [1, 2, 6, 6, 6],
+        [1, 7, 7, 7, 7, 7, 7, 7],
+        [1, 7, 7, 7, 7, 7, 7, 8],
+    ]
+    chunks = pack(seqs, [1] * len(seqs), budget=4)
+    # a chunk holds max(budget, longest sequence + budget // 2) nodes: the second sequence
+    # joins the first (5 <= 6), the third repeats the shared [1, 2] in a new chunk, and the
+    # long last two share one chunk of 7 > budget nodes
+    assert [c.tokens for c in chunks] == [[1, 2, 3, 4, 9], [1, 2, 6, 6], [1, 7, 7, 7, 7, 7, 7]]
     # every scored position is in exactly one chunk
     edges = sorted((s, j) for c in chunks for _, _, s, j in c.edges)
     assert edges == [(i, j) for i, s in enumerate(seqs) for j in range(1, len(s))]

@@ -7,11 +7,12 @@ with `<s>` and many with "The", EWoK's two targets share their context and the f
 entity-tracking options share their prefix. Each distinct prefix becomes one node of a tree
 (on BLiMP's first four paradigms ~45% of the positions a padded batch would compute).
 
-The tree is cut into chunks of at most `budget` nodes, each run as one row of the model: a
-node attends to itself and its ancestors only (`tree_mask`) and has its depth as its position
-id, which is exactly the computation of its sequence on its own. A sequence that does not fit
-in the current chunk starts a new one, repeating the prefix it shares with the last one; a
-sequence longer than `budget` gets a chunk of its own length.
+The tree is cut into chunks, each run as one row of the model: a node attends to itself and
+its ancestors only (`tree_mask`) and has its depth as its position id, which is exactly the
+computation of its sequence on its own. A chunk holds at most `budget` nodes, or its longest
+sequence plus `budget // 2` when that is more (so the options of a context longer than
+`budget` still share it). A sequence that does not fit starts a new chunk, repeating the
+prefix it shares with the previous one.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def pack(sequences: Sequence[Sequence[int]], first: Sequence[int], budget: int) 
     order = sorted(range(len(sequences)), key=lambda i: list(sequences[i]))
     chunks: list[Chunk] = []
     chunk, path, prev = Chunk(), [], []  # path[p]: node of position p of the previous sequence
+    longest = 0  # most positions of one sequence in the chunk
     for i in order:
         seq = list(sequences[i])
         n = len(seq) - 1  # positions that feed a prediction
@@ -47,9 +49,10 @@ def pack(sequences: Sequence[Sequence[int]], first: Sequence[int], budget: int) 
         limit = min(len(path), n)
         while shared < limit and seq[shared] == prev[shared]:
             shared += 1
-        if chunk.tokens and len(chunk.tokens) + n - shared > budget:
+        longest = max(longest, n)
+        if chunk.tokens and len(chunk.tokens) + n - shared > max(budget, longest + budget // 2):
             chunks.append(chunk)
-            chunk, shared = Chunk(), 0
+            chunk, shared, longest = Chunk(), 0, n
         path = path[:shared]
         for p in range(shared, n):
             path.append(len(chunk.tokens))
