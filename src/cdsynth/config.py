@@ -169,6 +169,7 @@ class EvalConfig:
     data_dir: str = "../shared/data"  # holds blimp/, blimp_filtered/, ewok/, ... (see docs)
     passwords: Passwords = field(default_factory=Passwords)
     batch_tokens: int = 2048  # token positions per forward (prefix-tree nodes or padded)
+    packing: str = "tree"  # tree (shared prefixes run once) | padded (one row per request)
     bos_rule: str = "bos"  # bos | eos | none: what the first token is conditioned on
     leading_space: bool = False  # " " before whole sentences (lm-eval's BLiMP convention)
     max_items: int | None = None  # per file/subtask, for quick runs

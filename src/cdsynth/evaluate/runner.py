@@ -74,8 +74,10 @@ def evaluate_checkpoints(
                             folder,
                             device=pick_device(cfg.device),
                             batch_tokens=cfg.batch_tokens,
+                            packing=cfg.packing,
                             bos_rule=cfg.bos_rule,
                             leading_space=cfg.leading_space,
+                            log=log,
                         )
                     t0 = time.perf_counter()
                     res = fn(scorer, data)

@@ -11,13 +11,15 @@ How requests are batched (`packing`):
 - "tree" (default): requests are packed into prefix trees (`prefix_tree`), so a prefix that
   several requests share (`<s>`, "The", an EWoK context, an entity-tracking prefix) runs
   once; each row is a chunk of the tree under an ancestor-only attention mask with depths as
-  position ids, and the output layer and its logsumexp run once per distinct prefix. On
-  BLiMP this computes less than half the positions of padded batches. At construction the
+  position ids, and the output layer and its log-softmax run once per distinct prefix. On
+  BLiMP this computes about half the positions of padded batches. At construction the
   scorer checks that the model honours this (position_ids and a 4D mask; a few sequences
   scored both ways must agree) and, if not, says so and uses "padded";
 - "padded": the plain way, as lm-eval does: requests sorted by length, right-padded, one
   full forward per batch.
-`batch_tokens` bounds the positions per forward in both.
+`batch_tokens` bounds the positions per forward in both. On a CPU, a LLaMA model's body and
+output layer run on a copy of its weights packed for oneDNN (`packed_llama`), made when the
+scorer is made: build a new scorer after changing the weights.
 
 Where the first token of a whole sentence gets its probability from (`bos_rule`):
 - "bos" (default, the BabyLM 2025 causal rule): every input starts with the tokenizer's BOS
@@ -51,7 +53,7 @@ from .prefix_tree import pack, tree_mask
 BOS_RULES = ("bos", "eos", "none")
 PACKINGS = ("tree", "padded")
 CHUNK_TOKENS = 128  # nodes per prefix-tree row: longer rows spend more on masked attention
-HEAD_ROWS = 512  # nodes per output-layer product: the logits stay in cache for the logsumexp
+HEAD_ROWS = 512  # nodes per output-layer product: the logits stay in cache for the softmax
 
 
 class Scorer:
