@@ -449,3 +449,22 @@ def test_other_architectures_use_the_tree_through_their_own_forward(tok):
     pairs = [("Mia gave", " the ball to Tom."), ("Mia gave", " it."), ("", "Tom ran.")]
     brute = [brute_logprob(gpt2, tok, c, x, [1]) for c, x in pairs]
     np.testing.assert_allclose(scorer.continuation_logprobs(pairs), brute, rtol=1e-5, atol=1e-5)
+
+
+def test_perplexity_equals_brute_force_over_windows(model, tok):
+    from cdsynth.evaluate import perplexity
+
+    docs = [{"text": " ".join(SENTS[i:] + SENTS[:i])} for i in range(3)] + [{"text": "Tom."}]
+    window = 16  # longer than the scorer's tree rows (batch_tokens 8): rows grow to fit
+    res = perplexity.score(Scorer(model, tok, batch_tokens=8), docs, window=window)
+    nll, count = 0.0, 0
+    for doc in docs:
+        ids = [1, *tok(doc["text"], add_special_tokens=False)["input_ids"], 2]
+        for start in range(0, len(ids) - 1, window - 1):
+            w = ids[start : start + window]
+            with torch.no_grad():
+                lp = torch.log_softmax(model(input_ids=torch.tensor([w])).logits[0].double(), -1)
+            nll -= sum(lp[p - 1, w[p]].item() for p in range(1, len(w)))
+            count += len(w) - 1
+    assert res.extra["tokens"] == count
+    assert res.score == pytest.approx(np.exp(nll / count), rel=1e-6)
