@@ -468,3 +468,14 @@ def test_perplexity_equals_brute_force_over_windows(model, tok):
             count += len(w) - 1
     assert res.extra["tokens"] == count
     assert res.score == pytest.approx(np.exp(nll / count), rel=1e-6)
+
+
+def test_without_onednn_the_model_own_modules_score_the_tree(model, tok, monkeypatch):
+    from cdsynth.evaluate import scoring
+
+    monkeypatch.setattr(scoring, "can_pack", lambda device, dtype: False)
+    scorer = Scorer(model, tok, batch_tokens=16)
+    assert scorer.packing == "tree" and scorer.head is model.get_output_embeddings()
+    pairs = [("Mia gave", " the ball to Tom."), ("Mia gave", " it."), ("", "Tom ran.")]
+    brute = [brute_logprob(model, tok, c, x, [1]) for c, x in pairs]
+    np.testing.assert_allclose(scorer.continuation_logprobs(pairs), brute, rtol=1e-5, atol=1e-5)

@@ -11,6 +11,8 @@ the scorer is made.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
@@ -20,11 +22,24 @@ ROWS_HINT = 2048  # rows per product that oneDNN lays the packed weights out for
 
 
 def can_pack(device: torch.device, dtype: torch.dtype) -> bool:
-    return (
-        device.type == "cpu"
-        and dtype in (torch.float32, torch.bfloat16)
-        and torch.backends.mkldnn.is_available()
-    )
+    """Whether this torch build runs packed oneDNN products for `dtype` on `device` (probed
+    once on a tiny product: some builds list oneDNN but lack these kernels). Without them the
+    scorer uses the model's own modules, which compute the same numbers more slowly."""
+    if device.type != "cpu" or dtype not in (torch.float32, torch.bfloat16):
+        return False
+    return _onednn_works(dtype)
+
+
+@functools.cache
+def _onednn_works(dtype: torch.dtype) -> bool:
+    if not torch.backends.mkldnn.is_available():
+        return False
+    w = torch.ones(3, 2, dtype=dtype)
+    try:
+        y = packed_linear(w, rows=4)(torch.ones(4, 2, dtype=dtype))
+    except (RuntimeError, NotImplementedError, AttributeError):
+        return False
+    return bool((y == 2).all())
 
 
 def packed_linear(weight: torch.Tensor, bias: torch.Tensor | None = None, rows=ROWS_HINT):
