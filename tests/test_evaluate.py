@@ -405,7 +405,7 @@ def test_packed_llama_equals_transformers_forward(tok):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from cdsynth.evaluate.packed_llama import PackedLlama
-    from cdsynth.evaluate.prefix_tree import pack, tree_mask
+    from cdsynth.evaluate.prefix_tree import model_inputs, pack
 
     torch.manual_seed(0)
     cfg = LlamaConfig(
@@ -415,14 +415,10 @@ def test_packed_llama_equals_transformers_forward(tok):
     hf = LlamaForCausalLM(cfg).eval()
     seqs = [[1, 5, 6, 7, 8], [1, 5, 6, 9], [1, 10, 11], [1, 5, 12, 13, 14, 15]]
     chunks = pack(seqs, [1] * len(seqs), budget=8)
-    L = max(len(c.tokens) for c in chunks)
-    ids = torch.zeros((len(chunks), L), dtype=torch.long)
-    pos = torch.zeros((len(chunks), L), dtype=torch.long)
-    mask = torch.full((len(chunks), 1, L, L), torch.finfo(torch.float32).min)
-    for r, c in enumerate(chunks):
-        ids[r, : len(c.tokens)] = torch.tensor(c.tokens)
-        pos[r, : len(c.depths)] = torch.tensor(c.depths)
-        mask[r, 0][torch.from_numpy(tree_mask(c.parents, L))] = 0
+    ids, pos, allowed = map(
+        torch.from_numpy, model_inputs(chunks, max(len(c.tokens) for c in chunks), pad_id=0)
+    )
+    mask = torch.zeros(allowed.shape).masked_fill_(~allowed, torch.finfo(torch.float32).min)
     with torch.no_grad():
         ref = hf.model(input_ids=ids, position_ids=pos, attention_mask=mask).last_hidden_state
     ours = PackedLlama(hf)(ids, pos, mask)

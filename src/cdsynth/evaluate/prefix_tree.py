@@ -75,3 +75,16 @@ def tree_mask(parents: Sequence[int], length: int) -> np.ndarray:
         if parent >= 0:
             mask[q, :q] = mask[parent, :q]
     return mask
+
+
+def model_inputs(chunks: Sequence[Chunk], length: int, pad_id: int):
+    """Rows of `length` for the model: token ids, position ids (depths) and the (rows, 1,
+    length, length) bool attention mask, True where a node may attend."""
+    ids = np.full((len(chunks), length), pad_id, dtype=np.int64)
+    positions = np.zeros((len(chunks), length), dtype=np.int64)
+    mask = np.zeros((len(chunks), 1, length, length), dtype=bool)
+    for r, c in enumerate(chunks):
+        ids[r, : len(c.tokens)] = c.tokens
+        positions[r, : len(c.depths)] = c.depths
+        mask[r, 0] = tree_mask(c.parents, length)
+    return ids, positions, mask

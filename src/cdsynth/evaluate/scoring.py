@@ -48,7 +48,7 @@ import torch
 
 from ..errors import UserError
 from .packed_llama import PackedLlama, can_pack, packed_output_layer
-from .prefix_tree import pack, tree_mask
+from .prefix_tree import model_inputs, pack
 
 BOS_RULES = ("bos", "eos", "none")
 PACKINGS = ("tree", "padded")
@@ -149,11 +149,17 @@ class Scorer:
             seqs.append(list(ctx) + list(cont))
             # the token at position 0 (bos_rule=none, empty context) has no prediction
             first.append(max(len(ctx), 1))
+        run = self._tree_batch if self.packing == "tree" else self._padded_batch
+        return self._collect(run, seqs, first)
+
+    @staticmethod
+    def _collect(run, seqs, first) -> list[np.ndarray]:
+        """Each sequence's scored log-probs (positions first[i] ..) from the (sequence ids,
+        positions, log-probs) that `run(seqs, first)` yields in any order."""
         sizes = np.array([max(0, len(s) - f) for s, f in zip(seqs, first, strict=True)])
         offsets = np.concatenate([[0], np.cumsum(sizes)])
         start = offsets[:-1] - np.array(first, dtype=np.int64)  # flat index = start[i] + j
         flat = np.zeros(offsets[-1])
-        run = self._tree_batch if self.packing == "tree" else self._padded_batch
         for seq_ids, positions, lp in run(seqs, first):
             seq_ids = np.asarray(seq_ids, dtype=np.int64)
             flat[start[seq_ids] + np.asarray(positions, dtype=np.int64)] = lp
@@ -166,21 +172,18 @@ class Scorer:
     def _body_and_head(self):
         """(ids, positions, 4D mask) -> final hidden states, and hidden -> logits: the packed
         LLaMA forward on a CPU (see `packed_llama`), else the model's own modules."""
-        out = self.model.get_output_embeddings()
-        if can_pack(self.device, self.dtype):
-            head = packed_output_layer(out, HEAD_ROWS)
-            if PackedLlama.supports(self.model):
-                return PackedLlama(self.model), head
-        else:
-            head = out
-        base = self.model.base_model
+        base, head = self.model.base_model, self.model.get_output_embeddings()
 
         def body(ids, positions, mask):
             return base(
                 input_ids=ids, position_ids=positions, attention_mask=mask
             ).last_hidden_state
 
-        return body, head
+        if not can_pack(self.device, self.dtype):
+            return body, head
+        if PackedLlama.supports(self.model):
+            body = PackedLlama(self.model)
+        return body, packed_output_layer(head, HEAD_ROWS)
 
     def _tree_matches_padded(self) -> bool:
         """Score a few sequences that share prefixes both ways (a model whose forward ignores
@@ -189,13 +192,10 @@ class Scorer:
         a, b, c, d, e = (k % vocab for k in (5, 6, 7, 8, 9))
         seqs = [[a, b, c, d, e], [a, b, e, c], [a, d], [a, b, c, d, e, a, b]]
         first = [1, 2, 1, 3]
-        got = [np.zeros(len(s)) for s in seqs]
-        for run in (self._tree_batch, self._padded_batch):
-            for seq_ids, positions, lp in run(seqs, first):
-                for i, j, v in zip(seq_ids, positions, lp, strict=True):
-                    got[i][j] += v if run == self._tree_batch else -v
+        tree = self._collect(self._tree_batch, seqs, first)
+        padded = self._collect(self._padded_batch, seqs, first)
         tol = 1e-4 if self.dtype in (torch.float32, torch.float64) else 5e-2
-        return max(float(np.abs(g).max()) for g in got) <= tol
+        return all(np.abs(t - p).max() <= tol for t, p in zip(tree, padded, strict=True))
 
     @torch.no_grad()
     def _tree_batch(self, seqs, first):
@@ -215,14 +215,7 @@ class Scorer:
             start = end
 
     def _run_chunks(self, chunks, length):
-        B = len(chunks)
-        ids = np.full((B, length), self.pad_id, dtype=np.int64)
-        pos = np.zeros((B, length), dtype=np.int64)
-        mask = np.zeros((B, 1, length, length), dtype=bool)
-        for r, c in enumerate(chunks):
-            ids[r, : len(c.tokens)] = c.tokens
-            pos[r, : len(c.depths)] = c.depths
-            mask[r, 0] = tree_mask(c.parents, length)
+        ids, pos, mask = model_inputs(chunks, length, self.pad_id)
         additive = torch.zeros(mask.shape, dtype=self.dtype)
         additive.masked_fill_(torch.from_numpy(~mask), torch.finfo(self.dtype).min)
         hidden = self.body(
