@@ -105,6 +105,7 @@ class TrainConfig:
     eval_every: int = 100
     eval_blocks: int = 64
     checkpoint_every: int = 100
+    decay: str = "matrices"  # weight decay on: matrices (embeddings, projections) | all (paper)
     synthetic: str | None = (
         None  # synthetic text to mix in (relative to workdir), e.g. synthetic/cd
     )
@@ -137,11 +138,19 @@ class GenerateConfig:
         None  # another checkpoint (earlier step, smaller model); None: see bad_dropout
     )
     bad_dropout: float = 0.0  # > 0 with bad=None: GOOD itself with this dropout as the amateur
+    bad_dropout_kind: str = "attention"  # attention (paper: dropout on attention probabilities)
+    #                                      | residual (every attention and MLP output)
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
     prefix_tokens: int = 20
     completions: int = 8
     new_tokens: int = 400
-    num_prefixes: int | None = None  # None: one prefix per seeds document
+    num_prefixes: int | None = None  # None: one prefix per source document; N: a seeded
+    #                                  random sample, stratified by the documents' source
+    prefix_source: str = "seeds"  # seeds | train | eval (corpus splits) | file (prefix_file)
+    prefix_file: str | None = None  # .txt (one prompt per line) or .jsonl ("text") of prompts
+    corpus_tokens: int | str | None = None  # synthetic size in new tokens: N, or "real" (as
+    #                                         many as the real train split); sets num_prefixes
+    engine: str = "auto"  # auto (lean for LLaMA pairs, else generic) | lean | generic
     batch_size: int = 64
     eos: str = "stop"  # stop | continue (a new document starts after </s>)
     keep_prefix: bool = True
@@ -177,6 +186,7 @@ class EvalConfig:
     perplexity_file: str | None = None  # JSONL with "text"; default workdir/corpus/eval.jsonl
     steps: list | None = None  # checkpoint steps to evaluate; None: all
     probe_seed: int = 0
+    subset_seed: int = 0  # seeds the random stratified subsets (max_items, perplexity_documents)
     device: str = "auto"  # auto | cpu | cuda
 
 
@@ -204,6 +214,7 @@ class StudyConfig:
     ratio: float = 0.3  # default synthetic share of the mixed runs
     bootstrap_samples: int = 1000
     bootstrap_seed: int = 0
+    resample: str = "hierarchical"  # hierarchical (seeds, then items) | items (items only)
     diagnostics_samples: int = 200  # synthetic documents used for self-BLEU and samples
 
 
@@ -285,7 +296,13 @@ def _coerce(tp, value, where):
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        tp = next(a for a in args if a is not type(None))
+        options = [a for a in args if a is not type(None)]
+        for option in options[:-1]:
+            try:
+                return _coerce(option, value, where)
+            except UserError:
+                pass
+        tp = options[-1]
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if tp is float and isinstance(value, str):
