@@ -3,7 +3,13 @@ import json
 import pytest
 
 from cdsynth.config import CorpusConfig
-from cdsynth.corpus import clean_text, load_documents, split_documents, write_corpus
+from cdsynth.corpus import (
+    clean_text,
+    load_documents,
+    read_split,
+    split_documents,
+    write_corpus,
+)
 from cdsynth.errors import UserError
 from cdsynth.storyworld import HELDOUT_LEXICON, generate_stories
 
@@ -93,3 +99,24 @@ def test_invalid_utf8_is_replaced_and_counted(tmp_path):
     docs, stats = load_documents(CorpusConfig(source="text", path=str(tmp_path)))
     assert "caf\ufffd au lait" in docs
     assert stats.invalid_utf8_files == [str(tmp_path / "bad.txt")]
+
+
+def test_rows_carry_their_source(tmp_path):
+    """A top-level file is its own source; a subfolder's files share the folder's name."""
+    src = tmp_path / "src"
+    (src / "books").mkdir(parents=True)
+    (src / "speech.txt").write_text("hi there\n\nhello you\n\nbye now", encoding="utf-8")
+    (src / "books" / "a.txt").write_text("once upon a time", encoding="utf-8")
+    (src / "books" / "b.txt").write_text("the end of it all", encoding="utf-8")
+    cfg = CorpusConfig(source="text", path=str(src), eval_fraction=0.2, seeds_fraction=0.2)
+    counts = write_corpus(cfg, tmp_path / "out", log=lambda *a: None)
+    rows = [r for name in ("train", "eval", "seeds") for r in read_split(tmp_path / "out", name)]
+    by_text = {r["text"]: r["source"] for r in rows}
+    assert by_text == {
+        "hi there": "speech.txt",
+        "hello you": "speech.txt",
+        "bye now": "speech.txt",
+        "once upon a time": "books",
+        "the end of it all": "books",
+    }
+    assert sum(c["sources"]["books"] for c in counts.values()) == 2

@@ -4,7 +4,9 @@
     splits = split_documents(docs, cfg)        # {"train": [...], "eval": [...], "seeds": [...]}
     write_corpus(cfg, out_dir)                 # both, plus JSONL files and a manifest
 
-Each split file is JSONL with `{"id": int, "text": str}`; `datasets` reads it as is.
+Each split file is JSONL with `{"id": int, "text": str, "source": str}`; `datasets` reads it
+as is. `source` names where a document came from (see `source_of`), so that samples drawn
+from a split (seed prefixes, perplexity documents) can be stratified by it.
 """
 
 from __future__ import annotations
@@ -74,13 +76,22 @@ def _files(path: Path, suffixes: tuple[str, ...]) -> list[Path]:
 SOURCES = ("storyworld", "text", "jsonl", "parquet", "hf")
 
 
-def _raw_documents(cfg: CorpusConfig, stats: SourceStats) -> list[str]:
+def source_of(file: Path, root: Path) -> str:
+    """A file's source: the first component of its path under the corpus root (a top-level
+    file's name, or the folder holding it), or the file's own name when the root is a file."""
+    if root.is_file():
+        return file.name
+    return file.relative_to(root).parts[0]
+
+
+def _raw_documents(cfg: CorpusConfig, stats: SourceStats) -> list[tuple[str, str]]:
+    """(text, source) of every document as read, before cleaning."""
     if cfg.source not in SOURCES:
         raise UserError(f"unknown corpus.source '{cfg.source}'; use one of {', '.join(SOURCES)}")
     if cfg.source == "storyworld":
         from .storyworld import generate_stories
 
-        return generate_stories(cfg.seed, cfg.storyworld_words)
+        return [(t, "storyworld") for t in generate_stories(cfg.seed, cfg.storyworld_words)]
     if cfg.source == "hf":
         if not cfg.path:
             raise UserError("corpus.path must name a Hugging Face dataset id when corpus.source=hf")
@@ -89,25 +100,26 @@ def _raw_documents(cfg: CorpusConfig, stats: SourceStats) -> list[str]:
         ds = datasets.load_dataset(cfg.path, cfg.hf_config, split=cfg.hf_split)
         if cfg.text_field not in ds.column_names:
             raise UserError(f"dataset {cfg.path} has no column '{cfg.text_field}'")
-        return list(ds[cfg.text_field])
+        return [(t, cfg.path) for t in ds[cfg.text_field]]
     if not cfg.path:
         raise UserError(f"corpus.path is required when corpus.source={cfg.source}")
     path = Path(cfg.path)
-    docs: list[str] = []
+    docs: list[tuple[str, str]] = []
     if cfg.source == "text":
         if cfg.documents not in ("file", "blocks"):
             raise UserError("corpus.documents must be 'file' or 'blocks'")
         for f in _files(path, (".txt",)):
             stats.files += 1
             text = read_text_file(f, stats)
-            docs.extend([text] if cfg.documents == "file" else _BLANK_LINES.split(text))
+            parts = [text] if cfg.documents == "file" else _BLANK_LINES.split(text)
+            docs.extend((t, source_of(f, path)) for t in parts)
     elif cfg.source == "jsonl":
         for f in _files(path, (".jsonl", ".json")):
             stats.files += 1
             for n, row in enumerate(parse_jsonl(read_text_file(f, stats), str(f)), 1):
                 if not isinstance(row.get(cfg.text_field), str):
                     raise UserError(f"{f}: row {n}: no string field '{cfg.text_field}'")
-                docs.append(row[cfg.text_field])
+                docs.append((row[cfg.text_field], source_of(f, path)))
     else:  # parquet
         import pyarrow.parquet as pq
 
@@ -119,18 +131,29 @@ def _raw_documents(cfg: CorpusConfig, stats: SourceStats) -> list[str]:
                 raise UserError(f"{f} is not a readable Parquet file ({type(e).__name__})") from e
             if cfg.text_field not in table.column_names:
                 raise UserError(f"{f} has no column '{cfg.text_field}'")
-            docs.extend(t for t in table.column(cfg.text_field).to_pylist() if isinstance(t, str))
+            docs.extend(
+                (t, source_of(f, path))
+                for t in table.column(cfg.text_field).to_pylist()
+                if isinstance(t, str)
+            )
     return docs
 
 
 def load_documents(cfg: CorpusConfig) -> tuple[list[str], SourceStats]:
     """Read the source, clean every document, drop empty and exact-duplicate ones."""
+    docs, _, stats = load_sourced_documents(cfg)
+    return docs, stats
+
+
+def load_sourced_documents(cfg: CorpusConfig) -> tuple[list[str], list[str], SourceStats]:
+    """As `load_documents`, with each document's source (a duplicate keeps the first's)."""
     stats = SourceStats()
     raw = _raw_documents(cfg, stats)
     stats.raw_documents = len(raw)
     seen: set[str] = set()
     docs: list[str] = []
-    for text in raw:
+    sources: list[str] = []
+    for text, source in raw:
         text = clean_text(text)
         if not text:
             stats.empty_dropped += 1
@@ -139,14 +162,18 @@ def load_documents(cfg: CorpusConfig) -> tuple[list[str], SourceStats]:
         else:
             seen.add(text)
             docs.append(text)
+            sources.append(source)
     if not docs:
         raise UserError(f"the corpus is empty: no non-blank documents in {cfg.path or cfg.source}")
-    return docs, stats
+    return docs, sources, stats
 
 
-def split_documents(docs: list[str], cfg: CorpusConfig) -> dict[str, list[dict]]:
+def split_documents(
+    docs: list[str], cfg: CorpusConfig, sources: list[str] | None = None
+) -> dict[str, list[dict]]:
     """Disjoint split by document. A document's split depends on its text and the seed only
-    through a keyed hash order, so it does not depend on the order documents were read in."""
+    through a keyed hash order, so it does not depend on the order documents were read in.
+    With `sources` (one per document) each row also carries its `source`."""
     fr_eval, fr_seeds = cfg.eval_fraction, cfg.seeds_fraction
     if not (0 <= fr_eval < 1 and 0 <= fr_seeds < 1 and fr_eval + fr_seeds < 1):
         raise UserError("corpus.eval_fraction and corpus.seeds_fraction must be in [0, 1), sum < 1")
@@ -165,7 +192,19 @@ def split_documents(docs: list[str], cfg: CorpusConfig) -> dict[str, list[dict]]
         "seeds": sorted(order[n_eval : n_eval + n_seeds]),
         "train": sorted(order[n_eval + n_seeds :]),
     }
-    return {name: [{"id": i, "text": docs[i]} for i in idx] for name, idx in parts.items()}
+
+    def row(i: int) -> dict:
+        return (
+            {"id": i, "text": docs[i]}
+            if sources is None
+            else {
+                "id": i,
+                "text": docs[i],
+                "source": sources[i],
+            }
+        )
+
+    return {name: [row(i) for i in idx] for name, idx in parts.items()}
 
 
 def count_words(rows: list[dict]) -> int:
@@ -174,10 +213,15 @@ def count_words(rows: list[dict]) -> int:
 
 def write_corpus(cfg: CorpusConfig, out_dir: str | Path, log=print) -> dict:
     """Load, clean, split and write `out_dir/{train,eval,seeds}.jsonl` atomically."""
-    docs, stats = load_documents(cfg)
-    splits = split_documents(docs, cfg)
+    docs, sources, stats = load_sourced_documents(cfg)
+    splits = split_documents(docs, cfg, sources)
     counts = {
-        name: {"documents": len(rows), "words": count_words(rows)} for name, rows in splits.items()
+        name: {
+            "documents": len(rows),
+            "words": count_words(rows),
+            "sources": {s: sum(r["source"] == s for r in rows) for s in sorted(set(sources))},
+        }
+        for name, rows in splits.items()
     }
     out_dir = Path(out_dir)
     with atomic_path(out_dir) as tmp:

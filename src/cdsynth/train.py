@@ -67,6 +67,12 @@ def check_train_config(cfg: TrainConfig) -> None:
         raise UserError(f"train.block_len {cfg.block_len} exceeds the model context {mcfg.context}")
     if cfg.precision not in ("auto", "bf16", "fp32"):
         raise UserError(f"train.precision must be auto, bf16 or fp32, got '{cfg.precision}'")
+    if cfg.decay not in ("matrices", "all"):
+        raise UserError(f"train.decay must be matrices or all, got '{cfg.decay}'")
+    if cfg.lr <= 0 or cfg.min_lr < 0 or cfg.weight_decay < 0 or cfg.grad_clip < 0:
+        raise UserError("train.lr must be > 0; train.min_lr, weight_decay, grad_clip >= 0")
+    if not (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1) or cfg.eps <= 0:
+        raise UserError("train.beta1 and train.beta2 must be in [0, 1), train.eps > 0")
     if cfg.steps < 1 or cfg.batch_size < 1 or cfg.micro_batch_size < 1:
         raise UserError("train.steps, train.batch_size and train.micro_batch_size must be >= 1")
     if cfg.checkpoint_every < 1 or cfg.eval_every < 1:
@@ -111,8 +117,11 @@ def n_targets(input_ids: torch.Tensor) -> int:
 
 
 def make_optimizer(model, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    """AdamW; weight decay on matrices only (`decay: matrices`) or on every parameter
+    (`decay: all`, the paper's code: its no-decay names never match LLaMA's norm weights)."""
+    every = cfg.decay == "all"
+    decay = [p for p in model.parameters() if every or p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if not every and p.dim() < 2]
     groups = [
         {"params": decay, "weight_decay": cfg.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
