@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from cdsynth.blocks import Blocks, MixtureSampler, pack_texts, stream_indices, synthetic_rows_before
+from cdsynth.blocks import (
+    Blocks,
+    MixtureSampler,
+    pack_texts,
+    stream_indices,
+    synthetic_documents,
+    synthetic_rows_before,
+)
 from cdsynth.config import TokenizerConfig
 from cdsynth.errors import UserError
 from cdsynth.tokenizer import BOS_ID, EOS_ID, PAD_ID, train_tokenizer
@@ -72,3 +79,42 @@ def test_batches_are_a_pure_function_of_step(tok, tmp_path):
     for step in range(17):
         s.batch(step)
     assert (s.batch(17)[0] == later).all()
+
+
+def test_each_generated_segment_packs_as_its_own_document(tok, tmp_path):
+    """A completion that ran past </s> (two segments) becomes two <s> ... </s> documents;
+    empty segments are counted and left out, exact duplicates counted and kept."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [
+        {
+            "text": "Mia gave the ball.\n\nTom said thanks.",
+            "segments": ["Mia gave the ball.", "Tom said thanks."],
+        },
+        {"text": "Tom said thanks.", "segments": ["Tom said thanks.", "  "]},
+    ]
+    folder = tmp_path / "syn"
+    folder.mkdir()
+    pq.write_table(pa.Table.from_pylist(rows), folder / "synthetic.parquet")
+    files, docs, counts = synthetic_documents(folder)
+    assert files == [folder / "synthetic.parquet"]
+    assert docs == ["Mia gave the ball.", "Tom said thanks.", "Tom said thanks."]
+    assert counts == {"rows": 2, "segments": 3, "empty_segments": 1, "duplicate_segments": 1}
+    meta = pack_texts(
+        tok, docs[:2], block_len=8, out_dir=tmp_path / "b", extra={"synthetic": counts}
+    )
+    flat = Blocks(tmp_path / "b").array.reshape(-1)[: meta["n_tokens"]].tolist()
+    first = tok("Mia gave the ball.", add_special_tokens=False)["input_ids"]
+    second = tok("Tom said thanks.", add_special_tokens=False)["input_ids"]
+    assert flat == [BOS_ID, *first, EOS_ID, BOS_ID, *second, EOS_ID]
+    assert meta["synthetic"]["empty_segments"] == 1
+
+
+def test_synthetic_rows_without_segments_are_one_document_each(tmp_path):
+    (tmp_path / "s.jsonl").write_text('{"text": "a b"}\n{"text": "a b"}\n', encoding="utf-8")
+    _, docs, counts = synthetic_documents(tmp_path / "s.jsonl")
+    assert docs == ["a b", "a b"] and counts["duplicate_segments"] == 1
+    (tmp_path / "t.jsonl").write_text('{"body": "x"}\n', encoding="utf-8")
+    with pytest.raises(UserError, match="row 1"):
+        synthetic_documents(tmp_path / "t.jsonl")

@@ -18,14 +18,66 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import pyarrow.parquet as pq
 
+from .corpus import clean_text
 from .errors import UserError
-from .fileio import atomic_path, read_json, write_json
+from .fileio import atomic_path, parse_jsonl, read_json, write_json
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 
-def pack_texts(tokenizer, texts: Sequence[str], block_len: int, out_dir: str | Path) -> dict:
-    """Tokenize `texts`, pack into (n_blocks, block_len) rows and write them atomically."""
+def synthetic_documents(path: str | Path) -> tuple[list[Path], list[str], dict]:
+    """The documents of a synthetic corpus and what became of its text.
+
+    `path`: a `cdsynth generate` folder (its synthetic.parquet), a .parquet/.jsonl file, or a
+    folder of them. A row with a `segments` column (the EOS-separated pieces of one
+    completion) gives one document per segment, as the paper's code splits generated text at
+    <s>/</s>; a row without it is one document (`text`). Nothing is dropped silently: empty
+    segments are the only ones left out and are counted, exact duplicates are kept and counted.
+    Returns (files, documents, counts)."""
+    p = Path(path)
+    if p.is_dir() and (p / "synthetic.parquet").is_file():
+        p = p / "synthetic.parquet"
+    files = [p] if p.is_file() else sorted(p.glob("*.parquet")) or sorted(p.glob("*.jsonl"))
+    if not files:
+        raise UserError(f"no synthetic text (.parquet or .jsonl) found at {p}")
+    docs: list[str] = []
+    counts = {"rows": 0, "segments": 0, "empty_segments": 0, "duplicate_segments": 0}
+    seen: set[str] = set()
+    for f in files:
+        if f.suffix == ".parquet":
+            try:
+                rows = pq.read_table(f).to_pylist()
+            except Exception as e:  # pyarrow raises several types for a bad file
+                raise UserError(f"{f} is not a readable Parquet file ({type(e).__name__})") from e
+        else:
+            rows = list(parse_jsonl(f.read_text(encoding="utf-8"), str(f)))
+        for n, row in enumerate(rows, 1):
+            pieces = row.get("segments")
+            if pieces is None:
+                if not isinstance(row.get("text"), str):
+                    raise UserError(f"{f}: row {n}: no string field 'text' (or 'segments')")
+                pieces = [row["text"]]
+            counts["rows"] += 1
+            for piece in pieces:
+                text = clean_text(piece)
+                if not text:
+                    counts["empty_segments"] += 1
+                    continue
+                counts["segments"] += 1
+                counts["duplicate_segments"] += text in seen
+                seen.add(text)
+                docs.append(text)
+    if not docs:
+        raise UserError(f"the synthetic corpus at {p} holds no text")
+    return files, docs, counts
+
+
+def pack_texts(
+    tokenizer, texts: Sequence[str], block_len: int, out_dir: str | Path, extra: dict | None = None
+) -> dict:
+    """Tokenize `texts`, each wrapped in <s> ... </s>, pack into (n_blocks, block_len) rows and
+    write them atomically. `extra` is recorded in blocks.json beside the counts."""
     if block_len < 2:
         raise UserError("block_len must be at least 2")
     chunks: list[np.ndarray] = []
@@ -51,6 +103,7 @@ def pack_texts(tokenizer, texts: Sequence[str], block_len: int, out_dir: str | P
         "n_documents": len(texts),
         "dtype": np.dtype(dtype).name,
         "pad_id": PAD_ID,
+        **(extra or {}),
     }
     with atomic_path(out_dir) as tmp:
         tmp.mkdir(parents=True)

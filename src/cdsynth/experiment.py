@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .blocks import pack_texts
+from .blocks import pack_texts, synthetic_documents
 from .config import ExperimentConfig, GenerateConfig, TrainConfig, to_dict
 from .corpus import read_split, write_corpus
 from .errors import UserError
@@ -73,7 +73,7 @@ def run_tokenizer(cfg: ExperimentConfig, log=print, force: bool = False) -> Path
 
 
 def ensure_blocks(
-    ws: Workspace, name: str, inputs: list[Path], texts, block_len: int, log=print
+    ws: Workspace, name: str, inputs: list[Path], texts, block_len: int, log=print, extra=None
 ) -> Path:
     """Pack `texts` with the workspace tokenizer unless an identical packing exists."""
     from .tokenizer import load_tokenizer
@@ -83,25 +83,9 @@ def ensure_blocks(
     )
     folder = ws.root / "blocks" / f"{name}-{key}"
     if not (folder / "blocks.json").is_file():
-        meta = pack_texts(load_tokenizer(ws.tokenizer), list(texts()), block_len, folder)
+        meta = pack_texts(load_tokenizer(ws.tokenizer), list(texts()), block_len, folder, extra)
         log(f"blocks: {name}: {meta['n_blocks']} blocks of {block_len} ({meta['n_tokens']} tokens)")
     return folder
-
-
-def synthetic_texts(path: str | Path) -> tuple[list[Path], list[str]]:
-    """The text of a synthetic corpus: a .jsonl/.parquet file or a folder of them (`text`)."""
-    from .config import CorpusConfig
-    from .corpus import load_documents
-
-    p = Path(path)
-    if p.is_dir() and (p / "synthetic.parquet").is_file():  # a `cdsynth generate` output
-        p = p / "synthetic.parquet"
-    files = [p] if p.is_file() else sorted(p.glob("*.parquet")) or sorted(p.glob("*.jsonl"))
-    if not files:
-        raise UserError(f"no synthetic text (.parquet or .jsonl) found at {p}")
-    source = "parquet" if files[0].suffix == ".parquet" else "jsonl"
-    docs, _ = load_documents(CorpusConfig(source=source, path=str(p)))
-    return files, docs
 
 
 def run_train(cfg: ExperimentConfig, log=print, progress: bool = True) -> Path:
@@ -129,9 +113,16 @@ def run_train(cfg: ExperimentConfig, log=print, progress: bool = True) -> Path:
                 )
             if tc.synthetic:
                 syn = Path(tc.synthetic)
-                files, docs = synthetic_texts(syn if syn.is_absolute() else ws.root / syn)
+                files, docs, counts = synthetic_documents(
+                    syn if syn.is_absolute() else ws.root / syn
+                )
+                log(
+                    f"synthetic text: {counts['rows']} rows -> {counts['segments']} documents "
+                    f"({counts['empty_segments']} empty segments left out, "
+                    f"{counts['duplicate_segments']} exact duplicates kept)"
+                )
                 folders["synthetic"] = ensure_blocks(
-                    ws, "synthetic", files, lambda: docs, tc.block_len, log
+                    ws, "synthetic", files, lambda: docs, tc.block_len, log, {"synthetic": counts}
                 )
         if dist_info.world_size > 1:
             import torch.distributed as dist
