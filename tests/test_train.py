@@ -177,3 +177,26 @@ def test_torchrun_two_processes_match_one(workspace):
     for (sa, xa, ea), (sb, xb, eb) in zip(la, lb, strict=True):
         assert sa == sb and xa == pytest.approx(xb, rel=1e-5)
         assert (ea is None) == (eb is None) and (ea is None or ea == pytest.approx(eb, rel=1e-5))
+
+
+@pytest.mark.parametrize("decay, decayed_norms", [("matrices", False), ("all", True)])
+def test_weight_decay_set(decay, decayed_norms):
+    """`decay: all` (the paper's code, whose no-decay names match no LLaMA parameter) decays
+    the norm weights too; `matrices` (ours) only embeddings and projections."""
+    from cdsynth.config import ModelConfig
+
+    cfg = TrainConfig(model=ModelConfig(preset="test-micro"), decay=decay, weight_decay=0.1)
+    model = train_mod.build_model(cfg.model, vocab_size=64)
+    opt = train_mod.make_optimizer(model, cfg, torch.device("cpu"))
+    decayed = {id(p) for g in opt.param_groups if g["weight_decay"] > 0 for p in g["params"]}
+    norm = model.model.norm.weight
+    assert (id(norm) in decayed) == decayed_norms
+    assert id(model.model.embed_tokens.weight) in decayed
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters()))
+
+
+def test_paper_regime_trains(workspace):
+    """betas (0.9, 0.999), no clipping, decay on every parameter: the paper's optimizer."""
+    cfg = tiny_config(workspace, "train.beta2=0.999", "train.grad_clip=0", "train.decay=all")
+    out = run_train(cfg, log=quiet, progress=False)
+    assert [p.name for p in list_checkpoints(out)][-1] == "step_12"

@@ -1,0 +1,46 @@
+"""The shipped study configs, checked without running them: the paper's regime as read in the
+paper's code, and the stage graph each one expands into."""
+
+from pathlib import Path
+
+from cdsynth.config import load_config
+from cdsynth.experiment import build_graph, study_conditions
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def test_paper_config_is_the_papers_training_regime():
+    cfg = load_config(CONFIGS / "paper.yaml")
+    t = cfg.train
+    assert (t.steps, t.batch_size, t.block_len) == (8000, 256, 1024)  # ~2.1B tokens
+    assert t.batch_size * t.block_len * t.steps == 8000 * 256 * 1024
+    assert (t.lr, t.warmup_steps, t.min_lr, t.weight_decay) == (1e-3, 150, 0.0, 0.1)
+    assert (t.beta1, t.beta2, t.grad_clip, t.decay) == (0.9, 0.999, 0.0, "all")
+    assert (t.checkpoint_every, t.eval_every) == (500, 500)
+    assert t.model.resolved().n_layers == 12 and t.model.resolved().hidden == 768
+    assert cfg.study.seeds == list(range(42, 52))
+    assert cfg.study.good_step == 2500
+    g = cfg.generate
+    assert (g.prefix_tokens, g.completions, g.new_tokens) == (20, 8, 400)
+    assert (g.decoding.alpha, g.decoding.lam) == (0.1, 1.0)
+    assert "blimp_filtered" in cfg.evaluate.tasks and "blimp" not in cfg.evaluate.tasks
+
+
+def test_paper_config_graph():
+    cfg = load_config(CONFIGS / "paper.yaml")
+    conds = {c.name: c for c in study_conditions(cfg)}
+    early = conds["cd-early-500"].generate
+    assert early.good == "runs/baseline-seed42/step_2500"
+    assert early.bad == "runs/baseline-seed42/step_500"
+    assert conds["cd-small-20"].generate.bad == "runs/small-20-seed42/step_2500"
+    assert conds["cd-drop-0.5"].generate.bad_dropout == 0.5
+    assert conds["cd-early-500-top_k-200"].generate.decoding.top_k == 200
+    assert conds["cd-early-500-ratio-0.5"].ratio == 0.5
+    names = [s.name for s in build_graph(cfg, log=lambda *a: None)]
+    trains = [n for n in names if n.startswith("train/")]
+    # 10 baseline seeds, one small model, and one mixed run per condition and seed
+    assert len(trains) == 10 + 1 + len(conds) * 10
+    # conditions that differ only in the mixing ratio share one synthetic corpus
+    generated = [n for n in names if n.startswith("generate/")]
+    assert len(generated) == len(conds) - 4 and "generate/cd-early-500-ratio-0.5" not in generated
+    assert names[-1] == "report"
