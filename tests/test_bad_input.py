@@ -153,3 +153,28 @@ def test_corrupt_checkpoint_is_one_line(workspace, monkeypatch, capsys):
     )
     assert code in (1, 2) and len(err.strip().splitlines()) == 1
     assert err.startswith("cdsynth: error: ")
+
+
+@pytest.mark.parametrize(
+    "arg, fragment",
+    [
+        ("generate.decoding.lam=.inf", "generate.decoding.lam must be finite and >= 0"),
+        ("generate.decoding.lam=-1", "generate.decoding.lam must be finite and >= 0"),
+        ("generate.decoding.top_p=1.5", "generate.decoding.top_p must be in (0, 1]"),
+        ("generate.decoding.top_k=-3", "generate.decoding.top_k must be >= 0"),
+        ("generate.decoding.alpha=2", "generate.decoding.alpha must be in [0, 1]"),
+        ("generate.decoding.strategy=beam", "generate.decoding.strategy must be one of"),
+        ("generate.num_prefixes=-1", "generate.num_prefixes must be >= 1"),
+        ("generate.corpus_tokens=lots", "generate.corpus_tokens must be"),
+        ("generate.eos=never", "generate.eos must be one of stop, continue"),
+        ("train.lr=-1", "train.lr must be > 0"),
+        ("train.steps=0", "train.steps must be > 0"),
+        ("train.synthetic_ratio=1", "train.synthetic_ratio must be in [0, 1)"),
+        ("evaluate.packing=zip", "evaluate.packing must be one of tree, padded"),
+        ("study.resample=seeds", "study.resample must be one of hierarchical, items"),
+    ],
+)
+def test_bad_values_fail_at_load_before_any_work(tmp_path, monkeypatch, capsys, arg, fragment):
+    code, out, err = run_cli(monkeypatch, capsys, "corpus", f"workdir={tmp_path}/w", arg)
+    _one_line_error(code, err, fragment)
+    assert not (tmp_path / "w").exists()

@@ -8,6 +8,7 @@ Unknown keys and values of the wrong type raise `UserError` naming the key.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -17,6 +18,27 @@ from typing import Any
 import yaml
 
 from .errors import UserError
+
+
+def _require(ok: bool, message: str) -> None:
+    """Validation at load: a config that fails it never reaches a stage."""
+    if not ok:
+        raise UserError(message)
+
+
+def _one_of(value, choices: tuple, key: str) -> None:
+    _require(value in choices, f"{key} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _device(value: str, key: str) -> None:
+    _require(
+        value in ("auto", "cpu", "cuda") or value.startswith("cuda:"),
+        f"{key} must be auto, cpu, cuda or cuda:N, got {value!r}",
+    )
+
+
+def _finite(x: float) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
 
 
 @dataclass(frozen=True)
@@ -34,11 +56,24 @@ class CorpusConfig:
     eval_fraction: float = 0.05
     seeds_fraction: float = 0.05
 
+    def __post_init__(self):
+        sources = ("storyworld", "text", "jsonl", "parquet", "hf")
+        _require(
+            self.source in sources,
+            f"unknown corpus.source '{self.source}'; use one of {', '.join(sources)}",
+        )
+        _one_of(self.documents, ("file", "blocks"), "corpus.documents")
+        _require(self.storyworld_words > 0, "corpus.storyworld_words must be > 0")
+
 
 @dataclass(frozen=True)
 class TokenizerConfig:
     vocab_size: int = 8192
     min_frequency: int = 2
+
+    def __post_init__(self):
+        _require(self.vocab_size >= 260, "tokenizer.vocab_size must be >= 260 (bytes + specials)")
+        _require(self.min_frequency >= 1, "tokenizer.min_frequency must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -112,6 +147,19 @@ class TrainConfig:
     synthetic_ratio: float = 0.0
     device: str = "auto"  # auto | cpu | cuda
 
+    def __post_init__(self):
+        _one_of(self.precision, ("auto", "fp32", "bf16"), "train.precision")
+        _one_of(self.decay, ("matrices", "all"), "train.decay")
+        _device(self.device, "train.device")
+        _require(self.steps > 0, f"train.steps must be > 0, got {self.steps}")
+        _require(_finite(self.lr) and self.lr > 0, f"train.lr must be > 0, got {self.lr}")
+        _require(
+            0 <= self.synthetic_ratio < 1,
+            f"train.synthetic_ratio must be in [0, 1), got {self.synthetic_ratio}",
+        )
+        _require(0 <= self.dropout < 1, f"train.dropout must be in [0, 1), got {self.dropout}")
+        _require(self.warmup_steps >= 0, "train.warmup_steps must be >= 0")
+
 
 @dataclass(frozen=True)
 class DecodingConfig:
@@ -126,6 +174,19 @@ class DecodingConfig:
     top_p: float = 1.0  # 1: off
     temperature: float = 1.0  # applied after the rule and truncation
     paper_compatible: bool = False  # the paper's code: -20 outside V_head, log(p + 1e-10)
+
+    def __post_init__(self):
+        k = "generate.decoding"
+        _one_of(self.strategy, ("cd", "ancestral", "vhead"), f"{k}.strategy")
+        _require(0 <= self.alpha <= 1, f"{k}.alpha must be in [0, 1], got {self.alpha}")
+        _require(
+            _finite(self.lam) and self.lam >= 0, f"{k}.lam must be finite and >= 0, got {self.lam}"
+        )
+        _require(self.top_k >= 0, f"{k}.top_k must be >= 0 (0: off), got {self.top_k}")
+        _require(0 < self.top_p <= 1, f"{k}.top_p must be in (0, 1], got {self.top_p}")
+        for name in ("good_temperature", "bad_temperature", "temperature"):
+            t = getattr(self, name)
+            _require(_finite(t) and t > 0, f"{k}.{name} must be finite and > 0, got {t}")
 
 
 @dataclass(frozen=True)
@@ -159,6 +220,37 @@ class GenerateConfig:
     formats: list = field(default_factory=lambda: ["parquet"])  # parquet and/or jsonl
     device: str = "auto"
 
+    def __post_init__(self):
+        k = "generate"
+        _one_of(self.eos, ("stop", "continue"), f"{k}.eos")
+        _one_of(self.dtype, ("auto", "bf16", "fp32", "fp64"), f"{k}.dtype")
+        _one_of(self.engine, ("auto", "lean", "generic"), f"{k}.engine")
+        _one_of(self.prefix_source, ("seeds", "train", "eval", "file"), f"{k}.prefix_source")
+        _one_of(self.bad_dropout_kind, ("attention", "residual"), f"{k}.bad_dropout_kind")
+        _device(self.device, f"{k}.device")
+        _require(0 <= self.bad_dropout < 1, f"{k}.bad_dropout must be in [0, 1)")
+        for name in ("prefix_tokens", "completions", "new_tokens", "batch_size"):
+            _require(getattr(self, name) >= 1, f"{k}.{name} must be >= 1")
+        _require(
+            self.num_prefixes is None or self.num_prefixes >= 1,
+            f"{k}.num_prefixes must be >= 1 (or unset: every document), got {self.num_prefixes}",
+        )
+        c = self.corpus_tokens
+        _require(
+            c is None or c == "real" or (isinstance(c, int) and c >= 1),
+            f"{k}.corpus_tokens must be a number of tokens >= 1 or 'real', got {c!r}",
+        )
+        _require(
+            c is None or self.num_prefixes is None,
+            f"set {k}.corpus_tokens or {k}.num_prefixes, not both",
+        )
+        _require(
+            (self.prefix_source == "file") == (self.prefix_file is not None),
+            f"{k}.prefix_file goes with {k}.prefix_source=file (and needs it)",
+        )
+        bad = set(self.formats) - {"parquet", "jsonl"}
+        _require(bool(self.formats) and not bad, f"{k}.formats must list parquet and/or jsonl")
+
 
 @dataclass(frozen=True)
 class Passwords:
@@ -189,6 +281,15 @@ class EvalConfig:
     subset_seed: int = 0  # seeds the random stratified subsets (max_items, perplexity_documents)
     device: str = "auto"  # auto | cpu | cuda
 
+    def __post_init__(self):
+        _one_of(self.packing, ("tree", "padded"), "evaluate.packing")
+        _one_of(self.bos_rule, ("bos", "eos", "none"), "evaluate.bos_rule")
+        _device(self.device, "evaluate.device")
+        _require(self.batch_tokens >= 1, "evaluate.batch_tokens must be >= 1")
+        for name in ("max_items", "perplexity_documents"):
+            v = getattr(self, name)
+            _require(v is None or v >= 1, f"evaluate.{name} must be >= 1 (or unset: all)")
+
 
 @dataclass(frozen=True)
 class StudyConfig:
@@ -215,6 +316,12 @@ class StudyConfig:
     bootstrap_samples: int = 1000
     bootstrap_seed: int = 0
     resample: str = "hierarchical"  # hierarchical (seeds, then items) | items (items only)
+
+    def __post_init__(self):
+        _one_of(self.resample, ("hierarchical", "items"), "study.resample")
+        _require(0 <= self.ratio < 1, f"study.ratio must be in [0, 1), got {self.ratio}")
+        _require(self.bootstrap_samples >= 1, "study.bootstrap_samples must be >= 1")
+
     diagnostics_samples: int = 200  # synthetic documents used for self-BLEU and samples
 
 
