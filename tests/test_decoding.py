@@ -2,7 +2,6 @@
 
 import math
 
-import numpy as np
 import pytest
 import torch
 
@@ -11,6 +10,7 @@ from cdsynth.decoding import (
     ancestral_scores,
     contrastive_scores,
     paper_contrastive_scores,
+    paper_vhead_mask,
     plausible_mask,
     sample,
     step_scores,
@@ -139,35 +139,201 @@ def test_sample_inverse_cdf():
     assert torch.allclose(freq, probs, atol=0.01)
 
 
-def paper_formula_literal(good_logits, bad_logits, alpha, lam, top_k):
-    """A line-by-line transcription of the paper's CD step, in plain numpy."""
-    out = []
-    for g, b in zip(
-        np.asarray(good_logits, dtype=np.float64),
-        np.asarray(bad_logits, dtype=np.float64),
-        strict=False,
-    ):
-        p_g = np.exp(g - g.max()) / np.exp(g - g.max()).sum()
-        p_b = np.exp(b - b.max()) / np.exp(b - b.max()).sum()
-        cd = np.log(p_g + 1e-10) - lam * np.log(p_b + 1e-10)
-        cd[p_g < alpha * p_g.max()] = -20.0
-        if top_k:
-            kth = np.sort(cd)[::-1][top_k - 1]
-            cd[cd < kth] = -np.inf
-        out.append(cd)
-    return np.stack(out)
+# The paper's processors, op for op, as a reference (not imported: written out here so that a
+# change to cdsynth.decoding can't change the reference too). Source:
+# janulm/contrastive-decoding-for-language-modeling, commit cdddeb6; line numbers are those of
+# logits_processors.py unless another file is named. Left out: torch.compile (the paper
+# compiled every processor with inductor, which may round differently), asserts, prints, and
+# the [B, T, V] variant (a decoding step is [B, V]: unsqueezed to [B, 1, V], squeezed back).
+PAPER_PENALTY = -20.0  # generate_synthetic_data_better.py:224, --penalty_value default
 
 
-def test_paper_compatible_preset_matches_literal_transcription():
+class PaperTopK:  # TopKLogitsProcessor, :6-83
+    def __init__(self, top_k, temperature=1.0, penalty=-1000.0):
+        self.top_k, self.temperature, self.penalty = top_k, temperature, penalty
+
+    def __call__(self, input_ids, scores):
+        scores = scores / self.temperature  # :26
+        scores = scores.unsqueeze(1)  # :34-36
+        vocab_size = scores.shape[-1]
+        filtered_scores = scores.clone()  # :67
+        top_k_values, _ = torch.topk(scores, k=min(self.top_k, vocab_size), dim=-1)  # :71
+        thresholds = top_k_values[:, :, -1].unsqueeze(-1)  # :75
+        mask = scores < thresholds  # :78
+        filtered_scores = torch.where(mask, torch.full_like(scores, self.penalty), filtered_scores)
+        return filtered_scores[:, -1, :]  # :81, :42-43
+
+
+class PaperTopP:  # TopPLogitsProcessor, :87-173
+    def __init__(self, top_p, temperature=1.0, penalty=-1000.0):
+        self.top_p, self.temperature, self.penalty = top_p, temperature, penalty
+
+    def __call__(self, input_ids, scores):
+        scores = scores / self.temperature  # :96
+        scores = scores.unsqueeze(1)  # :100-102
+        batch_size, seq_len, vocab_size = scores.shape
+        new_scores = scores.clone()  # :132
+        for b in range(batch_size):  # :135-171
+            probs = torch.nn.functional.softmax(scores[b], dim=-1)
+            keep_masks = torch.zeros(seq_len, vocab_size, dtype=torch.bool)
+            for t in range(seq_len):
+                sorted_probs, sorted_indices = torch.sort(probs[t], descending=True)
+                cumulative_probs = torch.cumsum(sorted_probs, dim=-1)
+                mask = cumulative_probs <= self.top_p  # :152
+                if not mask.any():  # :155-156: at least one token
+                    mask[0] = True
+                else:  # :157-161: and the first one past p
+                    idx = torch.where(cumulative_probs > self.top_p)[0]
+                    if len(idx) > 0:
+                        mask[idx[0]] = True
+                keep_masks[t, sorted_indices[mask]] = True
+            penalty_tensor = torch.full_like(scores[b], self.penalty)
+            new_scores[b] = torch.where(keep_masks, scores[b], penalty_tensor)  # :170-171
+        return new_scores[:, -1, :]
+
+
+class PaperVHead:  # NoContrastVHeadLogitsProcessor, :192-209
+    def __init__(self, temperature=1.0, alpha=0.1, penalty=-20.0):
+        self.temperature, self.alpha, self.penalty = temperature, alpha, penalty
+
+    def __call__(self, input_ids, scores):
+        logits = scores / self.temperature
+        probs = torch.nn.functional.softmax(logits, dim=-1)
+        max_probs, _ = probs.max(dim=-1, keepdim=True)
+        v_head_mask = probs > (self.alpha * max_probs)  # :205, strict
+        log_probs = torch.log(probs + 1e-10)
+        penalty_tensor = torch.full_like(scores, self.penalty)
+        return torch.where(v_head_mask, log_probs, penalty_tensor)
+
+
+class PaperCD:  # ContrastiveLogitsProcessor, :212-284
+    def __init__(self, contrast_strength=0.1, alpha=0.1, temperature=1.0, penalty=-1000.0):
+        self.contrast_strength, self.alpha = contrast_strength, alpha
+        self.temperature, self.penalty = temperature, penalty
+
+    def __call__(self, input_ids, good_logits, bad_logits):
+        good_logits = good_logits / self.temperature  # :258
+        bad_logits = bad_logits / self.temperature  # :259
+        good_probs = torch.nn.functional.softmax(good_logits, dim=-1)
+        bad_probs = torch.nn.functional.softmax(bad_logits, dim=-1)
+        max_good_probs, _ = good_probs.max(dim=-1, keepdim=True)
+        v_head_mask = good_probs > (self.alpha * max_good_probs)  # :269, strict
+        log_good_probs = torch.log(good_probs + 1e-10)  # :272
+        log_bad_probs = torch.log(bad_probs + 1e-10)  # :273
+        contrast_scores = log_good_probs - self.contrast_strength * log_bad_probs
+        penalty_tensor = torch.full_like(good_logits, self.penalty)
+        return torch.where(v_head_mask, contrast_scores, penalty_tensor)  # :282
+
+
+class PaperCDThen:  # ContrastiveWithTopK :517-530 and ContrastiveWithTopP :500-514
+    def __init__(self, cut, top, lam, alpha, temperature, penalty):
+        self.cd = PaperCD(lam, alpha, temperature, penalty)
+        self.cut = cut(top, temperature, penalty)  # the same temperature, again
+
+    def __call__(self, input_ids, good_logits, bad_logits):
+        return self.cut(input_ids, self.cd(input_ids, good_logits, bad_logits))
+
+
+def paper_processor(strategy, alpha=0.1, lam=1.0, temperature=1.0, top_k=10, top_p=0.9):
+    """get_logits_processor, generate_synthetic_data_better.py:70-95 (None: raw logits)."""
+    pen = PAPER_PENALTY
+    return {
+        "no_contrast": None,
+        "no_contrast_top_p": lambda: PaperTopP(top_p, temperature, pen),
+        "no_contrast_top_k": lambda: PaperTopK(top_k, temperature, pen),
+        "contrast_with_top_p": lambda: PaperCDThen(PaperTopP, top_p, lam, alpha, temperature, pen),
+        "contrast_with_top_k": lambda: PaperCDThen(PaperTopK, top_k, lam, alpha, temperature, pen),
+        "contrastive": lambda: PaperCD(lam, alpha, temperature, pen),
+        "no_contrast_v_head": lambda: PaperVHead(temperature, alpha, pen),
+    }[strategy]
+
+
+def paper_next_token_logits(strategy, good, bad, **kw):
+    """ensemble_generation.py:96-127: float32 logits through the processor (or none)."""
+    make = paper_processor(strategy, **kw)
+    if make is None:
+        return good
+    proc = make()
+    return proc(None, good, bad) if strategy.startswith("contrast") else proc(None, good)
+
+
+def our_rule(strategy, alpha=0.1, lam=1.0, temperature=1.0, top_k=10, top_p=0.9):
+    """The DecodingConfig that the module docstring maps each paper strategy to."""
+    T = temperature
+    kind = {"no": "ancestral", "contrast": "cd", "contrastive": "cd"}[strategy.split("_")[0]]
+    if strategy == "no_contrast_v_head":
+        return DecodingConfig("vhead", alpha=alpha, good_temperature=T, paper_compatible=True)
+    kw = dict(alpha=alpha, lam=lam, paper_compatible=True)
+    if kind == "cd":
+        kw.update(good_temperature=T, bad_temperature=T)
+    if strategy.endswith("top_k"):
+        kw.update(top_k=top_k, temperature=T)
+    if strategy.endswith("top_p"):
+        kw.update(top_p=top_p, temperature=T)
+    return DecodingConfig(kind, **kw)
+
+
+PAPER_STRATEGIES = [
+    "contrastive",
+    "contrast_with_top_k",
+    "contrast_with_top_p",
+    "no_contrast_v_head",
+    "no_contrast",
+    "no_contrast_top_k",
+    "no_contrast_top_p",
+]
+
+
+@pytest.mark.parametrize("strategy", PAPER_STRATEGIES)
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_paper_compatible_equals_the_papers_processors(strategy, temperature, dtype):
+    g = torch.Generator().manual_seed(1)
+    good = (torch.randn(6, 300, generator=g, dtype=torch.float64) * 3).to(dtype)
+    bad = (torch.randn(6, 300, generator=g, dtype=torch.float64) * 3).to(dtype)
+    for alpha, lam, top_k, top_p in [(0.1, 1.0, 10, 0.9), (0.02, 0.5, 50, 0.97)]:
+        kw = dict(alpha=alpha, lam=lam, temperature=temperature, top_k=top_k, top_p=top_p)
+        ref = paper_next_token_logits(strategy, good, bad, **kw)
+        rule = our_rule(strategy, **kw)
+        ours = step_scores(rule, good, bad if rule.strategy == "cd" else None).scores
+        assert ours.dtype == dtype
+        torch.testing.assert_close(ours, ref, rtol=0, atol=0)
+        if strategy != "no_contrast":  # the penalty is in play (V_head's is divided by T
+            # again when a top-k / top-p processor follows)
+            pen = torch.tensor([PAPER_PENALTY, PAPER_PENALTY / temperature], dtype=dtype)
+            assert torch.isin(ours, pen).any()
+
+
+def test_paper_compatible_by_hand():
+    good = logits_of([[0.5, 0.3, 0.15, 0.05]])
+    bad = logits_of([[0.7, 0.1, 0.1, 0.1]])
+    # V_head: p > 0.25 * 0.5 -> tokens 0, 1, 2; top-2 of the CD scores: tokens 1, 2. Token 0
+    # (in V_head but cut by top-k) and token 3 (outside V_head) both get -20, not -inf.
+    rule = DecodingConfig("cd", alpha=0.25, top_k=2, paper_compatible=True)
+    s = step_scores(rule, good, bad).scores[0].tolist()
+    eps = 1e-10
+    cd = [math.log(0.3 + eps) - math.log(0.1 + eps), math.log(0.15 + eps) - math.log(0.1 + eps)]
+    assert s == pytest.approx([-20.0, *cd, -20.0], abs=1e-9)
+    # the truncation's temperature divides the scores before the cut, so cut tokens keep -20
+    rule = DecodingConfig("cd", alpha=0.25, top_k=2, temperature=0.5, paper_compatible=True)
+    s = step_scores(rule, good, bad).scores[0].tolist()
+    assert s == pytest.approx([-20.0, cd[0] / 0.5, cd[1] / 0.5, -20.0], abs=1e-9)
+    # V_head is strict: exactly alpha * max is outside
+    probs = torch.tensor([[0.4, 0.1, 0.5]], dtype=torch.float64)
+    assert paper_vhead_mask(probs, 0.2)[0].tolist() == [True, False, True]
+    # the V_head-only control gets -20 outside V_head too
+    vh = step_scores(DecodingConfig("vhead", alpha=0.25, paper_compatible=True), good, None)
+    assert vh.scores[0, 3] == -20.0 and vh.vhead[0].tolist() == [True, True, True, False]
+    # No-Contrast samples the raw logits; top-p keeps the first token past p, cuts get -20
+    anc = DecodingConfig("ancestral", top_p=0.6, paper_compatible=True)
+    s = step_scores(anc, good, None).scores[0]
+    assert s[:2].tolist() == good[0, :2].tolist() and s[2:].tolist() == [-20.0, -20.0]
+
+
+def test_paper_and_our_presets_differ_only_where_documented():
     g = torch.Generator().manual_seed(1)
     good = torch.randn(6, 50, generator=g, dtype=torch.float64) * 3
     bad = torch.randn(6, 50, generator=g, dtype=torch.float64) * 3
-    for top_k in (0, 5, 20):
-        rule = DecodingConfig(strategy="cd", alpha=0.1, lam=1.0, top_k=top_k, paper_compatible=True)
-        ours = step_scores(rule, good, bad).scores.numpy()
-        ref = paper_formula_literal(good, bad, 0.1, 1.0, top_k)
-        np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-12)
-    # where the two presets differ: out-of-mask tokens keep a finite -20 in the paper's code
     paper = paper_contrastive_scores(good, bad, 0.1, 1.0)
     ours = contrastive_scores(good, bad, 0.1, 1.0)
     outside = torch.isinf(ours)

@@ -11,6 +11,17 @@ math runs in at least float32 (float64 stays float64), whatever the model's dtyp
 
 Example: with good probabilities (0.5, 0.3, 0.2, 0.0...) and alpha = 0.5, V_head is the tokens
 with p >= 0.25: the first two. CD then ranks them by log p_good - lam * log p_bad.
+
+`paper_compatible` (the paper's logits_processors.py, commit cdddeb6) differs: V_head is
+p > alpha * max p (strict); in-mask scores are log(p + 1e-10); tokens outside V_head *and*
+tokens cut by top-k / top-p get a finite -20, not -inf; No-Contrast samples the raw logits.
+Its one `--temperature T` divides the logits of both models in the CD and V_head processors
+and, again, the scores inside its top-k / top-p processors (before the cut), and is ignored by
+No-Contrast without truncation. Ours are three fields, each applied where the paper applies
+its T: `good_temperature` (and `bad_temperature`) on the logits, `temperature` at the start of
+truncation (in paper mode before the cut, so cut tokens keep exactly -20). So the paper's
+`contrastive` with T is good=bad=T, temperature=1; `contrast_with_top_k` / `_top_p` is
+good=bad=temperature=T; `no_contrast_top_k` is temperature=T.
 """
 
 from __future__ import annotations
@@ -89,18 +100,70 @@ def vhead_scores(good_logits: torch.Tensor, alpha: float, temperature: float = 1
     return good.masked_fill(~plausible_mask(good, alpha), -math.inf)
 
 
+def paper_vhead_mask(good_probs: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The paper's V_head: p_good > alpha * max p_good, strictly, in probability space."""
+    return good_probs > alpha * good_probs.max(dim=-1, keepdim=True).values
+
+
 def paper_contrastive_scores(
-    good_logits: torch.Tensor, bad_logits: torch.Tensor, alpha: float, lam: float
+    good_logits: torch.Tensor,
+    bad_logits: torch.Tensor,
+    alpha: float,
+    lam: float,
+    good_temperature: float = 1.0,
+    bad_temperature: float = 1.0,
+    penalty: float = PAPER_OUT_OF_MASK,
 ) -> torch.Tensor:
-    """The paper's code: log(p_good + 1e-10) - lam * log(p_bad + 1e-10) on V_head and a finite
-    -20 elsewhere (so out-of-mask tokens keep a small chance of being sampled)."""
+    """The paper's CD processor: logits divided by the temperature, softmax, then
+    log(p_good + 1e-10) - lam * log(p_bad + 1e-10) on V_head and a finite `penalty` (-20)
+    elsewhere, so out-of-mask tokens keep a small chance of being sampled."""
     check_logits(good_logits, "GOOD logits")
     check_logits(bad_logits, "BAD logits")
-    pg = torch.softmax(_float(good_logits), dim=-1)
-    pb = torch.softmax(_float(bad_logits), dim=-1).to(pg.dtype)
+    pg = torch.softmax(_float(good_logits) / good_temperature, dim=-1)
+    pb = torch.softmax(_float(bad_logits).to(pg.dtype) / bad_temperature, dim=-1)
     scores = torch.log(pg + PAPER_EPS) - lam * torch.log(pb + PAPER_EPS)
-    mask = pg >= alpha * pg.max(dim=-1, keepdim=True).values
-    return scores.masked_fill(~mask, PAPER_OUT_OF_MASK)
+    return torch.where(paper_vhead_mask(pg, alpha), scores, penalty)
+
+
+def paper_vhead_scores(
+    good_logits: torch.Tensor,
+    alpha: float,
+    temperature: float = 1.0,
+    penalty: float = PAPER_OUT_OF_MASK,
+) -> torch.Tensor:
+    """The paper's V_head-only control: log(p_good + 1e-10) on V_head, `penalty` elsewhere."""
+    check_logits(good_logits, "GOOD logits")
+    pg = torch.softmax(_float(good_logits) / temperature, dim=-1)
+    return torch.where(paper_vhead_mask(pg, alpha), torch.log(pg + PAPER_EPS), penalty)
+
+
+def paper_truncate(
+    scores: torch.Tensor,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    temperature: float = 1.0,
+    penalty: float = PAPER_OUT_OF_MASK,
+) -> torch.Tensor:
+    """The paper's top-k / top-p processors: scores divided by the temperature first, then
+    the tokens cut get the finite `penalty` (not -inf). Top-k cuts scores below the k-th;
+    top-p keeps, in descending probability order, the tokens whose cumulative probability is
+    <= p and the first one past it. With both on (the paper never combines them) the
+    temperature divides once, then top-k, then top-p."""
+    if temperature <= 0:
+        raise ValueError("temperature must be > 0")
+    scores = scores / temperature
+    if 0 < top_k:
+        kth = torch.topk(scores, min(top_k, scores.shape[-1]), dim=-1).values[..., -1:]
+        scores = torch.where(scores < kth, penalty, scores)
+    if top_p < 1.0:
+        if top_p <= 0:
+            raise ValueError("top_p must be > 0")
+        sorted_probs, order = torch.sort(torch.softmax(scores, dim=-1), dim=-1, descending=True)
+        n_within = (torch.cumsum(sorted_probs, dim=-1) <= top_p).sum(-1, keepdim=True)
+        keep_sorted = torch.arange(scores.shape[-1], device=scores.device) <= n_within
+        keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
+        scores = torch.where(keep, scores, penalty)
+    return scores
 
 
 def top_k_filter(scores: torch.Tensor, k: int) -> torch.Tensor:
@@ -170,22 +233,15 @@ def step_scores(rule, good_logits: torch.Tensor, bad_logits: torch.Tensor | None
     because this is the decoding hot path."""
     if rule.strategy not in ("cd", "ancestral", "vhead"):
         raise ValueError(f"unknown strategy '{rule.strategy}' (cd, ancestral or vhead)")
+    if rule.strategy == "cd" and bad_logits is None:
+        raise ValueError("contrastive decoding needs BAD logits")
+    if rule.paper_compatible:
+        return paper_step_scores(rule, good_logits, bad_logits)
     check_logits(good_logits, "GOOD logits")
     good = log_probs(good_logits, rule.good_temperature)
     mask = plausible_mask(good, rule.alpha)
     bad = None
     if rule.strategy == "cd":
-        if bad_logits is None:
-            raise ValueError("contrastive decoding needs BAD logits")
-        if rule.paper_compatible:
-            scores = paper_contrastive_scores(good_logits, bad_logits, rule.alpha, rule.lam)
-            scores = top_p_filter(top_k_filter(scores, rule.top_k), rule.top_p)
-            return StepScores(
-                scores / rule.temperature if rule.temperature != 1.0 else scores,
-                good,
-                log_probs(bad_logits, rule.bad_temperature),
-                mask,
-            )
         check_logits(bad_logits, "BAD logits")
         bad = log_probs(bad_logits, rule.bad_temperature).to(good.dtype)
         scores = good.clone() if rule.lam == 0 else good - rule.lam * bad
@@ -195,3 +251,34 @@ def step_scores(rule, good_logits: torch.Tensor, bad_logits: torch.Tensor | None
     else:
         scores = good
     return StepScores(truncate(scores, rule.top_k, rule.top_p, rule.temperature), good, bad, mask)
+
+
+def paper_step_scores(
+    rule, good_logits: torch.Tensor, bad_logits: torch.Tensor | None
+) -> StepScores:
+    """`decoding.paper_compatible=true`: the paper's processors, as its generation script
+    composes them (see the module docstring for how its one temperature maps onto ours)."""
+    check_logits(good_logits, "GOOD logits")
+    good = log_probs(good_logits, rule.good_temperature)
+    bad = None
+    if rule.strategy == "cd":
+        scores = paper_contrastive_scores(
+            good_logits,
+            bad_logits,
+            rule.alpha,
+            rule.lam,
+            rule.good_temperature,
+            rule.bad_temperature,
+        )
+        bad = log_probs(bad_logits, rule.bad_temperature).to(good.dtype)
+    elif rule.strategy == "vhead":
+        scores = paper_vhead_scores(good_logits, rule.alpha, rule.good_temperature)
+    else:  # no processor: the raw logits are sampled
+        scores = _float(good_logits)
+        scores = scores / rule.good_temperature if rule.good_temperature != 1.0 else scores
+    if rule.top_k > 0 or rule.top_p < 1.0 or rule.temperature != 1.0:
+        scores = paper_truncate(scores, rule.top_k, rule.top_p, rule.temperature)
+    mask = paper_vhead_mask(
+        torch.softmax(_float(good_logits) / rule.good_temperature, -1), rule.alpha
+    )
+    return StepScores(scores, good, bad, mask)
