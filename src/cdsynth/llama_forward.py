@@ -10,8 +10,10 @@ overhead that dominates decoding small models on a CPU. Differences from a plain
 - explicit per-row `positions` and a per-row key mask, so left-padded prefixes get the same
   positions as unpadded ones;
 - logits for the last position only, in float32 (float64 for a float64 model);
-- optional dropout on the attention and MLP outputs of one stacked model (a "dropout
-  amateur"), with masks from keyed randomness so they do not depend on batching.
+- optional dropout in one stacked model (a "dropout amateur"), with masks from keyed
+  randomness so they do not depend on batching: on the attention probabilities (the paper's:
+  HF's LlamaForCausalLM in train mode with `attention_dropout=p`), or on the attention and MLP
+  outputs (the residual branches).
 """
 
 from __future__ import annotations
@@ -33,16 +35,29 @@ class KVCache:
     values: list[torch.Tensor]
 
 
+DROPOUT_KINDS = ("attention", "residual")
+
+
 @dataclass(frozen=True)
 class Dropout:
     """Dropout with probability `p` on stacked model `model`; `row_keys` (batch, 2) are
-    (prefix, completion) ids, so a mask depends on (seed, row key, position, layer, site,
-    unit) only."""
+    (prefix, completion) ids. Kept values are scaled by 1/(1-p).
+
+    kind "attention" (the paper's amateur: GOOD with `config.attention_dropout = p` in train
+    mode): on the attention probabilities after softmax, as HF Llama's eager attention does;
+    a mask depends on (seed, row key, layer, head, query position, key position) only.
+    kind "residual": on every attention output and MLP output; a mask depends on (seed, row
+    key, position, layer, branch, unit) only."""
 
     p: float
     seed: int
     row_keys: np.ndarray
     model: int = 1
+    kind: str = "attention"
+
+    def __post_init__(self):
+        if self.kind not in DROPOUT_KINDS:
+            raise ValueError(f"unknown dropout kind '{self.kind}' (attention or residual)")
 
 
 def shape_of(config) -> tuple:
@@ -182,6 +197,25 @@ class LeanLlama:
         keep[drop.model] = torch.from_numpy(u >= drop.p).to(self.device, self.dtype) / (1 - drop.p)
         return keep
 
+    def _attention_keep(self, drop: Dropout, q_pos, k_pos, layer: int, dtype):
+        """(M, B, heads, T, L) multiplier of the attention probabilities: 0 or 1/(1-p) on model
+        `drop.model`, 1 elsewhere. q_pos (B, T) and k_pos (B, L): token positions."""
+        rows = torch.as_tensor(drop.row_keys, dtype=torch.int64, device=self.device)
+        heads = torch.arange(self.n_heads, device=self.device)
+        u = keyed_uniform_torch(  # the big (B, heads, T, L) shape only at the last key
+            drop.seed,
+            STREAM_DROPOUT,
+            rows[:, 0, None, None, None],
+            rows[:, 1, None, None, None],
+            layer,
+            heads[None, :, None, None],
+            q_pos[:, None, :, None],
+            k_pos[:, None, None, :],
+        )
+        keep = torch.ones((self.n_models, *u.shape), dtype=dtype, device=self.device)
+        keep[drop.model] = (u >= drop.p).to(dtype) / (1 - drop.p)
+        return keep
+
     @torch.no_grad()
     def forward(
         self,
@@ -210,15 +244,21 @@ class LeanLlama:
         mask = (mask | (k_slot[None, :] == q_slot[:, None])[None])[:, None]
         compiled = self.compiled_decode and T == 1
         pre, post, head = _compiled() if compiled else (layer_pre, layer_post, lm_head)
+        if dropout is not None and dropout.kind == "attention":
+            # key positions: slot minus the row's padding (the last new token is always real)
+            k_pos = k_slot[None, :] - (end - 1 - positions[:, -1:])
+            acc = torch.float64 if self.dtype == torch.float64 else torch.float32
         for li, L in enumerate(self.layers):
             q, k, v = pre(x, L["norm_in"], L["qkv"], cos, sin, self.n_heads, self.n_kv, self.eps)
             cache.keys[li][:, :, :, start:end] = k
             cache.values[li][:, :, :, start:end] = v
-            keeps = (None, None)
-            if dropout is not None:
+            keeps = (None, None, None)
+            if dropout is not None and dropout.kind == "residual":
                 keeps = tuple(
                     self._keep_mask(dropout, positions, x.shape[-1], li, site) for site in (0, 1)
-                )
+                ) + (None,)
+            elif dropout is not None:
+                keeps = (None, None, self._attention_keep(dropout, positions, k_pos, li, acc))
             x = post(
                 x,
                 q,
@@ -263,10 +303,11 @@ def layer_pre(x, norm_in, qkv, cos, sin, n_heads: int, n_kv: int, eps: float):
     return q, k, v.view(M, B, T, n_kv, D).transpose(2, 3)
 
 
-def attend(q, k, v, mask, fused: bool):
+def attend(q, k, v, mask, fused: bool, keep=None):
     """Softmax attention; q (M, B, H, T, D), k and v (M, B, KV, L, D), mask (B, 1, T, L).
     `fused` (one query per row): products and sums the compiler fuses into one pass over the
-    cache; otherwise matmuls. Scores in float32 (float64 for a float64 model)."""
+    cache; otherwise matmuls. Scores in float32 (float64 for a float64 model). `keep`
+    (M, B, H, T, L): an optional dropout multiplier of the attention probabilities."""
     if k.shape[2] != q.shape[2]:
         rep = q.shape[2] // k.shape[2]
         k, v = k.repeat_interleave(rep, dim=2), v.repeat_interleave(rep, dim=2)
@@ -275,18 +316,34 @@ def attend(q, k, v, mask, fused: bool):
     if fused:
         s = (q.to(acc) * k.to(acc)).sum(-1) * scale  # (M, B, H, L)
         p = torch.softmax(s.masked_fill(~mask[:, :, 0], -math.inf), dim=-1)
+        p = p if keep is None else p * keep[:, :, :, 0]
         return (p.unsqueeze(-1) * v.to(acc)).sum(-2, keepdim=True).to(q.dtype)
     s = torch.matmul(q.to(acc), k.to(acc).transpose(-1, -2)) * scale
     p = torch.softmax(s.masked_fill(~mask, -math.inf), dim=-1)
+    p = p if keep is None else p * keep
     return torch.matmul(p, v.to(acc)).to(q.dtype)
 
 
 def layer_post(
-    x, q, k, v, mask, o, norm_post, gate_up, down, eps: float, fused: bool, o_keep=None, f_keep=None
+    x,
+    q,
+    k,
+    v,
+    mask,
+    o,
+    norm_post,
+    gate_up,
+    down,
+    eps: float,
+    fused: bool,
+    o_keep=None,
+    f_keep=None,
+    att_keep=None,
 ):
-    """Attention output, MLP and both residuals; `*_keep` are optional dropout multipliers."""
+    """Attention output, MLP and both residuals; `*_keep` are optional dropout multipliers
+    (of the attention output, the MLP output, the attention probabilities)."""
     M, B, T, _ = x.shape
-    att = attend(q, k, v, mask, fused)
+    att = attend(q, k, v, mask, fused, att_keep)
     a = torch.bmm(att.transpose(2, 3).reshape(M, B * T, -1), o).view(M, B, T, -1)
     x = x + (a if o_keep is None else a * o_keep)
     h = rms_norm(x, norm_post, eps).view(M, B * T, -1)
@@ -299,6 +356,41 @@ def lm_head(x, norm, weight, eps: float):
     """Final norm and vocabulary projection of the last position: (M, B, vocab) logits."""
     logits = torch.bmm(rms_norm(x, norm, eps), weight)
     return logits if logits.dtype == torch.float64 else logits.float()
+
+
+# keyed_random's splitmix64 on int64 tensors (same bits; two's-complement wrap-around), so
+# that dropout masks are made on the model's device
+
+
+def _signed(c: int) -> int:
+    return c - (1 << 64) if c >= 1 << 63 else c
+
+
+_GOLDEN, _M1, _M2 = (
+    _signed(c) for c in (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
+)
+
+
+def _shr(z: torch.Tensor, n: int) -> torch.Tensor:
+    """Logical right shift of int64 bits."""
+    return (z >> n) & ((1 << (64 - n)) - 1)
+
+
+def _splitmix64(x: torch.Tensor) -> torch.Tensor:
+    z = x + _GOLDEN
+    z = (z ^ _shr(z, 30)) * _M1
+    z = (z ^ _shr(z, 27)) * _M2
+    return z ^ _shr(z, 31)
+
+
+def keyed_uniform_torch(*keys) -> torch.Tensor:
+    """`keyed_random.keyed_uniform` for int64 tensor (or int) keys: float64 uniforms in [0, 1),
+    equal to it on the same keys, on the keys' device, shaped like the broadcast keys."""
+    dev = next((k.device for k in keys if isinstance(k, torch.Tensor)), None)
+    h = _splitmix64(torch.as_tensor(keys[0], dtype=torch.int64, device=dev))
+    for k in keys[1:]:
+        h = _splitmix64(h ^ torch.as_tensor(k, dtype=torch.int64, device=dev))
+    return _shr(h, 11).double() * (1.0 / (1 << 53))
 
 
 _COMPILED: tuple | None = None
