@@ -95,13 +95,15 @@ def data_root(tmp_path):
         ],
     )
     (root / "reading").mkdir()
-    lines = ["item,word,Subtlex_log10,length,context_length,RTfirstpass,N400"]
-    for i in range(30):
-        lines.append(
-            f"Mia gave the,{['ball', 'box', 'cup'][i % 3]},{rng.random()},"
-            f"{rng.integers(2, 7)},{i % 5 + 1},"
-            f"{200 + 50 * rng.random()},{rng.normal()}"
-        )
+    from cdsynth.evaluate.reading import COLUMNS
+
+    lines = [",".join(COLUMNS)]
+    words = ["ball", "box", "cup"]
+    for i in range(40):
+        prev = "" if i % 8 == 0 else "Mia gave"
+        nums = [rng.random() * 5 + 6, rng.integers(2, 7), i % 5 + 1, rng.integers(1, 6)]
+        nums += list(200 + 50 * rng.random(5))
+        lines.append(",".join(["Mia gave the", words[i % 3], prev, "the", *map(str, nums)]))
     (root / "reading" / "reading.csv").write_text("\n".join(lines) + "\n")
     return root
 
@@ -199,12 +201,19 @@ def test_wug_and_reading_equal_brute_force(model, tok, data_root):
     assert res.score == pytest.approx(spearmanr(p, [r["ratio"] for r in rows]).statistic, abs=1e-9)
     data, fn = load_task("reading", cfg, ".")
     res = fn(scorer, data)
-    surprisal = [
-        -brute_logprob(model, tok, r["item"], " " + r["word"], [1]) / np.log(2) for r in data
+    pred = [-brute_logprob(model, tok, r["item"], " " + r["word"], [1]) for r in data]
+    np.testing.assert_allclose([i["pred"] for i in res.items], pred, rtol=1e-6)
+    prev = [
+        -brute_logprob(model, tok, r["prev_item"], " " + r["prev_word"], [1])
+        for r in data
+        if r["prev_item"]
     ]
-    np.testing.assert_allclose([i["surprisal"] for i in res.items], surprisal, rtol=1e-6)
-    assert set(res.subtasks) == {"RTfirstpass", "N400"}
-    assert all(g >= -1e-9 for g in res.subtasks.values())  # nested OLS: R^2 cannot fall
+    np.testing.assert_allclose(
+        [i["prev_pred"] for i in res.items if i["prev_pred"]], prev, rtol=1e-6
+    )
+    assert set(res.subtasks) == {"eye_tracking", "self_paced_reading"}
+    # nested OLS on the same rows: R^2 cannot fall
+    assert all(g >= -1e-9 for g in res.extra["measures"].values())
 
 
 def test_batching_and_sorting_never_change_scores(model, tok):
@@ -464,6 +473,32 @@ def test_perplexity_equals_brute_force_over_windows(model, tok):
             count += len(w) - 1
     assert res.extra["tokens"] == count
     assert res.score == pytest.approx(np.exp(nll / count), rel=1e-6)
+
+
+def test_packed_perplexity_equals_brute_force_over_blocks(model, tok):
+    from cdsynth.evaluate import perplexity
+
+    docs = [{"text": " ".join(SENTS[i:] + SENTS[:i])} for i in range(5)] + [{"text": "Tom."}]
+    block, group = 16, 4  # groups of 4 documents: two groups, each with a short last block
+    res = perplexity.score_packed(Scorer(model, tok, batch_tokens=8), docs, block, group, 3)
+    nll, count = [], []
+    for g in (docs[:4], docs[4:]):
+        stream = [
+            t for d in g for t in [1, *tok(d["text"], add_special_tokens=False)["input_ids"], 2]
+        ]
+        for start in range(0, len(stream), block):
+            w = stream[start : start + block]
+            with torch.no_grad():
+                lp = torch.log_softmax(model(input_ids=torch.tensor([w])).logits[0].double(), -1)
+            nll.append(-sum(lp[p - 1, w[p]].item() for p in range(1, len(w))))
+            count.append(len(w) - 1)
+    assert [it["tokens"] for it in res.items] == count
+    assert res.score == pytest.approx(np.exp(sum(nll) / sum(count)), rel=1e-6)
+    # the paper's average: per batch of 3 blocks the mean loss, repeated per block
+    per_block = []
+    for b in range(0, len(nll), 3):
+        per_block += [sum(nll[b : b + 3]) / sum(count[b : b + 3])] * len(nll[b : b + 3])
+    assert res.extra["paper_perplexity"] == pytest.approx(np.exp(np.mean(per_block)), rel=1e-6)
 
 
 def test_without_onednn_the_model_own_modules_score_the_tree(model, tok, monkeypatch):

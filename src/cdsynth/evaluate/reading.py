@@ -1,11 +1,23 @@
-"""Reading: does the model's surprisal explain reading times and ERPs beyond word frequency
-and length?
+"""Reading: does the model's surprisal explain human reading times beyond word frequency and
+length? Scored as the BabyLM 2025 pipeline does (babylm/evaluation-pipeline-2025,
+evaluation_pipeline/reading/run.py; the same formulas in calculate_results_from_pred.py).
 
-Surprisal of each word = -log2 p(" " + word | item), where `item` is the left context. For
-every measure column present (eye-tracking, self-paced reading, ERP components), two OLS fits
-on the rows with a value: baseline predictors (log frequency, length, context length) and
-baseline + surprisal; the R^2 gain is the difference. Task score = mean gain over measures
-(in R^2 points x 100).
+Per word (one CSV row): pred = -ln p(" " + word | item), and for the spill-over regressor
+prev_pred = -ln p(" " + prev_word | prev_item), missing where prev_item is (the pipeline:
+`isinstance(row["prev_item"], str)` after pandas read the CSV, so a cell pandas reads as NaN,
+such as "None", counts as missing; an item pandas reads as NaN becomes the text "None").
+
+For a measure y, two OLS fits with an intercept, each on the rows where its own columns are
+present (pandas `dropna` on exactly those columns):
+  baseline  y ~ x1 + ... + xk + every pairwise product xi:xj,
+  model     the same + pred,
+and gain = (R2_model - R2_baseline) / (1 - R2_baseline) x 100.
+- eye tracking: x = Subtlex_log10, length, context_length; the score is the mean gain over
+  RTfirstfix, RTfirstpass, RTgopast, RTrightbound;
+- self-paced reading: x = those + prev_length, prev_pred (spill-over); the gain for
+  self_paced_reading_time.
+The task score is the mean of the two (our choice; the pipeline reports them separately).
+R^2 does not depend on the unit of pred/prev_pred (nats here, as in the pipeline).
 """
 
 from __future__ import annotations
@@ -20,19 +32,17 @@ from ..errors import UserError
 from .result import TaskResult
 
 BASELINE = ("Subtlex_log10", "length", "context_length")
-MEASURES = (
-    "RTfirstfix",
-    "RTfirstpass",
-    "RTgopast",
-    "RTrightbound",
-    "self_paced_reading_time",
-    "ELAN",
-    "LAN",
-    "N400",
-    "P600",
-    "EPNP",
-    "PNP",
-)
+SPILLOVER = ("prev_length", "prev_pred")
+EYE_TRACKING = ("RTfirstfix", "RTfirstpass", "RTgopast", "RTrightbound")
+SELF_PACED = "self_paced_reading_time"
+NUMERIC = (*BASELINE, "prev_length", *EYE_TRACKING, SELF_PACED)
+COLUMNS = ("item", "word", "prev_item", "prev_word", *NUMERIC)
+
+# Cells pandas.read_csv reads as NaN by default (pandas' STR_NA_VALUES).
+PANDAS_NA = {
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+}  # fmt: skip
 
 
 def load(folder: Path) -> list[dict]:
@@ -43,7 +53,7 @@ def load(folder: Path) -> list[dict]:
     for f in files:
         with open(f, newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
-            missing = [c for c in ("item", "word", *BASELINE) if c not in (reader.fieldnames or [])]
+            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
                 raise UserError(f"{f}: missing column '{missing[0]}'")
             for n, row in enumerate(reader, 2):
@@ -59,30 +69,92 @@ def _float(x) -> float:
         return math.nan
 
 
+def _context(row: dict) -> str:
+    return "None" if row["item"] in PANDAS_NA else row["item"]  # df["item"].fillna("None")
+
+
 def r2(X: np.ndarray, y: np.ndarray) -> float:
+    """R^2 of the OLS fit of y on the columns of X plus an intercept (statsmodels' rsquared)."""
     X = np.column_stack([np.ones(len(y)), X])
+    if len(y) <= X.shape[1]:
+        return math.nan
     beta, *_ = np.linalg.lstsq(X, y, rcond=None)
     resid = y - X @ beta
-    return 1.0 - float(resid @ resid) / float(((y - y.mean()) ** 2).sum())
+    tss = float(((y - y.mean()) ** 2).sum())
+    return 1.0 - float(resid @ resid) / tss if tss > 0 else math.nan
+
+
+def with_interactions(X: np.ndarray) -> np.ndarray:
+    """The main effects, then every pairwise product (the formula's xi:xj terms)."""
+    k = X.shape[1]
+    pairs = [X[:, i] * X[:, j] for i in range(k) for j in range(i + 1, k)]
+    return np.column_stack([X, *pairs]) if pairs else X
+
+
+def gain(items: list[dict], measure: str, predictors: tuple[str, ...]) -> float:
+    """(R2_model - R2_baseline) / (1 - R2_baseline) x 100 for one measure."""
+
+    def col(name):
+        return np.array([_float(it.get(name)) for it in items], dtype=float)
+
+    y, X, pred = col(measure), np.column_stack([col(c) for c in predictors]), col("pred")
+    base_ok = ~np.isnan(y) & ~np.isnan(X).any(1)
+    model_ok = base_ok & ~np.isnan(pred)
+    r2_base = r2(with_interactions(X[base_ok]), y[base_ok])
+    full = np.column_stack([with_interactions(X[model_ok]), pred[model_ok]])
+    r2_model = r2(full, y[model_ok])
+    if not r2_base < 1:  # a perfect (or undefined) baseline leaves nothing to explain
+        return math.nan
+    return (r2_model - r2_base) / (1 - r2_base) * 100
+
+
+def measure_gains(items: list[dict]) -> dict[str, float]:
+    """The gain of every measure the scores use: the RT measures without spill-over,
+    self-paced reading with it."""
+    out = {m: gain(items, m, BASELINE) for m in EYE_TRACKING}
+    out[SELF_PACED] = gain(items, SELF_PACED, BASELINE + SPILLOVER)
+    return out
+
+
+def reading_scores(items: list[dict]) -> dict[str, float]:
+    """{"eye_tracking", "self_paced_reading"} from item rows (each with pred, prev_pred and
+    the predictors and measures; None or NaN where missing). Refits on whatever rows it is
+    given, so a bootstrap can pass a resample."""
+    g = measure_gains(items)
+    return {
+        "eye_tracking": float(np.mean([g[m] for m in EYE_TRACKING])),
+        "self_paced_reading": float(g[SELF_PACED]),
+    }
+
+
+def _value(x: float):
+    return None if math.isnan(x) else x
 
 
 def score(scorer, rows: list[dict]) -> TaskResult:
-    lp = scorer.continuation_logprobs([(r["item"], " " + r["word"]) for r in rows])
-    surprisal = -lp / math.log(2)
-    base = np.array([[_float(r[c]) for c in BASELINE] for r in rows])
-    gains = {}
-    for m in MEASURES:
-        if m not in rows[0]:
-            continue
-        y = np.array([_float(r[m]) for r in rows])
-        ok = np.isfinite(y) & np.isfinite(base).all(1)
-        if ok.sum() < len(BASELINE) + 3:
-            continue
-        gains[m] = 100 * (
-            r2(np.column_stack([base[ok], surprisal[ok]]), y[ok]) - r2(base[ok], y[ok])
-        )
-    items = [
-        {"id": str(i), "subtask": "words", "surprisal": float(s)} for i, s in enumerate(surprisal)
+    prev = [r["prev_item"] not in PANDAS_NA for r in rows]
+    requests = [(_context(r), " " + r["word"]) for r in rows]
+    requests += [
+        (r["prev_item"], " " + r["prev_word"]) for r, p in zip(rows, prev, strict=True) if p
     ]
-    score = float(np.mean(list(gains.values()))) if gains else float("nan")
-    return TaskResult("reading", "r2_gain", score, gains, items)
+    unique = sorted(set(requests))
+    lp = dict(zip(unique, scorer.continuation_logprobs(unique), strict=True))
+    items = []
+    for i, (r, p) in enumerate(zip(rows, prev, strict=True)):
+        item = {
+            "id": str(i),
+            "subtask": "words",
+            "pred": -float(lp[(_context(r), " " + r["word"])]),
+            "prev_pred": -float(lp[(r["prev_item"], " " + r["prev_word"])]) if p else None,
+        }
+        item.update({c: _value(_float(r[c])) for c in NUMERIC})
+        items.append(item)
+    scores = reading_scores(items)
+    return TaskResult(
+        "reading",
+        "reading_gain",
+        float(np.mean(list(scores.values()))),
+        scores,
+        items,
+        extra={"measures": measure_gains(items)},
+    )

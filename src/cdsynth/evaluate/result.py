@@ -10,7 +10,7 @@ import numpy as np
 @dataclass
 class TaskResult:
     task: str
-    metric: str  # accuracy | spearman | r2_gain | perplexity
+    metric: str  # accuracy | spearman | reading_gain | perplexity
     score: float
     subtasks: dict[str, float] = field(default_factory=dict)
     items: list[dict] = field(default_factory=list)  # {"id", "subtask", ...}

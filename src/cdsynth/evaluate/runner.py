@@ -14,7 +14,7 @@ from ..config import EvalConfig
 from ..distributed import pick_device
 from ..errors import UserError
 from ..fileio import read_json, stable_hash, write_json, write_jsonl
-from . import load_task
+from . import RULE_VERSIONS, load_task
 from .scoring import Scorer
 
 
@@ -51,6 +51,8 @@ def evaluate_checkpoints(
     for name in cfg.tasks:
         data, fn = load_task(name, cfg, workdir)
         rule = {"bos_rule": cfg.bos_rule, "leading_space": cfg.leading_space}
+        if name in RULE_VERSIONS:
+            rule["version"] = RULE_VERSIONS[name]
         tasks[name] = (data, fn, stable_hash({"task": name, "data": data, "rule": rule}))
     bar = None
     if progress:
