@@ -44,3 +44,46 @@ def test_paper_config_graph():
     generated = [n for n in names if n.startswith("generate/")]
     assert len(generated) == len(conds) - 4 and "generate/cd-early-500-ratio-0.5" not in generated
     assert names[-1] == "report"
+
+
+def test_output_neutral_settings_never_make_a_finished_study_stale(tmp_path):
+    """After a finished tiny study, batch sizes, devices, formats, the engine path and the
+    scorer's packing leave every stage done; alpha, a ratio or a corpus file make exactly the
+    stages that read them stale."""
+    from cdsynth.experiment import experiment_status, run_experiment
+
+    from .conftest import quiet, tiny_config
+    from .test_experiment import STUDY
+
+    root = tmp_path / "ws"
+    cfg = tiny_config(root, *STUDY)
+    run_experiment(cfg, log=quiet)
+    neutral = [
+        "generate.batch_size=4",
+        "generate.formats=[parquet, jsonl]",
+        "generate.engine=lean",
+        "evaluate.batch_tokens=1024",
+        "evaluate.packing=padded",
+        "train.device=cpu",
+    ]
+    status = experiment_status(tiny_config(root, *STUDY, *neutral))
+    assert all(state == "done" for _, state in status), status
+
+    def stale(*extra):
+        return {n for n, s in experiment_status(tiny_config(root, *STUDY, *extra)) if s != "done"}
+
+    cd_only = {"generate/cd-early", "train/mix-cd-early-seed0", "eval/mix-cd-early-seed0"}
+    assert stale("generate.decoding.alpha=0.2") == {
+        "generate/no-contrast-vhead",
+        "train/mix-no-contrast-vhead-seed0",
+        "eval/mix-no-contrast-vhead-seed0",
+        *cd_only,
+        "report",
+    }
+    # the default ratio: every mixed run that uses it, none of the corpora
+    mixes = {
+        f"{k}/mix-{c}-seed0"
+        for k in ("train", "eval")
+        for c in ("no-contrast", "no-contrast-vhead", "cd-early")
+    }
+    assert stale("study.ratio=0.2") == mixes | {"report"}

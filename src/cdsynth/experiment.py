@@ -174,8 +174,43 @@ class Stage:
 
     def __post_init__(self):
         self.hash = stable_hash(
-            {"kind": self.kind, "config": self.config, "deps": [d.hash for d in self.deps]}
+            {
+                "kind": self.kind,
+                "config": identity(self.kind, self.config),
+                "deps": [d.hash for d in self.deps],
+            }
         )
+
+
+# Settings that change how a stage runs but not what it writes (batching, device, file
+# formats, the engine path, the scorer's packing): a change to one never makes a stage stale.
+# Generation's batch size changes a corpus only through float rounding (exact in float64).
+OUTPUT_NEUTRAL = {
+    "generate": ("batch_size", "device", "formats", "engine"),
+    "train": ("device",),
+    "eval": ("batch_tokens", "packing", "device"),
+}
+
+
+def identity(kind: str, config: dict) -> dict:
+    """What a stage's output depends on: its config without the output-neutral settings, and
+    for generation without the decoding settings its strategy never reads (alpha for
+    No-Contrast, lambda and BAD's temperature without an amateur, the dropout kind without
+    dropout)."""
+    out = {k: v for k, v in config.items() if k not in OUTPUT_NEUTRAL.get(kind, ())}
+    if kind == "generate":
+        rule = dict(out["decoding"])
+        if rule["strategy"] != "cd":
+            for k in ("lam", "bad_temperature"):
+                rule.pop(k)
+            out.pop("bad", None)
+            out["bad_dropout"] = 0.0
+        if rule["strategy"] == "ancestral":
+            rule.pop("alpha")
+        if not out.get("bad_dropout"):
+            out.pop("bad_dropout_kind", None)
+        out["decoding"] = rule
+    return out
 
 
 def _merge(base, overrides: dict, where: str):
@@ -334,7 +369,9 @@ def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> lis
     corpora: dict[str, Stage] = {}  # conditions that differ only in ratio share a corpus
     for cond in study_conditions(cfg):
         s0 = st.seeds[0]
-        key = stable_hash({k: v for k, v in to_dict(cond.generate).items() if k != "name"})
+        key = stable_hash(
+            {k: v for k, v in identity("generate", to_dict(cond.generate)).items() if k != "name"}
+        )
         gen = corpora.get(key)
         if gen is None:
             deps = [trains[f"baseline-seed{s0}"]]
