@@ -73,13 +73,48 @@ def test_whole_study_and_report(study):
     assert html.count("<table>") >= 3 and "data:image/png;base64," in html
     assert (root / "report" / "curve_eval_loss.png").stat().st_size > 1000
     assert (root / "report" / "sweep_ratio_0.png").stat().st_size > 1000  # the Fig. 3 analogue
+    # forest plots beside the report and inline; claims in words; seeds and resampling recorded
+    for t in ("perplexity", "probes_tracking", "mu_delta_rel"):
+        assert (root / "report" / f"forest_{t}.png").stat().st_size > 1000
+        assert f'alt="forest_{t}.png" src="data:image/png;base64,' in html
+    assert "## The paper's claims" in md and "The paper's claims" in html
+    assert {c["key"] for c in summary["summary"]["claims"]} >= {
+        "above_baseline:entity_tracking",
+        "best:perplexity",
+        "best:mu_delta_rel",
+    }
+    assert summary["seeds"]["cd-early"] == [0] and summary["resample"] == "hierarchical"
+    assert "resampling hierarchical" in md and "seeds 0 for every method" in md
+    assert "class='prefix'" in html and "source storyworld" in html
+    # one self-contained file: nothing fetched from elsewhere
+    assert "<link" not in html and "<script" not in html and 'src="http' not in html
 
 
-def test_html_report_opens_in_headless_chromium(study, tmp_path):
+# added to a copy of the report: after layout, it lists the cells whose content overflows
+OVERFLOW_PROBE = """<script>window.addEventListener('load', () => {
+  const bad = [];
+  document.querySelectorAll('td,th').forEach(c => {
+    if (c.scrollWidth > c.clientWidth + 1) bad.push(c.textContent.slice(0, 60));
+  });
+  const o = document.createElement('pre');
+  o.id = 'probe';
+  o.textContent = JSON.stringify({page: document.documentElement.scrollWidth, bad: bad});
+  document.body.appendChild(o);
+});</script>"""
+
+
+def test_html_report_renders_at_1280px_in_headless_chromium(study, tmp_path):
+    """Install Chromium to run this (Debian/Ubuntu: apt-get install chromium)."""
+    import re
+
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
-        pytest.skip("Chromium is not installed")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
     root = study[0]
+    page = tmp_path / "report.html"
+    page.write_text(
+        (root / "report" / "report.html").read_text().replace("</body>", OVERFLOW_PROBE + "</body>")
+    )
     r = subprocess.run(
         [
             chromium,
@@ -91,9 +126,11 @@ def test_html_report_opens_in_headless_chromium(study, tmp_path):
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            f"--user-data-dir={tmp_path}",
+            "--window-size=1280,900",
+            "--virtual-time-budget=5000",
+            f"--user-data-dir={tmp_path / 'profile'}",
             "--dump-dom",
-            (root / "report" / "report.html").as_uri(),
+            page.as_uri(),
         ],
         capture_output=True,
         text=True,
@@ -101,6 +138,17 @@ def test_html_report_opens_in_headless_chromium(study, tmp_path):
     )
     assert r.returncode == 0
     assert "cdsynth study report" in r.stdout and "<table>" in r.stdout
+    probe = re.search(r'<pre id="probe">(.*?)</pre>', r.stdout, re.S)
+    assert probe, "the layout probe did not run"
+    result = json.loads(html_unescape(probe.group(1)))
+    assert result["bad"] == [], f"cells overflow at 1280 px: {result['bad']}"
+    assert result["page"] <= 1280  # no horizontal scrolling of the page
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
 
 
 def test_rerun_does_no_work_and_one_change_redoes_one_stage(study):

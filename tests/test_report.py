@@ -1,0 +1,253 @@
+"""The report's numbers: the claims' verdicts, Table 2's cells and colours, the forest plots'
+data, and a summary of hand-made eval folders (a reading CI, a method without a score)."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from cdsynth import analysis
+from cdsynth.analysis import claim_verdicts, forest_data
+from cdsynth.report import summarize, table2_cell
+
+from .conftest import tiny_config
+
+
+def cell(value, diff=None, ci=None):
+    c = {"value": value}
+    if diff is not None:
+        c.update(diff=diff, ci=list(ci) if ci else None)
+    return c
+
+
+def pair(diff, ci):
+    return {"diff": diff, "ci": list(ci)}
+
+
+def hand_summary(et_ci=(0.01, 0.05), ppl_pairs=None, mu_pairs=None):
+    """baseline, no-contrast, cd-early on entity tracking, perplexity and BLiMP."""
+    ppl_pairs = ppl_pairs or {
+        "baseline": pair(-1.0, (-1.5, -0.5)),
+        "cd-early": pair(-0.4, (-0.8, -0.1)),
+    }
+    return {
+        "tasks": ["perplexity", "blimp", "entity_tracking"],
+        "methods": ["baseline", "no-contrast", "cd-early", "cd-early-top_k-200"],
+        "main_methods": ["baseline", "no-contrast", "cd-early"],
+        "roles": {
+            "baseline": "baseline",
+            "no-contrast": "no_contrast",
+            "cd-early": "cd_early",
+            "cd-early-top_k-200": "cd_early",
+        },
+        "metrics": {"perplexity": "perplexity", "blimp": "accuracy", "entity_tracking": "accuracy"},
+        "rows": {
+            "baseline": {
+                "perplexity": cell(25.0),
+                "blimp": cell(0.70),
+                "entity_tracking": cell(0.28),
+                "mu_delta_rel": None,
+            },
+            "no-contrast": {
+                "perplexity": cell(24.0, -1.0, (-1.5, -0.5)),
+                "blimp": cell(0.72, 0.02, (-0.01, 0.04)),
+                "entity_tracking": cell(0.27, -0.01, (-0.03, 0.01)),
+                "mu_delta_rel": {"value": 0.01, "ci": [-0.01, 0.03]},
+            },
+            "cd-early": {
+                "perplexity": cell(24.4, -0.6, (-0.9, -0.3)),
+                "blimp": cell(0.71, 0.01, (-0.02, 0.03)),
+                "entity_tracking": cell(0.31, 0.03, et_ci),
+                "mu_delta_rel": {"value": 0.05, "ci": [0.02, 0.08]},
+            },
+            "cd-early-top_k-200": {
+                "perplexity": cell(24.5, -0.5, (-0.8, -0.2)),
+                "blimp": cell(0.71, 0.01, (-0.02, 0.03)),
+                "entity_tracking": cell(0.32, 0.04, (0.02, 0.06)),
+                "mu_delta_rel": {"value": 0.06, "ci": [0.03, 0.09]},
+            },
+        },
+        "pairwise": {
+            "perplexity": {"no-contrast": ppl_pairs},
+            "blimp": {
+                "no-contrast": {
+                    "baseline": pair(0.02, (-0.01, 0.04)),
+                    "cd-early": pair(0.01, (-0.01, 0.03)),
+                }
+            },
+            "mu_delta_rel": {"cd-early": mu_pairs or {"no-contrast": pair(0.04, (0.01, 0.07))}},
+        },
+    }
+
+
+def verdicts(summary):
+    return {c.key: c.verdict for c in claim_verdicts(summary)}
+
+
+def test_claims_supported_contradicted_inconclusive():
+    v = verdicts(hand_summary())
+    assert v == {
+        "above_baseline:entity_tracking": "supported",  # CI (0.01, 0.05) above 0
+        "best:perplexity": "supported",  # lower than every main rival, CIs below 0
+        "best:blimp": "inconclusive",  # best point, but the CIs span 0
+        "best:mu_delta_rel": "supported",
+    }
+    # the sweep copy (cd-early-top_k-200) is not a main method: it neither is the subject
+    # nor a rival; EWoK is not in the study: no EWoK claim
+    claims = claim_verdicts(hand_summary())
+    assert all(c.method in ("cd-early", "no-contrast") for c in claims)
+    v = verdicts(
+        hand_summary(
+            et_ci=(-0.06, -0.01),
+            ppl_pairs={"baseline": pair(-1.0, (-1.5, -0.5)), "cd-early": pair(0.4, (0.1, 0.8))},
+            mu_pairs={"no-contrast": pair(-0.04, (-0.07, -0.01))},
+        )
+    )
+    assert v["above_baseline:entity_tracking"] == "contradicted"
+    assert v["best:perplexity"] == "contradicted"  # cd-early has a significantly lower ppl
+    assert v["best:mu_delta_rel"] == "contradicted"
+    v = verdicts(hand_summary(et_ci=(-0.01, 0.05)))
+    assert v["above_baseline:entity_tracking"] == "inconclusive"
+
+
+def test_claims_need_their_conditions():
+    s = hand_summary()
+    s["roles"] = {"baseline": "baseline", "no-contrast": "no_contrast"}  # no CD condition
+    s["tasks"] = ["blimp"]
+    assert list(verdicts(s)) == ["best:blimp"]
+    # the demo probes stand in for entity tracking and BLiMP
+    s = hand_summary()
+    for m in s["rows"]:
+        s["rows"][m]["probes_tracking"] = s["rows"][m].pop("entity_tracking")
+    s["tasks"] = ["perplexity", "blimp", "probes_tracking"]
+    claims = {c.key: c for c in claim_verdicts(s)}
+    assert claims["above_baseline:entity_tracking"].task == "probes_tracking"
+    assert "stand-in" in claims["above_baseline:entity_tracking"].text
+
+
+def test_colouring_follows_the_direction_of_perplexity():
+    s = hand_summary()
+    for m in ("no-contrast", "cd-early"):
+        for t in s["tasks"]:
+            c = s["rows"][m][t]
+            c["direction"] = analysis.effect_direction(
+                c["diff"], c["ci"], t in analysis.LOWER_IS_BETTER
+            )
+    s["rows"]["no-contrast"]["mu_delta_rel"]["direction"] = None
+    # perplexity fell, significantly: a gain (green)
+    assert table2_cell(s, "no-contrast", "perplexity")["cls"] == "gain"
+    s["rows"]["cd-early"]["perplexity"] = cell(26.0, 1.0, (0.5, 1.5))
+    s["rows"]["cd-early"]["perplexity"]["direction"] = analysis.effect_direction(
+        1.0, (0.5, 1.5), True
+    )
+    assert table2_cell(s, "cd-early", "perplexity")["cls"] == "loss"
+    assert table2_cell(s, "no-contrast", "blimp")["cls"] == ""  # CI spans 0
+    c = table2_cell(s, "cd-early", "entity_tracking")
+    # one value per cell; the difference and CI on the second line, in % like the value
+    assert c["value"] == "31.0" and c["second"] == "Δ +3.0 [+1.0, +5.0]"
+
+
+def test_forest_data_equal_the_table():
+    s = hand_summary()
+    data = forest_data(s)
+    assert list(data) == [*s["tasks"], "mu_delta_rel"]
+    for t, rows in data.items():
+        # one order across tasks: the table's, without the baseline
+        assert [r["method"] for r in rows] == s["methods"][1:]
+        for r in rows:
+            src = s["rows"][r["method"]][t]
+            if t == "mu_delta_rel":
+                assert (r["diff"], [r["lo"], r["hi"]]) == (src["value"], src["ci"])
+            else:
+                assert (r["diff"], [r["lo"], r["hi"]]) == (src["diff"], src["ci"])
+    # the rendered cell shows the same numbers
+    r = data["perplexity"][0]
+    assert table2_cell(s, r["method"], "perplexity")["second"].startswith(f"Δ {r['diff']:+.1f}")
+
+
+# --- a summary of hand-made eval folders ----------------------------------------------------
+
+
+def write_run(root, run, task, metric, by_step):
+    """by_step: {step: (score, items)} -> runs/<run>/step_N + eval/step_N/<task>.json(l)."""
+    for step, (score, items) in by_step.items():
+        (root / "runs" / run / f"step_{step}").mkdir(parents=True, exist_ok=True)
+        (root / "runs" / run / f"step_{step}" / "state.json").write_text("{}")
+        ev = root / "runs" / run / "eval" / f"step_{step}"
+        ev.mkdir(parents=True, exist_ok=True)
+        (ev / f"{task}.json").write_text(
+            json.dumps({"task": task, "metric": metric, "score": score, "subtasks": {}})
+        )
+        (ev / f"{task}.items.jsonl").write_text("".join(json.dumps(it) + "\n" for it in items))
+
+
+def fake_reading_scores(items):
+    x = np.array([it["x"] for it in items], dtype=float)
+    return {"eye_tracking": float(x.mean()), "self_paced_reading": float(x.mean() + 1)}
+
+
+def test_summary_has_reading_cis_seeds_and_survives_a_method_without_scores(tmp_path, monkeypatch):
+    from cdsynth.evaluate import reading
+
+    monkeypatch.setattr(reading, "reading_scores", fake_reading_scores, raising=False)
+    cfg = tiny_config(
+        tmp_path,
+        "study.seeds=[0, 1]",
+        "study.amateurs={early: {run: baseline, step: 4}}",
+        "study.conditions=[{name: no-contrast, strategy: ancestral}, "
+        "{name: cd-early, strategy: cd, amateur: early}]",
+        "study.bootstrap_samples=200",
+        "evaluate.tasks=[reading, wug, entity_tracking]",
+    )
+    rng = np.random.default_rng(0)
+    methods = {"baseline": [], "no-contrast": [], "cd-early": []}
+    for m, shift in (("baseline", 0.0), ("no-contrast", 0.5), ("cd-early", 1.0)):
+        for seed in (0, 1):
+            run = "baseline" if m == "baseline" else f"mix-{m}"
+            run = f"{run}-seed{seed}"
+            methods[m].append(run)
+            words = [{"id": str(i), "subtask": "words", "x": rng.normal(shift)} for i in range(60)]
+            s = fake_reading_scores(words)
+            write_run(
+                tmp_path,
+                run,
+                "reading",
+                "reading_gain",
+                {4: (float(np.mean(list(s.values()))), words)},
+            )
+            wug = [
+                {"id": f"f/{i}", "subtask": "f", "p_first": rng.random(), "ratio": rng.random()}
+                for i in range(30)
+            ]
+            # no-contrast has no finite WUG score at any checkpoint
+            score = math.nan if m == "no-contrast" else -0.05 + 0.1 * (m == "cd-early")
+            write_run(tmp_path, run, "wug", "spearman", {4: (score, wug)})
+            et = [
+                {"id": str(i), "subtask": "a", "correct": bool(rng.random() < 0.3 + 0.1 * shift)}
+                for i in range(50)
+            ]
+            acc = float(np.mean([it["correct"] for it in et]))
+            write_run(tmp_path, run, "entity_tracking", "accuracy", {4: (acc, et)})
+    summary = summarize(cfg, methods)
+    rows = summary["rows"]
+    # every score has a CI, reading included (words resampled, the fits redone)
+    for m in methods:
+        lo, hi = rows[m]["reading"]["value_ci"]
+        assert lo < rows[m]["reading"]["value"] < hi
+    lo, hi = rows["cd-early"]["reading"]["ci"]
+    assert lo < rows["cd-early"]["reading"]["diff"] < hi and lo > 0
+    # WUG: an absolute difference only; a method with no finite score gets no CI, no crash
+    assert "relative" not in rows["cd-early"]["wug"]
+    assert rows["cd-early"]["wug"]["diff"] == pytest.approx(0.1)
+    assert (
+        math.isnan(rows["no-contrast"]["wug"]["value"]) and "ci" not in rows["no-contrast"]["wug"]
+    )
+    # mu-Delta-REL over the proportion tasks only, with a CI
+    assert rows["cd-early"]["mu_delta_rel"]["tasks"] == ["entity_tracking"]
+    assert len(rows["cd-early"]["mu_delta_rel"]["ci"]) == 2
+    assert summary["seeds"] == {m: [0, 1] for m in methods}
+    assert summary["resample"] == "hierarchical"
+    assert summary["roles"]["cd-early"] == "cd_early"
+    assert {c["key"] for c in summary["claims"]} >= {"above_baseline:entity_tracking"}
+    assert set(summary["selection_check"]["cd-early"]) == {"reading", "wug", "entity_tracking"}
