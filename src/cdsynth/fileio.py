@@ -24,6 +24,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling path; on success rename it to `path` (file or folder)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_orphans(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     _remove(tmp)
     try:
@@ -33,6 +34,28 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         _remove(tmp)
+
+
+def remove_orphans(path: Path) -> list[Path]:
+    """Remove the temporary siblings `.NAME.tmpPID` of `path` left by a killed process (a
+    PID that no longer runs); a live writer's are left alone. Returns what was removed."""
+    removed = []
+    for tmp in path.parent.glob(f".{path.name}.tmp*"):
+        pid = tmp.name[len(f".{path.name}.tmp") :]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            _remove(tmp)
+            removed.append(tmp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _remove(p: Path) -> None:
@@ -97,6 +120,27 @@ def file_hash(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()[:16]
+
+
+def checkpoint_fingerprint(path: str | os.PathLike) -> str:
+    """A hash of a checkpoint's config and weights (any number of safetensors shards)."""
+    path = Path(path)
+    files = [path / "config.json", *sorted(path.glob("*.safetensors"))]
+    return stable_hash([file_hash(f) for f in files if f.is_file()])
+
+
+def nonfinite_weight(path: str | os.PathLike) -> str | None:
+    """The name of the first weight tensor of a safetensors checkpoint holding NaN or inf."""
+    import torch
+    from safetensors import safe_open
+
+    for f in sorted(Path(path).glob("*.safetensors")):
+        with safe_open(str(f), framework="pt") as st:
+            for name in st.keys():
+                t = st.get_tensor(name)
+                if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                    return name
+    return None
 
 
 def git_commit() -> str | None:

@@ -13,7 +13,14 @@ from pathlib import Path
 from ..config import EvalConfig
 from ..distributed import pick_device
 from ..errors import UserError
-from ..fileio import read_json, stable_hash, write_json, write_jsonl
+from ..fileio import (
+    checkpoint_fingerprint,
+    nonfinite_weight,
+    read_json,
+    stable_hash,
+    write_json,
+    write_jsonl,
+)
 from . import RULE_VERSIONS, load_task
 from .scoring import Scorer
 
@@ -63,7 +70,10 @@ def evaluate_checkpoints(
     try:
         for folder in folders:
             scorer = None
-            for name, (data, fn, fingerprint) in tasks.items():
+            checkpoint = checkpoint_fingerprint(folder)
+            for name, (data, fn, task_fingerprint) in tasks.items():
+                # a retrained checkpoint (same name, other weights) is scored again
+                fingerprint = stable_hash([task_fingerprint, checkpoint])
                 summary_path = out / folder.name / f"{name}.json"
                 if (
                     summary_path.is_file()
@@ -72,6 +82,12 @@ def evaluate_checkpoints(
                     results.setdefault(folder.name, {})[name] = read_json(summary_path)
                 else:
                     if scorer is None:
+                        broken = nonfinite_weight(folder)
+                        if broken:
+                            raise UserError(
+                                f"checkpoint {folder} has NaN or infinite weights "
+                                f"(first: {broken}); retrain or fix it, then evaluate again"
+                            )
                         scorer = Scorer.from_pretrained(
                             folder,
                             device=pick_device(cfg.device),
@@ -89,6 +105,7 @@ def evaluate_checkpoints(
                         **res.summary(),
                         "checkpoint": str(folder),
                         "fingerprint": fingerprint,
+                        "checkpoint_fingerprint": checkpoint,
                         "seconds": seconds,
                         "items_per_s": len(res.items) / max(seconds, 1e-9),
                     }

@@ -1,0 +1,79 @@
+"""Faults as a hostile user meets them: broken checkpoints, stale caches, killed writers."""
+
+import subprocess
+import sys
+
+from safetensors.torch import load_file, save_file
+
+from cdsynth.evaluate.runner import evaluate_checkpoints
+from cdsynth.experiment import run_train
+from cdsynth.fileio import atomic_path, read_json, write_json
+
+from .conftest import quiet, run_cli, tiny_config
+
+
+def _trained(workspace):
+    cfg = tiny_config(workspace, "evaluate.tasks=[perplexity]", "evaluate.perplexity_documents=3")
+    return cfg, run_train(cfg, log=quiet, progress=False)
+
+
+def _scale_weights(folder, factor):
+    f = folder / "model.safetensors"
+    weights = load_file(str(f))
+    save_file({k: v * factor for k, v in weights.items()}, str(f), metadata={"format": "pt"})
+
+
+def test_eval_cache_is_redone_for_a_retrained_checkpoint(workspace):
+    cfg, run = _trained(workspace)
+    first = evaluate_checkpoints(run, cfg.evaluate, workspace, log=quiet, progress=False)
+    step = run / "step_12"
+    _scale_weights(step, 0.5)  # "retrained": same folder name, other weights
+    second = evaluate_checkpoints(run, cfg.evaluate, workspace, log=quiet, progress=False)
+    a, b = first["step_12"]["perplexity"], second["step_12"]["perplexity"]
+    assert a["checkpoint_fingerprint"] != b["checkpoint_fingerprint"]
+    assert a["score"] != b["score"]
+    # an untouched checkpoint is served from the cache
+    assert first["step_4"]["perplexity"]["seconds"] == second["step_4"]["perplexity"]["seconds"]
+
+
+def test_eval_of_a_nan_checkpoint_is_one_line_and_leaves_nothing(workspace, monkeypatch, capsys):
+    cfg, run = _trained(workspace)
+    step = run / "step_12"
+    weights = load_file(str(step / "model.safetensors"))
+    name = sorted(weights)[0]
+    weights[name][0] = float("nan")
+    save_file(weights, str(step / "model.safetensors"), metadata={"format": "pt"})
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "eval",
+        step,
+        f"workdir={workspace}",
+        "--tasks",
+        "perplexity",
+    )
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert str(step) in err and "NaN or infinite weights" in err
+    assert not (step / "eval" / "step_12" / "perplexity.json").exists()
+
+
+def test_a_killed_writers_temporary_folder_is_removed_by_the_next_write(tmp_path):
+    target = tmp_path / "corpus"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = tmp_path / f".corpus.tmp{dead.pid}"
+    orphan.mkdir()
+    (orphan / "train.jsonl").write_text("half")
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        busy = tmp_path / f".corpus.tmp{live.pid}"
+        busy.mkdir()
+        with atomic_path(target) as tmp:
+            tmp.mkdir()
+            write_json(tmp / "done.json", {"ok": True})
+        assert read_json(target / "done.json") == {"ok": True}
+        assert not orphan.exists()  # its writer is gone
+        assert busy.exists()  # its writer still runs
+    finally:
+        live.kill()
+        live.wait()
