@@ -120,3 +120,24 @@ def test_rows_carry_their_source(tmp_path):
         "the end of it all": "books",
     }
     assert sum(c["sources"]["books"] for c in counts.values()) == 2
+
+
+def test_invalid_utf8_warning_goes_to_stderr(tmp_path, monkeypatch, capsys):
+    from .conftest import run_cli
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "bad.txt").write_bytes(b"caf\xe9 au lait\n\nsecond one here\n\nthird one here")
+    code, out, err = run_cli(
+        monkeypatch,
+        capsys,
+        "corpus",
+        f"workdir={tmp_path}/w",
+        "corpus.source=text",
+        f"corpus.path={src}",
+        "corpus.eval_fraction=0.34",
+        "corpus.seeds_fraction=0.33",
+    )
+    assert code == 0, err
+    assert "invalid UTF-8" in err and "invalid UTF-8" not in out
+    assert err.startswith("cdsynth: warning: ")

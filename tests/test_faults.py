@@ -77,3 +77,24 @@ def test_a_killed_writers_temporary_folder_is_removed_by_the_next_write(tmp_path
     finally:
         live.kill()
         live.wait()
+
+
+def test_zip_passwords_never_reach_stage_files(tmp_path, monkeypatch):
+    """The torchrun launcher writes the stage's resolved config for its processes: without
+    the evaluation data's passwords, which train and generate never read."""
+    import types
+
+    from cdsynth import experiment
+
+    cfg = tiny_config(
+        tmp_path / "ws", "evaluate.passwords.ewok=s3cret", "evaluate.passwords.entity_tracking=pw2"
+    )
+    stage = next(s for s in experiment.build_graph(cfg, log=quiet) if s.kind == "train")
+    monkeypatch.setattr(
+        experiment.subprocess, "run", lambda *a, **k: types.SimpleNamespace(returncode=0)
+    )
+    experiment._torchrun(cfg, stage, nproc=2)
+    written = list((tmp_path / "ws" / "stages").glob("*.yaml"))
+    assert written and all(
+        "s3cret" not in f.read_text() and "pw2" not in f.read_text() for f in written
+    )

@@ -21,6 +21,7 @@ from .config import CorpusConfig, to_dict
 from .errors import UserError
 from .fileio import (
     atomic_path,
+    warn,
     parse_jsonl,
     read_jsonl,
     write_json,
@@ -231,8 +232,8 @@ def write_corpus(cfg: CorpusConfig, out_dir: str | Path, log=print) -> dict:
         write_json(tmp / "stats.json", {"counts": counts, "source": stats.__dict__})
         write_manifest(tmp, config=to_dict(cfg), inputs={}, counts=counts)
     if stats.invalid_utf8_files:
-        log(
-            f"warning: {len(stats.invalid_utf8_files)} file(s) had invalid UTF-8, decoded with "
+        warn(
+            f"{len(stats.invalid_utf8_files)} file(s) had invalid UTF-8, decoded with "
             f"replacement characters (first: {stats.invalid_utf8_files[0]})"
         )
     log(

@@ -12,9 +12,15 @@ same config hash is skipped.
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+import yaml
 
 from .blocks import pack_texts, synthetic_documents
 from .config import ExperimentConfig, GenerateConfig, TrainConfig, to_dict
@@ -146,8 +152,6 @@ def run_generate(
     cfg: ExperimentConfig, shard: tuple[int, int] | None = None, log=print, progress: bool = True
 ) -> Path:
     """Generate the synthetic corpus `generate.name`; under torchrun each rank is a shard."""
-    import os
-
     from .generate import run_generation
 
     if shard is None:
@@ -443,8 +447,6 @@ def stage_state(cfg: ExperimentConfig, stage: Stage) -> str:
 
 
 def run_stage(cfg: ExperimentConfig, stage: Stage, launcher: str = "local", nproc: int = 2) -> None:
-    import shutil
-
     from .fileio import write_json
 
     state = stage_state(cfg, stage)
@@ -460,16 +462,14 @@ def run_stage(cfg: ExperimentConfig, stage: Stage, launcher: str = "local", npro
 
 
 def _torchrun(cfg: ExperimentConfig, stage: Stage, nproc: int) -> None:
-    import subprocess
-    import sys
-
-    import yaml
-
     from .fileio import write_text
 
     command, c = stage.cli
     path = Path(cfg.workdir) / "stages" / (stage.name.replace("/", "__") + ".yaml")
-    write_text(path, yaml.safe_dump(to_dict(c), sort_keys=False))
+    data = to_dict(c)
+    # train and generate never read the zip passwords: they stay out of files on disk
+    data["evaluate"]["passwords"] = {k: None for k in data["evaluate"]["passwords"]}
+    write_text(path, yaml.safe_dump(data, sort_keys=False))
     r = subprocess.run(
         [
             sys.executable,

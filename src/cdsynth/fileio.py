@@ -19,6 +19,11 @@ from typing import Any, Iterable, Iterator
 from .errors import UserError
 
 
+def warn(message: str) -> None:
+    """A warning for the user: one line on stderr (stdout carries results and progress)."""
+    print(f"cdsynth: warning: {message}", file=sys.stderr)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling path; on success rename it to `path` (file or folder)."""
