@@ -180,6 +180,12 @@ def versions() -> dict[str, str]:
     }
 
 
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def write_manifest(folder: str | os.PathLike, *, config: Any, inputs: dict, **extra: Any) -> dict:
     """Write `folder/manifest.json` recording config, its hash, versions, commit and inputs."""
     manifest = {
@@ -188,6 +194,7 @@ def write_manifest(folder: str | os.PathLike, *, config: Any, inputs: dict, **ex
         "inputs": inputs,
         "versions": versions(),
         "git_commit": git_commit(),
+        "threads": torch_threads(),  # float results depend on it (see PERF_NOTES)
         **extra,
     }
     write_json(Path(folder) / "manifest.json", manifest)
