@@ -1,8 +1,6 @@
 """The study graph: caching, invalidation, resume, and a whole (tiny) study with its report."""
 
 import json
-import shutil
-import subprocess
 
 import pytest
 
@@ -90,65 +88,14 @@ def test_whole_study_and_report(study):
     assert "<link" not in html and "<script" not in html and 'src="http' not in html
 
 
-# added to a copy of the report: after layout, it lists the cells whose content overflows
-OVERFLOW_PROBE = """<script>window.addEventListener('load', () => {
-  const bad = [];
-  document.querySelectorAll('td,th').forEach(c => {
-    if (c.scrollWidth > c.clientWidth + 1) bad.push(c.textContent.slice(0, 60));
-  });
-  const o = document.createElement('pre');
-  o.id = 'probe';
-  o.textContent = JSON.stringify({page: document.documentElement.scrollWidth, bad: bad});
-  document.body.appendChild(o);
-});</script>"""
-
-
 def test_html_report_renders_at_1280px_in_headless_chromium(study, tmp_path):
-    """Install Chromium to run this (Debian/Ubuntu: apt-get install chromium)."""
-    import re
+    """Runs where Chromium is installed (Debian/Ubuntu: apt-get install chromium)."""
+    from .test_report import chromium_layout
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not chromium:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    root = study[0]
-    page = tmp_path / "report.html"
-    page.write_text(
-        (root / "report" / "report.html").read_text().replace("</body>", OVERFLOW_PROBE + "</body>")
-    )
-    r = subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--window-size=1280,900",
-            "--virtual-time-budget=5000",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert r.returncode == 0
-    assert "cdsynth study report" in r.stdout and "<table>" in r.stdout
-    probe = re.search(r'<pre id="probe">(.*?)</pre>', r.stdout, re.S)
-    assert probe, "the layout probe did not run"
-    result = json.loads(html_unescape(probe.group(1)))
-    assert result["bad"] == [], f"cells overflow at 1280 px: {result['bad']}"
-    assert result["page"] <= 1280  # no horizontal scrolling of the page
-
-
-def html_unescape(text: str) -> str:
-    import html
-
-    return html.unescape(text)
+    got = chromium_layout((study[0] / "report" / "report.html").read_text(), tmp_path)
+    assert "cdsynth study report" in got["dom"] and "<table>" in got["dom"]
+    assert got["bad"] == [], f"cells overflow at 1280 px: {got['bad']}"
+    assert got["page"] <= 1280  # no horizontal scrolling of the page
 
 
 def test_rerun_does_no_work_and_one_change_redoes_one_stage(study):

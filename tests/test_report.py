@@ -1,6 +1,7 @@
 """The report's numbers: the claims' verdicts, Table 2's cells and colours, the forest plots'
 data, and a summary of hand-made eval folders (a reading CI, a method without a score)."""
 
+import dataclasses
 import json
 import math
 
@@ -251,3 +252,110 @@ def test_summary_has_reading_cis_seeds_and_survives_a_method_without_scores(tmp_
     assert summary["roles"]["cd-early"] == "cd_early"
     assert {c["key"] for c in summary["claims"]} >= {"above_baseline:entity_tracking"}
     assert set(summary["selection_check"]["cd-early"]) == {"reading", "wug", "entity_tracking"}
+
+
+def test_synthetic_totals_show_the_segment_counts_when_present(tmp_path):
+    from cdsynth.report import synthetic_totals
+
+    assert synthetic_totals(tmp_path) == {}
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"totals": {"rows": 8, "segments": 12, "empty_segments": 1}})
+    )
+    assert synthetic_totals(tmp_path) == {"segments": 12, "empty_segments": 1}
+
+
+def test_paper_figures_only_beside_the_papers_configuration():
+    from cdsynth.report import claim_lines
+
+    s = hand_summary()
+    s["claims"] = [dataclasses.asdict(c) for c in claim_verdicts(s)]
+    assert all("paper" not in c for c in claim_lines(s, paper=False))
+    with_paper = {c["key"]: c for c in claim_lines(s, paper=True)}
+    assert "30.38" in with_paper["above_baseline:entity_tracking"]["paper"]
+
+
+# --- layout at 1280 px (headless Chromium; Debian/Ubuntu: apt-get install chromium) ----------
+
+# added to a copy of a page: after layout, it lists the cells whose content overflows
+OVERFLOW_PROBE = """<script>window.addEventListener('load', () => {
+  const bad = [];
+  document.querySelectorAll('td,th').forEach(c => {
+    if (c.scrollWidth > c.clientWidth + 1) bad.push(c.textContent.slice(0, 60));
+  });
+  const o = document.createElement('pre');
+  o.id = 'probe';
+  o.textContent = JSON.stringify({page: document.documentElement.scrollWidth, bad: bad});
+  document.body.appendChild(o);
+});</script>"""
+
+
+def chromium_layout(page: str, tmp_path) -> dict:
+    """{"page": document width, "bad": [overflowing cells]} of an HTML page at 1280 px, or
+    skips the test where Chromium is not installed."""
+    import html
+    import re
+    import shutil
+    import subprocess
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    path = tmp_path / "page.html"
+    path.write_text(page.replace("</body>", OVERFLOW_PROBE + "</body>"))
+    r = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,900",
+            "--virtual-time-budget=5000",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            path.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0
+    probe = re.search(r'<pre id="probe">(.*?)</pre>', r.stdout, re.S)
+    assert probe, "the layout probe did not run"
+    return {"dom": r.stdout, **json.loads(html.unescape(probe.group(1)))}
+
+
+def test_a_paper_sized_table_2_fits_1280px(tmp_path):
+    from cdsynth.report import page_head, table2_html
+
+    s = hand_summary()
+    tasks = ["perplexity", "blimp", "blimp_supplement", "ewok", "entity_tracking", "wug"]
+    tasks += ["reading"]
+    s["tasks"] = tasks
+    s["metrics"].update(
+        blimp_supplement="accuracy", ewok="accuracy", wug="spearman", reading="reading_gain"
+    )
+    names = ["baseline", "no-contrast", "no-contrast-vhead", "cd-early-500", "cd-small-20"]
+    names += ["cd-drop-0.5", "cd-early-500-top_k-1000", "cd-early-500-ratio-0.5"]
+    s["methods"] = names
+    rng = np.random.default_rng(0)
+    s["rows"] = {}
+    for m in names:
+        s["rows"][m] = {
+            "mu_delta_rel": None
+            if m == "baseline"
+            else {"value": 0.0123, "ci": [-0.0234, 0.0456], "mark": "**"}
+        }
+        for t in tasks:
+            v = float(rng.random() * (30 if t == "perplexity" else 1))
+            c = {"value": v, "value_ci": [v - 0.00123, v + 0.00123]}
+            if m != "baseline":
+                c.update(diff=-0.01234, ci=[-0.02345, -0.00012], mark="**", direction="loss")
+            s["rows"][m][t] = c
+    page = page_head("t") + table2_html(s) + "</body></html>"
+    got = chromium_layout(page, tmp_path)
+    assert got["bad"] == [] and got["page"] <= 1280

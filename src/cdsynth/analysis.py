@@ -235,14 +235,22 @@ def _as_seeds(side) -> dict:
     return {k: v for k, v in side.items() if v}
 
 
-def item_draws(strata: Sequence, B: int, seed: int) -> np.ndarray:
-    """(B, n) item indices, resampled with replacement within each stratum (its size kept)."""
-    rng = np.random.default_rng([seed, 1])
+CHUNK_ELEMENTS = 4_000_000  # item indices drawn and scored at a time (memory, not results)
+
+
+def item_draws(strata: Sequence, B: int, seed: int):
+    """Yields blocks (b, n) of item indices, B rows in all, resampled with replacement within
+    each stratum (its size kept). The draws are a function of (seed, strata, B) only."""
     groups: dict = {}
     for i, s in enumerate(strata):
         groups.setdefault(s, []).append(i)
-    cols = [np.array(g)[rng.integers(0, len(g), (B, len(g)))] for g in groups.values()]
-    return np.concatenate(cols, axis=1) if cols else np.zeros((B, 0), dtype=np.int64)
+    arrays = [np.array(g) for g in groups.values()]
+    rows = max(1, CHUNK_ELEMENTS // max(len(strata), 1))
+    for c, start in enumerate(range(0, B, rows)):
+        rng = np.random.default_rng([seed, 1, c])
+        b = min(rows, B - start)
+        cols = [g[rng.integers(0, len(g), (b, len(g)))] for g in arrays]
+        yield np.concatenate(cols, axis=1) if cols else np.zeros((b, 0), dtype=np.int64)
 
 
 def seed_draws(n_seeds: int, B: int, seed: int) -> np.ndarray:
@@ -275,20 +283,23 @@ def bootstrap_scores(
     if strata is None:
         by_id = {it["id"]: it for it in first}
         strata = [by_id[i].get("subtask", "") for i in order]
-    idx = item_draws(strata, B, seed)
     full = np.arange(len(order))[None]
-    out = {}
+    aligned = {}
     for name, per_seed in sides.items():
         keys = sorted(per_seed, key=lambda k: (str(type(k)), k))
-        values, samples = [], []
-        for k in keys:
-            by_id = {it["id"]: it for it in per_seed[k]}
-            items = [by_id[i] for i in order]
-            values.append(float(statistic(items, full)[0]))
-            samples.append(np.asarray(statistic(items, idx), dtype=float))
-        S = np.stack(samples)  # (seeds, B)
+        by_ids = [{it["id"]: it for it in per_seed[k]} for k in keys]
+        aligned[name] = (keys, [[by_id[i] for i in order] for by_id in by_ids])
+    chunks: dict = {name: [[] for _ in keys] for name, (keys, _) in aligned.items()}
+    for idx in item_draws(strata, B, seed):
+        for name, (_, per_seed_items) in aligned.items():
+            for s, items in enumerate(per_seed_items):
+                chunks[name][s].append(np.asarray(statistic(items, idx), dtype=float))
+    out = {}
+    for name, (keys, per_seed_items) in aligned.items():
+        values = [float(statistic(items, full)[0]) for items in per_seed_items]
+        S = np.stack([np.concatenate(c) for c in chunks[name]])  # (seeds, B)
         if resample == "hierarchical" and len(keys) > 1:
-            J = seed_draws(len(keys), B, seed)  # same seed numbers -> same draws: paired
+            J = seed_draws(len(keys), B, seed)  # same number of seeds -> same draws: paired
             res = S[J, np.arange(B)[:, None]].mean(1)
         else:
             res = S.mean(0)

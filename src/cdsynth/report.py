@@ -337,10 +337,22 @@ def contrast_samples(cfg: ExperimentConfig, rows: list[dict], gen) -> list[list[
     return out
 
 
-def sample_sources(rows: list[dict], seeds_rows: list[dict]) -> list[str]:
-    """The corpus source of each synthetic row: its seed document's `source` (or the row's)."""
-    by_id = {r["id"]: r.get("source") for r in seeds_rows}
+def sample_sources(rows: list[dict], prefix_docs: list[dict]) -> list[str]:
+    """The corpus source of each synthetic row: the row's own `source`, else that of its
+    prefix document (`seed_document_id` in the split the prefixes came from)."""
+    by_id = {r.get("id"): r.get("source") for r in prefix_docs}
     return [str(r.get("source") or by_id.get(r.get("seed_document_id")) or "corpus") for r in rows]
+
+
+def _prefix_documents(corpus_dir: Path, prefix_source: str) -> list[dict]:
+    from .corpus import read_split
+
+    if prefix_source not in ("seeds", "train", "eval"):
+        return []  # a prompt file: rows carry no corpus source
+    try:
+        return read_split(corpus_dir, prefix_source)
+    except Exception:
+        return []
 
 
 # --- figures ----------------------------------------------------------------------------------
@@ -515,6 +527,8 @@ def _num(v, d: int | None, sign: bool = False) -> str:
         return "-"
     if d is None:
         return f"{v:+.3g}" if sign else f"{v:.4g}"
+    while sign and v != 0 and round(v, d) == 0 and d < 6:  # a bound near 0 keeps its side
+        d += 1
     return f"{v:+.{d}f}" if sign else f"{v:.{d}f}"
 
 
@@ -691,6 +705,48 @@ def _seeds_text(summary) -> str:
     return "; ".join(f"{m}: {', '.join(map(str, v))}" for m, v in seeds.items())
 
 
+STYLE = (
+    "body{font-family:sans-serif;max-width:1220px;margin:1.5em auto;padding:0 1em;"
+    "color:#222}table{border-collapse:collapse;margin:.6em 0}"
+    "td,th{border:1px solid #ccc;padding:4px 6px;text-align:right;vertical-align:top;"
+    "overflow-wrap:break-word}.t2 td,.t2 th{overflow-wrap:anywhere}"
+    "th{background:#f3f3f3;font-weight:600}"
+    "td:first-child,th:first-child{text-align:left}"
+    ".t2 table{width:100%;table-layout:fixed}.t2 td:first-child,.t2 th:first-child"
+    "{width:13%}.t2 .v{display:block;font-size:15px}.sub{display:block;font-size:11px;"
+    "color:#555;font-weight:normal}td.gain{background:#dff3e3}td.loss{background:#fbe1e1}"
+    ".scroll{overflow-x:auto;max-width:100%}img{max-width:100%}"
+    ".forest{display:grid;grid-template-columns:repeat(auto-fill,minmax(380px,1fr));"
+    "gap:6px}.forest figure{margin:0}ul.claims{list-style:none;padding:0}"
+    "ul.claims li{margin:.4em 0}.verdict{display:inline-block;min-width:7.5em;"
+    "font-weight:600}.supported{color:#1a7f37}.contradicted{color:#c62828}"
+    ".inconclusive{color:#8a6d00}.ev,.paper{display:block;font-size:12px;color:#555;"
+    "margin-left:7.5em}.sample{border:1px solid #ddd;padding:6px;margin:6px 0;"
+    "font-family:monospace;white-space:pre-wrap;overflow-wrap:anywhere}"
+    ".where{font-size:11px;color:#666}.prefix{background:#eef;padding:2px 4px}"
+    ".lab{font-family:sans-serif;font-size:10px;color:#666;margin-right:6px;"
+    "text-transform:uppercase}.legend{font-size:13px}"
+)
+
+
+def page_head(title: str) -> str:
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<meta name='viewport' content='width=device-width'><title>{html.escape(title)}</title>"
+        f"<style>{STYLE}</style></head><body>"
+    )
+
+
+SYNTHETIC_TOTALS = ("segments", "empty_segments", "duplicate_segments")
+
+
+def synthetic_totals(out_dir: Path) -> dict:
+    """The corpus manifest's segment counts (those present) for the diagnostics table."""
+    m = out_dir / "manifest.json"
+    totals = read_json(m).get("totals", {}) if m.is_file() else {}
+    return {k: totals[k] for k in SYNTHETIC_TOTALS if k in totals}
+
+
 def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print) -> Path:
     import pyarrow.parquet as pq
 
@@ -717,10 +773,7 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
     diags = {
         "real (train split)": corpus_diagnostics(sample, train_grams, cfg.study.diagnostics_samples)
     }
-    try:
-        seeds_rows = read_split(corpus_dir, "seeds")
-    except Exception:
-        seeds_rows = []
+    prefix_docs: dict = {}
     tok = load_tokenizer(Path(cfg.workdir) / "tokenizer")
     samples_html, samples_md = [], []
     any_contrast = False
@@ -734,15 +787,11 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
         diags[cond.name] = corpus_diagnostics(
             texts, train_grams, cfg.study.diagnostics_samples, [r["ended_with_eos"] for r in rows]
         )
-        totals = (
-            read_json(out_dir / "manifest.json").get("totals", {})
-            if (out_dir / "manifest.json").is_file()
-            else {}
-        )
-        for k in ("segments", "empty_segments", "duplicate_segments"):
-            if k in totals:
-                diags[cond.name][k] = totals[k]
-        sources = sample_sources(rows, seeds_rows)
+        diags[cond.name].update(synthetic_totals(out_dir))
+        ps = cond.generate.prefix_source
+        if ps not in prefix_docs:
+            prefix_docs[ps] = _prefix_documents(corpus_dir, ps)
+        sources = sample_sources(rows, prefix_docs[ps])
         picked = analysis.sample_rows(sources, [r["prefix_id"] for r in rows], 3, seed=0)
         chosen = [rows[i] for i in picked]
         contrast: list = []
@@ -839,29 +888,6 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
         data = base64.b64encode((folder / name).read_bytes()).decode()
         return f'<figure><img alt="{name}" src="data:image/png;base64,{data}"/></figure>'
 
-    style = (
-        "body{font-family:sans-serif;max-width:1220px;margin:1.5em auto;padding:0 1em;"
-        "color:#222}table{border-collapse:collapse;margin:.6em 0}"
-        "td,th{border:1px solid #ccc;padding:4px 6px;text-align:right;vertical-align:top;"
-        "overflow-wrap:break-word}.t2 td,.t2 th{overflow-wrap:anywhere}"
-        "th{background:#f3f3f3;font-weight:600}"
-        "td:first-child,th:first-child{text-align:left}"
-        ".t2 table{width:100%;table-layout:fixed}.t2 td:first-child,.t2 th:first-child"
-        "{width:13%}.t2 .v{display:block;font-size:15px}.sub{display:block;font-size:11px;"
-        "color:#555;font-weight:normal}td.gain{background:#dff3e3}td.loss{background:#fbe1e1}"
-        ".scroll{overflow-x:auto;max-width:100%}img{max-width:100%}"
-        ".forest{display:grid;grid-template-columns:repeat(auto-fill,minmax(380px,1fr));"
-        "gap:6px}.forest figure{margin:0}ul.claims{list-style:none;padding:0}"
-        "ul.claims li{margin:.4em 0}.verdict{display:inline-block;min-width:7.5em;"
-        "font-weight:600}.supported{color:#1a7f37}.contradicted{color:#c62828}"
-        ".inconclusive{color:#8a6d00}.ev,.paper{display:block;font-size:12px;color:#555;"
-        "margin-left:7.5em}.sample{border:1px solid #ddd;padding:6px;margin:6px 0;"
-        "font-family:monospace;white-space:pre-wrap;overflow-wrap:anywhere}"
-        ".where{font-size:11px;color:#666}.prefix{background:#eef;padding:2px 4px}"
-        ".lab{font-family:sans-serif;font-size:10px;color:#666;margin-right:6px;"
-        "text-transform:uppercase}.legend{font-size:13px}"
-    )
-
     def claim_html(c):
         paper_s = (
             f"<span class='paper'>paper: {html.escape(c['paper'])}</span>" if c.get("paper") else ""
@@ -873,9 +899,7 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
         )
 
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width'><title>cdsynth report</title>"
-        f"<style>{style}</style></head><body><h1>cdsynth study report</h1>",
+        page_head("cdsynth report") + "<h1>cdsynth study report</h1>",
         f"<p>Workdir: <code>{html.escape(cfg.workdir)}</code></p>",
         "<h2>The paper's claims</h2>",
         f"<p>{html.escape(claims_note)}</p>",
@@ -899,7 +923,7 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
         "<h2>Synthetic corpora</h2>",
         html_table(diag_rows),
         "<h3>Samples</h3><p>Three completions per condition, drawn at random across corpus "
-        "sources and prefixes; the prefix (from the seeds split) is set apart from the "
+        "sources and prefixes; the prefix (the start of a corpus document) is set apart from the "
         "generated text.</p>",
         CONTRAST_LEGEND if any_contrast else "",
         *samples_html,
