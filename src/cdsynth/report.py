@@ -701,8 +701,12 @@ def _seeds_text(summary) -> str:
     seeds = summary["seeds"]
     sets = {json.dumps(v) for v in seeds.values()}
     if len(sets) == 1:
-        return f"seeds {', '.join(map(str, next(iter(seeds.values()))))} for every method"
-    return "; ".join(f"{m}: {', '.join(map(str, v))}" for m, v in seeds.items())
+        text = f"seeds {', '.join(map(str, next(iter(seeds.values()))))} for every method"
+    else:
+        text = "; ".join(f"{m}: {', '.join(map(str, v))}" for m, v in seeds.items())
+    if summary["resample"] == "hierarchical" and all(len(v) <= 1 for v in seeds.values()):
+        text += " - with one seed only the items are resampled"
+    return text
 
 
 STYLE = (
@@ -820,8 +824,8 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
             )
             samples_md.append(f"**{cond.name}** ({where}): prefix «{prefix}» → {gen[:600]}")
     diag_keys = list(dict.fromkeys(k for d in diags.values() for k in d))
-    diag_rows = [["corpus", *diag_keys]] + [
-        [n, *[_fmt(d.get(k), 3) for k in diag_keys]] for n, d in diags.items()
+    diag_rows = [["measure", *diags]] + [  # one column per corpus: stays narrow
+        [k, *[_fmt(d.get(k), 3) for d in diags.values()]] for k in diag_keys
     ]
 
     table = main_table(summary)
