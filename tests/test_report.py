@@ -359,3 +359,28 @@ def test_a_paper_sized_table_2_fits_1280px(tmp_path):
     page = page_head("t") + table2_html(s) + "</body></html>"
     got = chromium_layout(page, tmp_path)
     assert got["bad"] == [] and got["page"] <= 1280
+
+
+def test_reading_statistic_refits_the_real_regressions_per_resample():
+    from cdsynth.analysis import bootstrap_scores, reading_statistic
+    from cdsynth.evaluate.reading import EYE_TRACKING, SELF_PACED, reading_scores
+
+    rng = np.random.default_rng(0)
+
+    def words(effect):
+        out = []
+        for i in range(80):
+            f, n, pred = rng.normal(), float(rng.integers(1, 10)), rng.normal(5, 2)
+            it = {"id": str(i), "subtask": "words", "pred": pred, "prev_pred": rng.normal(5)}
+            it.update(Subtlex_log10=f, length=n, context_length=float(rng.integers(1, 20)))
+            it["prev_length"] = float(rng.integers(1, 10))
+            for m in (*EYE_TRACKING, SELF_PACED):
+                it[m] = 200 + 10 * f + 5 * n + effect * pred + rng.normal(0, 20)
+            out.append(it)
+        return out
+
+    sides = {"strong": [words(10.0)], "none": [words(0.0)]}
+    boot = bootstrap_scores(sides, reading_statistic, B=40)
+    for name, (items,) in sides.items():
+        assert boot[name].value == pytest.approx(np.mean(list(reading_scores(items).values())))
+    assert boot["strong"].ci()[0] > boot["none"].ci()[1]
