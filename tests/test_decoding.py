@@ -145,7 +145,7 @@ def test_sample_inverse_cdf():
 # logits_processors.py unless another file is named. Left out: torch.compile (the paper
 # compiled every processor with inductor, which may round differently), asserts, prints, and
 # the [B, T, V] variant (a decoding step is [B, V]: unsqueezed to [B, 1, V], squeezed back).
-PAPER_PENALTY = -20.0  # generate_synthetic_data_better.py:224, --penalty_value default
+PAPER_PENALTY = -20.0  # the default of --penalty_value, generate_synthetic_data_better.py
 
 
 class PaperTopK:  # TopKLogitsProcessor, :6-83

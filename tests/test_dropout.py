@@ -1,4 +1,5 @@
-"""The dropout amateur: keyed, reproducible masks; attention dropout as HF Llama applies it."""
+"""The lean engine's dropout amateur (keyed, reproducible masks; attention dropout as HF
+Llama applies it in train mode) and its float32 output layer."""
 
 import numpy as np
 import pytest
@@ -179,3 +180,37 @@ def test_fused_one_query_attention_applies_the_mask_as_matmul_attention():
     fused = attend(q, k, v, mask, True, keep)
     torch.testing.assert_close(fused, attend(q, k, v, mask, False, keep), rtol=0, atol=1e-12)
     assert (fused - attend(q, k, v, mask, True)).abs().max() > 1e-3
+
+
+def test_output_layer_is_float32_whatever_the_weights():
+    """A bf16 engine's logits: its last hidden state through the checkpoint's float32 final
+    norm and lm_head, product in float32 (not bf16 weights, not a bf16 product)."""
+    from cdsynth import llama_forward
+
+    good = hf_model(5, torch.float32)
+    lean = LeanLlama([good], torch.bfloat16, compile_decode=False)
+    assert lean.lm_head.dtype == torch.float32
+    assert torch.equal(lean.lm_head[0], good.lm_head.weight.t())
+    assert torch.equal(lean.norm[0, 0], good.model.norm.weight)
+    seen = {}
+    real = llama_forward.lm_head
+
+    def spy(x, norm, weight, eps):
+        seen["x"] = x
+        return real(x, norm, weight, eps)
+
+    llama_forward.lm_head = spy
+    try:
+        logits = decode(lean, [[1, 5, 9, 4], [1, 7]], torch.tensor([[6, 7], [8, 9]]))
+    finally:
+        llama_forward.lm_head = real
+    x = seen["x"][0].float()  # (rows, hidden), the last step
+    h = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + good.config.rms_norm_eps)
+    ref = (good.model.norm.weight * h) @ good.lm_head.weight.t()
+    assert logits.dtype == torch.float32
+    torch.testing.assert_close(logits[-1, 0], ref, rtol=1e-6, atol=1e-5)
+    # and a bf16 product of the same hidden state would not be that
+    bf = torch.bmm(
+        llama_forward.rms_norm(seen["x"], lean.norm.bfloat16(), lean.eps), lean.lm_head.bfloat16()
+    )
+    assert (bf[0].float() - ref).abs().max() > 10 * (logits[-1, 0] - ref).abs().max()

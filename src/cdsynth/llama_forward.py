@@ -9,7 +9,8 @@ overhead that dominates decoding small models on a CPU. Differences from a plain
 - one preallocated K and V tensor per layer, written in place (no `torch.cat` growth);
 - explicit per-row `positions` and a per-row key mask, so left-padded prefixes get the same
   positions as unpadded ones;
-- logits for the last position only, in float32 (float64 for a float64 model);
+- logits for the last position only, from a final norm and vocabulary projection computed in
+  float32 (float64 for a float64 model) whatever the weights' dtype;
 - optional dropout in one stacked model (a "dropout amateur"), with masks from keyed
   randomness so they do not depend on batching: on the attention probabilities (the paper's:
   HF's LlamaForCausalLM in train mode with `attention_dropout=p`), or on the attention and MLP
@@ -127,10 +128,10 @@ class LeanLlama:
         self.inv_freq = rope.inv_freq.detach().float().to(self.device)
         self.rope_scale = float(rope.attention_scaling)
 
-        def stack(get, transpose=False):
+        def stack(get, transpose=False, to=dtype):
             ts = [get(m).detach() for m in hf_models]
             ts = [t.t() if transpose else t for t in ts]
-            return torch.stack(ts).to(self.device, dtype).contiguous()
+            return torch.stack(ts).to(self.device, to).contiguous()
 
         def norm(get):  # (M, 1, 1, H): broadcasts over (M, B, T, H)
             return stack(get)[:, None, None, :]
@@ -164,8 +165,12 @@ class LeanLlama:
                     down=stack(lambda m: L(m).mlp.down_proj.weight, transpose=True),
                 )
             )
-        self.norm = stack(lambda m: m.model.norm.weight)[:, None, :]
-        self.lm_head = stack(lambda m: m.lm_head.weight, transpose=True)
+        # the output layer in float32 whatever the weights' dtype: bf16 logits enter CD's score
+        # twice, and their rounding moved ~4x more probability mass than a bf16 body did on a
+        # trained model (bench/decode_precision.py, BENCHMARKS.md)
+        head = torch.float64 if dtype == torch.float64 else torch.float32
+        self.norm = stack(lambda m: m.model.norm.weight, to=head)[:, None, :]
+        self.lm_head = stack(lambda m: m.lm_head.weight, transpose=True, to=head)
 
     def new_cache(self, batch: int, max_len: int) -> KVCache:
         shape = (self.n_models, batch, self.n_kv, max_len, self.head_dim)
@@ -353,9 +358,9 @@ def layer_post(
 
 
 def lm_head(x, norm, weight, eps: float):
-    """Final norm and vocabulary projection of the last position: (M, B, vocab) logits."""
-    logits = torch.bmm(rms_norm(x, norm, eps), weight)
-    return logits if logits.dtype == torch.float64 else logits.float()
+    """Final norm and vocabulary projection of the last position: (M, B, vocab) logits, in
+    the dtype of `norm` and `weight` (float32, or float64), whatever the dtype of x."""
+    return torch.bmm(rms_norm(x.to(weight.dtype), norm, eps), weight)
 
 
 # keyed_random's splitmix64 on int64 tensors (same bits; two's-complement wrap-around), so
