@@ -8,6 +8,11 @@ Checkpoints are `out_dir/step_N/` folders written atomically: `save_pretrained` 
 checkpoint; the data order and learning rate are pure functions of the step, so the result is
 the same as an uninterrupted run (bit-identical on CPU in fp32). Under `torchrun` the model is
 wrapped in DDP, each rank takes a slice of every global batch, and rank 0 writes.
+
+On CUDA: bf16 autocast (`precision: auto`), fused AdamW, `torch.compile` of forward + loss
+(`compile: true`), TF32 for the float32 matmuls that remain (restored when training ends),
+batches copied from pinned memory without blocking, one host sync per optimizer step, and the
+CUDA RNG state saved with each checkpoint (attention dropout draws from it).
 """
 
 from __future__ import annotations
@@ -169,6 +174,44 @@ def list_checkpoints(run_dir: str | Path) -> list[Path]:
     return sorted(ps, key=lambda p: int(p.name[5:]))
 
 
+@contextlib.contextmanager
+def cuda_matmul_precision(device: torch.device):
+    """TF32 for float32 matmuls while training on CUDA (the optimizer's master weights, any
+    fp32 op autocast leaves); the previous setting comes back afterwards, so that a scorer or
+    engine run later in the same process keeps exact float32."""
+    if device.type != "cuda":
+        yield
+        return
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
+def to_device(rows, device: torch.device) -> torch.Tensor:
+    """Token ids (numpy) on `device`; on CUDA through pinned memory, without blocking."""
+    t = torch.from_numpy(rows)
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
+def rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    """The RNG states a resumed run needs: the CPU's, and the CUDA device's when on one."""
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
 def evaluate_loss(model, blocks: Blocks, n_rows: int, micro: int, device, autocast) -> float:
     """Mean next-token NLL over the first `n_rows` blocks of `blocks`."""
     model.eval()
@@ -176,7 +219,7 @@ def evaluate_loss(model, blocks: Blocks, n_rows: int, micro: int, device, autoca
     n = min(n_rows, len(blocks))
     with torch.no_grad():
         for start in range(0, n, micro):
-            ids = torch.from_numpy(blocks.rows(range(start, min(n, start + micro)))).to(device)
+            ids = to_device(blocks.rows(range(start, min(n, start + micro))), torch.device(device))
             with autocast():
                 total += float(next_token_nll(model, ids))
             count += n_targets(ids)
@@ -249,7 +292,7 @@ def train(
         model.load_state_dict(loaded.state_dict())
         del loaded
         load_optimizer(opt, ckpt)
-        torch.set_rng_state(load_file(str(ckpt / "rng.safetensors"))["cpu"])
+        set_rng_state(load_file(str(ckpt / "rng.safetensors")), device)
         start_step, tokens_seen = state["step"], state["tokens_seen"]
         if dist_info.is_main:
             log(f"resuming {out_dir.name} from {ckpt.name}")
@@ -290,6 +333,8 @@ def train(
         bar = tqdm(total=cfg.steps, initial=start_step, desc=out_dir.name, unit="step")
     metrics_f = open(out_dir / "metrics.jsonl", "a") if dist_info.is_main else None
     state: dict = {}
+    scope = contextlib.ExitStack()
+    scope.enter_context(cuda_matmul_precision(device))
     try:
         for step in range(start_step, cfg.steps):
             t0 = time.perf_counter()
@@ -299,25 +344,26 @@ def train(
             rows, is_syn = sampler.batch(step)
             n_valid = n_targets(torch.from_numpy(rows))
             mine = rows[dist_info.rank * rows_per_rank : (dist_info.rank + 1) * rows_per_rank]
-            loss_sum = 0.0
+            # summed on the device in float64; read once per step (one host sync, after the
+            # optimizer step, so that tok_s times the whole step)
+            loss_acc = torch.zeros((), dtype=torch.float64, device=device)
             chunks = list(range(0, rows_per_rank, micro))
             for k, start in enumerate(chunks):
-                ids = torch.from_numpy(mine[start : start + micro]).to(device)
+                ids = to_device(mine[start : start + micro], device)
                 sync = k == len(chunks) - 1 or W == 1
                 ctx = contextlib.nullcontext() if sync else model.no_sync()
                 with ctx:
                     with autocast():
                         loss = loss_fn(model, ids)
                     (loss * (W / n_valid)).backward()
-                loss_sum += float(loss.detach())
+                loss_acc += loss.detach().double()
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(raw_model.parameters(), cfg.grad_clip)
             opt.step()
             opt.zero_grad(set_to_none=True)
             if W > 1:
-                t = torch.tensor([loss_sum], device=device)
-                torch.distributed.all_reduce(t)
-                loss_sum = float(t)
+                torch.distributed.all_reduce(loss_acc)
+            loss_sum = float(loss_acc)
             done = step + 1
             tokens_seen += cfg.batch_size * cfg.block_len
             train_loss = loss_sum / n_valid
@@ -359,6 +405,7 @@ def train(
                     save_checkpoint(raw_model, opt, tokenizer, out_dir / f"step_{done}", state)
                 barrier(dist_info)
     finally:
+        scope.close()
         if bar is not None:
             bar.close()
         if metrics_f is not None:
@@ -377,5 +424,6 @@ def save_checkpoint(model, opt, tokenizer, folder: Path, state: dict) -> None:
         model.save_pretrained(str(tmp), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp))
         save_optimizer(opt, tmp)
-        save_file({"cpu": torch.get_rng_state()}, str(tmp / "rng.safetensors"))
+        device = next(model.parameters()).device
+        save_file(rng_state(device), str(tmp / "rng.safetensors"))
         write_json(tmp / "state.json", state)

@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# The GPU checks of issue 12, in one prepared script: every stage on CUDA, timed and tested.
+#
+#   bash bench/gpu_checks.sh prepare            # HERE, on a dev machine (network, ../shared)
+#   bash bench/gpu_checks.sh run [STEP ...]     # ON THE DEVICE; every step, or those named
+#
+# `prepare` fills runs/gpu-carry/ (git-ignored, as all of runs/; ~17 MB):
+#   runs/gpu-carry/data.tar.gz  ../shared/data/{corpus, blimp_filtered, blimp_supplement,
+#                               wug_adj, reading}: the real text and eval data the e2e run and
+#                               the BLiMP bench read (../shared does not travel to the device);
+#                               `run` unpacks it to runs/gpu-data/ there (paper-shrunk.yaml's)
+#   runs/gpu-carry/whl/         the lm-eval wheel (pure Python; everything else HFLM imports is
+#                               on the device image: torch, transformers, accelerate, jinja2)
+# Then, from a session with the device tool (one call, the folder carried):
+#   run(command="bash bench/gpu_checks.sh run", carry=["runs/gpu-carry"], timeout_s=600)
+# A second, shorter call can name the steps the first had no time for, e.g.
+#   run(command="GPU_CHECKS_BUDGET=300 bash bench/gpu_checks.sh run env generate e2e", ...)
+#
+# Steps, in this order (priority: correctness first, then the issue's three bars, then e2e):
+#   env       device line, versions, bf16 matmul peak (8192^3) and copy bandwidth
+#   tests     pytest tests/test_cuda.py (training, LeanLlama, generation, scorer on CUDA)
+#   train     bench/train_throughput.py --device cuda, paper-good 12 x 768 x 1024, vs Trainer
+#   eval      bench/eval_throughput.py --device cuda, paper-good, BLiMP filtered, vs lm-eval HFLM
+#   generate  bench/generate_throughput.py --device cuda (only once that script has --device)
+#   e2e       configs/paper-shrunk.yaml end to end (corpus .. report) on the device
+#   train-hfc the Trainer with torch_compile (the third row of the train table; a second cold
+#             compile, so last)
+# Each step runs under its own time limit, cut to what is left of GPU_CHECKS_BUDGET (seconds,
+# default 560: the whole command ends inside a 600 s call); a step that would get under 30 s is
+# skipped. A failing step does not stop the next. Every step's log starts with the device line.
+#
+# Results ($OUT, or /tmp/gpu-checks-out without one; at most 3 files, rewritten after each step,
+# so a call cut off at its limit still brings back what finished):
+#   $OUT/summary.md     per step: status, seconds, and the tail of its log (the tables)
+#   $OUT/results.json   the benches' --json figures and the step statuses
+#   $OUT/logs.tar.gz    every log in full, the e2e run's report, metrics and manifests
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+CARRY=$ROOT/runs/gpu-carry
+DATA=$ROOT/runs/gpu-data  # unpacked there on the device (not carried: the tarball is)
+PY=${PYTHON:-python3}
+
+prepare() {
+    local shared=${SHARED_DATA:-$ROOT/../shared/data}
+    [ -d "$shared/corpus" ] || { echo "no $shared/corpus (set SHARED_DATA)" >&2; exit 2; }
+    mkdir -p "$CARRY/whl"
+    local parts=(corpus blimp_filtered blimp_supplement wug_adj reading)
+    tar czf "$CARRY/data.tar.gz.tmp" -C "$shared" "${parts[@]}" &&
+        mv "$CARRY/data.tar.gz.tmp" "$CARRY/data.tar.gz" || exit 1
+    if ! ls "$CARRY"/whl/lm_eval-*.whl >/dev/null 2>&1; then
+        "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+            --implementation cp --platform manylinux_2_28_x86_64 \
+            --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+            -d "$CARRY/whl" "lm-eval==${LM_EVAL_VERSION:-0.4.13}" || exit 1
+    fi
+    du -sh "$CARRY"/data.tar.gz "$CARRY"/whl/*
+    local tree
+    tree=$( (git ls-files; git ls-files --others --exclude-standard) | tr '\n' '\0' |
+        du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1)
+    echo "carry: runs/gpu-carry, $(du -sm "$CARRY" | cut -f1) MiB, + working tree" \
+        "$((tree / 1048576)) MiB (a call's limit: 64 MiB)"
+}
+
+OUTDIR=${OUT:-/tmp/gpu-checks-out}
+W=/tmp/gpu-checks     # logs and JSON while running; packed into $OUTDIR after each step
+BUDGET=${GPU_CHECKS_BUDGET:-560}
+START=$(date +%s)
+STATUS=()
+
+device_line() {
+    nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 || echo "no nvidia-smi"
+}
+
+left() { echo $((BUDGET - ($(date +%s) - START))); }
+
+pack() {
+    # summary.md, results.json, logs.tar.gz: written to temp names, then renamed
+    {
+        echo "# GPU checks ($(date -u +%FT%TZ)); device: $(device_line)"
+        for f in "$W"/*.log; do
+            [ -f "$f" ] || continue
+            echo
+            echo "## $(basename "$f" .log) (last lines of its log)"
+            echo '```'
+            tail -n 25 "$f" | cut -c1-400
+            echo '```'
+        done
+        echo
+        echo "device: $(device_line); budget ${BUDGET}s, $(($(date +%s) - START))s used"
+        echo
+        echo "| step | status | seconds |"
+        echo "|---|---|---|"
+        for s in "${STATUS[@]}"; do echo "$s"; done
+    } >"$OUTDIR/summary.md.tmp" && mv "$OUTDIR/summary.md.tmp" "$OUTDIR/summary.md"
+    "$PY" - "$W" "$OUTDIR/results.json.tmp" "${STATUS[@]}" <<'EOF' &&
+import json, sys
+from pathlib import Path
+w, out, rows = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
+res = {"steps": [r.strip("| ").split(" | ") for r in rows]}
+for f in sorted(w.glob("*.json")):
+    try:
+        res[f.stem] = json.loads(f.read_text())
+    except ValueError as e:
+        res[f.stem] = f"unreadable: {e}"
+Path(out).write_text(json.dumps(res, indent=1))
+EOF
+        mv "$OUTDIR/results.json.tmp" "$OUTDIR/results.json"
+    tar czf "$OUTDIR/logs.tar.gz.tmp" -C "$W" . 2>/dev/null &&
+        mv "$OUTDIR/logs.tar.gz.tmp" "$OUTDIR/logs.tar.gz"
+}
+
+# step NAME LIMIT_S COMMAND...: run COMMAND under min(LIMIT, what is left), log to $W/NAME.log
+step() {
+    local name=$1 limit=$2
+    shift 2
+    local remaining
+    remaining=$(($(left) - 5))
+    [ "$remaining" -lt "$limit" ] && limit=$remaining
+    if [ "$limit" -lt 30 ]; then
+        STATUS+=("| $name | skipped: no time left | 0 |")
+        echo "[$name] skipped: no time left"
+        pack
+        return
+    fi
+    local log=$W/$name.log t0 rc
+    t0=$(date +%s)
+    echo "[$name] start (limit ${limit}s)"
+    {
+        echo "device: $(device_line)"
+        echo "step $name, limit ${limit}s, $(date -u +%FT%TZ)"
+        echo "+ $*"
+    } >"$log"
+    if declare -F "$1" >/dev/null; then # a function of this script: through bash
+        timeout -k 10 "$limit" bash -c '"$@"' _ "$@" >>"$log" 2>&1
+    else
+        timeout -k 10 "$limit" "$@" >>"$log" 2>&1
+    fi
+    rc=$?
+    local dt=$(($(date +%s) - t0)) what
+    case $rc in
+        0) what=ok ;;
+        124 | 137) what="TIMED OUT at ${limit}s" ;;
+        99) what="skipped (see its log)" ;;
+        *) what="FAILED (exit $rc)" ;;
+    esac
+    STATUS+=("| $name | $what | $dt |")
+    echo "[$name] $what in ${dt}s"
+    pack
+}
+
+env_check() {
+    nvidia-smi || true
+    "$PY" - <<'EOF'
+import importlib, time
+import torch
+for m in ("torch", "transformers", "accelerate", "triton", "lm_eval", "pytest"):
+    try:
+        print(m, importlib.import_module(m).__version__)
+    except Exception as e:  # noqa: BLE001
+        print(m, "MISSING", e)
+p = torch.cuda.get_device_properties(0)
+print(f"{p.name}: {p.total_memory / 2**30:.0f} GiB, {p.multi_processor_count} SMs, "
+      f"capability {p.major}.{p.minor}, bf16 {torch.cuda.is_bf16_supported()}")
+n = 8192
+g = torch.Generator(device="cuda").manual_seed(0)
+a = torch.randn(n, n, device="cuda", dtype=torch.bfloat16, generator=g)
+b = torch.randn(n, n, device="cuda", dtype=torch.bfloat16, generator=g)
+for _ in range(3):
+    a @ b
+torch.cuda.synchronize()
+t = time.perf_counter()
+for _ in range(10):
+    a @ b
+torch.cuda.synchronize()
+print(f"bf16 {n}^3 matmul, random data: {2 * n**3 * 10 / (time.perf_counter() - t) / 1e12:.0f} TFLOP/s")
+x = torch.empty(2**30, dtype=torch.uint8, device="cuda").random_()
+y = torch.empty_like(x)
+for _ in range(3):
+    y.copy_(x)
+torch.cuda.synchronize()
+t = time.perf_counter()
+for _ in range(10):
+    y.copy_(x)
+torch.cuda.synchronize()
+print(f"device copy: {2 * x.numel() * 10 / (time.perf_counter() - t) / 1e12:.2f} TB/s (read + write)")
+EOF
+}
+
+e2e() {
+    local wd=$ROOT/runs/paper-shrunk
+    # E2E_OVERRIDES: extra key=value overrides (a CPU smoke run of this step uses them)
+    # shellcheck disable=SC2086
+    "$PY" -m cdsynth.cli experiment run configs/paper-shrunk.yaml ${E2E_OVERRIDES:-}
+    local rc=$?
+    # shellcheck disable=SC2086
+    "$PY" -m cdsynth.cli experiment status configs/paper-shrunk.yaml ${E2E_OVERRIDES:-}
+    mkdir -p "$W/e2e"
+    # small files only: metrics, manifests, eval results, the report (no weights, no corpus)
+    (cd "$wd" && find . \( -regex '\./runs/[^/]*/step_[0-9]*' -o -path ./corpus -o -path \
+        ./blocks \) -prune -o -type f \
+        \( -name '*.json' -o -name '*.jsonl' -o -name '*.md' -o -name '*.html' -o -name '*.png' \) \
+        -size -2M -print | tar czf "$W/e2e/paper-shrunk.tar.gz" -T - 2>/dev/null)
+    for f in "$wd"/runs/*/metrics.jsonl; do
+        [ -f "$f" ] && echo "$f: $(head -1 "$f" | cut -c1-160) ... $(tail -1 "$f" | cut -c1-200)"
+    done
+    ls "$wd"/synthetic/*/synthetic.parquet 2>/dev/null
+    [ -f "$wd/report/report.md" ] && head -c 3000 "$wd/report/report.md"
+    return $rc
+}
+
+generate_bench() {
+    if ! "$PY" bench/generate_throughput.py --help 2>/dev/null | grep -q -- "--device"; then
+        echo "skipped: bench/generate_throughput.py has no --device option yet (issue 12)"
+        return 99
+    fi
+    "$PY" bench/generate_throughput.py --device cuda --preset paper-good --batch 256 \
+        --prefix 20 --new 400 --json "$W/generate.json"
+}
+
+run_steps() {
+    [ "$(uname -m)" = x86_64 ] || echo "warning: $(uname -m), not x86_64"
+    command -v nvidia-smi >/dev/null || echo "warning: no nvidia-smi: not the device machine?"
+    rm -rf "$W" && mkdir -p "$W" "$OUTDIR"
+    export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+    export PYTHONPATH=$ROOT/src${PYTHONPATH:+:$PYTHONPATH}
+    if ls "$CARRY"/whl/*.whl >/dev/null 2>&1; then
+        "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+            --target /tmp/site "$CARRY"/whl/*.whl && export PYTHONPATH=$PYTHONPATH:/tmp/site
+    else
+        echo "warning: no wheels in runs/gpu-carry/whl (run prepare here first): lm-eval missing"
+    fi
+    if [ -f "$CARRY/data.tar.gz" ] && [ ! -d "$DATA/corpus" ]; then
+        mkdir -p "$DATA" && tar xzf "$CARRY/data.tar.gz" -C "$DATA"
+    fi
+    [ -d "$DATA/corpus" ] || echo "warning: no $DATA/corpus (run prepare here first)"
+
+    export ROOT CARRY DATA PY W
+    export -f device_line env_check e2e generate_bench
+    local steps=("$@")
+    [ ${#steps[@]} -eq 0 ] && steps=(env tests train eval generate e2e train-hfc)
+    for s in "${steps[@]}"; do
+        case $s in
+            env) step env 60 env_check ;;
+            tests) step tests 200 "$PY" -m pytest -q -p no:cacheprovider -rfEs --durations=10 \
+                tests/test_cuda.py ;;
+            train) step train 240 "$PY" bench/train_throughput.py --device cuda \
+                --preset paper-good --seq 1024 --batch 32 --steps 30 --skip 10 \
+                --runs cdsynth,hf --json "$W/train.json" ;;
+            eval) step eval 180 "$PY" bench/eval_throughput.py --device cuda --preset paper-good \
+                --paradigms 20 --data "$DATA" --blimp "$DATA/blimp_filtered" \
+                --batch 64,256,1024 --tokens 16384,65536 --repeats 3 --json "$W/eval.json" ;;
+            generate) step generate 200 generate_bench ;;
+            e2e) step e2e 300 e2e ;;
+            train-hfc) step train-hfc 200 "$PY" bench/train_throughput.py --device cuda \
+                --preset paper-good --seq 1024 --batch 32 --steps 30 --skip 10 \
+                --runs hf-compile --json "$W/train-hfc.json" ;;
+            *) echo "unknown step '$s'" >&2 ;;
+        esac
+    done
+    echo
+    cat "$OUTDIR/summary.md"
+}
+
+case ${1:-} in
+    prepare) prepare ;;
+    run)
+        shift
+        run_steps "$@"
+        ;;
+    *)
+        sed -n '2,20p' "$0"
+        exit 2
+        ;;
+esac
