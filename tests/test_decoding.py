@@ -235,7 +235,7 @@ class PaperCDThen:  # ContrastiveWithTopK :517-530 and ContrastiveWithTopP :500-
 
 
 def paper_processor(strategy, alpha=0.1, lam=1.0, temperature=1.0, top_k=10, top_p=0.9):
-    """get_logits_processor, generate_synthetic_data_better.py:70-95 (None: raw logits)."""
+    """get_logits_processor, generate_synthetic_data_better.py:70-94 (None: raw logits)."""
     pen = PAPER_PENALTY
     return {
         "no_contrast": None,
