@@ -25,9 +25,39 @@ from cdsynth.generate import generate_batch, left_pad, make_engines  # noqa: E40
 from cdsynth.llama_forward import LeanLlama  # noqa: E402
 
 from .conftest import TINY, interrupt_after, quiet, tiny_config  # noqa: E402
-from .test_generate import GEN, prefixes_of, random_model, read_rows  # noqa: E402
 
 CUDA = ["train.device=cuda"]
+VOCAB = 60
+GEN = [
+    "generate.good=runs/baseline/step_12",
+    "generate.bad=runs/baseline/step_4",
+    "generate.num_prefixes=5",
+    "generate.completions=3",
+    "generate.new_tokens=24",
+    "generate.batch_size=4",
+]
+
+
+def random_model(seed, dtype=torch.float64, **shape):
+    """A random test-micro LLaMA with sharp next-token distributions (as test_generate's)."""
+    from cdsynth.config import ModelConfig
+    from cdsynth.train import build_model
+
+    m = build_model(ModelConfig("test-micro", context=512, **shape), VOCAB, seed=seed)
+    with torch.no_grad():
+        m.lm_head.weight.mul_(8)
+    return m.to(dtype).eval()
+
+
+def prefixes_of(lengths, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [[1] + torch.randint(4, VOCAB, (n - 1,), generator=g).tolist() for n in lengths]
+
+
+def read_rows(out):
+    import pyarrow.parquet as pq
+
+    return pq.read_table(out / "synthetic.parquet").to_pylist()
 
 
 def metrics(run_dir):
