@@ -202,10 +202,10 @@ class LeanLlama:
         keep[drop.model] = torch.from_numpy(u >= drop.p).to(self.device, self.dtype) / (1 - drop.p)
         return keep
 
-    def _attention_keep(self, drop: Dropout, q_pos, k_pos, layer: int, dtype):
+    def _attention_keep(self, drop: Dropout, rows, q_pos, k_pos, layer: int, dtype):
         """(M, B, heads, T, L) multiplier of the attention probabilities: 0 or 1/(1-p) on model
-        `drop.model`, 1 elsewhere. q_pos (B, T) and k_pos (B, L): token positions."""
-        rows = torch.as_tensor(drop.row_keys, dtype=torch.int64, device=self.device)
+        `drop.model`, 1 elsewhere. rows (B, 2): drop.row_keys on the device; q_pos (B, T) and
+        k_pos (B, L): token positions."""
         heads = torch.arange(self.n_heads, device=self.device)
         u = keyed_uniform_torch(  # the big (B, heads, T, L) shape only at the last key
             drop.seed,
@@ -253,6 +253,7 @@ class LeanLlama:
             # key positions: slot minus the row's padding (the last new token is always real)
             k_pos = k_slot[None, :] - (end - 1 - positions[:, -1:])
             acc = torch.float64 if self.dtype == torch.float64 else torch.float32
+            rows = torch.as_tensor(dropout.row_keys, dtype=torch.int64).to(self.device)
         for li, L in enumerate(self.layers):
             q, k, v = pre(x, L["norm_in"], L["qkv"], cos, sin, self.n_heads, self.n_kv, self.eps)
             cache.keys[li][:, :, :, start:end] = k
@@ -263,7 +264,7 @@ class LeanLlama:
                     self._keep_mask(dropout, positions, x.shape[-1], li, site) for site in (0, 1)
                 ) + (None,)
             elif dropout is not None:
-                keeps = (None, None, self._attention_keep(dropout, positions, k_pos, li, acc))
+                keeps = (None, None, self._attention_keep(dropout, rows, positions, k_pos, li, acc))
             x = post(
                 x,
                 q,
