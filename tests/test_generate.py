@@ -218,10 +218,11 @@ def test_shards_and_resume_give_the_same_corpus(trained, monkeypatch):
     assert [[r["prefix_id"], r["completion_id"]] for r in rows] == work_items(5, 3).tolist()
     # three shards, run one after another; the last one merges
     cfg3 = gen_config(trained, "generate.name=three")
-    logs = []
+    logs = [[], [], []]
     for s in range(3):
-        run_generate(cfg3, shard=(s, 3), log=logs.append, progress=False)
-    assert "batches left for other shards" in logs[0]
+        run_generate(cfg3, shard=(s, 3), log=logs[s].append, progress=False)
+    assert "lean engine" in logs[0][0]
+    assert "batches left for other shards" in logs[0][-1]
     three = trained / "synthetic" / "three"
     assert [r["token_ids"] for r in read_rows(three)] == [r["token_ids"] for r in rows]
     assert [r["text"] for r in read_rows(three)] == [r["text"] for r in rows]
@@ -274,8 +275,16 @@ def test_output_rows_and_datasets(trained):
         assert 2 not in r["token_ids"][:-1]
         assert r["text"] == tok.decode(r["token_ids"], skip_special_tokens=True).strip()
         assert 0 <= r["differs_from_good_argmax"] <= 1 and r["mean_vhead_size"] >= 1
+        assert r["segments"] == ([r["text"]] if r["text"] else [])
+        assert r["engine"] == "lean"
     manifest = __import__("json").loads((out / "manifest.json").read_text())
     assert manifest["totals"]["rows"] == 15
+    assert manifest["totals"]["segments"] == sum(len(r["segments"]) for r in ds)
+    assert manifest["engine"]["ran"] == "lean"
+    chosen = manifest["prefixes"]
+    assert chosen["method"] == "stratified random by source" and chosen["seed"] == 0
+    assert chosen["document_ids"] == sorted(chosen["document_ids"]) and chosen["chosen"] == 5
+    assert sorted({r["seed_document_id"] for r in ds}) == chosen["document_ids"]
 
 
 def test_generation_bad_input(trained, tmp_path):
@@ -335,3 +344,103 @@ def test_torchrun_ranks_write_the_same_corpus(trained):
     assert r.returncode == 0, r.stderr[-2000:]
     ranks = trained / "synthetic" / "ranks"
     assert [x["token_ids"] for x in read_rows(ranks)] == [x["token_ids"] for x in read_rows(one)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Which documents give prefixes, how many, and the segments of a row
+
+
+def test_stratum_counts_are_proportional_with_one_each():
+    from cdsynth.generate import stratum_counts
+
+    assert stratum_counts([60, 30, 10], 10) == [6, 3, 1]
+    assert stratum_counts([98, 1, 1], 5) == [3, 1, 1]  # every stratum at least one
+    assert stratum_counts([98, 1, 1], 2) == [2, 0, 0]  # fewer draws than strata: proportional
+    assert stratum_counts([5, 3], 8) == [5, 3]
+    assert stratum_counts([7], 3) == [3]
+    for sizes, n in (([13, 8, 2, 40], 17), ([1, 1, 1, 50], 4), ([3, 3, 3], 7)):
+        counts = stratum_counts(sizes, n)
+        assert sum(counts) == n and all(0 <= c <= s for c, s in zip(counts, sizes, strict=True))
+
+
+def test_choose_documents_is_a_seeded_stratified_sample_sorted_by_id():
+    from cdsynth.generate import choose_documents
+
+    rows = [
+        {"id": i, "text": f"d{i}", "source": "abc"[i % 3] if i < 90 else "d"} for i in range(100)
+    ]
+    a = choose_documents(rows, 10, seed=0)
+    assert [r["id"] for r in a] == sorted(r["id"] for r in a) and len({r["id"] for r in a}) == 10
+    per = {s: sum(r["source"] == s for r in a) for s in "abcd"}
+    assert per == {"a": 3, "b": 3, "c": 3, "d": 1}
+    assert a == choose_documents(list(reversed(rows)), 10, seed=0)  # input order does not matter
+    assert a != choose_documents(rows, 10, seed=1)
+    assert [r["id"] for r in a][:3] != [0, 1, 2]  # not the head of the split
+    # no source field: one stratum
+    plain = [{"id": i, "text": "x"} for i in range(20)]
+    assert len(choose_documents(plain, 7, seed=3)) == 7
+
+
+def test_prefix_selection_errors_and_corpus_tokens():
+    from cdsynth.config import GenerateConfig
+    from cdsynth.generate import prefixes_needed, select_prefix_documents
+
+    rows = [{"id": i, "text": "x", "source": "s"} for i in range(30)]
+    with pytest.raises(UserError, match="num_prefixes=31, but seeds.jsonl has only 30 documents"):
+        select_prefix_documents(GenerateConfig(num_prefixes=31), rows, "seeds.jsonl", None)
+    chosen, record = select_prefix_documents(GenerateConfig(num_prefixes=4), rows, "f", None)
+    assert record["method"] == "stratified random by source" and record["seed"] == 0
+    assert record["document_ids"] == [r["id"] for r in chosen] and len(chosen) == 4
+    chosen, record = select_prefix_documents(GenerateConfig(), rows, "f", None)
+    assert record["method"] == "all documents" and chosen == rows
+    # corpus_tokens: ceil(tokens / (completions x new_tokens)) prefixes
+    assert prefixes_needed(10_000, 8, 400) == 4 and prefixes_needed(3200, 8, 400) == 1
+    cfg = GenerateConfig(corpus_tokens=10_000, completions=8, new_tokens=400)
+    assert len(select_prefix_documents(cfg, rows, "f", None)[0]) == 4
+    cfg = GenerateConfig(corpus_tokens="real", completions=2, new_tokens=10)
+    with pytest.raises(UserError, match=r"corpus_tokens=real \(1000 tokens\) needs 50 prefixes"):
+        select_prefix_documents(cfg, rows, "f", real_tokens=1000)
+    with pytest.raises(UserError, match="not both"):
+        GenerateConfig(corpus_tokens=100, num_prefixes=3)
+    with pytest.raises(UserError, match="num_prefixes must be >= 1"):
+        GenerateConfig(num_prefixes=0)
+
+
+def test_segment_totals_count_empty_and_duplicate_segments():
+    from cdsynth.generate import segment_totals
+
+    totals = segment_totals([["a b", "c"], ["a b"], []], [1, 0, 2])
+    assert totals == {"segments": 3, "empty_segments": 3, "duplicate_segments": 1}
+
+
+def test_prefix_sources_train_split_and_jsonl_file(trained):
+    from cdsynth.corpus import read_split
+
+    out = run_generate(
+        gen_config(trained, "generate.name=train-src", "generate.prefix_source=train",
+                   "generate.num_prefixes=4", "generate.completions=1"),
+        log=quiet,
+        progress=False,
+    )  # fmt: skip
+    meta = __import__("json").loads((out / "generate_config.json").read_text())
+    train_ids = {r["id"] for r in read_split(trained / "corpus", "train")}
+    assert set(meta["prefixes"]["document_ids"]) <= train_ids
+    assert meta["prefixes"]["source"] == "train" and meta["engine"]["ran"] == "lean"
+    assert [r["seed_document_id"] for r in read_rows(out)] == meta["prefixes"]["document_ids"]
+    prompts = trained / "prompts.jsonl"
+    prompts.write_text('{"text": "Once upon a time"}\n\n{"text": "The end", "id": 7}\n')
+    out = run_generate(
+        gen_config(trained, "generate.name=file-src", "generate.prefix_source=file",
+                   "generate.prefix_file=prompts.jsonl", "generate.num_prefixes=null",
+                   "generate.completions=1"),
+        log=quiet,
+        progress=False,
+    )  # fmt: skip
+    assert [r["seed_document_id"] for r in read_rows(out)] == [0, 7]
+    with pytest.raises(UserError, match="only 2 documents"):
+        run_generate(
+            gen_config(trained, "generate.name=file-many", "generate.prefix_source=file",
+                       "generate.prefix_file=prompts.jsonl", "generate.num_prefixes=3"),
+            log=quiet,
+            progress=False,
+        )  # fmt: skip

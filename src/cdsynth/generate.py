@@ -1,8 +1,15 @@
 """The generation engine: GOOD and BAD in lock-step, each with its own KV cache.
 
-    engines = make_engines(good_hf, bad_hf, torch.bfloat16)   # stacked when shapes match
+    engines = make_engines(good_hf, bad_hf, torch.bfloat16)   # lean: LLaMA, stacked if same shape
+    engines = [HFEngine(good_hf), HFEngine(bad_hf)]           # generic: any two causal LMs
     result = generate_batch(engines, prefixes, keys, rule, new_tokens, seed)
     run_generation(cfg, workdir, shard=(0, 1))                 # sharded, resumable, Parquet
+
+Two engines give the same interface (`forward` -> last-position logits per model):
+`llama_forward.LeanLlama`, the fast path for LLaMA pairs, and `hf_engine.HFEngine`, any
+`AutoModelForCausalLM` (GOOD and BAD may differ in architecture if they share a vocabulary).
+`run_generation` picks one (`generate.engine`, auto by default) and logs which; the rules,
+sampling and statistics are one code path for both.
 
 The token picked for completion j of prefix i at step t uses the uniform
 keyed_uniform(seed, STREAM_SAMPLE, i, j, t), so the corpus does not depend on the number of
@@ -15,6 +22,8 @@ skips finished batches; the last finished shard merges them into `synthetic.parq
 from __future__ import annotations
 
 import math
+import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +33,41 @@ import torch
 from .config import DecodingConfig, GenerateConfig, to_dict
 from .decoding import sample, step_scores
 from .errors import UserError
-from .fileio import atomic_path, file_hash, read_json, stable_hash, write_json, write_jsonl
+from .fileio import (
+    atomic_path,
+    file_hash,
+    parse_jsonl,
+    read_json,
+    stable_hash,
+    write_json,
+    write_jsonl,
+)
 from .keyed_random import STREAM_SAMPLE, keyed_uniform
 from .llama_forward import Dropout, LeanLlama, shape_of
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
+
+
+@dataclass(frozen=True)
+class SpecialTokens:
+    """The token ids generation needs. Ours: <s>=1, </s>=2, <pad>=3; others come from the
+    tokenizer (`special_tokens`)."""
+
+    bos: int | None  # starts every prefix; None: a prefix is the prompt's own tokens
+    eos: int | None  # ends a row under eos=stop and separates segments; None: never
+    pad: int  # left padding; masked out, so any id the models accept
+    vocab: int | None = None  # logits past this many (padded embedding rows) are cut off
+
+
+OUR_TOKENS = SpecialTokens(BOS_ID, EOS_ID, PAD_ID)
+
+
+def special_tokens(tokenizer) -> SpecialTokens:
+    """BOS, EOS and pad of any HF tokenizer. Without a pad token, EOS pads (or id 0: padding
+    is masked, its id never matters); `vocab` is `len(tokenizer)`, the real tokens."""
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    if pad is None:
+        pad = eos if eos is not None else 0
+    return SpecialTokens(tokenizer.bos_token_id, eos, pad, len(tokenizer))
 
 
 @dataclass
@@ -40,10 +80,10 @@ class BatchResult:
     step_scores: list[torch.Tensor] | None = None  # per step (rows, vocab), when recorded
 
 
-def left_pad(prefixes: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids (B, P) left-padded with <pad>, pad counts (B,))."""
+def left_pad(prefixes: list[list[int]], pad: int = PAD_ID) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids (B, P) left-padded with `pad`, pad counts (B,))."""
     P = max(len(p) for p in prefixes)
-    ids = torch.full((len(prefixes), P), PAD_ID, dtype=torch.long)
+    ids = torch.full((len(prefixes), P), pad, dtype=torch.long)
     pads = torch.tensor([P - len(p) for p in prefixes])
     for r, p in enumerate(prefixes):
         ids[r, P - len(p) :] = torch.tensor(p, dtype=torch.long)
@@ -70,7 +110,7 @@ def make_engines(
 
 
 def generate_batch(
-    engines: list[LeanLlama],
+    engines: list,
     prefixes: list[list[int]],
     keys: np.ndarray,
     rule: DecodingConfig,
@@ -79,12 +119,15 @@ def generate_batch(
     eos: str = "stop",
     bad_dropout: float = 0.0,
     record_scores: bool = False,
+    tokens: SpecialTokens = OUR_TOKENS,
+    bad_dropout_kind: str = "attention",
 ) -> BatchResult:
     """Decode `new_tokens` after each prefix. keys (B, 2): (prefix id, completion id) per row.
 
-    `engines` (see `make_engines`) give GOOD's logits and, for CD, BAD's. With `bad_dropout`
-    > 0, model 1 (a copy of GOOD) runs with that dropout. Rows that reached EOS under
-    eos="stop" keep stepping (lock-step) but their later tokens are discarded.
+    `engines` (`make_engines`, or one `hf_engine.HFEngine` per model) give GOOD's logits and,
+    for CD, BAD's. With `bad_dropout` > 0, model 1 (a copy of GOOD) runs with that dropout.
+    Rows that reached `tokens.eos` under eos="stop" keep stepping (lock-step) but their later
+    tokens are discarded; logits past `tokens.vocab` are cut off.
     """
     n_models = sum(e.n_models for e in engines)
     if rule.strategy == "cd" and n_models != 2:
@@ -92,7 +135,7 @@ def generate_batch(
             "contrastive decoding needs an amateur: generate.bad or generate.bad_dropout"
         )
     B = len(prefixes)
-    ids, pads = left_pad(prefixes)
+    ids, pads = left_pad(prefixes, tokens.pad)
     P = ids.shape[1]
     total = P + new_tokens
     dev = engines[0].device
@@ -100,14 +143,20 @@ def generate_batch(
     valid = torch.ones(B, total, dtype=torch.bool, device=dev)
     valid[:, :P] = torch.arange(P, device=dev)[None] >= pads[:, None]
     positions = (torch.arange(P, device=dev)[None] - pads[:, None]).clamp_min(0)
-    drop = Dropout(bad_dropout, seed, keys, model=1) if bad_dropout > 0 else None
+    drop = (
+        Dropout(bad_dropout, seed, keys, model=1, kind=bad_dropout_kind)
+        if bad_dropout > 0
+        else None
+    )
     caches = [e.new_cache(B, total) for e in engines]
+    V = tokens.vocab
 
     def run(step_ids, pos, slot, upto):
         logits = [
             e.forward(step_ids, pos, c, slot, valid[:, :upto], drop if e.n_models == 2 else None)
             for e, c in zip(engines, caches, strict=False)
         ]
+        logits = [x[..., :V] if V is not None and x.shape[-1] > V else x for x in logits]
         logits = torch.cat(logits) if len(logits) > 1 else logits[0]
         return logits[0], (logits[1] if rule.strategy == "cd" else None)
 
@@ -134,8 +183,8 @@ def generate_batch(
         vhead += torch.where(live, st.vhead.sum(-1).cpu().float(), 0.0)
         if recorded is not None:
             recorded.append(st.scores.cpu())
-        if eos == "stop":
-            done |= tok == EOS_ID
+        if eos == "stop" and tokens.eos is not None:
+            done |= tok == tokens.eos
             if bool(done.all()):
                 break
         if t == new_tokens - 1:
@@ -143,14 +192,11 @@ def generate_batch(
         slot = P + t
         g_logits, b_logits = run(tok[:, None].to(dev), positions[:, -1:] + (t + 1), slot, slot + 1)
 
-    tokens, ended = [], []
-    for r in range(B):
-        seq = out[r, : int(n_steps[r])].tolist()
-        tokens.append(seq)
-        ended.append(bool(seq) and seq[-1] == EOS_ID)
+    seqs = [out[r, : int(n_steps[r])].tolist() for r in range(B)]
+    ended = [bool(seq) and seq[-1] == tokens.eos for seq in seqs]
     steps = n_steps.clamp_min(1)
     return BatchResult(
-        tokens=tokens,
+        tokens=seqs,
         ended_with_eos=ended,
         mean_contrast=(contrast / steps.double()).tolist() if rule.strategy == "cd" else [None] * B,
         differs_from_good_argmax=(differs / steps).tolist(),
@@ -160,16 +206,41 @@ def generate_batch(
 
 
 # ---------------------------------------------------------------------------------------------
-# Running a whole corpus: prefixes, batches, shards, files
+# Running a whole corpus: models, prefixes, batches, shards, files
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
 def resolve_model_path(path: str, workdir: str | Path) -> Path:
+    """A checkpoint folder: absolute, relative to `workdir`, or (when no such folder exists)
+    a Hugging Face Hub id such as `gpt2` or `EleutherAI/pythia-160m`, downloaded to the HF
+    cache (config, tokenizer and safetensors files only)."""
     p = Path(path)
-    if not p.is_absolute():
-        p = Path(workdir) / p
-    if not (p / "config.json").is_file():
-        raise UserError(f"no model checkpoint at {p} (expected config.json and weights)")
-    return p
+    local = p if p.is_absolute() else Path(workdir) / p
+    if (local / "config.json").is_file():
+        return local
+    if not p.is_absolute() and not local.exists() and _HUB_ID.match(str(path)):
+        return hub_snapshot(str(path), local)
+    raise UserError(f"no model checkpoint at {local} (expected config.json and weights)")
+
+
+def hub_snapshot(repo_id: str, local: Path) -> Path:
+    """Download (or find in the HF cache) the files of a Hub model cdsynth reads."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = snapshot_download(
+            repo_id,
+            allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"],
+        )
+    except Exception as e:  # offline, no such repo, gated: all one line for the user
+        from .hf_engine import first_line
+
+        raise UserError(
+            f"no model checkpoint at {local}, and '{repo_id}' could not be fetched from the "
+            f"Hugging Face Hub ({type(e).__name__}: {first_line(e)})"
+        ) from None
+    return Path(folder)
 
 
 def model_fingerprint(path: Path) -> str:
@@ -178,16 +249,182 @@ def model_fingerprint(path: Path) -> str:
     return stable_hash([file_hash(f) for f in files if f.is_file()])
 
 
+def encode_prefixes(
+    tokenizer, texts: list[str], prefix_tokens: int, bos: int | None = BOS_ID
+) -> list[list[int]]:
+    """BOS (when the tokenizer has one) plus the first `prefix_tokens` tokens of each text."""
+    enc = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    start = [] if bos is None else [bos]
+    return [[*start, *ids[:prefix_tokens]] for ids in enc]
+
+
 def load_prefixes(
     tokenizer, seeds_rows: list[dict], prefix_tokens: int, num_prefixes: int | None
 ) -> list[list[int]]:
-    """<s> plus the first `prefix_tokens` tokens of each seeds document (shorter if it is)."""
+    """<s> plus the first `prefix_tokens` tokens of the first `num_prefixes` documents (all
+    when None). A helper for benches; `run_generation` samples documents (`choose_documents`)."""
     rows = seeds_rows[:num_prefixes] if num_prefixes else seeds_rows
     if not rows:
         raise UserError("the seeds split is empty: no prefixes to generate from")
-    texts = [r["text"] for r in rows]
-    enc = tokenizer(texts, add_special_tokens=False)["input_ids"]
-    return [[BOS_ID, *ids[:prefix_tokens]] for ids in enc]
+    return encode_prefixes(tokenizer, [r["text"] for r in rows], prefix_tokens)
+
+
+def read_prompt_file(path: Path) -> list[dict]:
+    """Prompts as documents: a .txt file has one per line (blank lines skipped), a .jsonl file
+    one {"text": ...} object per line (optional "id" and "source"). Ids default to the
+    prompt's index (0-based, blank lines not counted)."""
+    if not path.is_file():
+        raise UserError(f"generate.prefix_file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".txt":
+        rows = [{"text": line} for line in text.splitlines() if line.strip()]
+    elif path.suffix == ".jsonl":
+        rows = parse_jsonl(text, str(path), required=("text",))
+        for n, r in enumerate(rows):
+            if not isinstance(r["text"], str):
+                raise UserError(f"{path}: prompt {n} has a non-string 'text'")
+        rows = [r for r in rows if r["text"].strip()]
+    else:
+        raise UserError(f"generate.prefix_file must be a .txt or .jsonl file, got {path}")
+    rows = [{**r, "id": r.get("id", n)} for n, r in enumerate(rows)]
+    ids = [r["id"] for r in rows]
+    if len(set(map(str, ids))) != len(ids):
+        raise UserError(f"{path}: prompt ids are not unique")
+    if not rows:
+        raise UserError(f"{path} holds no prompts")
+    return rows
+
+
+def prefix_documents(cfg: GenerateConfig, workdir: str | Path) -> tuple[list[dict], Path]:
+    """The documents prefixes come from (`generate.prefix_source`), and their file."""
+    from .corpus import read_split
+
+    if cfg.prefix_source == "file":
+        path = Path(cfg.prefix_file)
+        path = path if path.is_absolute() else Path(workdir) / path
+        return read_prompt_file(path), path
+    rows = read_split(Path(workdir) / "corpus", cfg.prefix_source)
+    if not rows:
+        raise UserError(f"the {cfg.prefix_source} split is empty: no prefixes to generate from")
+    return rows, Path(workdir) / "corpus" / f"{cfg.prefix_source}.jsonl"
+
+
+def stratum_counts(sizes: list[int], n: int) -> list[int]:
+    """How many of `n` draws each stratum gets: proportional to its size (largest remainder),
+    at least one each when n >= the number of strata, never more than its size.
+
+    >>> stratum_counts([60, 30, 10], 10), stratum_counts([98, 1, 1], 5)
+    ([6, 3, 1], [3, 1, 1])
+    """
+    if not 0 <= n <= sum(sizes):
+        raise ValueError(f"cannot draw {n} of {sum(sizes)}")
+    quotas = [n * s / sum(sizes) for s in sizes]
+    counts = [math.floor(q) for q in quotas]
+    by_fraction = sorted(range(len(sizes)), key=lambda i: (counts[i] - quotas[i], i))
+    for i in by_fraction[: n - sum(counts)]:
+        counts[i] += 1
+    if n >= len(sizes):  # one each: taken from the stratum furthest above its quota
+        for i in [i for i, c in enumerate(counts) if c == 0 and sizes[i] > 0]:
+            j = max((j for j, c in enumerate(counts) if c > 1), key=lambda j: counts[j] - quotas[j])
+            counts[j] -= 1
+            counts[i] += 1
+    return counts
+
+
+def choose_documents(rows: list[dict], n: int, seed: int) -> list[dict]:
+    """A seeded random sample of `n` documents, stratified by their `source` field (missing:
+    one stratum), sorted by document id. Each stratum's sample depends on (seed, its name,
+    its documents) only."""
+    strata: dict[str, list[dict]] = {}
+    for r in rows:
+        strata.setdefault(str(r.get("source", "")), []).append(r)
+    names = sorted(strata)
+    counts = stratum_counts([len(strata[s]) for s in names], n)
+    chosen = []
+    for name, k in zip(names, counts, strict=True):
+        docs = sorted(strata[name], key=_doc_order)
+        rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+        chosen += [docs[i] for i in rng.choice(len(docs), size=k, replace=False)]
+    return sorted(chosen, key=_doc_order)
+
+
+def _doc_order(row: dict):
+    i = row["id"]
+    return (0, i, "") if isinstance(i, int) else (1, 0, str(i))
+
+
+def prefixes_needed(corpus_tokens: int, completions: int, new_tokens: int) -> int:
+    """Prefixes for a corpus of `corpus_tokens` new tokens: ceil(tokens / (completions x new))."""
+    return math.ceil(corpus_tokens / (completions * new_tokens))
+
+
+def count_tokens(tokenizer, texts: list[str], chunk: int = 2000) -> int:
+    """Tokens of `texts` under `tokenizer`, without special tokens."""
+    n = 0
+    for i in range(0, len(texts), chunk):
+        n += sum(
+            len(x) for x in tokenizer(texts[i : i + chunk], add_special_tokens=False)["input_ids"]
+        )
+    return n
+
+
+def real_train_tokens(tokenizer, tokenizer_path: Path, workdir: str | Path, out: Path) -> int:
+    """Tokens of the real train split (workdir/corpus/train.jsonl) under GOOD's tokenizer,
+    cached in `out/real_tokens.json` by the split's and the tokenizer's hashes."""
+    from .corpus import read_split
+
+    train = Path(workdir) / "corpus" / "train.jsonl"
+    if not train.is_file():
+        raise UserError(f"generate.corpus_tokens=real needs the train split {train}")
+    tok_files = sorted(tokenizer_path.glob("tokenizer*")) + sorted(tokenizer_path.glob("*.txt"))
+    key = {"train": file_hash(train), "tokenizer": [file_hash(f) for f in tok_files]}
+    cache = out / "real_tokens.json"
+    if cache.is_file() and read_json(cache).get("key") == key:
+        return int(read_json(cache)["tokens"])
+    n = count_tokens(tokenizer, [r["text"] for r in read_split(train.parent, "train")])
+    write_json(cache, {"key": key, "tokens": n})
+    return n
+
+
+def select_prefix_documents(
+    cfg: GenerateConfig, rows: list[dict], where: str, real_tokens: int | None
+) -> tuple[list[dict], dict]:
+    """The documents to take prefixes from, and a record of how they were chosen."""
+    wanted, why = cfg.num_prefixes, f"generate.num_prefixes={cfg.num_prefixes}"
+    if cfg.corpus_tokens is not None:
+        tokens = real_tokens if cfg.corpus_tokens == "real" else int(cfg.corpus_tokens)
+        wanted = prefixes_needed(tokens, cfg.completions, cfg.new_tokens)
+        why = (
+            f"generate.corpus_tokens={cfg.corpus_tokens} ({tokens} tokens) needs {wanted} "
+            f"prefixes at {cfg.completions} completions x {cfg.new_tokens} new tokens"
+        )
+    if wanted is not None and wanted <= 0:
+        raise UserError(f"generate.num_prefixes must be >= 1, got {wanted}")
+    if wanted is not None and wanted > len(rows):
+        raise UserError(
+            f"{why}, but {where} has only {len(rows)} documents; use fewer, or a larger "
+            "generate.prefix_source"
+        )
+    if wanted is None or wanted == len(rows):
+        chosen, method = rows, "all documents"
+    else:
+        chosen, method = choose_documents(rows, wanted, cfg.seed), "stratified random by source"
+    strata: dict[str, int] = {}
+    for r in chosen:
+        strata[str(r.get("source", ""))] = strata.get(str(r.get("source", "")), 0) + 1
+    record = {
+        "source": cfg.prefix_source,
+        "file": where,
+        "method": method,
+        "seed": cfg.seed,
+        "available": len(rows),
+        "chosen": len(chosen),
+        "per_source": strata,
+        "document_ids": [r["id"] for r in chosen],
+    }
+    if cfg.corpus_tokens is not None:
+        record["corpus_tokens"] = real_tokens if cfg.corpus_tokens == "real" else cfg.corpus_tokens
+    return chosen, record
 
 
 def work_items(n_prefixes: int, completions: int) -> np.ndarray:
@@ -218,30 +455,55 @@ def _dtype(name: str, device: torch.device) -> torch.dtype:
 
 
 def _check_config(cfg: GenerateConfig) -> None:
+    """What the config's own checks (config.py, at load) cannot see: combinations."""
     r = cfg.decoding
-    if r.strategy not in ("cd", "ancestral", "vhead"):
-        raise UserError(
-            f"generate.decoding.strategy must be cd, ancestral or vhead, got '{r.strategy}'"
-        )
-    if not 0 <= r.alpha <= 1:
-        raise UserError("generate.decoding.alpha must be in [0, 1]")
-    if min(r.good_temperature, r.bad_temperature, r.temperature, r.top_p) <= 0:
-        raise UserError("temperatures and top_p must be > 0")
     if r.strategy == "cd" and cfg.bad is None and cfg.bad_dropout <= 0:
         raise UserError("strategy cd needs an amateur: set generate.bad or generate.bad_dropout")
-    if not 0 <= cfg.bad_dropout < 1:
-        raise UserError("generate.bad_dropout must be in [0, 1)")
-    if cfg.eos not in ("stop", "continue"):
-        raise UserError("generate.eos must be 'stop' or 'continue'")
-    if min(cfg.prefix_tokens, cfg.completions, cfg.new_tokens, cfg.batch_size) < 1:
-        raise UserError("prefix_tokens, completions, new_tokens and batch_size must be >= 1")
-    bad_formats = set(cfg.formats) - {"parquet", "jsonl"}
-    if bad_formats or not cfg.formats:
-        raise UserError(f"generate.formats must be a list of parquet/jsonl, got {cfg.formats}")
+    if cfg.num_prefixes is not None and cfg.num_prefixes <= 0:
+        raise UserError(f"generate.num_prefixes must be >= 1, got {cfg.num_prefixes}")
+    if cfg.num_prefixes is not None and cfg.corpus_tokens is not None:
+        raise UserError("set generate.corpus_tokens or generate.num_prefixes, not both")
+    c = cfg.corpus_tokens
+    if not (c is None or c == "real" or (isinstance(c, int) and c >= 1)):
+        raise UserError(
+            f"generate.corpus_tokens must be a number of tokens >= 1 or 'real', got {c!r}"
+        )
+    if (cfg.prefix_source == "file") != (cfg.prefix_file is not None):
+        raise UserError("generate.prefix_file goes with generate.prefix_source=file (and needs it)")
+    if cfg.prefix_file is not None and Path(cfg.prefix_file).suffix not in (".txt", ".jsonl"):
+        raise UserError(
+            f"generate.prefix_file must be a .txt or .jsonl file, got {cfg.prefix_file}"
+        )
+    if cfg.engine == "generic" and _uses_dropout(cfg):
+        raise UserError(
+            "generate.engine=generic has no dropout amateur: set generate.bad to a checkpoint, "
+            "or use engine=auto/lean with a LLaMA GOOD"
+        )
 
 
-def _same_vocab(tok_a, tok_b) -> bool:
-    return tok_a.get_vocab() == tok_b.get_vocab()
+def _uses_dropout(cfg: GenerateConfig) -> bool:
+    return cfg.decoding.strategy == "cd" and cfg.bad is None and cfg.bad_dropout > 0
+
+
+def choose_engine(requested: str, good_meta, bad_meta, dropout: bool) -> tuple[str, str]:
+    """("lean" | "generic", why). `*_meta`: the models built on the meta device (structure
+    only). auto: lean when every model is a LLaMA that `llama_forward` computes exactly."""
+    from .llama_forward import unsupported
+
+    reasons = [unsupported(m) for m in (good_meta, bad_meta) if m is not None]
+    reason = next((r for r in reasons if r), None)
+    if requested == "lean" and reason:
+        raise UserError(f"generate.engine=lean: {reason}; use generate.engine=auto or generic")
+    if requested == "generic" or (requested == "auto" and reason):
+        if dropout:
+            raise UserError(
+                f"a dropout amateur needs the lean engine, but {reason or 'engine=generic'}; "
+                "set generate.bad to a checkpoint instead"
+            )
+        return "generic", reason or "generate.engine=generic"
+    if requested == "lean":
+        return "lean", "generate.engine=lean"
+    return "lean", "LLaMA checkpoints (the stacked lean engine)"
 
 
 def _checkpoint_step(path: Path) -> int | None:
@@ -253,19 +515,36 @@ def output_dir(cfg: GenerateConfig, workdir: str | Path) -> Path:
     return Path(workdir) / "synthetic" / cfg.name
 
 
-def text_of(tokenizer, prefix: list[int], new: list[int], keep_prefix: bool) -> str:
-    """Decoded text without special tokens; </s> boundaries become blank lines."""
-    ids = (prefix if keep_prefix else []) + new
-    docs, cur = [], []
+def text_segments(tokenizer, ids: list[int], eos: int | None) -> list[str]:
+    """The decoded text (special tokens skipped, stripped) of each EOS-separated part of `ids`,
+    empty ones included; nothing after a final EOS (that is the end, not a segment)."""
+    parts, cur = [], []
     for t in ids:
-        if t == EOS_ID:
-            docs.append(cur)
+        if t == eos:
+            parts.append(cur)
             cur = []
         else:
             cur.append(t)
-    docs.append(cur)
-    texts = [tokenizer.decode(d, skip_special_tokens=True).strip() for d in docs]
-    return "\n\n".join(t for t in texts if t)
+    if cur or not parts:
+        parts.append(cur)
+    return [tokenizer.decode(p, skip_special_tokens=True).strip() for p in parts]
+
+
+def row_segments(
+    tokenizer, prefix: list[int], new: list[int], keep_prefix: bool, tokens: SpecialTokens
+) -> list[str]:
+    """`text_segments` of a row: the prefix (without its BOS) when `keep_prefix`, then the new
+    tokens. The BOS is left out so that a BOS that is also EOS (GPT-2) starts no segment."""
+    body = prefix[1:] if tokens.bos is not None and prefix[:1] == [tokens.bos] else prefix
+    return text_segments(tokenizer, (body if keep_prefix else []) + new, tokens.eos)
+
+
+def text_of(
+    tokenizer, prefix: list[int], new: list[int], keep_prefix: bool, tokens=OUR_TOKENS
+) -> str:
+    """Decoded text without special tokens; EOS boundaries become blank lines."""
+    segs = row_segments(tokenizer, prefix, new, keep_prefix, tokens)
+    return "\n\n".join(t for t in segs if t)
 
 
 def run_generation(
@@ -276,8 +555,8 @@ def run_generation(
     progress: bool = True,
 ) -> Path:
     """Generate this shard's batches (skipping finished ones); merge when all are done."""
-    from .corpus import read_split
     from .distributed import pick_device
+    from .hf_engine import check_vocabularies, meta_model
     from .tokenizer import load_tokenizer
 
     _check_config(cfg)
@@ -289,20 +568,39 @@ def run_generation(
         resolve_model_path(cfg.bad, workdir) if cfg.bad and cfg.decoding.strategy == "cd" else None
     )
     tokenizer = load_tokenizer(good_path)
-    if bad_path is not None and not _same_vocab(tokenizer, load_tokenizer(bad_path)):
-        raise UserError(f"GOOD ({good_path}) and BAD ({bad_path}) use different tokenizers")
-    seeds_file = Path(workdir) / "corpus" / "seeds.jsonl"
-    seeds_rows = read_split(Path(workdir) / "corpus", "seeds")
-    prefixes = load_prefixes(tokenizer, seeds_rows, cfg.prefix_tokens, cfg.num_prefixes)
+    if bad_path is not None:
+        check_vocabularies(tokenizer, load_tokenizer(bad_path), good_path, bad_path)
+    tokens = special_tokens(tokenizer)
+    dropout = cfg.bad_dropout if _uses_dropout(cfg) else 0.0
+    engine, why = choose_engine(
+        cfg.engine, meta_model(good_path), meta_model(bad_path) if bad_path else None, dropout > 0
+    )
+    docs, source_file = prefix_documents(cfg, workdir)
+    real = (
+        real_train_tokens(tokenizer, good_path, workdir, out)
+        if cfg.corpus_tokens == "real"
+        else None
+    )
+    chosen, chosen_record = select_prefix_documents(cfg, docs, str(source_file), real)
+    prefixes = encode_prefixes(
+        tokenizer, [r["text"] for r in chosen], cfg.prefix_tokens, tokens.bos
+    )
     items = work_items(len(prefixes), cfg.completions)
     n_batches = math.ceil(len(items) / cfg.batch_size)
     inputs = {
         "good": model_fingerprint(good_path),
         "bad": model_fingerprint(bad_path) if bad_path else None,
-        "seeds": file_hash(seeds_file),
+        "prefixes": file_hash(source_file),
     }
-    # the batch size is left out: it changes the output only through float rounding
-    hashed = {k: v for k, v in to_dict(cfg).items() if k not in ("batch_size", "formats", "device")}
+    if real is not None:
+        inputs["train"] = file_hash(Path(workdir) / "corpus" / "train.jsonl")
+    # left out: what changes the output only through float rounding (batch size, engine) or
+    # not at all (formats, device)
+    hashed = {
+        k: v
+        for k, v in to_dict(cfg).items()
+        if k not in ("batch_size", "formats", "device", "engine")
+    }
     config_hash = stable_hash({"generate": hashed, "inputs": inputs, "dtype": str(dtype)})
     meta = {
         "config": to_dict(cfg),
@@ -310,6 +608,9 @@ def run_generation(
         "inputs": inputs,
         "n_prefixes": len(prefixes),
         "n_batches": n_batches,
+        "prefixes": chosen_record,
+        "engine": {"ran": engine, "why": why},
+        "special_tokens": {"bos": tokens.bos, "eos": tokens.eos, "pad": tokens.pad},
     }
     cfg_file = out / "generate_config.json"
     if cfg_file.is_file():
@@ -327,15 +628,18 @@ def run_generation(
         b for b in range(s, n_batches, n) if not (batch_dir / f"batch_{b:06d}.parquet").is_file()
     ]
     if mine:
-        dropout = cfg.bad_dropout if cfg.decoding.strategy == "cd" and bad_path is None else 0.0
-        engines = make_engines(
-            _load_hf(good_path), _load_hf(bad_path) if bad_path else None, dtype, device, dropout
-        )
+        log(f"generate {cfg.name}: {engine} engine ({why})")
+        if tokens.bos is None:
+            log(f"generate {cfg.name}: the tokenizer has no BOS token; prefixes start unmarked")
+        if tokens.eos is None:
+            log(f"generate {cfg.name}: the tokenizer has no EOS token; every row runs to the end")
+        engines = _engines(engine, good_path, bad_path, tokenizer, dtype, device, dropout)
         model_info = {
             "good": str(cfg.good),
             "good_step": _checkpoint_step(good_path),
             "bad": cfg.bad,
             "bad_step": _checkpoint_step(bad_path) if bad_path else None,
+            "engine": engine,
         }
         bar = None
         if progress:
@@ -355,9 +659,10 @@ def run_generation(
                     engines,
                     dropout,
                     tokenizer,
+                    tokens,
                     prefixes,
                     keys,
-                    seeds_rows,
+                    chosen,
                     model_info,
                     config_hash,
                 )
@@ -377,14 +682,24 @@ def run_generation(
     return out
 
 
-def _load_hf(path: Path):
-    from transformers import AutoModelForCausalLM
+def _engines(kind, good_path, bad_path, tokenizer, dtype, device, dropout):
+    """Load the models and build the engines `choose_engine` picked."""
+    from .hf_engine import HFEngine, check_output_size, load_causal_lm
 
-    return AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+    paths = [p for p in (good_path, bad_path) if p is not None]
+    if kind == "lean":  # LeanLlama copies the float32 weights into its own layout and dtype
+        models = [load_causal_lm(p, torch.float32) for p in paths]
+    else:
+        models = [load_causal_lm(p, dtype) for p in paths]
+    for m, p in zip(models, paths, strict=True):
+        check_output_size(m, tokenizer, p)
+    if kind == "lean":
+        return make_engines(models[0], models[1] if bad_path else None, dtype, device, dropout)
+    return [HFEngine(m, dtype, device) for m in models]
 
 
 def _generate_rows(
-    cfg, engines, dropout, tokenizer, prefixes, keys, seeds_rows, model_info, config_hash
+    cfg, engines, dropout, tokenizer, tokens, prefixes, keys, docs, model_info, config_hash
 ):
     res = generate_batch(
         engines,
@@ -395,15 +710,21 @@ def _generate_rows(
         cfg.seed,
         cfg.eos,
         dropout,
+        tokens=tokens,
+        bad_dropout_kind=cfg.bad_dropout_kind,
     )
     rows = []
     for r, (i, j) in enumerate(keys.tolist()):
+        segs = row_segments(tokenizer, prefixes[i], res.tokens[r], cfg.keep_prefix, tokens)
+        kept = [t for t in segs if t]
         rows.append(
             {
                 "prefix_id": i,
                 "completion_id": j,
-                "seed_document_id": seeds_rows[i]["id"],
-                "text": text_of(tokenizer, prefixes[i], res.tokens[r], cfg.keep_prefix),
+                "seed_document_id": docs[i]["id"],
+                "text": "\n\n".join(kept),
+                "segments": kept,
+                "empty_segments": len(segs) - len(kept),
                 "prefix_token_ids": prefixes[i],
                 "token_ids": res.tokens[r],
                 "n_new_tokens": len(res.tokens[r]),
@@ -430,6 +751,17 @@ def _write_batch(rows: list[dict], path: Path) -> None:
 def missing_batches(out: Path, n_batches: int) -> list[int]:
     d = out / "batches"
     return [b for b in range(n_batches) if not (d / f"batch_{b:06d}.parquet").is_file()]
+
+
+def segment_totals(rows_segments: list[list[str]], empty: list[int]) -> dict:
+    """Manifest totals of the EOS-separated segments: how many, how many empty ones were
+    dropped, and how many exact duplicates of an earlier segment there are (kept)."""
+    flat = [s for segs in rows_segments for s in segs]
+    return {
+        "segments": len(flat),
+        "empty_segments": int(sum(empty)),
+        "duplicate_segments": len(flat) - len(set(flat)),
+    }
 
 
 def merge(out: Path, formats=("parquet",), log=print) -> Path:
@@ -459,6 +791,15 @@ def merge(out: Path, formats=("parquet",), log=print) -> Path:
         "words": int(sum(len(t.split()) for t in table.column("text").to_pylist())),
         "ended_with_eos": int(pa.compute.sum(table.column("ended_with_eos")).as_py()),
     }
+    if "segments" in table.column_names:
+        totals.update(
+            segment_totals(
+                table.column("segments").to_pylist(), table.column("empty_segments").to_pylist()
+            )
+        )
+    if "engine" in table.column_names:
+        engines = table.column("engine").to_pylist()
+        totals["engines"] = {e: engines.count(e) for e in sorted(set(engines))}
     from .fileio import write_manifest
 
     write_manifest(
@@ -467,6 +808,8 @@ def merge(out: Path, formats=("parquet",), log=print) -> Path:
         inputs=meta["inputs"],
         totals=totals,
         config_hash_generate=meta["config_hash"],
+        prefixes=meta.get("prefixes"),
+        engine=meta.get("engine"),
     )
     log(
         f"synthetic corpus {out.name}: {totals['rows']} completions, {n_tokens} new tokens "

@@ -1,0 +1,249 @@
+"""The generic decoding engine: any Hugging Face causal LM behind the interface `generate_batch`
+uses, so GOOD and BAD may be of different architectures (a GPT-2 GOOD with a Pythia BAD).
+
+    model = load_causal_lm(path, torch.bfloat16, "cpu")    # safetensors only; one clear error
+    engine = HFEngine(model, torch.bfloat16, "cpu")
+    cache = engine.new_cache(batch, max_len)
+    logits = engine.forward(ids, positions, cache, start, key_valid)   # (1, B, vocab)
+
+Each engine is one model with its own KV cache (the model's own `DynamicCache`). Rows are left
+padded: the engine passes the model an explicit `attention_mask` over every cache slot
+(False for padding) and `position_ids` (the position of each token in its own row), so a
+padded row is computed exactly as if it were alone; GPT-2's absolute position embeddings and
+rotary models alike. Only the last position's logits are computed where the model supports
+`logits_to_keep`. The lean stacked engine (`llama_forward.LeanLlama`) is faster for LLaMA
+pairs; this one runs whatever `AutoModelForCausalLM` runs.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .errors import UserError
+
+
+def first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def causal_lm_config(path: Path):
+    """The model's config, or one clear line when it is not a causal LM transformers knows."""
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    try:
+        config = AutoConfig.from_pretrained(str(path))
+    except (OSError, ValueError, KeyError) as e:
+        raise UserError(f"cannot read the model config in {path}: {first_line(e)}") from None
+    kind = getattr(config, "model_type", None)
+    if kind not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or getattr(
+        config, "is_encoder_decoder", False
+    ):
+        raise UserError(
+            f"{path} is a '{kind}' model, which has no causal language-model head "
+            "(AutoModelForCausalLM cannot run it); use a decoder-only checkpoint"
+        )
+    return config
+
+
+def meta_model(path: Path):
+    """The model built on the meta device from its config: its structure, no weights, no memory
+    (to choose the engine before loading anything)."""
+    from transformers import AutoModelForCausalLM
+
+    config = causal_lm_config(path)
+    with torch.device("meta"):
+        try:
+            return AutoModelForCausalLM.from_config(config)
+        except (ValueError, KeyError, TypeError) as e:
+            raise UserError(f"cannot build the model of {path}: {first_line(e)}") from None
+
+
+def load_causal_lm(path: Path, dtype: torch.dtype = torch.float32):
+    """`AutoModelForCausalLM` weights from safetensors only (never pickle), in eval mode.
+
+    A checkpoint whose file lacks some weights (a base model without its LM head, say) would
+    get random ones silently; that is an error here."""
+    from transformers import AutoModelForCausalLM
+
+    causal_lm_config(path)
+    if not any(Path(path).glob("*.safetensors")):
+        raise UserError(
+            f"no .safetensors weights in {path} (cdsynth does not load pickled .bin weights; "
+            "convert them with save_pretrained(safe_serialization=True))"
+        )
+    try:
+        model, info = AutoModelForCausalLM.from_pretrained(
+            str(path), dtype=dtype, use_safetensors=True, output_loading_info=True
+        )
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
+        raise UserError(f"cannot load the model in {path}: {first_line(e)}") from None
+    missing = [k for k in info.get("missing_keys", []) if k]
+    if missing:
+        raise UserError(
+            f"{path}: {len(missing)} weights are missing from the checkpoint (first: "
+            f"{missing[0]}); is it a causal LM checkpoint with its LM head?"
+        )
+    return model.eval()
+
+
+def output_size(model) -> int:
+    """Number of logits the model computes per position (its output embedding rows)."""
+    head = model.get_output_embeddings()
+    if head is not None and getattr(head, "weight", None) is not None:
+        return int(head.weight.shape[0])
+    return int(model.config.vocab_size)
+
+
+def check_vocabularies(tok_good, tok_bad, good_path, bad_path) -> None:
+    """GOOD and BAD must tokenize alike: the same number of tokens and the same token strings
+    at the same ids (architectures may differ)."""
+    a, b = tok_good.get_vocab(), tok_bad.get_vocab()
+    if len(tok_good) == len(tok_bad) and a == b:
+        return
+    differ = len(set(a.items()) ^ set(b.items()))
+    raise UserError(
+        f"GOOD ({good_path}) and BAD ({bad_path}) use different tokenizers "
+        f"({len(tok_good)} vs {len(tok_bad)} tokens, {differ} token/id pairs differ); "
+        "contrastive decoding needs one shared vocabulary"
+    )
+
+
+def check_output_size(model, tokenizer, path) -> None:
+    """A model may compute more logits than its tokenizer has tokens (an embedding padded to
+    a multiple of 64, say): the extra ones are cut off. Fewer is an error."""
+    n = output_size(model)
+    if n < len(tokenizer):
+        raise UserError(
+            f"the model in {path} computes {n} logits per position but its tokenizer has "
+            f"{len(tokenizer)} tokens; they must come from the same checkpoint"
+        )
+
+
+@dataclass
+class HFCache:
+    """One model's KV cache (transformers' own), and how many slots it holds."""
+
+    past: object | None = None
+    length: int = 0
+
+
+def preallocated_cache(config, max_len: int):
+    """transformers' `DynamicCache` whose full-attention layers write into buffers of `max_len`
+    slots allocated on first use, instead of concatenating K and V at every step (a copy of the
+    whole cache per token). Sliding-window and other special layers stay as they are. None
+    when this transformers version's cache has no such layers (the model's default is used)."""
+    try:
+        from transformers.cache_utils import DynamicCache, DynamicLayer
+
+        cache = DynamicCache(config=config)
+        layers = cache.layers
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return None
+    for i, layer in enumerate(layers):
+        if type(layer) is DynamicLayer:
+            layers[i] = _preallocated_layer(DynamicLayer, max_len)
+    return cache
+
+
+def _preallocated_layer(base, max_len: int):
+    class PreallocatedLayer(base):
+        def lazy_initialization(self, key_states, value_states):
+            super().lazy_initialization(key_states, value_states)
+            (B, H, _, Dk), Dv = key_states.shape, value_states.shape[-1]
+            self.k_buf = key_states.new_empty(B, H, max_len, Dk)
+            self.v_buf = value_states.new_empty(B, value_states.shape[1], max_len, Dv)
+            self.filled = 0
+
+        def update(self, key_states, value_states, *args, **kwargs):
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            end = self.filled + key_states.shape[-2]
+            self.k_buf[:, :, self.filled : end] = key_states
+            self.v_buf[:, :, self.filled : end] = value_states
+            self.filled = end
+            self.keys, self.values = self.k_buf[:, :, :end], self.v_buf[:, :, :end]
+            return self.keys, self.values
+
+    return PreallocatedLayer()
+
+
+class HFEngine:
+    """One `AutoModelForCausalLM` with the engine interface of `llama_forward.LeanLlama`."""
+
+    n_models = 1
+
+    def __init__(
+        self, hf_model, dtype: torch.dtype = torch.float32, device="cpu", attention: str = "auto"
+    ):
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.model = hf_model.to(device=self.device, dtype=dtype).eval()
+        # one-query steps on a CPU: eager attention (plain matmuls) beats torch's SDPA kernel.
+        # The prompt keeps the model's own choice: eager softmax over a left-padded query row
+        # with no visible key gives NaN in some models (GPT-NeoX), SDPA handles it.
+        self.prompt_attention = getattr(hf_model.config, "_attn_implementation", None)
+        if attention == "auto":
+            attention = "eager" if self.device.type == "cpu" else self.prompt_attention
+        self.step_attention = attention or self.prompt_attention
+        self.current_attention = self.prompt_attention
+        self.config = hf_model.config
+        self.vocab_size = output_size(hf_model)
+        params = inspect.signature(self.model.forward).parameters
+        # transformers 5 calls the cache argument `cache` (`past_key_values` before)
+        self.cache_arg = "cache" if "cache" in params else "past_key_values"
+        for need in ("attention_mask", "position_ids", self.cache_arg):
+            if need not in params:
+                raise UserError(
+                    f"{type(hf_model).__name__} takes no `{need}`: it cannot decode left-padded "
+                    "batches with a cache; use another model"
+                )
+        self.keep = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+
+    def _use_attention(self, name: str | None) -> None:
+        if name and name != self.current_attention:
+            try:
+                self.model.set_attn_implementation(name)
+            except (ValueError, ImportError):  # not supported by this model: keep its own
+                self.step_attention = self.prompt_attention
+                return
+            self.current_attention = name
+
+    def new_cache(self, batch: int, max_len: int) -> HFCache:
+        return HFCache(preallocated_cache(self.config, max_len))
+
+    @torch.no_grad()
+    def forward(
+        self,
+        ids: torch.Tensor,
+        positions: torch.Tensor,
+        cache: HFCache,
+        start: int,
+        key_valid: torch.Tensor,
+        dropout=None,
+    ) -> torch.Tensor:
+        """Run `ids` (B, T) at cache slots [start, start + T); positions (B, T); key_valid
+        (B, start + T) bool. Returns last-position logits (1, B, vocab), float32 (float64 for
+        a float64 model)."""
+        if dropout is not None:
+            raise ValueError("the generic engine has no dropout amateur")
+        if start != cache.length:
+            raise ValueError(f"cache holds {cache.length} slots, asked to write at {start}")
+        self._use_attention(self.step_attention if ids.shape[1] == 1 else self.prompt_attention)
+        out = self.model(
+            input_ids=ids,
+            attention_mask=key_valid.long(),
+            position_ids=positions,
+            use_cache=True,
+            **{self.cache_arg: cache.past},
+            **self.keep,
+        )
+        cache.past = getattr(out, "cache", None) or out.past_key_values
+        cache.length = start + ids.shape[1]
+        logits = out.logits[:, -1]
+        return (logits if logits.dtype == torch.float64 else logits.float())[None]
