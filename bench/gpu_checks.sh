@@ -87,6 +87,7 @@ pack() {
             tail -n 25 "$f" | cut -c1-400
             echo '```'
         done
+        cost_section
         echo
         echo "device: $(device_line); budget ${BUDGET}s, $(($(date +%s) - START))s used"
         echo
@@ -109,6 +110,72 @@ EOF
         mv "$OUTDIR/results.json.tmp" "$OUTDIR/results.json"
     tar czf "$OUTDIR/logs.tar.gz.tmp" -C "$W" . 2>/dev/null &&
         mv "$OUTDIR/logs.tar.gz.tmp" "$OUTDIR/logs.tar.gz"
+}
+
+# The paper study's device time from the measured figures (deliverable 3 of issue 12): the
+# study graph of configs/paper.yaml (131 training runs of 8000 x 256 x 1024 tokens, 8
+# synthetic corpora, 130 evaluated runs x 16 checkpoints) over the tokens/s and pairs/s
+# measured here. On an H100 training (arithmetic-bound) runs at about an H200's rate, decoding
+# (memory-bound) up to ~1.4x slower (H200.md: 4.8 vs 3.35 TB/s).
+cost_section() {
+    [ -f "$W/train.json" ] || [ -f "$W/eval.json" ] || [ -f "$W/generate.json" ] || return 0
+    echo
+    echo "## cost of the paper study, from the figures above"
+    "$PY" - "$W" <<'EOF' 2>&1 | cut -c1-400
+import json, sys
+from pathlib import Path
+
+from cdsynth.config import load_config
+from cdsynth.experiment import build_graph
+
+w = Path(sys.argv[1])
+cfg = load_config("configs/paper.yaml", [])
+graph = build_graph(cfg)
+trains = [s.config for s in graph if s.kind == "train"]
+gens = [s.config for s in graph if s.kind == "generate"]
+evals = [s for s in graph if s.kind == "eval"]
+ckpts = cfg.train.steps // cfg.train.checkpoint_every
+
+
+def read(name):
+    f = w / f"{name}.json"
+    return json.loads(f.read_text()) if f.is_file() else None
+
+
+train = read("train")
+tok_s = train and train["tokens_per_s"].get("cdsynth")
+if tok_s:
+    tokens = sum(t["steps"] * t["batch_size"] * t["block_len"] for t in trains)
+    h = tokens / tok_s / 3600
+    print(
+        f"- training: {len(trains)} runs, {tokens / 1e9:.0f}B tokens at {tok_s:,.0f} tokens/s "
+        f"(paper-good; the one 6 x 256 run counted as paper-good): {h:,.1f} GPU-hours "
+        f"({h / len(trains):.2f} per run)"
+    )
+per_prefix = gens[0]["completions"] * gens[0]["new_tokens"] if gens else 0
+gen = read("generate")
+rate = None
+if gen:
+    rate = gen.get("cdsynth_tokens_per_s") or (gen.get("tokens_per_s") or {}).get("d")
+if rate:
+    print(
+        f"- generation: {len(gens)} corpora x N prefixes x {per_prefix} new tokens at "
+        f"{rate:,.0f} tokens/s (CD, two models): {1e8 / rate / 3600:.2f} GPU-hours per 100M "
+        f"generated tokens, {len(gens) * per_prefix / rate / 3600:.2e} x N in all "
+        "(N: documents in the seeds split, one prefix each)"
+    )
+else:
+    print(f"- generation: not measured yet ({len(gens)} corpora x N prefixes x {per_prefix})")
+ev = read("eval")
+if ev:
+    pps = ev["pairs_per_s"]["cdsynth"]
+    n = len(evals) * ckpts
+    print(
+        f"- evaluation: {len(evals)} runs x {ckpts} checkpoints = {n} evaluations; BLiMP "
+        f"filtered alone (49,088 pairs) at {pps:,.0f} pairs/s: {n * 49088 / pps / 3600:,.1f} "
+        "GPU-hours (the other suites come on top)"
+    )
+EOF
 }
 
 # step NAME LIMIT_S COMMAND...: run COMMAND under min(LIMIT, what is left), log to $W/NAME.log
@@ -225,7 +292,9 @@ run_steps() {
     rm -rf "$W" && mkdir -p "$W" "$OUTDIR"
     export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
     export PYTHONPATH=$ROOT/src${PYTHONPATH:+:$PYTHONPATH}
-    if ls "$CARRY"/whl/*.whl >/dev/null 2>&1; then
+    if [ -d /tmp/site/lm_eval ]; then # a second call on the same (warm) machine
+        export PYTHONPATH=$PYTHONPATH:/tmp/site
+    elif ls "$CARRY"/whl/*.whl >/dev/null 2>&1; then
         "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
             --target /tmp/site "$CARRY"/whl/*.whl && export PYTHONPATH=$PYTHONPATH:/tmp/site
     else
@@ -243,7 +312,7 @@ run_steps() {
     for s in "${steps[@]}"; do
         case $s in
             env) step env 60 env_check ;;
-            tests) step tests 200 "$PY" -m pytest -q -p no:cacheprovider -rfEs --durations=10 \
+            tests) step tests 200 "$PY" -m pytest -v -p no:cacheprovider -rfEs --durations=10 \
                 tests/test_cuda.py ;;
             train) step train 240 "$PY" bench/train_throughput.py --device cuda \
                 --preset paper-good --seq 1024 --batch 32 --steps 30 --skip 10 \
