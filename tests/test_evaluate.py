@@ -199,8 +199,9 @@ def test_wug_and_reading_equal_brute_force(model, tok, data_root):
         a, b = (brute_logprob(model, tok, "", s, [1]) for s in r["sentences"].split("\t"))
         p.append(np.exp(a) / (np.exp(a) + np.exp(b)))
     assert res.score == pytest.approx(spearmanr(p, [r["ratio"] for r in rows]).statistic, abs=1e-9)
-    data, fn = load_task("reading", cfg, ".")
-    res = fn(scorer, data)
+    files, fn = load_task("reading", cfg, ".")
+    res = fn(scorer, files)
+    data = files["reading"]  # every task loads {file: rows}; reading has one file
     pred = [-brute_logprob(model, tok, r["item"], " " + r["word"], [1]) for r in data]
     np.testing.assert_allclose([i["pred"] for i in res.items], pred, rtol=1e-6)
     prev = [

@@ -13,6 +13,7 @@ from typing import List, Optional
 
 import typer
 
+from .distributed import env_rank
 from .errors import UserError
 
 app = typer.Typer(
@@ -66,7 +67,7 @@ def train(config: Optional[str] = ConfigArg, overrides: Optional[List[str]] = Ov
     from .experiment import run_train
 
     cfg = _config(config, overrides)
-    main_rank = int(os.environ.get("RANK", "0")) == 0
+    main_rank = env_rank().is_main
     run_train(cfg, log=print if main_rank else (lambda *a, **k: None), progress=sys.stderr.isatty())
 
 
@@ -81,7 +82,7 @@ def generate(
     from .generate import parse_shard
 
     cfg = _config(config, overrides)
-    main_rank = int(os.environ.get("RANK", "0")) == 0
+    main_rank = env_rank().is_main
     run_generate(
         cfg,
         parse_shard(shard) if shard else None,

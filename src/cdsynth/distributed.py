@@ -20,14 +20,24 @@ class DistInfo:
         return self.rank == 0
 
 
+def env_rank() -> DistInfo:
+    """Rank, world size and local rank as torchrun sets them ($RANK, $WORLD_SIZE,
+    $LOCAL_RANK); one process without them. The one place the environment is read."""
+    return DistInfo(
+        int(os.environ.get("RANK", "0")),
+        int(os.environ.get("WORLD_SIZE", "1")),
+        int(os.environ.get("LOCAL_RANK", "0")),
+    )
+
+
 def init_distributed(device: torch.device) -> DistInfo:
     """Join the process group torchrun set up (gloo on CPU, nccl on GPU); no-op otherwise."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
+    info = env_rank()
+    if info.world_size <= 1:
         return DistInfo()
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
+    return DistInfo(dist.get_rank(), dist.get_world_size(), info.local_rank)
 
 
 def barrier(info: DistInfo) -> None:
@@ -38,10 +48,10 @@ def barrier(info: DistInfo) -> None:
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            return torch.device("cuda", env_rank().local_rank)
         return torch.device("cpu")
     if name == "cuda":
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        return torch.device("cuda", env_rank().local_rank)
     return torch.device(name)
 
 

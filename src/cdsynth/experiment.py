@@ -12,7 +12,6 @@ same config hash is skipped.
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import yaml
 from .blocks import pack_texts, synthetic_documents
 from .config import ExperimentConfig, GenerateConfig, TrainConfig, to_dict
 from .corpus import read_split, write_corpus
+from .distributed import env_rank
 from .errors import UserError
 from .fileio import file_hash, read_json, stable_hash
 
@@ -155,7 +155,8 @@ def run_generate(
     from .generate import run_generation
 
     if shard is None:
-        shard = (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)))
+        info = env_rank()
+        shard = (info.rank, info.world_size)
     return run_generation(cfg.generate, cfg.workdir, shard=shard, log=log, progress=progress)
 
 

@@ -12,25 +12,13 @@ computes it ("perplexity_packed"). docs/method.md names the reference file of ea
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Callable
 
 from ..errors import UserError
 from . import entity_tracking, ewok, minimal_pairs, perplexity, probes, reading, subsets, wug
-
-TASK_NAMES = (
-    "perplexity",
-    "perplexity_packed",
-    "blimp",
-    "blimp_filtered",
-    "blimp_supplement",
-    "ewok",
-    "entity_tracking",
-    "wug",
-    "reading",
-    "probes_agreement",
-    "probes_tracking",
-)
 
 # Bumped when a task's scoring rule changes, so that cached results are redone (the runner
 # puts it in the result's fingerprint).
@@ -80,40 +68,64 @@ def perplexity_documents(cfg, workdir: str | Path) -> tuple[list[dict], dict]:
     return kept, subsets.record(n, cfg.subset_seed, "source", False, "documents")
 
 
+@dataclass(frozen=True)
+class Task:
+    """A task as data plus a rule: `load(root, cfg) -> {file: rows}` reads its files under
+    `evaluate.data_dir`, `score(scorer, {file: rows}) -> TaskResult` scores them."""
+
+    load: Callable
+    score: Callable
+
+
+TASKS: dict[str, Task] = {
+    **{
+        name: Task(
+            lambda root, cfg, name=name: minimal_pairs.load_pairs(root / name),
+            partial(minimal_pairs.score_pairs, name),
+        )
+        for name in ("blimp", "blimp_filtered", "blimp_supplement")
+    },
+    "ewok": Task(
+        lambda root, cfg: ewok.load(root / "ewok" / "ewok_filtered.zip", cfg.passwords.ewok),
+        ewok.score,
+    ),
+    "entity_tracking": Task(
+        lambda root, cfg: entity_tracking.load(
+            root / "entity_tracking" / "entity_tracking.zip", cfg.passwords.entity_tracking
+        ),
+        partial(entity_tracking.score_items, "entity_tracking"),
+    ),
+    "wug": Task(lambda root, cfg: wug.load(root / "wug_adj"), wug.score),
+    "reading": Task(
+        lambda root, cfg: {"reading": reading.load(root / "reading")},
+        lambda scorer, files: reading.score(scorer, files["reading"]),
+    ),
+    "probes_agreement": Task(
+        lambda root, cfg: probes.agreement_pairs(cfg.probe_seed),
+        partial(minimal_pairs.score_pairs, "probes_agreement"),
+    ),
+    "probes_tracking": Task(
+        lambda root, cfg: probes.tracking_items(cfg.probe_seed),
+        partial(entity_tracking.score_items, "probes_tracking"),
+    ),
+}
+# perplexity runs on the corpus's eval split, not on files under data_dir
+PERPLEXITY = {"perplexity": perplexity.score, "perplexity_packed": perplexity.score_packed}
+TASK_NAMES = (*PERPLEXITY, *TASKS)
+
+
 def load_task(name: str, cfg, workdir: str | Path):
     """(data, score function) of a task; the data is read once and shared by checkpoints.
 
     `evaluate.max_items` keeps a seeded random sample of that many rows per file (stratified
     where a file has strata, see STRATA); the result records the rule in extra["subset"]."""
-    root = Path(cfg.data_dir)
-    if name in ("blimp", "blimp_filtered", "blimp_supplement"):
-        files = minimal_pairs.load_pairs(root / name)
-        return _files(name, files, partial(minimal_pairs.score_pairs, name), cfg)
-    if name == "ewok":
-        files = ewok.load(root / "ewok" / "ewok_filtered.zip", cfg.passwords.ewok)
-        return _files(name, files, ewok.score, cfg)
-    if name == "entity_tracking":
-        files = entity_tracking.load(
-            root / "entity_tracking" / "entity_tracking.zip", cfg.passwords.entity_tracking
-        )
-        return _files(name, files, partial(entity_tracking.score_items, name), cfg)
-    if name == "wug":
-        return _files(name, wug.load(root / "wug_adj"), wug.score, cfg)
-    if name == "reading":
-        files = {"reading": reading.load(root / "reading")}
-        data, fn = _files(name, files, reading.score, cfg)
-        return data["reading"], fn
-    if name in ("perplexity", "perplexity_packed"):
+    if name in PERPLEXITY:
         docs, subset = perplexity_documents(cfg, workdir)
-        fn = perplexity.score if name == "perplexity" else perplexity.score_packed
-        return docs, _recorded(fn, subset)
-    if name == "probes_agreement":
-        data = probes.agreement_pairs(cfg.probe_seed)
-        return _files(name, data, partial(minimal_pairs.score_pairs, name), cfg)
-    if name == "probes_tracking":
-        data = probes.tracking_items(cfg.probe_seed)
-        return _files(name, data, partial(entity_tracking.score_items, name), cfg)
-    raise UserError(f"unknown task '{name}'; choose from {', '.join(TASK_NAMES)}")
+        return docs, _recorded(PERPLEXITY[name], subset)
+    task = TASKS.get(name)
+    if task is None:
+        raise UserError(f"unknown task '{name}'; choose from {', '.join(TASK_NAMES)}")
+    return _files(name, task.load(Path(cfg.data_dir), cfg), task.score, cfg)
 
 
 def evaluate_model(scorer, tasks, cfg, workdir: str | Path = ".") -> dict:
