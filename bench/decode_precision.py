@@ -37,7 +37,8 @@ from cdsynth.config import DecodingConfig, ModelConfig
 from cdsynth.decoding import sample, step_scores
 from cdsynth.generate import left_pad
 from cdsynth.keyed_random import STREAM_SAMPLE, keyed_uniform
-from cdsynth.llama_forward import LeanLlama, rms_norm
+from cdsynth.llama_forward import LeanLlama
+from cdsynth.llama_math import rms_norm
 from cdsynth.train import build_model
 
 RULES = {"cd": DecodingConfig("cd", alpha=0.1, lam=1.0), "no-contrast": DecodingConfig("ancestral")}

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from .errors import UserError
 from .keyed_random import STREAM_DROPOUT, keyed_uniform
+from .llama_math import fused_gate_up, fused_qkv, rms_norm, rope_tables, rotate
 
 
 @dataclass
@@ -146,22 +147,10 @@ class LeanLlama:
             self.layers.append(
                 dict(
                     norm_in=norm(lambda m: L(m).input_layernorm.weight),
-                    qkv=stack(
-                        lambda m: torch.cat(
-                            [
-                                L(m).self_attn.q_proj.weight,
-                                L(m).self_attn.k_proj.weight,
-                                L(m).self_attn.v_proj.weight,
-                            ]
-                        ),
-                        transpose=True,
-                    ),
+                    qkv=stack(lambda m: fused_qkv(L(m)), transpose=True),
                     o=stack(lambda m: L(m).self_attn.o_proj.weight, transpose=True),
                     norm_post=norm(lambda m: L(m).post_attention_layernorm.weight),
-                    gate_up=stack(
-                        lambda m: torch.cat([L(m).mlp.gate_proj.weight, L(m).mlp.up_proj.weight]),
-                        transpose=True,
-                    ),
+                    gate_up=stack(lambda m: fused_gate_up(L(m)), transpose=True),
                     down=stack(lambda m: L(m).mlp.down_proj.weight, transpose=True),
                 )
             )
@@ -181,11 +170,7 @@ class LeanLlama:
         )
 
     def _rope(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        freqs = positions[..., None].float() * self.inv_freq
-        emb = torch.cat((freqs, freqs), dim=-1)
-        cos = (emb.cos() * self.rope_scale).to(self.dtype)[:, None]  # (B, 1, T, D)
-        sin = (emb.sin() * self.rope_scale).to(self.dtype)[:, None]
-        return cos, sin
+        return rope_tables(positions, self.inv_freq, self.rope_scale, self.dtype)
 
     def _keep_mask(self, drop: Dropout, positions, hidden: int, layer: int, site: int):
         """(M, B, T, hidden) multiplier: 0 or 1/(1-p) on model `drop.model`, 1 elsewhere."""
@@ -284,18 +269,6 @@ class LeanLlama:
 
 # The layer math as pure functions: the eager path calls them as they are; one-token steps
 # in bf16 call compiled copies (fewer kernels, no dispatch overhead per op).
-
-
-def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    """LlamaRMSNorm: statistics in float32 (float64 stays float64)."""
-    h = x.float() if x.dtype != torch.float64 else x
-    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
-    return weight * h.to(x.dtype)
-
-
-def rotate(x, cos, sin):
-    half = x.shape[-1] // 2
-    return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
 
 
 def layer_pre(x, norm_in, qkv, cos, sin, n_heads: int, n_kv: int, eps: float):

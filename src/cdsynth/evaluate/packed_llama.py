@@ -16,7 +16,8 @@ import functools
 import torch
 import torch.nn.functional as F
 
-from ..llama_forward import rms_norm, rotate, unsupported
+from ..llama_forward import unsupported
+from ..llama_math import fused_gate_up, fused_qkv, rms_norm, rope_tables, rotate
 
 ROWS_HINT = 2048  # rows per product that oneDNN lays the packed weights out for
 
@@ -83,12 +84,10 @@ class PackedLlama:
             self.layers.append(
                 (
                     layer.input_layernorm.weight.detach(),
-                    packed_linear(
-                        torch.cat([att.q_proj.weight, att.k_proj.weight, att.v_proj.weight])
-                    ),
+                    packed_linear(fused_qkv(layer)),
                     packed_linear(att.o_proj.weight),
                     layer.post_attention_layernorm.weight.detach(),
-                    packed_linear(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])),
+                    packed_linear(fused_gate_up(layer)),
                     packed_linear(mlp.down_proj.weight),
                 )
             )
@@ -105,10 +104,7 @@ class PackedLlama:
         B, T = input_ids.shape
         H, KV, D = self.n_heads, self.n_kv, self.head_dim
         x = self.embed[input_ids]
-        freqs = position_ids[..., None].float() * self.inv_freq
-        emb = torch.cat((freqs, freqs), dim=-1)
-        cos = (emb.cos() * self.rope_scale).to(x.dtype)[:, None]  # (B, 1, T, D)
-        sin = (emb.sin() * self.rope_scale).to(x.dtype)[:, None]
+        cos, sin = rope_tables(position_ids, self.inv_freq, self.rope_scale, x.dtype)
         mask = attention_mask.to(x.dtype)
         for norm_in, qkv, o, norm_post, gate_up, down in self.layers:
             q, k, v = qkv(rms_norm(x, norm_in, self.eps)).split([H * D, KV * D, KV * D], dim=-1)
