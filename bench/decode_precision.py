@@ -62,9 +62,10 @@ def trained_pair(steps: int, prefix_tokens: int, rows: int, workdir: str | None)
 
     from cdsynth.config import load_config
     from cdsynth.corpus import read_split
-    from cdsynth.experiment import Workspace, run_corpus, run_tokenizer, run_train
     from cdsynth.generate import load_prefixes
+    from cdsynth.stages import run_corpus, run_tokenizer, run_train
     from cdsynth.tokenizer import load_tokenizer
+    from cdsynth.workspace import Workspace
 
     root = workdir or tempfile.mkdtemp(prefix="decode_precision_")
     early = steps // 3

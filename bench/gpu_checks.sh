@@ -126,7 +126,7 @@ import json, sys
 from pathlib import Path
 
 from cdsynth.config import load_config
-from cdsynth.experiment import build_graph
+from cdsynth.graph import build_graph
 
 w = Path(sys.argv[1])
 cfg = load_config("configs/paper.yaml", [])

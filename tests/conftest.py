@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from cdsynth.config import load_config
-from cdsynth.experiment import run_corpus, run_tokenizer
+from cdsynth.stages import run_corpus, run_tokenizer
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

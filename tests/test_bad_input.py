@@ -122,12 +122,12 @@ def test_real_process_exit_code_and_message(tmp_path):
 
 
 def test_unforeseen_errors_are_one_line_unless_debugging(tmp_path, monkeypatch, capsys):
-    from cdsynth import experiment
+    from cdsynth import stages
 
     def broken(*a, **k):
         raise RuntimeError("something odd")
 
-    monkeypatch.setattr(experiment, "run_corpus", broken)
+    monkeypatch.setattr(stages, "run_corpus", broken)
     code, _, err = run_cli(monkeypatch, capsys, "corpus", f"workdir={tmp_path}")
     assert code == 1
     assert err.strip() == (

@@ -331,7 +331,7 @@ def test_eval_run_writes_results_and_skips_finished_work(trained_run, monkeypatc
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory, tiny_workspace):
-    from cdsynth.experiment import run_train
+    from cdsynth.stages import run_train
 
     from .conftest import quiet, tiny_config
 

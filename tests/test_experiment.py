@@ -5,7 +5,7 @@ import json
 import pytest
 
 from cdsynth import train as train_mod
-from cdsynth.experiment import experiment_status, run_experiment
+from cdsynth.graph import experiment_status, run_experiment
 
 from .conftest import interrupt_after, quiet, tiny_config
 
@@ -143,8 +143,8 @@ def test_a_stage_killed_half_way_resumes(study, monkeypatch):
 
 
 def test_sweeps_expand_into_conditions_and_plots(tmp_path):
-    from cdsynth.experiment import condition_specs, study_conditions
     from cdsynth.report import sweep_groups
+    from cdsynth.study import condition_specs, study_conditions
 
     cfg = tiny_config(
         tmp_path, *STUDY[:4], "study.sweeps=[{base: cd-early, key: ratio, values: [0.1, 0.5]}]"

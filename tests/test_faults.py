@@ -6,8 +6,8 @@ import sys
 from safetensors.torch import load_file, save_file
 
 from cdsynth.evaluate.runner import evaluate_checkpoints
-from cdsynth.experiment import run_train
 from cdsynth.fileio import atomic_path, read_json, write_json
+from cdsynth.stages import run_train
 
 from .conftest import quiet, run_cli, tiny_config
 
@@ -84,16 +84,16 @@ def test_zip_passwords_never_reach_stage_files(tmp_path, monkeypatch):
     the evaluation data's passwords, which train and generate never read."""
     import types
 
-    from cdsynth import experiment
+    from cdsynth import graph
 
     cfg = tiny_config(
         tmp_path / "ws", "evaluate.passwords.ewok=s3cret", "evaluate.passwords.entity_tracking=pw2"
     )
-    stage = next(s for s in experiment.build_graph(cfg, log=quiet) if s.kind == "train")
+    stage = next(s for s in graph.build_graph(cfg, log=quiet) if s.kind == "train")
     monkeypatch.setattr(
-        experiment.subprocess, "run", lambda *a, **k: types.SimpleNamespace(returncode=0)
+        graph.subprocess, "run", lambda *a, **k: types.SimpleNamespace(returncode=0)
     )
-    experiment._torchrun(cfg, stage, nproc=2)
+    graph._torchrun(cfg, stage, nproc=2)
     written = list((tmp_path / "ws" / "stages").glob("*.yaml"))
     assert written and all(
         "s3cret" not in f.read_text() and "pw2" not in f.read_text() for f in written

@@ -9,9 +9,9 @@ from cdsynth import generate as gen_mod
 from cdsynth.config import DecodingConfig, ModelConfig
 from cdsynth.decoding import step_scores
 from cdsynth.errors import UserError
-from cdsynth.experiment import run_generate, run_train
 from cdsynth.generate import generate_batch, make_engines, work_items
 from cdsynth.llama_forward import LeanLlama
+from cdsynth.stages import run_generate, run_train
 from cdsynth.train import build_model
 
 from .conftest import interrupt_after, quiet, tiny_config

@@ -20,7 +20,6 @@ from cdsynth import generate as gen_mod
 from cdsynth.config import DecodingConfig, ModelConfig
 from cdsynth.decoding import step_scores
 from cdsynth.errors import UserError
-from cdsynth.experiment import run_generate
 from cdsynth.generate import (
     SpecialTokens,
     choose_engine,
@@ -29,6 +28,7 @@ from cdsynth.generate import (
     row_segments,
 )
 from cdsynth.hf_engine import HFEngine, meta_model
+from cdsynth.stages import run_generate
 from cdsynth.tokenizer import load_tokenizer
 from cdsynth.train import build_model
 

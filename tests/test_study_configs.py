@@ -4,7 +4,8 @@ paper's code, and the stage graph each one expands into."""
 from pathlib import Path
 
 from cdsynth.config import load_config
-from cdsynth.experiment import build_graph, study_conditions
+from cdsynth.graph import build_graph
+from cdsynth.study import study_conditions
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -50,7 +51,7 @@ def test_output_neutral_settings_never_make_a_finished_study_stale(tmp_path):
     """After a finished tiny study, batch sizes, devices, formats, the engine path and the
     scorer's packing leave every stage done; alpha, a ratio or a corpus file make exactly the
     stages that read them stale."""
-    from cdsynth.experiment import experiment_status, run_experiment
+    from cdsynth.graph import experiment_status, run_experiment
 
     from .conftest import quiet, tiny_config
     from .test_experiment import STUDY

@@ -13,8 +13,9 @@ from safetensors.torch import load_file
 from cdsynth import train as train_mod
 from cdsynth.blocks import Blocks
 from cdsynth.config import TrainConfig
-from cdsynth.experiment import Workspace, run_train
-from cdsynth.train import evaluate_loss, list_checkpoints, lr_at
+from cdsynth.stages import run_train
+from cdsynth.train import evaluate_loss, lr_at
+from cdsynth.workspace import Workspace, list_checkpoints
 
 from .conftest import TINY, interrupt_after, quiet, tiny_config
 

@@ -44,7 +44,7 @@ def corpus(
     force: bool = typer.Option(False, help="rebuild even if up to date"),
 ):
     """Read, clean and split the corpus into train / eval / seeds."""
-    from .experiment import run_corpus
+    from .stages import run_corpus
 
     run_corpus(_config(config, overrides), force=force)
 
@@ -56,7 +56,7 @@ def tokenizer(
     force: bool = typer.Option(False, help="retrain even if up to date"),
 ):
     """Train the byte-level BPE tokenizer on the train split."""
-    from .experiment import run_tokenizer
+    from .stages import run_tokenizer
 
     run_tokenizer(_config(config, overrides), force=force)
 
@@ -64,7 +64,7 @@ def tokenizer(
 @app.command()
 def train(config: Optional[str] = ConfigArg, overrides: Optional[List[str]] = OverridesArg):
     """Train (or resume) a model; checkpoints go to WORKDIR/runs/NAME/step_N/."""
-    from .experiment import run_train
+    from .stages import run_train
 
     cfg = _config(config, overrides)
     main_rank = env_rank().is_main
@@ -78,8 +78,8 @@ def generate(
     shard: Optional[str] = typer.Option(None, help="i/n: run only shard i of n"),
 ):
     """Generate a synthetic corpus (CD, No-Contrast or V_head) into WORKDIR/synthetic/NAME/."""
-    from .experiment import run_generate
     from .generate import parse_shard
+    from .stages import run_generate
 
     cfg = _config(config, overrides)
     main_rank = env_rank().is_main
@@ -136,7 +136,7 @@ def experiment_run(
     nproc: int = typer.Option(2, help="processes per stage under torchrun"),
 ):
     """Run every stage that is not done yet (cached by config hash), then print the summary."""
-    from .experiment import run_experiment
+    from .graph import run_experiment
 
     cfg = _config(config, overrides)
     run_experiment(cfg, launcher=launcher, nproc=nproc, progress=sys.stderr.isatty())
@@ -148,7 +148,7 @@ def experiment_status(
     overrides: Optional[List[str]] = OverridesArg,
 ):
     """A table of the study's stages: done, partial, stale or to do."""
-    from .experiment import experiment_status as status
+    from .graph import experiment_status as status
 
     rows = status(_config(config, overrides))
     width = max(len(n) for n, _ in rows)
@@ -162,7 +162,7 @@ def experiment_report(
     overrides: Optional[List[str]] = OverridesArg,
 ):
     """Rewrite the report from the results on disk."""
-    from .experiment import build_graph
+    from .graph import build_graph
 
     cfg = _config(config, overrides)
     next(s for s in build_graph(cfg) if s.kind == "report").action()

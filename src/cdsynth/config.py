@@ -293,7 +293,7 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class StudyConfig:
-    """The paper's study as a graph of stages (see `cdsynth.experiment`).
+    """The paper's study as a graph of stages (see `cdsynth.study` and `cdsynth.graph`).
 
     runs:        {name: train overrides}; `baseline` trains for every seed, others (e.g. a
                  smaller amateur) for the first seed only.

@@ -21,9 +21,9 @@ from .config import CorpusConfig, to_dict
 from .errors import UserError
 from .fileio import (
     atomic_path,
-    warn,
     parse_jsonl,
     read_jsonl,
+    warn,
     write_json,
     write_jsonl,
     write_manifest,

@@ -25,7 +25,8 @@ from . import analysis
 from .analysis import corpus_diagnostics, ngrams
 from .config import ExperimentConfig
 from .fileio import read_json, write_json, write_text
-from .train import list_checkpoints
+from .study import condition_specs, study_conditions
+from .workspace import Workspace, eval_dir, list_checkpoints, step_of
 
 # The paper's published figures for its headline claims, transcribed from the seed summary
 # ../shared/seeds/000_ad0207118ff246d7.txt (arXiv 2510.08245: "Key Results", "Mechanism 3"
@@ -55,16 +56,16 @@ def load_scores(run_dir: Path) -> dict:
     """{task: {step: summary}} from a run's eval folder."""
     out: dict = {}
     for ck in list_checkpoints(run_dir):
-        folder = run_dir / "eval" / ck.name
+        folder = eval_dir(run_dir) / ck.name
         for f in sorted(folder.glob("*.json")):
             s = read_json(f)
-            out.setdefault(s["task"], {})[int(ck.name[5:])] = s
+            out.setdefault(s["task"], {})[step_of(ck)] = s
     return out
 
 
 def load_items(run_dir: Path, step: int, task: str) -> list[dict]:
     """A checkpoint's item rows for a task ([] where the file is missing)."""
-    path = run_dir / "eval" / f"step_{step}" / f"{task}.items.jsonl"
+    path = eval_dir(run_dir) / f"step_{step}" / f"{task}.items.jsonl"
     if not path.is_file():
         return []
     return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
@@ -81,7 +82,6 @@ def method_roles(cfg: ExperimentConfig) -> tuple[dict, list[str]]:
     amateur in the config (ancestral -> no_contrast, vhead -> no_contrast_vhead, cd with an
     earlier checkpoint of the baseline run -> cd_early, with another run -> cd_small, with
     dropout -> cd_drop); main = the baseline and the conditions that are not sweep copies."""
-    from .experiment import study_conditions
 
     roles = {"baseline": "baseline"}
     conds = study_conditions(cfg)
@@ -109,7 +109,7 @@ def summarize(cfg: ExperimentConfig, methods: dict[str, list[str]]) -> dict:
     """Mean-max scores per method and task with bootstrap CIs, comparisons with the
     baseline, relative improvements, mu-Delta-REL, pairwise comparisons of the main methods,
     the held-out selection check and the claims' verdicts."""
-    root = Path(cfg.workdir) / "runs"
+    root = Workspace(cfg.workdir).runs
     st = cfg.study
     scores = {m: {run: load_scores(root / run) for run in runs} for m, runs in methods.items()}
     tasks = [
@@ -374,7 +374,7 @@ def plot_learning_curves(cfg, methods, summary, folder: Path) -> list[str]:
     for m, runs in methods.items():
         rows = []
         for run in runs:
-            f = Path(cfg.workdir) / "runs" / run / "metrics.jsonl"
+            f = Workspace(cfg.workdir).run(run) / "metrics.jsonl"
             if f.is_file():
                 rows += [json.loads(x) for x in f.read_text().splitlines() if x.strip()]
         pts: dict = {}
@@ -406,7 +406,6 @@ def plot_learning_curves(cfg, methods, summary, folder: Path) -> list[str]:
 
 def sweep_groups(cfg: ExperimentConfig, key: str) -> list[list[dict]]:
     """Groups of conditions that differ only in `key` (ratio, top_k or top_p)."""
-    from .experiment import condition_specs
 
     conds = condition_specs(cfg.study)
     groups: dict = {}
@@ -755,10 +754,9 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
     import pyarrow.parquet as pq
 
     from .corpus import read_split
-    from .experiment import study_conditions
     from .tokenizer import load_tokenizer
 
-    folder = Path(cfg.workdir) / "report"
+    folder = Workspace(cfg.workdir).report
     folder.mkdir(parents=True, exist_ok=True)
     summary = summarize(cfg, methods)
     paper = is_paper_configuration(cfg)
@@ -767,7 +765,7 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
         cfg, summary, folder
     )
 
-    corpus_dir = Path(cfg.workdir) / "corpus"
+    corpus_dir = Workspace(cfg.workdir).corpus
     train_docs = [r["text"] for r in read_split(corpus_dir, "train")]
     train_grams = {g for t in train_docs for g in ngrams(t.split(), 8)}
     rng = np.random.default_rng(0)
@@ -778,11 +776,11 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
         "real (train split)": corpus_diagnostics(sample, train_grams, cfg.study.diagnostics_samples)
     }
     prefix_docs: dict = {}
-    tok = load_tokenizer(Path(cfg.workdir) / "tokenizer")
+    tok = load_tokenizer(Workspace(cfg.workdir).tokenizer)
     samples_html, samples_md = [], []
     any_contrast = False
     for cond in study_conditions(cfg):
-        out_dir = Path(cfg.workdir) / "synthetic" / cond.name
+        out_dir = Workspace(cfg.workdir).synthetic(cond.name)
         path = out_dir / "synthetic.parquet"
         if not path.is_file():
             continue

@@ -33,6 +33,7 @@ from .distributed import barrier, bf16_supported, init_distributed, pick_device
 from .errors import UserError
 from .fileio import atomic_path, read_json, stable_hash, write_json, write_text
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID, load_tokenizer
+from .workspace import latest_checkpoint
 
 IGNORE = -100
 
@@ -156,22 +157,6 @@ def load_optimizer(opt: torch.optim.Optimizer, folder: Path) -> None:
     opt.load_state_dict(
         {"state": state, "param_groups": read_json(folder / "optimizer_groups.json")}
     )
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The highest complete `step_N` folder (one with a state.json), or None."""
-    best = None
-    for p in run_dir.glob("step_*"):
-        if p.is_dir() and (p / "state.json").is_file() and p.name[5:].isdigit():
-            if best is None or int(p.name[5:]) > int(best.name[5:]):
-                best = p
-    return best
-
-
-def list_checkpoints(run_dir: str | Path) -> list[Path]:
-    """Complete checkpoints of a run, by step."""
-    ps = [p for p in Path(run_dir).glob("step_*") if (p / "state.json").is_file()]
-    return sorted(ps, key=lambda p: int(p.name[5:]))
 
 
 @contextlib.contextmanager

@@ -21,14 +21,13 @@ from ..fileio import (
     write_json,
     write_jsonl,
 )
+from ..workspace import eval_dir, list_checkpoints, step_of
 from . import RULE_VERSIONS, load_task
 from .scoring import Scorer
 
 
 def model_folders(path: str | Path, steps=None) -> list[Path]:
     """A model folder itself, or the complete step_N checkpoints of a run folder."""
-    from ..train import list_checkpoints
-
     path = Path(path)
     if (path / "config.json").is_file():
         return [path]
@@ -37,7 +36,7 @@ def model_folders(path: str | Path, steps=None) -> list[Path]:
     ckpts = list_checkpoints(path)
     if steps:
         wanted = {int(s) for s in steps}
-        ckpts = [c for c in ckpts if int(c.name[5:]) in wanted]
+        ckpts = [c for c in ckpts if step_of(c) in wanted]
     if not ckpts:
         raise UserError(f"no checkpoints (step_N folders) to evaluate in {path}")
     return ckpts
@@ -53,7 +52,7 @@ def evaluate_checkpoints(
 ) -> dict:
     """{checkpoint name: {task: summary}} for every checkpoint and task, cached on disk."""
     folders = model_folders(path, cfg.steps)
-    out = Path(out) if out else Path(path) / "eval"
+    out = Path(out) if out else eval_dir(path)
     tasks = {}
     for name in cfg.tasks:
         data, fn = load_task(name, cfg, workdir)

@@ -1,0 +1,266 @@
+"""The study as a graph of stages: their order, their records, their state, and the launcher.
+
+    stages = build_graph(cfg)        # corpus, tokenizer, train, generate, eval, report
+    run_experiment(cfg)              # every stage not done (locally or under torchrun)
+    experiment_status(cfg)           # done / partial / stale / to do per stage
+
+A stage's identity is the hash of what changes its output (`identity`: its config without the
+output-neutral settings) and of the stages it reads; its record in workdir/stages/ holds that
+hash, and nothing else decides whether an output is current.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from . import report
+from .config import ExperimentConfig, to_dict
+from .errors import UserError
+from .evaluate.runner import evaluate_checkpoints
+from .fileio import read_json, stable_hash, write_json, write_text
+from .stages import run_corpus, run_generate, run_tokenizer, run_train
+from .study import study_conditions, train_config
+from .workspace import Workspace, eval_dir
+
+
+@dataclass
+class Stage:
+    """One cached step of a study. Its hash covers its config and the hashes of its inputs."""
+
+    name: str  # e.g. "train/baseline-seed0"
+    kind: str  # corpus | tokenizer | train | generate | eval | report
+    config: dict
+    deps: list["Stage"]
+    output: Path
+    action: Callable[[], object]
+    cli: tuple[str, ExperimentConfig] | None = None  # (command, config) for torchrun
+    hash: str = ""
+
+    def __post_init__(self):
+        self.hash = stable_hash(
+            {
+                "kind": self.kind,
+                "config": identity(self.kind, self.config),
+                "deps": [d.hash for d in self.deps],
+            }
+        )
+
+
+# Settings that change how a stage runs but not what it writes (batching, device, file
+# formats, the engine path, the scorer's packing): a change to one never makes a stage stale.
+# Generation's batch size changes a corpus only through float rounding (exact in float64).
+OUTPUT_NEUTRAL = {
+    "generate": ("batch_size", "device", "formats", "engine"),
+    "train": ("device",),
+    "eval": ("batch_tokens", "packing", "device"),
+}
+
+
+def identity(kind: str, config: dict) -> dict:
+    """What a stage's output depends on: its config without the output-neutral settings, and
+    for generation without the decoding settings its strategy never reads (alpha for
+    No-Contrast, lambda and BAD's temperature without an amateur, the dropout kind without
+    dropout)."""
+    out = {k: v for k, v in config.items() if k not in OUTPUT_NEUTRAL.get(kind, ())}
+    if kind == "generate":
+        rule = dict(out["decoding"])
+        if rule["strategy"] != "cd":
+            for k in ("lam", "bad_temperature"):
+                rule.pop(k)
+            out.pop("bad", None)
+            out["bad_dropout"] = 0.0
+        if rule["strategy"] == "ancestral":
+            rule.pop("alpha")
+        if not out.get("bad_dropout"):
+            out.pop("bad_dropout_kind", None)
+        out["decoding"] = rule
+    return out
+
+
+def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> list[Stage]:
+    """Every stage of the study, in an order where each stage follows its inputs."""
+    ws = Workspace(cfg.workdir)
+    st = cfg.study
+    corpus = Stage(
+        "corpus",
+        "corpus",
+        to_dict(cfg.corpus),
+        [],
+        ws.corpus,
+        lambda: run_corpus(cfg, log=log, force=True),
+    )
+    tok = Stage(
+        "tokenizer",
+        "tokenizer",
+        to_dict(cfg.tokenizer),
+        [corpus],
+        ws.tokenizer,
+        lambda: run_tokenizer(cfg, log=log, force=True),
+    )
+    stages = [corpus, tok]
+    trains: dict[str, Stage] = {}
+
+    def train_stage(tc, deps):
+        c = dataclasses.replace(cfg, train=tc)
+        s = Stage(
+            f"train/{tc.name}",
+            "train",
+            to_dict(tc),
+            deps,
+            ws.run(tc.name),
+            lambda: run_train(c, log=log, progress=progress),
+            cli=("train", c),
+        )
+        trains[tc.name] = s
+        stages.append(s)
+        return s
+
+    for run in st.runs:
+        for seed in st.seeds if run == "baseline" else st.seeds[:1]:
+            train_stage(train_config(cfg, run, seed), [tok])
+    evals: list[Stage] = []
+    methods = {"baseline": [f"baseline-seed{s}" for s in st.seeds]}
+    corpora: dict[str, Stage] = {}  # conditions that differ only in ratio share a corpus
+    for cond in study_conditions(cfg):
+        s0 = st.seeds[0]
+        key = stable_hash(
+            {k: v for k, v in identity("generate", to_dict(cond.generate)).items() if k != "name"}
+        )
+        gen = corpora.get(key)
+        if gen is None:
+            deps = [trains[f"baseline-seed{s0}"]]
+            if cond.amateur_run:
+                deps.append(trains[f"{cond.amateur_run}-seed{s0}"])
+            c = dataclasses.replace(cfg, generate=cond.generate)
+            gen = Stage(
+                f"generate/{cond.name}",
+                "generate",
+                to_dict(cond.generate),
+                deps,
+                ws.synthetic(cond.name),
+                lambda c=c: run_generate(c, shard=(0, 1), log=log, progress=progress),
+                cli=("generate", c),
+            )
+            corpora[key] = gen
+            stages.append(gen)
+        methods[cond.name] = []
+        for seed in st.seeds:
+            tc = dataclasses.replace(
+                train_config(cfg, "baseline", seed),
+                name=f"mix-{cond.name}-seed{seed}",
+                synthetic=f"synthetic/{gen.output.name}",
+                synthetic_ratio=cond.ratio,
+            )
+            train_stage(tc, [tok, gen])
+            methods[cond.name].append(tc.name)
+    for runs in methods.values():
+        for run in runs:
+            ev = Stage(
+                f"eval/{run}",
+                "eval",
+                to_dict(cfg.evaluate),
+                [trains[run]],
+                eval_dir(ws.run(run)),
+                lambda run=run: evaluate_checkpoints(
+                    ws.run(run), cfg.evaluate, cfg.workdir, log=lambda *a: None, progress=progress
+                ),
+            )
+            stages.append(ev)
+            evals.append(ev)
+    rep = Stage(
+        "report",
+        "report",
+        {"study": to_dict(st), "methods": methods},
+        evals + [s for s in stages if s.kind == "generate"],
+        ws.report,
+        lambda: report.write_report(cfg, methods, log=log),
+    )
+    stages.append(rep)
+    return stages
+
+
+def _record_path(cfg: ExperimentConfig, stage: Stage) -> Path:
+    return Workspace(cfg.workdir).stage_file(stage.name)
+
+
+def stage_state(cfg: ExperimentConfig, stage: Stage) -> str:
+    """done | partial (started with this config) | stale (made with another config) | to do."""
+    rec = _record_path(cfg, stage)
+    if not rec.is_file():
+        return "partial" if stage.output.exists() else "to do"
+    r = read_json(rec)
+    if r.get("hash") != stage.hash:
+        return "stale"
+    return "done" if r.get("complete") else "partial"
+
+
+def run_stage(cfg: ExperimentConfig, stage: Stage, launcher: str = "local", nproc: int = 2) -> None:
+    state = stage_state(cfg, stage)
+    if state == "stale" and stage.output.exists():
+        shutil.rmtree(stage.output)  # made from other inputs: redo from scratch
+    rec = _record_path(cfg, stage)
+    write_json(rec, {"name": stage.name, "hash": stage.hash, "complete": False})
+    if launcher == "torchrun" and stage.cli is not None:
+        _torchrun(cfg, stage, nproc)
+    else:
+        stage.action()
+    write_json(rec, {"name": stage.name, "hash": stage.hash, "complete": True})
+
+
+def _torchrun(cfg: ExperimentConfig, stage: Stage, nproc: int) -> None:
+    command, c = stage.cli
+    path = Workspace(cfg.workdir).stage_file(stage.name, ".yaml")
+    data = to_dict(c)
+    # train and generate never read the zip passwords: they stay out of files on disk
+    data["evaluate"]["passwords"] = {k: None for k in data["evaluate"]["passwords"]}
+    write_text(path, yaml.safe_dump(data, sort_keys=False))
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            str(nproc),
+            "-m",
+            "cdsynth.cli",
+            command,
+            str(path),
+        ]
+    )
+    if r.returncode != 0:
+        raise UserError(f"stage {stage.name} failed under torchrun (exit code {r.returncode})")
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    launcher: str = "local",
+    nproc: int = 2,
+    log=print,
+    progress: bool = False,
+) -> list[tuple[str, str]]:
+    """Run every stage that is not done; returns [(stage, what happened)]."""
+    if launcher not in ("local", "torchrun"):
+        raise UserError("--launcher must be local or torchrun")
+    done = []
+    for stage in build_graph(cfg, log=log, progress=progress):
+        state = stage_state(cfg, stage)
+        if state == "done":
+            done.append((stage.name, "skipped"))
+            continue
+        log(f"[{stage.name}] {'resuming' if state == 'partial' else 'running'}")
+        run_stage(cfg, stage, launcher, nproc)
+        done.append((stage.name, "ran"))
+    return done
+
+
+def experiment_status(cfg: ExperimentConfig) -> list[tuple[str, str]]:
+    return [(s.name, stage_state(cfg, s)) for s in build_graph(cfg, log=lambda *a: None)]

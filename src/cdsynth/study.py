@@ -1,0 +1,120 @@
+"""The study: a config's runs, amateurs, conditions and sweeps expanded into typed stage
+configs. Pure: nothing here reads or writes files, so a study can be checked without running it.
+
+    study_conditions(cfg)   # [Condition(name, generate config, ratio, amateur run)]
+    train_config(cfg, "baseline", seed)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from .config import ExperimentConfig, GenerateConfig, TrainConfig, from_dict, to_dict
+from .errors import UserError
+
+
+def _merge(base, overrides: dict, where: str):
+    """A dataclass with `overrides` (a nested dict) applied, validated like a config file."""
+    data = to_dict(base)
+    for k, v in overrides.items():
+        if isinstance(v, dict) and isinstance(data.get(k), dict):
+            data[k] = {**data[k], **v}
+        else:
+            data[k] = v
+    return from_dict(type(base), data, where)
+
+
+def train_config(cfg: ExperimentConfig, run: str, seed: int) -> TrainConfig:
+    overrides = cfg.study.runs.get(run)
+    if overrides is None:
+        raise UserError(f"study.runs has no run named '{run}'")
+    tc = _merge(cfg.train, overrides or {}, f"study.runs.{run}")
+    return dataclasses.replace(tc, name=f"{run}-seed{seed}", seed=seed)
+
+
+DECODING_KEYS = (
+    "strategy",
+    "alpha",
+    "lam",
+    "top_k",
+    "top_p",
+    "temperature",
+    "good_temperature",
+    "bad_temperature",
+    "paper_compatible",
+)
+CONDITION_KEYS = ("name", "amateur", "ratio", *DECODING_KEYS)
+
+
+@dataclass(frozen=True)
+class Condition:
+    name: str
+    generate: GenerateConfig
+    ratio: float
+    amateur_run: str | None  # the run family of the amateur checkpoint, if any
+
+
+def condition_specs(st) -> list[dict]:
+    """The study's conditions as mappings, sweeps expanded into one condition per value."""
+    conds = [dict(c) if isinstance(c, dict) else c for c in st.conditions]
+    by_name = {c.get("name"): c for c in conds if isinstance(c, dict)}
+    for i, sw in enumerate(st.sweeps):
+        if not isinstance(sw, dict) or set(sw) != {"base", "key", "values"}:
+            raise UserError(f"study.sweeps[{i}] must have exactly: base, key, values")
+        if sw["base"] not in by_name:
+            raise UserError(f"study.sweeps[{i}]: no condition named '{sw['base']}'")
+        if sw["key"] not in CONDITION_KEYS or sw["key"] == "name":
+            raise UserError(f"study.sweeps[{i}]: '{sw['key']}' cannot be swept")
+        for v in sw["values"]:
+            conds.append(
+                {**by_name[sw["base"]], sw["key"]: v, "name": f"{sw['base']}-{sw['key']}-{v}"}
+            )
+    return conds
+
+
+def study_conditions(cfg: ExperimentConfig) -> list[Condition]:
+    """The synthetic conditions of the study, with their generation configs resolved."""
+
+    st = cfg.study
+    if not st.seeds:
+        raise UserError("study.seeds must list at least one seed")
+    s0 = st.seeds[0]
+    base = train_config(cfg, "baseline", s0)
+    good_step = st.good_step or base.steps
+    good = f"runs/baseline-seed{s0}/step_{good_step}"
+    out = []
+    names = set()
+    for i, c in enumerate(condition_specs(st)):
+        if not isinstance(c, dict) or "name" not in c:
+            raise UserError(f"study.conditions[{i}] must be a mapping with a name")
+        unknown = set(c) - set(CONDITION_KEYS)
+        if unknown:
+            raise UserError(f"unknown key 'study.conditions[{i}].{sorted(unknown)[0]}'")
+        if c["name"] in names or c["name"] == "baseline":
+            raise UserError(f"study.conditions: the name '{c['name']}' is used twice")
+        names.add(c["name"])
+        decoding = _merge(
+            cfg.generate.decoding,
+            {k: c[k] for k in DECODING_KEYS if k in c},
+            f"study.conditions[{i}]",
+        )
+        bad, dropout, amateur_run = None, 0.0, None
+        if decoding.strategy == "cd":
+            am = st.amateurs.get(c.get("amateur"))
+            if am is None:
+                raise UserError(
+                    f"study.conditions[{i}] ({c['name']}): amateur "
+                    f"'{c.get('amateur')}' is not in study.amateurs"
+                )
+            if "dropout" in am:
+                dropout = float(am["dropout"])
+            else:
+                amateur_run = am.get("run", "baseline")
+                amc = train_config(cfg, amateur_run, s0)
+                bad = f"runs/{amateur_run}-seed{s0}/step_{am.get('step', amc.steps)}"
+        gen = dataclasses.replace(
+            cfg.generate, name=c["name"], good=good, bad=bad, bad_dropout=dropout, decoding=decoding
+        )
+        out.append(Condition(c["name"], gen, float(c.get("ratio", st.ratio)), amateur_run))
+    return out

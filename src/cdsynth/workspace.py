@@ -1,0 +1,73 @@
+"""Every path of a study's folder (`workdir`), and checkpoint listing: the one place both live.
+
+workdir/corpus/{train,eval,seeds}.jsonl      cdsynth corpus
+workdir/tokenizer/                           cdsynth tokenizer
+workdir/blocks/<split>-<hash>/               packed on demand by training
+workdir/runs/<run>/step_N/                   cdsynth train (checkpoints)
+workdir/runs/<run>/eval/step_N/<task>.json   cdsynth eval
+workdir/synthetic/<name>/                    cdsynth generate
+workdir/report/                              cdsynth experiment report
+workdir/stages/<stage>.json                  the study graph's records
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class Workspace:
+    def __init__(self, workdir: str | Path):
+        self.root = Path(workdir)
+
+    @property
+    def corpus(self) -> Path:
+        return self.root / "corpus"
+
+    @property
+    def tokenizer(self) -> Path:
+        return self.root / "tokenizer"
+
+    def blocks(self, name: str, key: str) -> Path:
+        return self.root / "blocks" / f"{name}-{key}"
+
+    def run(self, name: str) -> Path:
+        return self.root / "runs" / name
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    def synthetic(self, name: str) -> Path:
+        return self.root / "synthetic" / name
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report"
+
+    def stage_file(self, stage_name: str, suffix: str = ".json") -> Path:
+        return self.root / "stages" / (stage_name.replace("/", "__") + suffix)
+
+
+def eval_dir(run_dir: str | Path) -> Path:
+    """Where the evaluation of a run's checkpoints goes: RUN/eval/step_N/."""
+    return Path(run_dir) / "eval"
+
+
+def step_of(path: str | Path) -> int:
+    """The step of a `step_N` checkpoint folder."""
+    return int(Path(path).name[len("step_") :])
+
+
+def _is_checkpoint(p: Path) -> bool:
+    return p.is_dir() and p.name[len("step_") :].isdigit() and (p / "state.json").is_file()
+
+
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """The complete checkpoints (a `step_N` folder with its state.json) of a run, by step."""
+    return sorted((p for p in Path(run_dir).glob("step_*") if _is_checkpoint(p)), key=step_of)
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The highest complete `step_N` folder, or None."""
+    ckpts = list_checkpoints(run_dir)
+    return ckpts[-1] if ckpts else None
