@@ -178,3 +178,22 @@ def test_bad_values_fail_at_load_before_any_work(tmp_path, monkeypatch, capsys, 
     code, out, err = run_cli(monkeypatch, capsys, "corpus", f"workdir={tmp_path}/w", arg)
     _one_line_error(code, err, fragment)
     assert not (tmp_path / "w").exists()
+
+
+def test_config_file_that_is_not_utf8(tmp_path, monkeypatch, capsys):
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes("workdir: caf\xe9\n".encode("latin-1"))
+    code, _, err = run_cli(monkeypatch, capsys, "corpus", str(bad))
+    _one_line_error(code, err, "is not UTF-8 text")
+
+
+def test_ctrl_c_exits_130_and_says_the_command_resumes(tmp_path, monkeypatch, capsys):
+    from cdsynth import stages
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stages, "run_corpus", interrupted)
+    code, _, err = run_cli(monkeypatch, capsys, "corpus", f"workdir={tmp_path}")
+    assert code == 130
+    assert err.strip() == "cdsynth: interrupted; run the same command again to resume"

@@ -98,3 +98,21 @@ def test_zip_passwords_never_reach_stage_files(tmp_path, monkeypatch):
     assert written and all(
         "s3cret" not in f.read_text() and "pw2" not in f.read_text() for f in written
     )
+
+
+def test_wrong_zip_passwords_are_one_clear_error():
+    """Some wrong passwords pass ZipCrypto's one-byte check and fail later in inflate (zlib)
+    or decode to garbage: each is a UserError naming the file, never a raw zlib error."""
+    import pytest
+
+    from cdsynth.errors import UserError
+    from cdsynth.evaluate.data import zip_jsonl
+
+    from .conftest import SHARED_DATA
+
+    path = SHARED_DATA / "ewok" / "ewok_filtered.zip"
+    if not path.is_file():
+        pytest.skip("shared evaluation data not present")
+    for i in range(600):
+        with pytest.raises(UserError, match="wrong password for .*ewok_filtered.zip"):
+            zip_jsonl(path, f"guess{i}".encode())

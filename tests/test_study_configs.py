@@ -69,6 +69,11 @@ def test_output_neutral_settings_never_make_a_finished_study_stale(tmp_path):
     ]
     status = experiment_status(tiny_config(root, *STUDY, *neutral))
     assert all(state == "done" for _, state in status), status
+    # a run with nothing left to do still prints the study's summary
+    logs = []
+    assert all(w == "skipped" for _, w in run_experiment(cfg, log=logs.append))
+    printed = "\n".join(logs)
+    assert "| baseline" in printed and "cd-early" in printed and "report.html" in printed
 
     def stale(*extra):
         return {n for n, s in experiment_status(tiny_config(root, *STUDY, *extra)) if s != "done"}

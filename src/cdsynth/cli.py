@@ -168,6 +168,9 @@ def experiment_report(
     next(s for s in build_graph(cfg) if s.kind == "report").action()
 
 
+INTERRUPTED = "cdsynth: interrupted; run the same command again to resume"
+
+
 def main() -> None:
     from transformers.utils import logging as hf_logging
 
@@ -178,8 +181,12 @@ def main() -> None:
         print(f"cdsynth: error: {e}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("cdsynth: interrupted; run the same command again to resume", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         sys.exit(130)
+    except SystemExit as e:  # typer turns Ctrl-C inside a command into a silent exit 130
+        if e.code == 130:
+            print(INTERRUPTED, file=sys.stderr)
+        raise
     except OSError as e:  # unreadable or missing files, a full disk, ...
         print(f"cdsynth: error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -345,6 +345,8 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
             raise UserError(f"config file not found: {p}")
         try:
             data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except UnicodeDecodeError as e:
+            raise UserError(f"config file {p} is not UTF-8 text (byte {e.start})") from None
         except yaml.YAMLError as e:
             raise UserError(f"config file {p} is not valid YAML: {str(e).splitlines()[0]}") from e
         if not isinstance(data, dict):

@@ -255,6 +255,8 @@ def run_experiment(
         state = stage_state(cfg, stage)
         if state == "done":
             done.append((stage.name, "skipped"))
+            if stage.kind == "report":  # the summary is printed on every run
+                log(report.printed_summary(cfg))
             continue
         log(f"[{stage.name}] {'resuming' if state == 'partial' else 'running'}")
         run_stage(cfg, stage, launcher, nproc)

@@ -945,3 +945,14 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
     log(md_table(table))
     log(f"report: {folder / 'report.md'} and {folder / 'report.html'}")
     return folder
+
+
+def printed_summary(cfg: ExperimentConfig) -> str:
+    """What a finished study prints: the report's Table 2 and where the report is (read from
+    the report on disk, for a run in which the report stage was already done)."""
+    folder = Workspace(cfg.workdir).report
+    md = (folder / "report.md").read_text(encoding="utf-8").split("\n")
+    start = md.index("## Table 2")
+    end = next((i for i in range(start + 1, len(md)) if md[i].startswith("#")), len(md))
+    table = [line for line in md[start + 1 : end] if line.startswith("|")]
+    return "\n".join([*table, f"report: {folder / 'report.md'} and {folder / 'report.html'}"])

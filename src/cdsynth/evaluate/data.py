@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 from ..errors import UserError
@@ -52,7 +53,12 @@ def zip_jsonl(path: Path, password: bytes, required: tuple[str, ...] = ()) -> di
                 data = z.read(name, pwd=password)
             except RuntimeError as e:  # zipfile: "Bad password for file ..."
                 raise UserError(f"wrong password for {path} ({e})") from None
-            except zipfile.BadZipFile as e:
-                raise UserError(f"{path}: {e}") from None
-            out[Path(name).stem] = parse_jsonl(data.decode("utf-8"), f"{path}:{name}", required)
+            except (zipfile.BadZipFile, zlib.error) as e:
+                # a wrong password can pass the zip's one-byte check and fail in inflate
+                raise UserError(f"wrong password for {path}, or a damaged zip ({e})") from None
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise UserError(f"wrong password for {path}: {name} does not decode") from None
+            out[Path(name).stem] = parse_jsonl(text, f"{path}:{name}", required)
     return out
