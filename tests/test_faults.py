@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import torch
 from safetensors.torch import load_file, save_file
 
 from cdsynth.evaluate.runner import evaluate_checkpoints
@@ -116,3 +117,19 @@ def test_wrong_zip_passwords_are_one_clear_error():
     for i in range(600):
         with pytest.raises(UserError, match="wrong password for .*ewok_filtered.zip"):
             zip_jsonl(path, f"guess{i}".encode())
+
+
+def test_resume_with_another_thread_count_warns(workspace, capsys):
+    """Float results depend on the thread count: a resume that uses another says so."""
+    import shutil
+
+    cfg, run = _trained(workspace)
+    shutil.rmtree(run / "step_12")
+    state = read_json(run / "step_8" / "state.json")
+    assert state["threads"] == torch.get_num_threads()
+    write_json(run / "step_8" / "state.json", {**state, "threads": state["threads"] + 7})
+    capsys.readouterr()
+    run_train(cfg, log=quiet, progress=False)
+    err = capsys.readouterr().err
+    assert "cdsynth: warning:" in err and "torch threads" in err
+    assert (run / "step_12" / "state.json").is_file()

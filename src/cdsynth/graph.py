@@ -26,6 +26,7 @@ from .config import ExperimentConfig, to_dict
 from .errors import UserError
 from .evaluate.runner import evaluate_checkpoints
 from .fileio import read_json, stable_hash, write_json, write_text
+from .identity import identity
 from .stages import run_corpus, run_generate, run_tokenizer, run_train
 from .study import study_conditions, train_config
 from .workspace import Workspace, eval_dir
@@ -52,37 +53,6 @@ class Stage:
                 "deps": [d.hash for d in self.deps],
             }
         )
-
-
-# Settings that change how a stage runs but not what it writes (batching, device, file
-# formats, the engine path, the scorer's packing): a change to one never makes a stage stale.
-# Generation's batch size changes a corpus only through float rounding (exact in float64).
-OUTPUT_NEUTRAL = {
-    "generate": ("batch_size", "device", "formats", "engine"),
-    "train": ("device",),
-    "eval": ("batch_tokens", "packing", "device"),
-}
-
-
-def identity(kind: str, config: dict) -> dict:
-    """What a stage's output depends on: its config without the output-neutral settings, and
-    for generation without the decoding settings its strategy never reads (alpha for
-    No-Contrast, lambda and BAD's temperature without an amateur, the dropout kind without
-    dropout)."""
-    out = {k: v for k, v in config.items() if k not in OUTPUT_NEUTRAL.get(kind, ())}
-    if kind == "generate":
-        rule = dict(out["decoding"])
-        if rule["strategy"] != "cd":
-            for k in ("lam", "bad_temperature"):
-                rule.pop(k)
-            out.pop("bad", None)
-            out["bad_dropout"] = 0.0
-        if rule["strategy"] == "ancestral":
-            rule.pop("alpha")
-        if not out.get("bad_dropout"):
-            out.pop("bad_dropout_kind", None)
-        out["decoding"] = rule
-    return out
 
 
 def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> list[Stage]:

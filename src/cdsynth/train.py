@@ -31,7 +31,8 @@ from .blocks import Blocks, MixtureSampler, synthetic_rows_before
 from .config import ModelConfig, TrainConfig, to_dict
 from .distributed import barrier, bf16_supported, init_distributed, pick_device
 from .errors import UserError
-from .fileio import atomic_path, read_json, stable_hash, write_json, write_text
+from .fileio import atomic_path, read_json, stable_hash, warn, write_json, write_text
+from .identity import identity
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID, load_tokenizer
 from .workspace import latest_checkpoint
 
@@ -258,7 +259,10 @@ def train(
     sampler = MixtureSampler(real, synth, cfg.synthetic_ratio, cfg.batch_size, cfg.seed)
 
     config_hash = stable_hash(
-        {"train": to_dict(cfg), "data": [real.meta, synth.meta if synth else None]}
+        {
+            "train": identity("train", to_dict(cfg)),
+            "data": [real.meta, synth.meta if synth else None],
+        }
     )
     model = build_model(cfg.model, len(tokenizer), cfg.dropout, cfg.seed).to(device)
     opt = make_optimizer(model, cfg, device)
@@ -281,6 +285,13 @@ def train(
         start_step, tokens_seen = state["step"], state["tokens_seen"]
         if dist_info.is_main:
             log(f"resuming {out_dir.name} from {ckpt.name}")
+            threads = state.get("threads")
+            if threads is not None and threads != torch.get_num_threads():
+                warn(
+                    f"{out_dir.name} was trained with {threads} torch threads and resumes with "
+                    f"{torch.get_num_threads()}: the weights may differ in their last bits from "
+                    "an uninterrupted run"
+                )
     elif dist_info.is_main:
         n_params = sum(p.numel() for p in model.parameters())
         log(f"training {out_dir.name}: {n_params / 1e6:.2f}M parameters, {cfg.steps} steps")
@@ -379,6 +390,7 @@ def train(
                 "train_loss": train_loss,
                 "eval_loss": row.get("eval_loss"),
                 "config_hash": config_hash,
+                "threads": torch.get_num_threads(),
                 "synthetic_ratio": cfg.synthetic_ratio,
                 "synthetic_rows_total": synthetic_rows_before(
                     done, cfg.synthetic_ratio, cfg.batch_size
