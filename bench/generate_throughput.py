@@ -1,4 +1,4 @@
-"""Decoding throughput: HF generate (one model), naive CD, the paper's loop, and our CD engine.
+"""Decoding throughput: HF generate (one model), naive CD, the paper's loop, and our CD engines.
 
     python bench/generate_throughput.py [--batch 64] [--prefix 20] [--new 400] [--dtype bf16]
 
@@ -6,7 +6,8 @@ Same two random LLaMA models (GOOD: 4 x 256, BAD: 4 x 256, vocab 8192; ~7.4M par
 same batch, prefixes, length and dtype for every method. Prints tokens/s (new tokens x rows /
 seconds) and the ratios d/a, d/b, d/c. The naive method re-runs BAD on the whole text every
 step; it is timed over `--naive-new` tokens only (its cost per token grows with length, so this
-overstates its speed, which only makes our ratio against it conservative).
+overstates its speed, which only makes our ratio against it conservative). (e) is the generic
+engine (`hf_engine.HFEngine`, what runs for non-LLaMA pairs) on copies of the same two models.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 
 from cdsynth.config import DecodingConfig, ModelConfig
 from cdsynth.generate import generate_batch, make_engines
+from cdsynth.hf_engine import HFEngine
 from cdsynth.train import build_model
 
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
@@ -111,6 +113,14 @@ def main() -> None:
     ap.add_argument("--naive-new", type=int, default=48)
     ap.add_argument("--vocab", type=int, default=8192)
     ap.add_argument("--dtype", choices=list(DTYPES), default="bf16")
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="time (c), (d), (e) this many times, alternating, and report each one's median "
+        "(on a shared machine this keeps load changes from favouring one method)",
+    )
+    ap.add_argument("--methods", default="abcde", help="which of a-e to run (default: all)")
     a = ap.parse_args()
     dtype = DTYPES[a.dtype]
     torch.manual_seed(0)
@@ -119,19 +129,31 @@ def main() -> None:
     ids[:, 0] = 1
     prefixes = ids.tolist()
     engines = make_engines(good, bad, dtype)  # same shape: stacked into one engine
+    # the generic engine switches its models' attention kernel: give it its own copies
+    generic = [HFEngine(m, dtype) for m in models(a.vocab, dtype)]
     ours(engines, prefixes, 8)  # warm-up (compiles the decode attention)
+    ours(generic, prefixes, 8)
     hf_generate(good, ids, 8)
     rows = a.batch
-    results = {}
-    results["a"] = rows * a.new / timed(hf_generate, good, ids, a.new)
-    results["b"] = rows * a.naive_new / timed(naive_cd, good, bad, ids, a.naive_new)
-    results["c"] = rows * a.new / timed(paper_loop, good, bad, ids, a.new)
-    results["d"] = rows * a.new / timed(ours, engines, prefixes, a.new)
+    runs = {
+        "a": lambda: rows * a.new / timed(hf_generate, good, ids, a.new),
+        "b": lambda: rows * a.naive_new / timed(naive_cd, good, bad, ids, a.naive_new),
+        "c": lambda: rows * a.new / timed(paper_loop, good, bad, ids, a.new),
+        "d": lambda: rows * a.new / timed(ours, engines, prefixes, a.new),
+        "e": lambda: rows * a.new / timed(ours, generic, prefixes, a.new),
+    }
+    results = {k: runs[k]() for k in "ab" if k in a.methods}
+    timings = {k: [] for k in "cde" if k in a.methods}
+    for _ in range(a.repeats):
+        for k in timings:
+            timings[k].append(runs[k]())
+    results.update({k: float(np.median(v)) for k, v in timings.items()})
     names = {
         "a": "HF generate(do_sample=True), one model",
         "b": f"naive CD LogitsProcessor re-running BAD ({a.naive_new} tokens)",
         "c": "paper's loop: two HF forwards + past_key_values + multinomial",
         "d": "cdsynth CD engine (two models)",
+        "e": "cdsynth generic engine (any two HF causal LMs)",
     }
     print(
         f"batch {a.batch}, prefix {a.prefix}, {a.new} new tokens, vocab {a.vocab}, {a.dtype}, "
@@ -139,11 +161,18 @@ def main() -> None:
     )
     print("| method | tokens/s |")
     print("|---|---|")
-    for k in "abcd":
-        print(f"| ({k}) {names[k]} | {results[k]:,.0f} |")
+    for k in sorted(results):
+        each = ", ".join(f"{x:,.0f}" for x in timings.get(k, []))
+        print(
+            f"| ({k}) {names[k]} | {results[k]:,.0f}" + (f" (runs: {each})" if each else "") + " |"
+        )
+    ratios = [("d", "a"), ("d", "b"), ("d", "c"), ("e", "c")]
     print(
-        f"d/a = {results['d'] / results['a']:.2f}, d/b = {results['d'] / results['b']:.1f}, "
-        f"d/c = {results['d'] / results['c']:.2f}"
+        ", ".join(
+            f"{x}/{y} = {results[x] / results[y]:.2f}"
+            for x, y in ratios
+            if x in results and y in results
+        )
     )
 
 
