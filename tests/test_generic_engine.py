@@ -353,3 +353,51 @@ def test_bos_that_is_also_eos_starts_no_segment():
     segs = row_segments(tok, [0, *a], [*b, 0, *c, 0], True, tokens)
     assert segs == ["the cat sat", "the mat"]
     assert row_segments(tok, [0, *a], [*b, 0, 0, *c], False, tokens) == ["sat", "", "the mat"]
+
+
+def test_hub_ids_resolve_through_the_hub_or_fail_in_one_line(models_ws, monkeypatch):
+    import huggingface_hub
+
+    from cdsynth.generate import resolve_model_path
+
+    local = models_ws / "models" / "gpt2"
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo_id, **kw: str(local))
+    assert resolve_model_path("EleutherAI/pythia-160m", models_ws) == local
+    assert resolve_model_path("models/gpt2", models_ws) == local  # a local folder wins
+
+    def offline(repo_id, **kw):
+        raise OSError("We couldn't connect to 'https://huggingface.co'.\nCheck your connection")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    with pytest.raises(UserError) as e:
+        resolve_model_path("gpt2-large", models_ws)
+    assert "'gpt2-large' could not be fetched" in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(UserError, match="no model checkpoint at"):
+        resolve_model_path("runs/none/step_1", models_ws)  # not a Hub id: no download tried
+
+
+def test_corpus_tokens_real_counts_the_train_split_under_goods_tokenizer(models_ws):
+    from cdsynth.corpus import read_split
+    from cdsynth.generate import count_tokens
+
+    tok = load_tokenizer(models_ws / "models" / "gpt2")
+    real = count_tokens(tok, [r["text"] for r in read_split(models_ws / "corpus", "train")])
+    n_seeds = len(read_split(models_ws / "corpus", "seeds"))
+    need = -(-real // (3 * 20))
+    assert need > n_seeds
+    real_cfg = ["generate.num_prefixes=null", "generate.corpus_tokens=real"]
+    msg = one_line_error(tiny_config(models_ws, *GENERIC, *real_cfg, "generate.name=real"))
+    assert f"corpus_tokens=real ({real} tokens) needs {need} prefixes" in msg
+    assert f"has only {n_seeds} documents" in msg
+    # enough new tokens per prefix: it runs, and records the count
+    new = -(-real // (3 * n_seeds))
+    cfg = tiny_config(models_ws, *GENERIC, *real_cfg, f"generate.new_tokens={new}")
+    from cdsynth.generate import prefixes_needed, select_prefix_documents
+
+    rows = read_split(models_ws / "corpus", "seeds")
+    chosen, record = select_prefix_documents(cfg.generate, rows, "seeds", real)
+    assert len(chosen) == prefixes_needed(real, 3, new) <= n_seeds
+    assert record["corpus_tokens"] == real
+    # the count is cached by the split's and the tokenizer's hashes
+    cached = json.loads((models_ws / "synthetic" / "real" / "real_tokens.json").read_text())
+    assert cached["tokens"] == real
