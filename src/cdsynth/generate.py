@@ -42,6 +42,7 @@ from .fileio import (
     write_json,
     write_jsonl,
 )
+from .identity import identity
 from .keyed_random import STREAM_SAMPLE, keyed_uniform
 from .llama_forward import Dropout, LeanLlama, shape_of
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
@@ -594,13 +595,9 @@ def run_generation(
     }
     if real is not None:
         inputs["train"] = file_hash(Path(workdir) / "corpus" / "train.jsonl")
-    # left out: what changes the output only through float rounding (batch size, engine) or
-    # not at all (formats, device)
-    hashed = {
-        k: v
-        for k, v in to_dict(cfg).items()
-        if k not in ("batch_size", "formats", "device", "engine")
-    }
+    # the one identity rule (identity.py): batch size and engine change the output only
+    # through float rounding, formats and device not at all
+    hashed = identity("generate", to_dict(cfg))
     config_hash = stable_hash({"generate": hashed, "inputs": inputs, "dtype": str(dtype)})
     meta = {
         "config": to_dict(cfg),
@@ -722,6 +719,7 @@ def _generate_rows(
                 "prefix_id": i,
                 "completion_id": j,
                 "seed_document_id": docs[i]["id"],
+                "source": str(docs[i].get("source", "")),
                 "text": "\n\n".join(kept),
                 "segments": kept,
                 "empty_segments": len(segs) - len(kept),
@@ -776,8 +774,12 @@ def merge(out: Path, formats=("parquet",), log=print) -> Path:
             f"{out}: {len(missing)} of {meta['n_batches']} batches missing "
             f"(first: {missing[0]}); run the remaining shards"
         )
-    table = pa.concat_tables(
-        pq.read_table(out / "batches" / f"batch_{b:06d}.parquet") for b in range(meta["n_batches"])
+    table = pa.concat_tables(  # a batch whose rows all have no segments has list<null>
+        (
+            pq.read_table(out / "batches" / f"batch_{b:06d}.parquet")
+            for b in range(meta["n_batches"])
+        ),
+        promote_options="default",
     )
     if "parquet" in formats:
         with atomic_path(out / "synthetic.parquet") as tmp:
