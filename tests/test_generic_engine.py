@@ -208,6 +208,13 @@ def test_engine_choice(models_ws):
     assert choose_engine("generic", m["llama"], m["llama_small"], False)[0] == "generic"
     kind, why = choose_engine("auto", m["llama"], m["gpt2"], False)
     assert kind == "generic" and "gpt2" in why
+    # LLaMA pairs whose embeddings differ in size (one padded) cannot be stacked: generic
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = m["llama"].config.to_dict()
+    with torch.device("meta"):
+        padded = LlamaForCausalLM(LlamaConfig(**{**cfg, "vocab_size": cfg["vocab_size"] + 64}))
+    assert choose_engine("auto", m["llama"], padded, False)[0] == "generic"
     with pytest.raises(UserError, match="engine=lean: only LLaMA"):
         choose_engine("lean", m["gpt2"], m["neox"], False)
     with pytest.raises(UserError, match="dropout amateur needs the lean engine"):

@@ -493,6 +493,10 @@ def choose_engine(requested: str, good_meta, bad_meta, dropout: bool) -> tuple[s
 
     reasons = [unsupported(m) for m in (good_meta, bad_meta) if m is not None]
     reason = next((r for r in reasons if r), None)
+    if reason is None and bad_meta is not None:
+        sizes = good_meta.config.vocab_size, bad_meta.config.vocab_size
+        if sizes[0] != sizes[1]:
+            reason = f"GOOD and BAD embeddings differ in size ({sizes[0]} vs {sizes[1]} rows)"
     if requested == "lean" and reason:
         raise UserError(f"generate.engine=lean: {reason}; use generate.engine=auto or generic")
     if requested == "generic" or (requested == "auto" and reason):

@@ -1,18 +1,27 @@
 """The generic decoding engine: any Hugging Face causal LM behind the interface `generate_batch`
 uses, so GOOD and BAD may be of different architectures (a GPT-2 GOOD with a Pythia BAD).
 
-    model = load_causal_lm(path, torch.bfloat16, "cpu")    # safetensors only; one clear error
+    model = load_causal_lm(path, torch.bfloat16)           # safetensors only; one clear error
     engine = HFEngine(model, torch.bfloat16, "cpu")
     cache = engine.new_cache(batch, max_len)
     logits = engine.forward(ids, positions, cache, start, key_valid)   # (1, B, vocab)
 
-Each engine is one model with its own KV cache (the model's own `DynamicCache`). Rows are left
-padded: the engine passes the model an explicit `attention_mask` over every cache slot
-(False for padding) and `position_ids` (the position of each token in its own row), so a
-padded row is computed exactly as if it were alone; GPT-2's absolute position embeddings and
-rotary models alike. Only the last position's logits are computed where the model supports
-`logits_to_keep`. The lean stacked engine (`llama_forward.LeanLlama`) is faster for LLaMA
-pairs; this one runs whatever `AutoModelForCausalLM` runs.
+Each engine is one model with its own KV cache (transformers' `DynamicCache`, its layers
+writing in place into buffers allocated once per batch). Rows are left padded: the engine
+passes the model an explicit `attention_mask` over every cache slot (0 for padding) and
+`position_ids` (each token's position in its own row, as HF `generate` computes them), so a
+padded row is computed as if it were alone, for absolute position embeddings (GPT-2) and
+rotary ones (GPT-NeoX, LLaMA, Qwen) alike. Only the last position's logits are computed where
+the model takes `logits_to_keep`; on a CPU one-token steps use eager attention (faster there
+than SDPA), prompts the model's own. The lean stacked engine (`llama_forward.LeanLlama`) is
+faster for LLaMA pairs; this one runs whatever `AutoModelForCausalLM` runs, with no dropout
+amateur.
+
+Vocabulary: GOOD and BAD must have identical tokenizers (`len` and `get_vocab()`); a model may
+compute more logits than its tokenizer has tokens (an embedding padded to a multiple of 64:
+Pythia has 50,304 rows for 50,277 tokens). Those extra logits belong to no token, so
+`generate_batch` cuts them off (`SpecialTokens.vocab = len(tokenizer)`) before any rule: they
+are never sampled and do not enter the softmax. Fewer logits than tokens is an error.
 """
 
 from __future__ import annotations
