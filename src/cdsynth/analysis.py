@@ -665,8 +665,11 @@ def overlap_8gram(docs: list[list[str]], train_grams: set) -> float:
 
 
 def corpus_diagnostics(
-    texts: list[str], train_grams: set, sample: int, ended_with_eos: list[bool] | None = None
+    texts: list[str], train_grams: set | None, ended_with_eos: list[bool] | None = None
 ) -> dict:
+    """Length, diversity and training-text overlap of a sample of documents. Compare corpora
+    on samples of one size (`diagnostic_rows`): distinct-n and self-BLEU depend on it. With
+    `train_grams` None (the real train split itself) the overlap is not scored."""
     docs = [t.split() for t in texts]
     lengths = [len(d) for d in docs]
     return {
@@ -678,9 +681,26 @@ def corpus_diagnostics(
         "distinct_2": distinct_n(docs, 2),
         "distinct_3": distinct_n(docs, 3),
         "repetition_4gram": repetition_rate(docs),
-        "self_bleu": self_bleu(docs[:sample]),
-        "overlap_8gram_train": overlap_8gram(docs, train_grams),
+        "self_bleu": self_bleu(docs, k=len(docs)),
+        "overlap_8gram_train": None if train_grams is None else overlap_8gram(docs, train_grams),
     }
+
+
+def diagnostic_rows(rows: Sequence[dict], n: int, seed: int = 0) -> list[int]:
+    """Indices of the rows a synthetic corpus is diagnosed on: one completion per prefix (the
+    lowest completion id, so completions of one prefix never inflate self-BLEU), `n` prefixes
+    drawn at random (all if fewer), in prefix order."""
+    first: dict = {}
+    for i, r in enumerate(rows):
+        p = r["prefix_id"]
+        if p not in first or r["completion_id"] < rows[first[p]]["completion_id"]:
+            first[p] = i
+    prefixes = sorted(first)
+    rng = np.random.default_rng(seed)
+    chosen = (
+        sorted(rng.permutation(len(prefixes))[:n]) if len(prefixes) > n else range(len(prefixes))
+    )
+    return [first[prefixes[k]] for k in chosen]
 
 
 def sample_rows(sources: Sequence, prefixes: Sequence, n: int, seed: int = 0) -> list[int]:

@@ -768,13 +768,21 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
     corpus_dir = Workspace(cfg.workdir).corpus
     train_docs = [r["text"] for r in read_split(corpus_dir, "train")]
     train_grams = {g for t in train_docs for g in ngrams(t.split(), 8)}
+    # every corpus is diagnosed on samples of one size n: the real row on n random train
+    # documents (not scored for overlap with its own split), each synthetic corpus on one
+    # completion of each of n prefixes, without the prefix
+    synthetic_rows = {}
+    for cond in study_conditions(cfg):
+        path = Workspace(cfg.workdir).synthetic(cond.name) / "synthetic.parquet"
+        if path.is_file():
+            synthetic_rows[cond.name] = pq.read_table(path).to_pylist()
+    n = min(
+        [cfg.study.diagnostics_samples, len(train_docs)]
+        + [len({r["prefix_id"] for r in rows}) for rows in synthetic_rows.values()]
+    )
     rng = np.random.default_rng(0)
-    sample = [
-        train_docs[i] for i in rng.permutation(len(train_docs))[: cfg.study.diagnostics_samples]
-    ]
-    diags = {
-        "real (train split)": corpus_diagnostics(sample, train_grams, cfg.study.diagnostics_samples)
-    }
+    sample = [train_docs[i] for i in sorted(rng.permutation(len(train_docs))[:n])]
+    diags = {"real (train split)": corpus_diagnostics(sample, None)}
     prefix_docs: dict = {}
     tok = load_tokenizer(Workspace(cfg.workdir).tokenizer)
     samples_html, samples_md = [], []
@@ -784,10 +792,11 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
         path = out_dir / "synthetic.parquet"
         if not path.is_file():
             continue
-        rows = pq.read_table(path).to_pylist()
-        texts = [r["text"] for r in rows]
+        rows = synthetic_rows[cond.name]
+        diag = [rows[i] for i in analysis.diagnostic_rows(rows, n)]
+        texts = [tok.decode(r["token_ids"], skip_special_tokens=True) for r in diag]
         diags[cond.name] = corpus_diagnostics(
-            texts, train_grams, cfg.study.diagnostics_samples, [r["ended_with_eos"] for r in rows]
+            texts, train_grams, [r["ended_with_eos"] for r in diag]
         )
         diags[cond.name].update(synthetic_totals(out_dir))
         ps = cond.generate.prefix_source
