@@ -12,6 +12,7 @@ import math
 import types
 import typing
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,6 @@ def _require(ok: bool, message: str) -> None:
         raise UserError(message)
 
 
-def _one_of(value, choices: tuple, key: str) -> None:
-    _require(value in choices, f"{key} must be one of {', '.join(choices)}, got {value!r}")
-
-
 def _device(value: str, key: str) -> None:
     _require(
         value in ("auto", "cpu", "cuda") or value.startswith("cuda:"),
@@ -41,14 +38,107 @@ def _finite(x: float) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
 
+class Choice(StrEnum):
+    """A config choice: compares equal to its string value, validated when a config loads."""
+
+
+class Source(Choice):
+    storyworld = "storyworld"
+    text = "text"
+    jsonl = "jsonl"
+    parquet = "parquet"
+    hf = "hf"
+
+
+class Documents(Choice):
+    file = "file"
+    blocks = "blocks"
+
+
+class Precision(Choice):
+    auto = "auto"
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
+class Decay(Choice):
+    matrices = "matrices"
+    all = "all"
+
+
+class Strategy(Choice):
+    cd = "cd"
+    ancestral = "ancestral"
+    vhead = "vhead"
+
+
+class DropoutKind(Choice):
+    attention = "attention"
+    residual = "residual"
+
+
+class PrefixSource(Choice):
+    seeds = "seeds"
+    train = "train"
+    eval = "eval"
+    file = "file"
+
+
+class Engine(Choice):
+    auto = "auto"
+    lean = "lean"
+    generic = "generic"
+
+
+class Eos(Choice):
+    stop = "stop"
+    continue_ = "continue"
+
+
+class DType(Choice):
+    auto = "auto"
+    bf16 = "bf16"
+    fp32 = "fp32"
+    fp64 = "fp64"
+
+
+class Packing(Choice):
+    tree = "tree"
+    padded = "padded"
+
+
+class BosRule(Choice):
+    bos = "bos"
+    eos = "eos"
+    none = "none"
+
+
+class Resample(Choice):
+    hierarchical = "hierarchical"
+    items = "items"
+
+
+def _choose(obj, name: str, kind: type[Choice], key: str) -> None:
+    """Turn field `name` of a frozen config into its Choice, or fail with one line."""
+    value = getattr(obj, name)
+    try:
+        object.__setattr__(obj, name, kind(value))
+    except ValueError:
+        raise UserError(
+            f"{key} must be one of {', '.join(c.value for c in kind)}, got {value!r}"
+        ) from None
+
+
 @dataclass(frozen=True)
 class CorpusConfig:
     """Where documents come from and how they are split (by document, deterministically)."""
 
-    source: str = "storyworld"  # storyworld | text | jsonl | parquet | hf
+    source: Source = Source.storyworld  # storyworld | text | jsonl | parquet | hf
     path: str | None = None  # folder or file (text/jsonl/parquet) or HF dataset id (hf)
     text_field: str = "text"  # jsonl / parquet / hf column
-    documents: str = "blocks"  # text sources: "file" (one doc per file) or "blocks" (blank lines)
+    documents: Documents = (
+        Documents.blocks
+    )  # text sources: "file" (one doc per file) or "blocks" (blank lines)
     hf_config: str | None = None
     hf_split: str = "train"
     storyworld_words: int = 200_000
@@ -57,12 +147,12 @@ class CorpusConfig:
     seeds_fraction: float = 0.05
 
     def __post_init__(self):
-        sources = ("storyworld", "text", "jsonl", "parquet", "hf")
         _require(
-            self.source in sources,
-            f"unknown corpus.source '{self.source}'; use one of {', '.join(sources)}",
+            self.source in {c.value for c in Source},
+            f"unknown corpus.source '{self.source}'; use one of {', '.join(Source)}",
         )
-        _one_of(self.documents, ("file", "blocks"), "corpus.documents")
+        _choose(self, "source", Source, "corpus.source")
+        _choose(self, "documents", Documents, "corpus.documents")
         _require(self.storyworld_words > 0, "corpus.storyworld_words must be > 0")
 
 
@@ -135,12 +225,14 @@ class TrainConfig:
     eps: float = 1e-8
     grad_clip: float = 1.0
     dropout: float = 0.0  # attention dropout (LlamaForCausalLM has no other dropout)
-    precision: str = "auto"  # auto | fp32 | bf16
+    precision: Precision = Precision.auto  # auto | fp32 | bf16
     compile: bool = False
     eval_every: int = 100
     eval_blocks: int = 64
     checkpoint_every: int = 100
-    decay: str = "matrices"  # weight decay on: matrices (embeddings, projections) | all (paper)
+    decay: Decay = (
+        Decay.matrices
+    )  # weight decay on: matrices (embeddings, projections) | all (paper)
     synthetic: str | None = (
         None  # synthetic text to mix in (relative to workdir), e.g. synthetic/cd
     )
@@ -148,8 +240,8 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
 
     def __post_init__(self):
-        _one_of(self.precision, ("auto", "fp32", "bf16"), "train.precision")
-        _one_of(self.decay, ("matrices", "all"), "train.decay")
+        _choose(self, "precision", Precision, "train.precision")
+        _choose(self, "decay", Decay, "train.decay")
         _device(self.device, "train.device")
         _require(self.steps > 0, f"train.steps must be > 0, got {self.steps}")
         _require(_finite(self.lr) and self.lr > 0, f"train.lr must be > 0, got {self.lr}")
@@ -165,7 +257,7 @@ class TrainConfig:
 class DecodingConfig:
     """A decoding rule plus truncation. See `cdsynth.decoding`."""
 
-    strategy: str = "cd"  # cd | ancestral (No-Contrast) | vhead (No-Contrast-V_head)
+    strategy: Strategy = Strategy.cd  # cd | ancestral (No-Contrast) | vhead (No-Contrast-V_head)
     alpha: float = 0.1
     lam: float = 1.0
     good_temperature: float = 1.0
@@ -177,7 +269,7 @@ class DecodingConfig:
 
     def __post_init__(self):
         k = "generate.decoding"
-        _one_of(self.strategy, ("cd", "ancestral", "vhead"), f"{k}.strategy")
+        _choose(self, "strategy", Strategy, f"{k}.strategy")
         _require(0 <= self.alpha <= 1, f"{k}.alpha must be in [0, 1], got {self.alpha}")
         _require(
             _finite(self.lam) and self.lam >= 0, f"{k}.lam must be finite and >= 0, got {self.lam}"
@@ -199,7 +291,9 @@ class GenerateConfig:
         None  # another checkpoint (earlier step, smaller model); None: see bad_dropout
     )
     bad_dropout: float = 0.0  # > 0 with bad=None: GOOD itself with this dropout as the amateur
-    bad_dropout_kind: str = "attention"  # attention (paper: dropout on attention probabilities)
+    bad_dropout_kind: DropoutKind = (
+        DropoutKind.attention
+    )  # attention (paper: dropout on attention probabilities)
     #                                      | residual (every attention and MLP output)
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
     prefix_tokens: int = 20
@@ -207,26 +301,28 @@ class GenerateConfig:
     new_tokens: int = 400
     num_prefixes: int | None = None  # None: one prefix per source document; N: a seeded
     #                                  random sample, stratified by the documents' source
-    prefix_source: str = "seeds"  # seeds | train | eval (corpus splits) | file (prefix_file)
+    prefix_source: PrefixSource = (
+        PrefixSource.seeds
+    )  # seeds | train | eval (corpus splits) | file (prefix_file)
     prefix_file: str | None = None  # .txt (one prompt per line) or .jsonl ("text") of prompts
     corpus_tokens: int | str | None = None  # synthetic size in new tokens: N, or "real" (as
     #                                         many as the real train split); sets num_prefixes
-    engine: str = "auto"  # auto (lean for LLaMA pairs, else generic) | lean | generic
+    engine: Engine = Engine.auto  # auto (lean for LLaMA pairs, else generic) | lean | generic
     batch_size: int = 64
-    eos: str = "stop"  # stop | continue (a new document starts after </s>)
+    eos: Eos = Eos.stop  # stop | continue (a new document starts after </s>)
     keep_prefix: bool = True
     seed: int = 0
-    dtype: str = "auto"  # auto (bf16 where supported) | bf16 | fp32 | fp64
+    dtype: DType = DType.auto  # auto (bf16 where supported) | bf16 | fp32 | fp64
     formats: list = field(default_factory=lambda: ["parquet"])  # parquet and/or jsonl
     device: str = "auto"
 
     def __post_init__(self):
         k = "generate"
-        _one_of(self.eos, ("stop", "continue"), f"{k}.eos")
-        _one_of(self.dtype, ("auto", "bf16", "fp32", "fp64"), f"{k}.dtype")
-        _one_of(self.engine, ("auto", "lean", "generic"), f"{k}.engine")
-        _one_of(self.prefix_source, ("seeds", "train", "eval", "file"), f"{k}.prefix_source")
-        _one_of(self.bad_dropout_kind, ("attention", "residual"), f"{k}.bad_dropout_kind")
+        _choose(self, "eos", Eos, f"{k}.eos")
+        _choose(self, "dtype", DType, f"{k}.dtype")
+        _choose(self, "engine", Engine, f"{k}.engine")
+        _choose(self, "prefix_source", PrefixSource, f"{k}.prefix_source")
+        _choose(self, "bad_dropout_kind", DropoutKind, f"{k}.bad_dropout_kind")
         _device(self.device, f"{k}.device")
         _require(0 <= self.bad_dropout < 1, f"{k}.bad_dropout must be in [0, 1)")
         for name in ("prefix_tokens", "completions", "new_tokens", "batch_size"):
@@ -270,8 +366,10 @@ class EvalConfig:
     data_dir: str = "../shared/data"  # holds blimp/, blimp_filtered/, ewok/, ... (see docs)
     passwords: Passwords = field(default_factory=Passwords)
     batch_tokens: int = 2048  # token positions per forward (prefix-tree nodes or padded)
-    packing: str = "tree"  # tree (shared prefixes run once) | padded (one row per request)
-    bos_rule: str = "bos"  # bos | eos | none: what the first token is conditioned on
+    packing: Packing = (
+        Packing.tree
+    )  # tree (shared prefixes run once) | padded (one row per request)
+    bos_rule: BosRule = BosRule.bos  # bos | eos | none: what the first token is conditioned on
     leading_space: bool = False  # " " before whole sentences (lm-eval's BLiMP convention)
     max_items: int | None = None  # per file/subtask, for quick runs
     perplexity_documents: int | None = 500  # eval-split documents used for perplexity
@@ -282,8 +380,8 @@ class EvalConfig:
     device: str = "auto"  # auto | cpu | cuda
 
     def __post_init__(self):
-        _one_of(self.packing, ("tree", "padded"), "evaluate.packing")
-        _one_of(self.bos_rule, ("bos", "eos", "none"), "evaluate.bos_rule")
+        _choose(self, "packing", Packing, "evaluate.packing")
+        _choose(self, "bos_rule", BosRule, "evaluate.bos_rule")
         _device(self.device, "evaluate.device")
         _require(self.batch_tokens >= 1, "evaluate.batch_tokens must be >= 1")
         for name in ("max_items", "perplexity_documents"):
@@ -315,10 +413,12 @@ class StudyConfig:
     ratio: float = 0.3  # default synthetic share of the mixed runs
     bootstrap_samples: int = 1000
     bootstrap_seed: int = 0
-    resample: str = "hierarchical"  # hierarchical (seeds, then items) | items (items only)
+    resample: Resample = (
+        Resample.hierarchical
+    )  # hierarchical (seeds, then items) | items (items only)
 
     def __post_init__(self):
-        _one_of(self.resample, ("hierarchical", "items"), "study.resample")
+        _choose(self, "resample", Resample, "study.resample")
         _require(0 <= self.ratio < 1, f"study.ratio must be in [0, 1), got {self.ratio}")
         _require(self.bootstrap_samples >= 1, "study.bootstrap_samples must be >= 1")
 
@@ -412,6 +512,8 @@ def _coerce(tp, value, where):
             except UserError:
                 pass
         tp = options[-1]
+    if isinstance(tp, type) and issubclass(tp, Choice) and isinstance(value, str):
+        return value  # the config's __post_init__ turns it into the Choice, or fails
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if tp is float and isinstance(value, str):
@@ -433,4 +535,9 @@ def _coerce(tp, value, where):
 
 
 def to_dict(cfg) -> dict:
-    return dataclasses.asdict(cfg)
+    return dataclasses.asdict(cfg, dict_factory=_plain)
+
+
+def _plain(items) -> dict:
+    """asdict's dict factory: Choices as their plain string values (for JSON and YAML)."""
+    return {k: (v.value if isinstance(v, Choice) else v) for k, v in items}

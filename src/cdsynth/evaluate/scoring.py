@@ -233,21 +233,25 @@ class Scorer:
 
     def _head_logprobs(self, hidden, edges):
         """log p(target | node) for (node, target) rows, in float32 (float64 for a float64
-        model): the output layer runs once per distinct node, HEAD_ROWS nodes at a time."""
+        model): the output layer runs once per distinct node, HEAD_ROWS nodes at a time.
+        Index bookkeeping stays in numpy; only index tensors go to the model's device, and
+        the result comes back once (so the same code runs on a CPU and on CUDA)."""
         nodes, row = np.unique(edges[:, 0], return_inverse=True)
-        targets = torch.from_numpy(edges[:, 1]).to(self.device)
-        row = torch.from_numpy(row).to(self.device)
-        out = torch.empty(len(edges), dtype=torch.float64)
-        order = torch.argsort(row, stable=True)
-        bounds = torch.searchsorted(row[order], torch.arange(0, len(nodes) + HEAD_ROWS, HEAD_ROWS))
+        order = np.argsort(row, kind="stable")
+        bounds = np.searchsorted(row[order], np.arange(0, len(nodes) + HEAD_ROWS, HEAD_ROWS))
+        parts = []
         for k, s in enumerate(range(0, len(nodes), HEAD_ROWS)):
             h = hidden[torch.from_numpy(nodes[s : s + HEAD_ROWS]).to(self.device)]
             logits = self.head(h)
             logits = logits if logits.dtype == torch.float64 else logits.float()
             lp = torch.log_softmax(logits, dim=-1)  # one fused pass; 2x torch.logsumexp here
             sel = order[bounds[k] : bounds[k + 1]]
-            out[sel] = lp[row[sel] - s, targets[sel]].double().cpu()
-        return out.numpy()
+            r = torch.from_numpy(row[sel] - s).to(self.device)
+            t = torch.from_numpy(edges[sel, 1]).to(self.device)
+            parts.append(lp[r, t].double())
+        out = np.empty(len(edges), dtype=np.float64)
+        out[order] = torch.cat(parts).cpu().numpy() if parts else []
+        return out
 
     @torch.no_grad()
     def _padded_batch(self, seqs, first):
