@@ -133,3 +133,17 @@ def test_resume_with_another_thread_count_warns(workspace, capsys):
     err = capsys.readouterr().err
     assert "cdsynth: warning:" in err and "torch threads" in err
     assert (run / "step_12" / "state.json").is_file()
+
+
+def test_a_pickled_checkpoint_is_refused_in_one_line(workspace, monkeypatch, capsys):
+    """cdsynth never unpickles files: a .bin-only checkpoint gets one line naming it."""
+    _, run = _trained(workspace)
+    step = run / "step_12"
+    weights = load_file(str(step / "model.safetensors"))
+    torch.save(weights, step / "pytorch_model.bin")
+    (step / "model.safetensors").unlink()
+    code, _, err = run_cli(
+        monkeypatch, capsys, "eval", step, f"workdir={workspace}", "--tasks", "perplexity"
+    )
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "safetensors" in err and str(step) in err

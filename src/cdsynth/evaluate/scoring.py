@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from ..hf_engine import load_causal_lm
 from .packed_llama import PackedLlama, can_pack, packed_output_layer
 from .prefix_tree import model_inputs, pack
 
@@ -101,7 +102,7 @@ class Scorer:
 
     @classmethod
     def from_pretrained(cls, path: str | Path, **kwargs) -> "Scorer":
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoTokenizer
 
         path = Path(path)
         if not (path / "config.json").is_file():
@@ -109,7 +110,8 @@ class Scorer:
         if not any((path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json")):
             raise UserError(f"the checkpoint {path} has no tokenizer (tokenizer.json)")
         tok = AutoTokenizer.from_pretrained(str(path))
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+        # safetensors only (a pickled .bin is refused in one line), no silently random weights
+        model = load_causal_lm(path, torch.float32)
         return cls(model, tok, **kwargs)
 
     def encode(self, text: str) -> list[int]:
