@@ -93,3 +93,22 @@ def test_output_neutral_settings_never_make_a_finished_study_stale(tmp_path):
         for c in ("no-contrast", "no-contrast-vhead", "cd-early")
     }
     assert stale("study.ratio=0.2") == mixes | {"report"}
+
+
+def test_an_edited_corpus_file_makes_the_corpus_and_everything_after_it_stale(tmp_path):
+    from .conftest import quiet, tiny_config
+
+    src = tmp_path / "texts"
+    src.mkdir()
+    (src / "a.txt").write_text("one story here\n\nanother one\n", encoding="utf-8")
+    args = ["corpus.source=text", f"corpus.path={src}"]
+
+    def hashes():
+        cfg = tiny_config(tmp_path / "ws", *args)
+        return {s.name: s.hash for s in build_graph(cfg, log=quiet)}
+
+    before = hashes()
+    assert before == hashes()  # nothing changed: the same identities
+    (src / "a.txt").write_text("one story here\n\nanother one, edited\n", encoding="utf-8")
+    after = hashes()
+    assert all(after[name] != before[name] for name in before)

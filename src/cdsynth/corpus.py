@@ -21,8 +21,10 @@ from .config import CorpusConfig, to_dict
 from .errors import UserError
 from .fileio import (
     atomic_path,
+    file_hash,
     parse_jsonl,
     read_jsonl,
+    stable_hash,
     warn,
     write_json,
     write_jsonl,
@@ -75,6 +77,23 @@ def _files(path: Path, suffixes: tuple[str, ...]) -> list[Path]:
 
 
 SOURCES = ("storyworld", "text", "jsonl", "parquet", "hf")
+SUFFIXES = {"text": (".txt",), "jsonl": (".jsonl", ".json"), "parquet": (".parquet",)}
+
+
+def source_fingerprint(cfg: CorpusConfig) -> str | None:
+    """A hash of the corpus's source files (names and contents), so that an edited corpus
+    file makes the corpus stage stale; None for the built-in story world and Hub datasets
+    (their config names them fully) or a path that does not exist (the stage reports it)."""
+    if cfg.source not in SUFFIXES or not cfg.path or not Path(cfg.path).exists():
+        return None
+    root = Path(cfg.path)
+    try:
+        files = _files(root, SUFFIXES[cfg.source])
+    except UserError:
+        return None
+    return stable_hash(
+        [[str(f.relative_to(root)) if root.is_dir() else f.name, file_hash(f)] for f in files]
+    )
 
 
 def source_of(file: Path, root: Path) -> str:
@@ -109,13 +128,13 @@ def _raw_documents(cfg: CorpusConfig, stats: SourceStats) -> list[tuple[str, str
     if cfg.source == "text":
         if cfg.documents not in ("file", "blocks"):
             raise UserError("corpus.documents must be 'file' or 'blocks'")
-        for f in _files(path, (".txt",)):
+        for f in _files(path, SUFFIXES["text"]):
             stats.files += 1
             text = read_text_file(f, stats)
             parts = [text] if cfg.documents == "file" else _BLANK_LINES.split(text)
             docs.extend((t, source_of(f, path)) for t in parts)
     elif cfg.source == "jsonl":
-        for f in _files(path, (".jsonl", ".json")):
+        for f in _files(path, SUFFIXES["jsonl"]):
             stats.files += 1
             for n, row in enumerate(parse_jsonl(read_text_file(f, stats), str(f)), 1):
                 if not isinstance(row.get(cfg.text_field), str):
@@ -124,7 +143,7 @@ def _raw_documents(cfg: CorpusConfig, stats: SourceStats) -> list[tuple[str, str
     else:  # parquet
         import pyarrow.parquet as pq
 
-        for f in _files(path, (".parquet",)):
+        for f in _files(path, SUFFIXES["parquet"]):
             stats.files += 1
             try:
                 table = pq.read_table(f)

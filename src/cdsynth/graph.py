@@ -23,6 +23,7 @@ import yaml
 
 from . import report
 from .config import ExperimentConfig, to_dict
+from .corpus import source_fingerprint
 from .errors import UserError
 from .evaluate.runner import evaluate_checkpoints
 from .fileio import read_json, stable_hash, write_json, write_text
@@ -62,7 +63,7 @@ def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> lis
     corpus = Stage(
         "corpus",
         "corpus",
-        to_dict(cfg.corpus),
+        {**to_dict(cfg.corpus), "files": source_fingerprint(cfg.corpus)},
         [],
         ws.corpus,
         lambda: run_corpus(cfg, log=log, force=True),
