@@ -3,6 +3,8 @@ paper's code, and the stage graph each one expands into."""
 
 from pathlib import Path
 
+import pytest
+
 from cdsynth.config import load_config
 from cdsynth.graph import build_graph
 from cdsynth.study import study_conditions
@@ -47,6 +49,7 @@ def test_paper_config_graph():
     assert names[-1] == "report"
 
 
+@pytest.mark.slow
 def test_output_neutral_settings_never_make_a_finished_study_stale(tmp_path):
     """After a finished tiny study, batch sizes, devices, formats, the engine path and the
     scorer's packing leave every stage done; alpha, a ratio or a corpus file make exactly the
