@@ -6,8 +6,8 @@ uses, so GOOD and BAD may be of different architectures (a GPT-2 GOOD with a Pyt
     cache = engine.new_cache(batch, max_len)
     logits = engine.forward(ids, positions, cache, start, key_valid)   # (1, B, vocab)
 
-Each engine is one model with its own KV cache (transformers' `DynamicCache`, its layers
-writing in place into buffers allocated once per batch). Rows are left padded: the engine
+Each engine is one model with its own KV cache (the model's own, transformers'
+`DynamicCache`). Rows are left padded: the engine
 passes the model an explicit `attention_mask` over every cache slot (0 for padding) and
 `position_ids` (each token's position in its own row, as HF `generate` computes them), so a
 padded row is computed as if it were alone, for absolute position embeddings (GPT-2) and
@@ -142,46 +142,6 @@ class HFCache:
     length: int = 0
 
 
-def preallocated_cache(config, max_len: int):
-    """transformers' `DynamicCache` whose full-attention layers write into buffers of `max_len`
-    slots allocated on first use, instead of concatenating K and V at every step (a copy of the
-    whole cache per token). Sliding-window and other special layers stay as they are. None
-    when this transformers version's cache has no such layers (the model's default is used)."""
-    try:
-        from transformers.cache_utils import DynamicCache, DynamicLayer
-
-        cache = DynamicCache(config=config)
-        layers = cache.layers
-    except (ImportError, AttributeError, TypeError, ValueError):
-        return None
-    for i, layer in enumerate(layers):
-        if type(layer) is DynamicLayer:
-            layers[i] = _preallocated_layer(DynamicLayer, max_len)
-    return cache
-
-
-def _preallocated_layer(base, max_len: int):
-    class PreallocatedLayer(base):
-        def lazy_initialization(self, key_states, value_states):
-            super().lazy_initialization(key_states, value_states)
-            (B, H, _, Dk), Dv = key_states.shape, value_states.shape[-1]
-            self.k_buf = key_states.new_empty(B, H, max_len, Dk)
-            self.v_buf = value_states.new_empty(B, value_states.shape[1], max_len, Dv)
-            self.filled = 0
-
-        def update(self, key_states, value_states, *args, **kwargs):
-            if not self.is_initialized:
-                self.lazy_initialization(key_states, value_states)
-            end = self.filled + key_states.shape[-2]
-            self.k_buf[:, :, self.filled : end] = key_states
-            self.v_buf[:, :, self.filled : end] = value_states
-            self.filled = end
-            self.keys, self.values = self.k_buf[:, :, :end], self.v_buf[:, :, :end]
-            return self.keys, self.values
-
-    return PreallocatedLayer()
-
-
 class HFEngine:
     """One `AutoModelForCausalLM` with the engine interface of `llama_forward.LeanLlama`."""
 
@@ -224,7 +184,10 @@ class HFEngine:
             self.current_attention = name
 
     def new_cache(self, batch: int, max_len: int) -> HFCache:
-        return HFCache(preallocated_cache(self.config, max_len))
+        """An empty cache; the model makes its own on the first call. (K and V written in place
+        into preallocated buffers were slower here: attention over the slices of a larger
+        buffer cost more than the per-step concatenation they save.)"""
+        return HFCache()
 
     @torch.no_grad()
     def forward(
