@@ -147,3 +147,33 @@ def test_a_pickled_checkpoint_is_refused_in_one_line(workspace, monkeypatch, cap
     )
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "safetensors" in err and str(step) in err
+
+
+def test_generate_refuses_a_nan_checkpoint_and_reruns_once_it_is_fixed(
+    workspace, monkeypatch, capsys
+):
+    """One line naming the file, nothing written; after the fix the same command runs."""
+    _, run = _trained(workspace)
+    step = run / "step_12"
+    good = load_file(str(step / "model.safetensors"))
+    broken = {k: v.clone() for k, v in good.items()}
+    broken[sorted(broken)[0]][0] = float("nan")
+    save_file(broken, str(step / "model.safetensors"), metadata={"format": "pt"})
+    args = [
+        "generate",
+        f"workdir={workspace}",
+        "generate.good=runs/baseline/step_12",
+        "generate.decoding.strategy=ancestral",
+        "generate.num_prefixes=2",
+        "generate.completions=1",
+        "generate.new_tokens=4",
+        "generate.dtype=fp32",
+    ]
+    code, _, err = run_cli(monkeypatch, capsys, *args)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert str(step) in err and "NaN or infinite weights" in err
+    assert not (workspace / "synthetic" / "cd").exists()
+    save_file(good, str(step / "model.safetensors"), metadata={"format": "pt"})
+    code, _, err = run_cli(monkeypatch, capsys, *args)
+    assert code == 0, err
+    assert (workspace / "synthetic" / "cd" / "synthetic.parquet").is_file()

@@ -35,7 +35,9 @@ from .decoding import sample, step_scores
 from .errors import UserError
 from .fileio import (
     atomic_path,
+    checkpoint_fingerprint,
     file_hash,
+    nonfinite_weight,
     parse_jsonl,
     read_json,
     stable_hash,
@@ -172,6 +174,7 @@ def generate_batch(
     for t in range(new_tokens):
         st = step_scores(rule, g_logits, b_logits)
         u = torch.from_numpy(keyed_uniform(seed, STREAM_SAMPLE, keys[:, 0], keys[:, 1], t))
+        u = u.to(st.scores.device)  # sampling runs where the scores are (CPU or CUDA)
         tok = sample(st.scores, u).cpu()
         out[:, t] = tok
         live = ~done
@@ -245,9 +248,8 @@ def hub_snapshot(repo_id: str, local: Path) -> Path:
 
 
 def model_fingerprint(path: Path) -> str:
-    """A hash of a checkpoint's config and weights (any number of safetensors shards)."""
-    files = [path / "config.json", *sorted(path.glob("*.safetensors")), *sorted(path.glob("*.bin"))]
-    return stable_hash([file_hash(f) for f in files if f.is_file()])
+    """A hash of a checkpoint's config and weights (the one rule: `fileio`)."""
+    return checkpoint_fingerprint(path)
 
 
 def encode_prefixes(
@@ -572,6 +574,13 @@ def run_generation(
     bad_path = (
         resolve_model_path(cfg.bad, workdir) if cfg.bad and cfg.decoding.strategy == "cd" else None
     )
+    for path in (good_path, bad_path):  # before anything is written: nothing to clean up
+        broken = nonfinite_weight(path) if path is not None else None
+        if broken:
+            raise UserError(
+                f"checkpoint {path} has NaN or infinite weights (first: {broken}); "
+                "retrain or fix it, then generate again"
+            )
     tokenizer = load_tokenizer(good_path)
     if bad_path is not None:
         check_vocabularies(tokenizer, load_tokenizer(bad_path), good_path, bad_path)
@@ -614,14 +623,15 @@ def run_generation(
         "special_tokens": {"bos": tokens.bos, "eos": tokens.eos, "pad": tokens.pad},
     }
     cfg_file = out / "generate_config.json"
-    if cfg_file.is_file():
-        old = read_json(cfg_file)
-        if old["config_hash"] != config_hash or old["n_batches"] != n_batches:
-            raise UserError(
-                f"{out} holds a corpus made with another config; use another generate.name or "
-                "delete the folder"
-            )
-    else:
+    old = read_json(cfg_file) if cfg_file.is_file() else None
+    # a folder started with another config but with no finished batch holds nothing to lose
+    started = old is not None and len(missing_batches(out, old["n_batches"])) < old["n_batches"]
+    if started and (old["config_hash"] != config_hash or old["n_batches"] != n_batches):
+        raise UserError(
+            f"{out} holds a corpus made with another config; use another generate.name or "
+            "delete the folder"
+        )
+    if not started:
         write_json(cfg_file, meta)
     batch_dir = out / "batches"
     s, n = shard
