@@ -10,7 +10,7 @@ from cdsynth.evaluate.runner import evaluate_checkpoints
 from cdsynth.fileio import atomic_path, read_json, write_json
 from cdsynth.stages import run_train
 
-from .conftest import quiet, run_cli, tiny_config
+from .conftest import TINY, quiet, run_cli, tiny_config
 
 
 def _trained(workspace):
@@ -177,3 +177,33 @@ def test_generate_refuses_a_nan_checkpoint_and_reruns_once_it_is_fixed(
     code, _, err = run_cli(monkeypatch, capsys, *args)
     assert code == 0, err
     assert (workspace / "synthetic" / "cd" / "synthetic.parquet").is_file()
+
+
+def test_a_full_disk_during_a_save_is_one_line_and_leaves_no_partial_checkpoint(
+    workspace, monkeypatch, capsys
+):
+    import errno
+
+    from cdsynth import train as train_mod
+
+    real = train_mod.save_optimizer
+    calls = {"n": 0}
+
+    def full_disk(opt, folder):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(folder / "optimizer"))
+        return real(opt, folder)
+
+    monkeypatch.setattr(train_mod, "save_optimizer", full_disk)
+    args = ["train", f"workdir={workspace}", *TINY]
+    code, _, err = run_cli(monkeypatch, capsys, *args)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "No space left on device" in err
+    run = workspace / "runs" / "baseline"
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
+    assert (run / "step_4").is_dir() and not (run / "step_8").exists()
+    monkeypatch.setattr(train_mod, "save_optimizer", real)
+    code, _, err = run_cli(monkeypatch, capsys, *args)  # the same command resumes
+    assert code == 0, err
+    assert (run / "step_12" / "state.json").is_file()
