@@ -141,3 +141,33 @@ def test_invalid_utf8_warning_goes_to_stderr(tmp_path, monkeypatch, capsys):
     assert code == 0, err
     assert "invalid UTF-8" in err and "invalid UTF-8" not in out
     assert err.startswith("cdsynth: warning: ")
+
+
+def test_subset_draws_every_source_in_proportion():
+    from cdsynth.corpus import subset_documents
+
+    docs = [f"a{i} " * 10 for i in range(60)] + [f"b{i} " * 10 for i in range(30)]
+    sources = ["a"] * 60 + ["b"] * 30
+    kept, kept_sources = subset_documents(docs, sources, 300, seed=0)
+    assert kept_sources.count("a") == 20 and kept_sources.count("b") == 10
+    assert kept == [d for d in docs if d in set(kept)]  # original order
+    # keyed by text and seed: the read order does not matter, another seed draws others
+    rev, _ = subset_documents(docs[::-1], sources[::-1], 300, seed=0)
+    assert sorted(rev) == sorted(kept)
+    assert sorted(subset_documents(docs, sources, 300, seed=1)[0]) != sorted(kept)
+    assert subset_documents(docs, sources, 10_000, seed=0)[0] == docs
+
+
+def test_subset_of_the_real_corpus(tmp_path):
+    import pytest
+
+    from .conftest import SHARED_DATA
+
+    if not (SHARED_DATA / "corpus").is_dir():
+        pytest.skip("shared corpus not present")
+    cfg = CorpusConfig(source="text", path=str(SHARED_DATA / "corpus"), max_words=400_000)
+    counts = write_corpus(cfg, tmp_path / "c", log=lambda *a: None)
+    words = sum(c["words"] for c in counts.values())
+    assert 360_000 <= words <= 400_000
+    sources = {s for c in counts.values() for s, n in c["sources"].items() if n}
+    assert sources == {"childes_aochildes.txt", "fairytaleqa_stories.txt", "gutenberg_children"}

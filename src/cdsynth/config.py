@@ -145,6 +145,8 @@ class CorpusConfig:
     seed: int = 0
     eval_fraction: float = 0.05
     seeds_fraction: float = 0.05
+    max_words: int | None = None  # a fixed subset: documents drawn at random, in proportion to
+    #                               each source's words, until about this many words
 
     def __post_init__(self):
         _require(
@@ -154,6 +156,10 @@ class CorpusConfig:
         _choose(self, "source", Source, "corpus.source")
         _choose(self, "documents", Documents, "corpus.documents")
         _require(self.storyworld_words > 0, "corpus.storyworld_words must be > 0")
+        _require(
+            self.max_words is None or self.max_words > 0,
+            f"corpus.max_words must be > 0 (or unset: every document), got {self.max_words}",
+        )
 
 
 @dataclass(frozen=True)

@@ -188,6 +188,33 @@ def load_sourced_documents(cfg: CorpusConfig) -> tuple[list[str], list[str], Sou
     return docs, sources, stats
 
 
+def subset_documents(
+    docs: list[str], sources: list[str], max_words: int, seed: int
+) -> tuple[list[str], list[str]]:
+    """A fixed subset of about `max_words` words drawn from every source: each source gets
+    words in proportion to its share of the corpus, filled with its documents in a seeded
+    random order (keyed by text, so independent of read order) while they fit, at least one
+    document per source. Kept documents stay in their original order."""
+    total = sum(len(d.split()) for d in docs)
+    if max_words >= total:
+        return docs, sources
+    keep: set[int] = set()
+    for source in sorted(set(sources)):
+        idx = [i for i, s in enumerate(sources) if s == source]
+        words = sum(len(docs[i].split()) for i in idx)
+        budget = max_words * words / total
+        order = sorted(idx, key=lambda i: hashlib.sha256(f"{seed}\x01{docs[i]}".encode()).digest())
+        used = 0
+        for i in order:
+            n = len(docs[i].split())
+            if used and used + n > budget:
+                continue
+            keep.add(i)
+            used += n
+    kept = sorted(keep)
+    return [docs[i] for i in kept], [sources[i] for i in kept]
+
+
 def split_documents(
     docs: list[str], cfg: CorpusConfig, sources: list[str] | None = None
 ) -> dict[str, list[dict]]:
@@ -234,6 +261,8 @@ def count_words(rows: list[dict]) -> int:
 def write_corpus(cfg: CorpusConfig, out_dir: str | Path, log=print) -> dict:
     """Load, clean, split and write `out_dir/{train,eval,seeds}.jsonl` atomically."""
     docs, sources, stats = load_sourced_documents(cfg)
+    if cfg.max_words is not None:
+        docs, sources = subset_documents(docs, sources, cfg.max_words, cfg.seed)
     splits = split_documents(docs, cfg, sources)
     counts = {
         name: {
