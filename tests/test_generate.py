@@ -277,6 +277,10 @@ def test_output_rows_and_datasets(trained):
         assert 0 <= r["differs_from_good_argmax"] <= 1 and r["mean_vhead_size"] >= 1
         assert r["segments"] == ([r["text"]] if r["text"] else [])
         assert r["engine"] == "lean"
+        # the per-token contrast is recorded where it is computed (the report loads no model)
+        assert len(r["token_contrast"]) == r["n_new_tokens"]
+        mean = sum(r["token_contrast"]) / max(len(r["token_contrast"]), 1)
+        assert r["mean_contrast"] == pytest.approx(mean, abs=1e-9)
     manifest = __import__("json").loads((out / "manifest.json").read_text())
     assert manifest["totals"]["rows"] == 15
     assert manifest["totals"]["segments"] == sum(len(r["segments"]) for r in ds)

@@ -79,6 +79,7 @@ class BatchResult:
     tokens: list[list[int]]  # new tokens per row (up to and including EOS under eos=stop)
     ended_with_eos: list[bool]
     mean_contrast: list[float | None]  # mean log p_good - log p_bad of the chosen tokens
+    token_contrast: list[list[float] | None]  # that contrast per chosen token (CD only)
     differs_from_good_argmax: list[float]  # share of steps where the choice != GOOD's argmax
     mean_vhead_size: list[float]
     step_scores: list[torch.Tensor] | None = None  # per step (rows, vocab), when recorded
@@ -168,7 +169,7 @@ def generate_batch(
     out = torch.empty(B, new_tokens, dtype=torch.long)
     done = torch.zeros(B, dtype=torch.bool)
     n_steps = torch.zeros(B)
-    contrast = torch.zeros(B, dtype=torch.float64)
+    contrast = torch.zeros(B, new_tokens, dtype=torch.float64)  # per token, CD only
     differs = torch.zeros(B)
     vhead = torch.zeros(B)
     recorded = [] if record_scores else None
@@ -183,7 +184,7 @@ def generate_batch(
         tok_dev = tok.to(st.good_logp.device)[:, None]
         if st.bad_logp is not None:
             c = (st.good_logp.gather(1, tok_dev) - st.bad_logp.gather(1, tok_dev))[:, 0]
-            contrast += torch.where(live, c.cpu().double(), 0.0)
+            contrast[:, t] = c.cpu().double()
         differs += live & (tok != g_logits.argmax(-1).cpu())
         vhead += torch.where(live, st.vhead.sum(-1).cpu().float(), 0.0)
         if recorded is not None:
@@ -198,12 +199,16 @@ def generate_batch(
         g_logits, b_logits = run(tok[:, None].to(dev), positions[:, -1:] + (t + 1), slot, slot + 1)
 
     seqs = [out[r, : int(n_steps[r])].tolist() for r in range(B)]
+    # a row's live steps are its first n_steps: its tokens' contrasts are that prefix of the row
+    per_token = [contrast[r, : int(n_steps[r])].tolist() for r in range(B)]
+    cd = rule.strategy == "cd"
     ended = [bool(seq) and seq[-1] == tokens.eos for seq in seqs]
     steps = n_steps.clamp_min(1)
     return BatchResult(
         tokens=seqs,
         ended_with_eos=ended,
-        mean_contrast=(contrast / steps.double()).tolist() if rule.strategy == "cd" else [None] * B,
+        mean_contrast=[sum(c) / max(len(c), 1) for c in per_token] if cd else [None] * B,
+        token_contrast=per_token if cd else [None] * B,
         differs_from_good_argmax=(differs / steps).tolist(),
         mean_vhead_size=(vhead / steps).tolist(),
         step_scores=recorded,
@@ -721,6 +726,7 @@ def _generate_rows(
                 **model_info,
                 "config_hash": config_hash,
                 "mean_contrast": res.mean_contrast[r],
+                "token_contrast": res.token_contrast[r],
                 "differs_from_good_argmax": res.differs_from_good_argmax[r],
                 "mean_vhead_size": res.mean_vhead_size[r],
             }

@@ -306,55 +306,6 @@ def _curve(scores_by_run: dict, task: str) -> dict:
 # --- samples --------------------------------------------------------------------------------
 
 
-def contrast_samples(cfg: ExperimentConfig, rows: list[dict], gen) -> list[list[tuple]]:
-    """[(token text, log p_good - log p_bad)] over the generated tokens of each row, by
-    teacher forcing ([] for a dropout amateur, which the HF model cannot reproduce)."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from .generate import resolve_model_path
-    from .tokenizer import load_tokenizer
-
-    if not gen.bad or not rows:
-        return []
-    good_path = resolve_model_path(gen.good, cfg.workdir)
-    good = AutoModelForCausalLM.from_pretrained(str(good_path), dtype=torch.float32).eval()
-    bad = AutoModelForCausalLM.from_pretrained(
-        str(resolve_model_path(gen.bad, cfg.workdir)), dtype=torch.float32
-    ).eval()
-    tok = load_tokenizer(good_path)
-    out = []
-    for r in rows:
-        ids = list(r["prefix_token_ids"]) + list(r["token_ids"])
-        x = torch.tensor([ids])
-        with torch.no_grad():
-            g = torch.log_softmax(good(input_ids=x).logits[0, :-1].float(), -1)
-            b = torch.log_softmax(bad(input_ids=x).logits[0, :-1].float(), -1)
-        t = torch.tensor(ids[1:])
-        c = (g.gather(1, t[:, None]) - b.gather(1, t[:, None]))[:, 0].tolist()
-        P = len(r["prefix_token_ids"])
-        out.append([(tok.decode([ids[i + 1]]), c[i]) for i in range(P - 1, len(ids) - 1)])
-    return out
-
-
-def sample_sources(rows: list[dict], prefix_docs: list[dict]) -> list[str]:
-    """The corpus source of each synthetic row: the row's own `source`, else that of its
-    prefix document (`seed_document_id` in the split the prefixes came from)."""
-    by_id = {r.get("id"): r.get("source") for r in prefix_docs}
-    return [str(r.get("source") or by_id.get(r.get("seed_document_id")) or "corpus") for r in rows]
-
-
-def _prefix_documents(corpus_dir: Path, prefix_source: str) -> list[dict]:
-    from .corpus import read_split
-
-    if prefix_source not in ("seeds", "train", "eval"):
-        return []  # a prompt file: rows carry no corpus source
-    try:
-        return read_split(corpus_dir, prefix_source)
-    except Exception:
-        return []
-
-
 # --- figures ----------------------------------------------------------------------------------
 
 
@@ -783,7 +734,6 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
     rng = np.random.default_rng(0)
     sample = [train_docs[i] for i in sorted(rng.permutation(len(train_docs))[:n])]
     diags = {"real (train split)": corpus_diagnostics(sample, None)}
-    prefix_docs: dict = {}
     tok = load_tokenizer(Workspace(cfg.workdir).tokenizer)
     samples_html, samples_md = [], []
     any_contrast = False
@@ -799,24 +749,18 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
             texts, train_grams, [r["ended_with_eos"] for r in diag]
         )
         diags[cond.name].update(synthetic_totals(out_dir))
-        ps = cond.generate.prefix_source
-        if ps not in prefix_docs:
-            prefix_docs[ps] = _prefix_documents(corpus_dir, ps)
-        sources = sample_sources(rows, prefix_docs[ps])
+        sources = [str(r.get("source") or "corpus") for r in rows]  # recorded by generate
         picked = analysis.sample_rows(sources, [r["prefix_id"] for r in rows], 3, seed=0)
         chosen = [rows[i] for i in picked]
-        contrast: list = []
-        if cond.generate.decoding.strategy == "cd":
-            if all(r.get("token_contrast") is not None for r in chosen):  # recorded
-                contrast = [
-                    [
-                        (tok.decode([t]), float(c))
-                        for t, c in zip(r["token_ids"], r["token_contrast"], strict=True)
-                    ]
-                    for r in chosen
+        contrast: list = []  # recorded during generation: the report loads no model
+        if all(r.get("token_contrast") is not None for r in chosen):
+            contrast = [
+                [
+                    (tok.decode([t]), float(c))
+                    for t, c in zip(r["token_ids"], r["token_contrast"], strict=True)
                 ]
-            else:
-                contrast = contrast_samples(cfg, chosen, cond.generate)
+                for r in chosen
+            ]
         samples_html.append(f"<h4>{html.escape(cond.name)}</h4>")
         for k, (i, r) in enumerate(zip(picked, chosen, strict=True)):
             prefix = tok.decode(list(r["prefix_token_ids"]), skip_special_tokens=True)
