@@ -1,13 +1,17 @@
 """The shipped study configs, checked without running them: the paper's regime as read in the
 paper's code, and the stage graph each one expands into."""
 
+import json
 from pathlib import Path
 
 import pytest
 
 from cdsynth.config import load_config
 from cdsynth.graph import build_graph
+from cdsynth.stages import run_corpus, run_tokenizer
 from cdsynth.study import study_conditions
+
+from .conftest import SHARED_DATA
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -115,3 +119,117 @@ def test_an_edited_corpus_file_makes_the_corpus_and_everything_after_it_stale(tm
     (src / "a.txt").write_text("one story here\n\nanother one, edited\n", encoding="utf-8")
     after = hashes()
     assert all(after[name] != before[name] for name in before)
+
+
+# ----- configs/reference-cpu.yaml: the data-constrained CPU study -----------------------------
+
+REFERENCE = CONFIGS / "reference-cpu.yaml"
+REFERENCE_CONDITIONS = ["no-contrast", "no-contrast-vhead", "cd-early-70", "cd-early-70-top_k-200"]
+
+
+def test_reference_config_graph():
+    cfg = load_config(REFERENCE)
+    assert cfg.study.seeds == [0, 1, 2]
+    conds = {c.name: c for c in study_conditions(cfg)}
+    assert list(conds) == REFERENCE_CONDITIONS
+    early = conds["cd-early-70"].generate
+    assert early.good == f"runs/baseline-seed0/step_{cfg.study.good_step}"
+    assert early.bad == "runs/baseline-seed0/step_70"
+    assert (early.decoding.alpha, early.decoding.lam, early.decoding.top_k) == (0.1, 1.0, 0)
+    assert conds["cd-early-70-top_k-200"].generate.decoding.top_k == 200
+    assert all(c.ratio == 0.3 for c in conds.values())
+    g = cfg.generate
+    assert g.corpus_tokens == "real" and g.prefix_tokens + g.new_tokens <= cfg.train.block_len
+    stages = build_graph(cfg, log=lambda *a: None)
+    names = [s.name for s in stages]
+    trains = [s for s in stages if s.kind == "train"]
+    assert len(trains) == 3 + len(conds) * 3
+    # every mixed run trains as long as the baseline, on 30% synthetic rows
+    steps = {s.config["steps"] for s in trains}
+    assert steps == {cfg.train.steps}
+    mixed = [s.config for s in trains if s.name.startswith("train/mix-")]
+    assert {m["synthetic_ratio"] for m in mixed} == {0.3}
+    assert sorted(n for n in names if n.startswith("generate/")) == sorted(
+        f"generate/{c}" for c in REFERENCE_CONDITIONS
+    )
+    assert len([n for n in names if n.startswith("eval/")]) == len(trains)
+    ev = cfg.evaluate
+    assert set(ev.tasks) == {
+        "perplexity",
+        "blimp_filtered",
+        "blimp_supplement",
+        "ewok",
+        "entity_tracking",
+        "wug",
+        "reading",
+    }
+    assert ev.max_items and 70 in ev.steps and cfg.train.steps in ev.steps
+    assert names[-1] == "report"
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is absent")
+def test_reference_config_is_data_constrained(tmp_path):
+    """On the real corpus subset: BAD (step 70) is one epoch, the run about ten, and GOOD
+    (the lowest held-out loss in seed 0's run, see RESULTS.md) lies in between."""
+    from tokenizers import Tokenizer
+
+    from .conftest import quiet
+
+    cfg = load_config(REFERENCE, [f"workdir={tmp_path}", f"corpus.path={SHARED_DATA / 'corpus'}"])
+    run_corpus(cfg, log=quiet)
+    run_tokenizer(cfg, log=quiet)
+    tok = Tokenizer.from_file(str(tmp_path / "tokenizer" / "tokenizer.json"))
+    rows = [json.loads(line) for line in (tmp_path / "corpus" / "train.jsonl").open()]
+    assert {r["source"] for r in rows} == {p.name for p in (SHARED_DATA / "corpus").iterdir()}
+    words = sum(len(r["text"].split()) for r in rows)
+    assert 150_000 < words < 250_000
+    tokens = sum(len(tok.encode(r["text"]).ids) + 2 for r in rows)  # <s> ... </s>
+    epoch = tokens / (cfg.train.batch_size * cfg.train.block_len)  # optimizer steps
+    assert abs(cfg.study.amateurs["early-70"]["step"] / epoch - 1) < 0.05
+    assert 9 <= cfg.train.steps / epoch <= 11
+    assert 2 <= cfg.study.good_step / epoch <= 8
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is absent")
+def test_reference_config_shrunk_runs_end_to_end(tmp_path):
+    """The reference study's graph with every size cut down runs to its report on real data."""
+    from cdsynth.graph import experiment_status, run_experiment
+    from cdsynth.workspace import Workspace
+
+    from .conftest import quiet
+    from .test_evaluate import real_passwords
+
+    pw = real_passwords()
+    shrunk = [
+        f"workdir={tmp_path}",
+        f"corpus.path={SHARED_DATA / 'corpus'}",
+        "corpus.max_words=20000",
+        "tokenizer.vocab_size=512",
+        "train.model=test-micro",
+        "train.block_len=64",
+        "train.batch_size=8",
+        "train.micro_batch_size=8",
+        "train.steps=24",
+        "train.warmup_steps=2",
+        "train.eval_every=4",
+        "train.checkpoint_every=4",
+        "train.compile=false",
+        "generate.new_tokens=44",
+        "generate.corpus_tokens=3000",
+        "evaluate.max_items=3",
+        "evaluate.perplexity_documents=10",
+        "evaluate.steps=[4, 24]",
+        f"evaluate.passwords.ewok={pw.ewok}",
+        f"evaluate.passwords.entity_tracking={pw.entity_tracking}",
+        "study.seeds=[0, 1]",
+        "study.good_step=16",
+        "study.amateurs.early-70.step=4",
+        "study.bootstrap_samples=50",
+    ]
+    cfg = load_config(REFERENCE, shrunk)
+    run_experiment(cfg, log=quiet)
+    assert all(state == "done" for _, state in experiment_status(cfg))
+    summary = json.loads((Workspace(cfg.workdir).report / "summary.json").read_text())
+    assert set(summary["seeds"]) == {"baseline", *REFERENCE_CONDITIONS}
+    assert all(len(seeds) == 2 for seeds in summary["seeds"].values())
