@@ -3,8 +3,7 @@
 Stories have characters, objects, containers and places, and actions that change who
 holds what (give, take, put in, take out, swap), with short dialogue. The state is tracked
 while writing, so the text is consistent, and the same world yields entity-tracking and
-agreement probes (see `cdsynth.evaluate.probes`). Names and objects are split into a corpus
-part and a held-out part, so probes can use entities the demo corpus never mentions.
+agreement probes (see `cdsynth.evaluate.probes`).
 
     docs = generate_stories(seed=0, words=100_000)   # deterministic for (seed, words)
 """
@@ -58,8 +57,6 @@ BOYS = [
     "Felix",
     "Milo",
 ]
-HELDOUT_GIRLS = ["Wendy", "Greta", "Olive", "Tessa", "Vera", "Daisy"]
-HELDOUT_BOYS = ["Victor", "Rufus", "Dexter", "Gus", "Ivan", "Walter"]
 
 OBJECTS = [
     "ball",
@@ -93,9 +90,7 @@ OBJECTS = [
     "ring",
     "leaf",
 ]
-HELDOUT_OBJECTS = ["lantern", "compass", "marble", "teapot", "button", "trumpet"]
 CONTAINERS = ["box", "basket", "bag", "jar", "drawer", "bucket", "chest", "bowl", "pocket"]
-HELDOUT_CONTAINERS = ["crate", "barrel", "suitcase"]
 PLACES = [
     "the park",
     "the garden",
@@ -143,9 +138,6 @@ class Lexicon:
 
 
 CORPUS_LEXICON = Lexicon(tuple(GIRLS), tuple(BOYS), tuple(OBJECTS), tuple(CONTAINERS))
-HELDOUT_LEXICON = Lexicon(
-    tuple(HELDOUT_GIRLS), tuple(HELDOUT_BOYS), tuple(HELDOUT_OBJECTS), tuple(HELDOUT_CONTAINERS)
-)
 
 
 def pronoun(name: str, lex: Lexicon) -> tuple[str, str, str]:
