@@ -89,6 +89,28 @@ def test_whole_study_and_report(study):
     assert "<link" not in html and "<script" not in html and 'src="http' not in html
 
 
+def test_report_states_good_bad_and_the_real_text_each_method_saw(study):
+    root, cfg, _ = study
+    summary = json.loads((root / "report" / "summary.json").read_text())
+    blocks = next((root / "blocks").glob("train-*"))
+    n_blocks = json.loads((blocks / "blocks.json").read_text())["n_blocks"]
+    models = {r[0]: r for r in summary["models"][1:]}
+    for role, step in (("GOOD", 12), ("BAD of cd-early", 4)):
+        state = json.loads((root / f"runs/baseline-seed0/step_{step}/state.json").read_text())
+        assert models[role][1:3] == [f"runs/baseline-seed0/step_{step}", str(step)]
+        assert float(models[role][3]) == pytest.approx(step * 8 / n_blocks, rel=6e-3)
+        assert float(models[role][4]) == pytest.approx(state["eval_loss"], rel=1e-3)
+    seen = {r[0]: r for r in summary["training_data"][1:]}
+    assert float(seen["baseline"][3]) == 0
+    assert float(seen["baseline"][2]) == pytest.approx(12 * 8 / n_blocks, rel=6e-3)
+    for m in ("no-contrast", "cd-early"):  # 30% of the rows are synthetic: 70% the real text
+        share = float(seen[m][3])
+        assert share == pytest.approx(0.3, abs=0.02)
+        assert float(seen[m][2]) == pytest.approx(12 * 8 * (1 - share) / n_blocks, rel=1e-2)
+    assert float(seen["no-contrast-ratio-0.6"][3]) == pytest.approx(0.6, abs=0.02)
+    assert "## GOOD, BAD and the training data" in (root / "report" / "report.md").read_text()
+
+
 def test_html_report_renders_at_1280px_in_headless_chromium(study, tmp_path):
     """Runs where Chromium is installed (Debian/Ubuntu: apt-get install chromium)."""
     from .test_report import chromium_layout

@@ -694,6 +694,83 @@ def page_head(title: str) -> str:
 SYNTHETIC_TOTALS = ("segments", "empty_segments", "duplicate_segments")
 
 
+def _train_blocks(cfg: ExperimentConfig) -> int | None:
+    """Blocks in one epoch of the real train split, as the trainer packed it."""
+    from .stages import blocks_folder
+
+    ws = Workspace(cfg.workdir)
+    f = blocks_folder(ws, "train", [ws.corpus / "train.jsonl"], cfg.train.block_len)
+    return read_json(f / "blocks.json")["n_blocks"] if (f / "blocks.json").is_file() else None
+
+
+def _state(checkpoint: Path) -> dict:
+    f = checkpoint / "state.json"
+    return read_json(f) if f.is_file() else {}
+
+
+def model_tables(cfg: ExperimentConfig, methods: dict[str, list[str]]) -> tuple[list, list]:
+    """(GOOD and the amateurs: checkpoint, epochs of real text, held-out loss;
+    each method's training data: epochs of real text and the synthetic share of its rows),
+    read from the checkpoints' state.json. Epochs = real rows seen / blocks in the train split.
+    """
+    n_blocks = _train_blocks(cfg)
+    root = Path(cfg.workdir)
+
+    def epochs(state: dict):
+        if not n_blocks or "rows_total" not in state:
+            return None
+        return (state["rows_total"] - state.get("synthetic_rows_total", 0)) / n_blocks
+
+    models = [["model", "checkpoint", "step", "epochs of real text", "held-out loss"]]
+    seen = set()
+    for cond in study_conditions(cfg):
+        g = cond.generate
+        for role, path in (("GOOD", g.good), (f"BAD of {cond.name}", g.bad)):
+            if path is None and role != "GOOD" and g.bad_dropout > 0:
+                if ("dropout", g.bad_dropout) not in seen:
+                    seen.add(("dropout", g.bad_dropout))
+                    models.append([role, f"GOOD with dropout {g.bad_dropout}", "-", "-", "-"])
+                continue
+            if path is None or path in seen:
+                continue
+            seen.add(path)
+            st = _state(root / path)
+            models.append(
+                [
+                    role,
+                    path,
+                    str(st.get("step", "-")),
+                    _fmt(epochs(st), 3),
+                    _fmt(st.get("eval_loss")),
+                ]
+            )
+    data = [
+        ["method", "steps", "epochs of real text", "synthetic share of rows", "last held-out loss"]
+    ]
+    for m, runs in methods.items():
+        states = []
+        for run in runs:
+            last = list_checkpoints(root / "runs" / run)
+            if last:
+                states.append(_state(last[-1]))
+        states = [st for st in states if "rows_total" in st]
+        if not states:
+            continue
+        ep = [epochs(st) for st in states]
+        share = [st.get("synthetic_rows_total", 0) / st["rows_total"] for st in states]
+        losses = [st["eval_loss"] for st in states if st.get("eval_loss") is not None]
+        data.append(
+            [
+                m,
+                str(states[0]["step"]),
+                _fmt(np.mean(ep), 3) if None not in ep else "-",
+                _fmt(np.mean(share), 3),
+                _fmt(np.mean(losses)) if losses else "-",
+            ]
+        )
+    return models, data
+
+
 def synthetic_totals(out_dir: Path) -> dict:
     """The corpus manifest's segment counts (those present) for the diagnostics table."""
     m = out_dir / "manifest.json"
@@ -779,6 +856,12 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
         [k, *[_fmt(d.get(k), 3) for d in diags.values()]] for k in diag_keys
     ]
 
+    models, data_seen = model_tables(cfg, methods)
+    models_note = (
+        "GOOD, the amateurs and what each method trained on, read from the checkpoints: "
+        "epochs of real text = real rows seen / blocks in the real train split (means over "
+        "seeds); held-out loss in nats per token on the eval split."
+    )
     table = main_table(summary)
     sub_tables = {}
     for t, subs in summary["subtasks"].items():
@@ -835,6 +918,8 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
     md += ["### Selection check", "", sel_note, "", md_table(selection_table(summary)), ""]
     for t, rows in sub_tables.items():
         md += [f"### {t} by subtask", "", md_table(rows), ""]
+    md += ["## GOOD, BAD and the training data", "", models_note, "", md_table(models), ""]
+    md += [md_table(data_seen), ""]
     md += ["## Figures", ""] + [f"![{f}]({f})" for f in figures]
     md += ["", "## Synthetic corpora", "", md_table(diag_rows), "", "### Samples", ""] + samples_md
     write_text(folder / "report.md", "\n".join(md) + "\n")
@@ -873,6 +958,8 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
     ]
     for t, rows in sub_tables.items():
         parts += [f"<h3>{html.escape(t)} by subtask</h3>", html_table(rows)]
+    parts += ["<h2>GOOD, BAD and the training data</h2>", f"<p>{html.escape(models_note)}</p>"]
+    parts += [html_table(models), html_table(data_seen)]
     parts += ["<h2>Figures</h2>"] + [img(f) for f in figures]
     parts += [
         "<h2>Synthetic corpora</h2>",
@@ -893,6 +980,8 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
             "resample": summary["resample"],
             "summary": summary,
             "diagnostics": diags,
+            "models": models,
+            "training_data": data_seen,
         },
     )
     log(md_table(table))

@@ -59,14 +59,19 @@ def run_tokenizer(cfg: ExperimentConfig, log=print, force: bool = False) -> Path
     return ws.tokenizer
 
 
+def blocks_folder(ws: Workspace, name: str, inputs: list[Path], block_len: int) -> Path:
+    """Where the packing of `inputs` with the workspace tokenizer into `block_len` lives."""
+    key = stable_hash(
+        [file_hash(ws.tokenizer / "tokenizer.json"), [file_hash(f) for f in inputs], block_len]
+    )
+    return ws.blocks(name, key)
+
+
 def ensure_blocks(
     ws: Workspace, name: str, inputs: list[Path], texts, block_len: int, log=print, extra=None
 ) -> Path:
     """Pack `texts` with the workspace tokenizer unless an identical packing exists."""
-    key = stable_hash(
-        [file_hash(ws.tokenizer / "tokenizer.json"), [file_hash(f) for f in inputs], block_len]
-    )
-    folder = ws.blocks(name, key)
+    folder = blocks_folder(ws, name, inputs, block_len)
     if not (folder / "blocks.json").is_file():
         meta = pack_texts(load_tokenizer(ws.tokenizer), list(texts()), block_len, folder, extra)
         log(f"blocks: {name}: {meta['n_blocks']} blocks of {block_len} ({meta['n_tokens']} tokens)")
