@@ -29,6 +29,7 @@ from ..storyworld import (
     StoryWriter,
     a,
     cap,
+    pronoun,
 )
 
 # (grammatical, ungrammatical): each grammatical form is one the story world writes, after the
@@ -37,7 +38,7 @@ from ..storyworld import (
 # equal numbers, so a model that merely prefers one of the two words scores 0.5.
 ONCE = "Once upon a time, {x} and {y} went to {p}. "
 AGREEMENT_TEMPLATES = (
-    (ONCE + "{x} was {f}.", ONCE + "{x} were {f}."),
+    ("{x} took the {o} from {y}. {s} was {sad}.", "{x} took the {o} from {y}. {s} were {sad}."),
     (ONCE + "{x} and {y} were {f}.", ONCE + "{x} and {y} was {f}."),
     (
         ONCE + "{an} was sitting near them. The {n} was {f}.",
@@ -65,6 +66,9 @@ def agreement_pairs(seed: int = 0, n_per_template: int = 40) -> dict[str, list[d
             fill = dict(
                 x=x,
                 y=y,
+                s=cap(pronoun(y, lex)[0]),
+                o=rng.choice(lex.objects),
+                sad=rng.choice(["sad", "surprised", "not happy"]),
                 z=z,
                 f=rng.choice(FEELINGS),
                 n=(n := rng.choice(ANIMALS)),
