@@ -5,7 +5,7 @@ import json
 import pytest
 
 from cdsynth import train as train_mod
-from cdsynth.graph import experiment_status, run_experiment
+from cdsynth.graph import experiment_status, run_experiment, status_lines
 
 from .conftest import interrupt_after, quiet, tiny_config
 
@@ -154,6 +154,14 @@ def test_a_stage_killed_half_way_resumes(study, monkeypatch):
         run_experiment(changed, log=quiet)
     status = dict(experiment_status(changed))
     assert status["train/mix-no-contrast-seed0"] == "partial"
+    # `cdsynth experiment status` says how far it came and what is left
+    lines = status_lines(changed)
+    assert any(
+        line.split() == ["train/mix-no-contrast-seed0", "partial", "(step", "8", "of", "12)"]
+        for line in lines
+    )
+    left = [n for n, s in experiment_status(changed) if s != "done"]
+    assert lines[-1].startswith(f"{len(status) - len(left)} of {len(status)} stages done; left: ")
     monkeypatch.undo()
     logs = []
     run_experiment(changed, log=logs.append)

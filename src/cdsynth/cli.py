@@ -147,13 +147,10 @@ def experiment_status(
     config: str = typer.Argument(..., help="experiment config (YAML)"),
     overrides: Optional[List[str]] = OverridesArg,
 ):
-    """A table of the study's stages: done, partial, stale or to do."""
-    from .graph import experiment_status as status
+    """A table of the study's stages: done, partial (how far), stale or to do; then what is left."""
+    from .graph import status_lines
 
-    rows = status(_config(config, overrides))
-    width = max(len(n) for n, _ in rows)
-    for name, state in rows:
-        print(f"{name:<{width}}  {state}")
+    print("\n".join(status_lines(_config(config, overrides))))
 
 
 @experiment_app.command("report")

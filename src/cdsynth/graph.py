@@ -30,7 +30,7 @@ from .fileio import read_json, stable_hash, write_json, write_text
 from .identity import identity
 from .stages import run_corpus, run_generate, run_tokenizer, run_train
 from .study import study_conditions, train_config
-from .workspace import Workspace, eval_dir
+from .workspace import Workspace, eval_dir, latest_checkpoint, step_of
 
 
 @dataclass
@@ -237,3 +237,36 @@ def run_experiment(
 
 def experiment_status(cfg: ExperimentConfig) -> list[tuple[str, str]]:
     return [(s.name, stage_state(cfg, s)) for s in build_graph(cfg, log=lambda *a: None)]
+
+
+def stage_progress(stage: Stage) -> str:
+    """How far a started stage has come, read from its output: a training run's last
+    checkpoint, a generation's finished batches, an evaluation's scored checkpoints."""
+    out = stage.output
+    if stage.kind == "train":
+        last = latest_checkpoint(out)
+        return f"step {step_of(last) if last else 0} of {stage.config['steps']}"
+    if stage.kind == "generate":
+        return f"{len(list((out / 'batches').glob('*.parquet')))} batches written"
+    if stage.kind == "eval":
+        return f"{sum(1 for p in out.glob('step_*') if p.is_dir())} checkpoints scored"
+    return ""
+
+
+def status_lines(cfg: ExperimentConfig) -> list[str]:
+    """`cdsynth experiment status`: each stage's state (with its progress where started) and
+    a last line counting what is left."""
+    stages = build_graph(cfg, log=lambda *a: None)
+    states = [stage_state(cfg, s) for s in stages]
+    width = max(len(s.name) for s in stages)
+    lines = []
+    for s, state in zip(stages, states, strict=True):
+        more = stage_progress(s) if state == "partial" and s.output.exists() else ""
+        lines.append(f"{s.name:<{width}}  {state}" + (f" ({more})" if more else ""))
+    left = [s.kind for s, state in zip(stages, states, strict=True) if state != "done"]
+    kinds = ", ".join(f"{left.count(k)} {k}" for k in dict.fromkeys(left))
+    lines.append(
+        f"{len(stages) - len(left)} of {len(stages)} stages done"
+        + (f"; left: {kinds}" if left else "")
+    )
+    return lines
