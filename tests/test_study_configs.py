@@ -124,7 +124,7 @@ def test_an_edited_corpus_file_makes_the_corpus_and_everything_after_it_stale(tm
 # ----- configs/reference-cpu.yaml: the data-constrained CPU study -----------------------------
 
 REFERENCE = CONFIGS / "reference-cpu.yaml"
-REFERENCE_CONDITIONS = ["no-contrast", "no-contrast-vhead", "cd-early-70", "cd-early-70-top_k-200"]
+REFERENCE_CONDITIONS = ["no-contrast", "no-contrast-vhead", "cd-early-70"]
 
 
 def test_reference_config_graph():
@@ -136,7 +136,6 @@ def test_reference_config_graph():
     assert early.good == f"runs/baseline-seed0/step_{cfg.study.good_step}"
     assert early.bad == "runs/baseline-seed0/step_70"
     assert (early.decoding.alpha, early.decoding.lam, early.decoding.top_k) == (0.1, 1.0, 0)
-    assert conds["cd-early-70-top_k-200"].generate.decoding.top_k == 200
     assert all(c.ratio == 0.3 for c in conds.values())
     g = cfg.generate
     assert g.corpus_tokens == "real" and g.prefix_tokens + g.new_tokens <= cfg.train.block_len
