@@ -32,7 +32,8 @@ def main() -> None:
             link = CONTROL / "runs" / run
             if not link.exists():
                 link.symlink_to(Path("../..") / STUDY.name / "runs" / run)
-    methods["real-only-490"] = [f"real-only-490-seed{s}" for s in cfg.study.seeds]
+    control_runs = [f"real-only-490-seed{s}" for s in cfg.study.seeds]
+    methods["real-only-490"] = [r for r in control_runs if (CONTROL / "runs" / r).is_dir()]
     control = dataclasses.replace(cfg, workdir=str(CONTROL))
     report.write_report(control, methods)
 
