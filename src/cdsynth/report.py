@@ -26,7 +26,7 @@ from .analysis import corpus_diagnostics, ngrams
 from .config import ExperimentConfig
 from .fileio import read_json, write_json, write_text
 from .study import condition_specs, study_conditions
-from .workspace import Workspace, eval_dir, list_checkpoints, step_of
+from .workspace import Workspace, eval_dir, latest_checkpoint, list_checkpoints, step_of
 
 # The paper's published figures for its headline claims, transcribed from the seed summary
 # ../shared/seeds/000_ad0207118ff246d7.txt (arXiv 2510.08245: "Key Results", "Mechanism 3"
@@ -714,7 +714,7 @@ def model_tables(cfg: ExperimentConfig, methods: dict[str, list[str]]) -> tuple[
     read from the checkpoints' state.json. Epochs = real rows seen / blocks in the train split.
     """
     n_blocks = _train_blocks(cfg)
-    root = Path(cfg.workdir)
+    ws = Workspace(cfg.workdir)
 
     def epochs(state: dict):
         if not n_blocks or "rows_total" not in state:
@@ -734,7 +734,7 @@ def model_tables(cfg: ExperimentConfig, methods: dict[str, list[str]]) -> tuple[
             if path is None or path in seen:
                 continue
             seen.add(path)
-            st = _state(root / path)
+            st = _state(ws.root / path)
             models.append(
                 [
                     role,
@@ -748,12 +748,8 @@ def model_tables(cfg: ExperimentConfig, methods: dict[str, list[str]]) -> tuple[
         ["method", "steps", "epochs of real text", "synthetic share of rows", "last held-out loss"]
     ]
     for m, runs in methods.items():
-        states = []
-        for run in runs:
-            last = list_checkpoints(root / "runs" / run)
-            if last:
-                states.append(_state(last[-1]))
-        states = [st for st in states if "rows_total" in st]
+        lasts = [latest_checkpoint(ws.run(run)) for run in runs]
+        states = [st for ck in lasts if ck and "rows_total" in (st := _state(ck))]
         if not states:
             continue
         ep = [epochs(st) for st in states]
