@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
@@ -43,9 +44,18 @@ def check_logits(logits: torch.Tensor, name: str = "logits") -> None:
     """Reject NaN or infinite logits: they mean a broken model, not a valid distribution.
 
     One sum per row: it is NaN or infinite iff some entry is (finite logits are far below the
-    ~1e38 / vocab that could overflow it), and far cheaper than an elementwise test."""
-    if not bool(torch.isfinite(logits.sum(-1)).all()):
+    ~1e38 / vocab that could overflow it), and far cheaper than an elementwise test. Skipped
+    inside a compiled graph, which cannot branch on data: `choose` returns the same test as
+    `Choice.finite` and the compiled decode step raises after the step."""
+    if torch.compiler.is_compiling():
+        return
+    if not all_finite(logits):
         raise ValueError(f"{name} contain NaN or infinite values")
+
+
+def all_finite(logits: torch.Tensor) -> torch.Tensor:
+    """0-d bool: no NaN or infinite value in `logits` (one sum per row, see check_logits)."""
+    return torch.isfinite(logits.sum(-1)).all()
 
 
 def log_probs(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -209,11 +219,54 @@ def sample(scores: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
     cdf = torch.cumsum(probs, dim=-1)
     target = (uniforms.double() * cdf[:, -1]).unsqueeze(-1)
     idx = torch.searchsorted(cdf, target, right=True).squeeze(-1)
-    over = idx >= scores.shape[-1]
-    if over.any():  # rounding at the very top of the CDF: take the last token with mass
-        last = scores.shape[-1] - 1 - torch.argmax((probs.flip(-1) > 0).int(), dim=-1)
-        idx = torch.where(over, last, idx)
-    return idx
+    # rounding at the very top of the CDF: take the last token with mass (no branch on data,
+    # so that the same function runs inside a compiled graph; NaN scores, which a compiled
+    # step reports after the step, give token 0 rather than an index out of range)
+    vocab = torch.arange(scores.shape[-1], device=scores.device)
+    last = torch.where(probs > 0, vocab, 0).amax(-1)
+    return torch.where(idx >= scores.shape[-1], last, idx)
+
+
+class Choice(NamedTuple):
+    """One decoding step's pick for every row and the per-row statistics generate records."""
+
+    tokens: torch.Tensor  # (rows,) int64
+    contrast: torch.Tensor | None  # (rows,) log p_good - log p_bad of the pick (CD only)
+    differs: torch.Tensor  # (rows,) bool: the pick is not GOOD's argmax
+    vhead_size: torch.Tensor  # (rows,) |V_head|
+    finite: torch.Tensor  # (2,) bool: GOOD's and BAD's logits free of NaN / inf
+    scores: torch.Tensor  # (rows, vocab) the scores sampled from
+
+
+def choose(
+    rule, good_logits: torch.Tensor, bad_logits: torch.Tensor | None, uniforms: torch.Tensor
+) -> Choice:
+    """Apply `rule` (step_scores), sample with `uniforms` (sample) and take the statistics:
+    what one step of every engine does, eagerly or inside the lean engine's compiled step.
+    Non-finite logits raise (check_logits) when run eagerly; inside a compiled graph, which
+    cannot raise on data, they come out in `finite` (see `raise_if_not_finite`)."""
+    st = step_scores(rule, good_logits, bad_logits)
+    tok = sample(st.scores, uniforms)
+    contrast = None
+    if st.bad_logp is not None:
+        pick = tok[:, None]
+        contrast = (st.good_logp.gather(1, pick) - st.bad_logp.gather(1, pick))[:, 0]
+    bad_ok = all_finite(bad_logits) if bad_logits is not None else torch.ones_like(tok[0] == 0)
+    return Choice(
+        tok,
+        contrast,
+        tok != good_logits.argmax(-1),
+        st.vhead.sum(-1),
+        torch.stack([all_finite(good_logits), bad_ok]),
+        st.scores,
+    )
+
+
+def raise_if_not_finite(finite: torch.Tensor) -> None:
+    """check_logits' error for a `Choice.finite` that is not all true."""
+    for ok, name in zip(finite.tolist(), ("GOOD logits", "BAD logits"), strict=True):
+        if not ok:
+            raise ValueError(f"{name} contain NaN or infinite values")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ import numpy as np
 import torch
 
 from .config import DecodingConfig, GenerateConfig, to_dict
-from .decoding import sample, step_scores
+from .decode_step import decode_step
+from .decoding import choose, raise_if_not_finite
 from .errors import UserError
 from .fileio import (
     atomic_path,
@@ -165,50 +166,75 @@ def generate_batch(
         logits = torch.cat(logits) if len(logits) > 1 else logits[0]
         return logits[0], (logits[1] if rule.strategy == "cd" else None)
 
+    # the keyed uniforms of every step, drawn up front: (new_tokens, B)
+    steps = np.arange(new_tokens)[:, None]
+    u_all = torch.from_numpy(keyed_uniform(seed, STREAM_SAMPLE, keys[:, 0], keys[:, 1], steps))
+    u_all = u_all.to(dev)
+    # one lean engine holding every model, no dropout: the step is one compiled graph
+    fused = len(engines) == 1 and isinstance(engines[0], LeanLlama) and drop is None
+    step = decode_step(engines[0], rule, V) if fused else None
+    stop = eos == "stop" and tokens.eos is not None
+    check_every = 1 if dev.type == "cpu" else 32  # `done.all()` waits for the device
+    done = torch.zeros(B, dtype=torch.bool, device=dev)
+    picks = []  # per step: decoding.Choice
+
     g_logits, b_logits = run(ids, positions, 0, P)
-    out = torch.empty(B, new_tokens, dtype=torch.long)
-    done = torch.zeros(B, dtype=torch.bool)
-    n_steps = torch.zeros(B)
-    contrast = torch.zeros(B, new_tokens, dtype=torch.float64)  # per token, CD only
-    differs = torch.zeros(B)
-    vhead = torch.zeros(B)
-    recorded = [] if record_scores else None
+    choice = choose(rule, g_logits, b_logits, u_all[0])
+    raise_if_not_finite(choice.finite)
     for t in range(new_tokens):
-        st = step_scores(rule, g_logits, b_logits)
-        u = torch.from_numpy(keyed_uniform(seed, STREAM_SAMPLE, keys[:, 0], keys[:, 1], t))
-        u = u.to(st.scores.device)  # sampling runs where the scores are (CPU or CUDA)
-        tok = sample(st.scores, u).cpu()
-        out[:, t] = tok
-        live = ~done
-        n_steps += live
-        tok_dev = tok.to(st.good_logp.device)[:, None]
-        if st.bad_logp is not None:
-            c = (st.good_logp.gather(1, tok_dev) - st.bad_logp.gather(1, tok_dev))[:, 0]
-            contrast[:, t] = c.cpu().double()
-        differs += live & (tok != g_logits.argmax(-1).cpu())
-        vhead += torch.where(live, st.vhead.sum(-1).cpu().float(), 0.0)
-        if recorded is not None:
-            recorded.append(st.scores.cpu())
-        if eos == "stop" and tokens.eos is not None:
-            done |= tok == tokens.eos
-            if bool(done.all()):
+        picks.append(choice if record_scores else choice._replace(scores=None))
+        if stop:
+            done |= choice.tokens == tokens.eos
+            if (t + 1) % check_every == 0 and bool(done.all()):
                 break
         if t == new_tokens - 1:
             break
         slot = P + t
-        g_logits, b_logits = run(tok[:, None].to(dev), positions[:, -1:] + (t + 1), slot, slot + 1)
+        if step is not None:
+            choice = step(
+                choice.tokens,
+                positions[:, -1] + (t + 1),
+                caches[0],
+                valid[:, : slot + 1],
+                u_all[t + 1],
+            )
+        else:
+            g_logits, b_logits = run(
+                choice.tokens[:, None], positions[:, -1:] + (t + 1), slot, slot + 1
+            )
+            choice = choose(rule, g_logits, b_logits, u_all[t + 1])
+            raise_if_not_finite(choice.finite)
+    return _batch_result(picks, rule.strategy == "cd", tokens.eos if stop else None)
 
+
+def _batch_result(picks: list, cd: bool, eos: int | None) -> BatchResult:
+    """BatchResult from the per-step picks. A row is live up to and including its first
+    `eos` (None: every step); its statistics are over its live steps only."""
+    out = torch.stack([c.tokens for c in picks], 1).cpu()  # (B, steps)
+    B, T = out.shape
+    if eos is None:
+        n_steps = torch.full((B,), T)
+    else:
+        is_eos = out == eos
+        first = torch.where(is_eos.any(1), is_eos.int().argmax(1) + 1, T)
+        n_steps = first
+    live = torch.arange(T)[None] < n_steps[:, None]
+    differs = (torch.stack([c.differs for c in picks], 1).cpu() & live).sum(1)
+    vhead = torch.stack([c.vhead_size for c in picks], 1).cpu().double()
+    vhead = torch.where(live, vhead, 0.0).sum(1)
     seqs = [out[r, : int(n_steps[r])].tolist() for r in range(B)]
-    # a row's live steps are its first n_steps: its tokens' contrasts are that prefix of the row
-    per_token = [contrast[r, : int(n_steps[r])].tolist() for r in range(B)]
-    cd = rule.strategy == "cd"
-    ended = [bool(seq) and seq[-1] == tokens.eos for seq in seqs]
-    steps = n_steps.clamp_min(1)
+    if cd:
+        contrast = torch.stack([c.contrast for c in picks], 1).cpu().double()
+        per_token = [contrast[r, : int(n_steps[r])].tolist() for r in range(B)]
+    else:
+        per_token = [None] * B
+    steps = n_steps.clamp_min(1).double()
+    recorded = [c.scores.cpu() for c in picks] if picks[0].scores is not None else None
     return BatchResult(
         tokens=seqs,
-        ended_with_eos=ended,
+        ended_with_eos=[bool(seq) and seq[-1] == eos for seq in seqs],
         mean_contrast=[sum(c) / max(len(c), 1) for c in per_token] if cd else [None] * B,
-        token_contrast=per_token if cd else [None] * B,
+        token_contrast=per_token,
         differs_from_good_argmax=(differs / steps).tolist(),
         mean_vhead_size=(vhead / steps).tolist(),
         step_scores=recorded,

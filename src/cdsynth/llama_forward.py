@@ -20,6 +20,7 @@ overhead that dominates decoding small models on a CPU. Differences from a plain
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,8 @@ import torch.nn.functional as F
 from .errors import UserError
 from .keyed_random import STREAM_DROPOUT, keyed_uniform
 from .llama_math import fused_gate_up, fused_qkv, rms_norm, rope_tables, rotate
+
+DECODE_ROWS = 64  # rows per product that packed decode weights are laid out for
 
 
 @dataclass
@@ -121,6 +124,10 @@ class LeanLlama:
         # one-query attention over a bf16 cache: a compiled fused kernel reads the cache once,
         # ~2x faster than matmuls on this memory-bound step (bench/, BENCHMARKS.md)
         self.compiled_decode = compile_decode and dtype == torch.bfloat16
+        # the whole decode step as one compiled graph (decode_step.py), in bf16 and fp32
+        self.compile_step = compile_decode and dtype in (torch.bfloat16, torch.float32)
+        self._decode_weights = None
+        self.steps = {}  # decode_step.DecodeStep per (rule, vocab), made on first use
         self.n_heads = cfg.num_attention_heads
         self.n_kv = cfg.num_key_value_heads
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // self.n_heads
@@ -167,6 +174,58 @@ class LeanLlama:
         return KVCache(
             [torch.zeros(shape, dtype=self.dtype, device=self.device) for _ in range(n)],
             [torch.zeros(shape, dtype=self.dtype, device=self.device) for _ in range(n)],
+        )
+
+    def decode_weights(self) -> dict:
+        """What a one-token step (`decode_logits`) reads, as plain tensors: per layer and
+        stacked model the products' (out, in) weights, packed for oneDNN where this CPU build
+        can (kernels.py; the packed copies go with the engine), and the output layer's in its
+        float32 (float64) dtype."""
+        if self._decode_weights is None:
+            from .kernels import can_pack, pack_weights, release
+
+            def own(w):  # (M, in, out) -> per model (out, in)
+                return [w[m].t().contiguous() for m in range(self.n_models)]
+
+            layers = [
+                {
+                    "norm_in": L["norm_in"][:, 0],
+                    "norm_post": L["norm_post"][:, 0],
+                    **{name: own(L[name]) for name in ("qkv", "o", "gate_up", "down")},
+                }
+                for L in self.layers
+            ]
+            w = {
+                "embed": self.embed,
+                "inv_freq": self.inv_freq,
+                "layers": layers,
+                "norm": self.norm,
+                "head": own(self.lm_head),
+                "packed": can_pack(self.device, self.dtype),
+                "head_packed": can_pack(self.device, self.lm_head.dtype),
+            }
+            products = [t for L in layers for n in ("qkv", "o", "gate_up", "down") for t in L[n]]
+            keys = pack_weights(products, DECODE_ROWS) if w["packed"] else []
+            keys += pack_weights(w["head"], DECODE_ROWS) if w["head_packed"] else []
+            weakref.finalize(self, release, keys)
+            self._decode_weights = w
+        return self._decode_weights
+
+    def decode_spec(self) -> DecodeSpec:
+        return DecodeSpec(self.n_heads, self.n_kv, self.head_dim, self.eps, self.rope_scale)
+
+    def decode_logits(
+        self, ids: torch.Tensor, positions: torch.Tensor, cache: KVCache, key_valid: torch.Tensor
+    ) -> torch.Tensor:
+        """`decode_logits` (the module function) on this engine's weights."""
+        return decode_logits(
+            self.decode_weights(),
+            self.decode_spec(),
+            ids,
+            positions,
+            cache.keys,
+            cache.values,
+            key_valid,
         )
 
     def _rope(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -335,6 +394,54 @@ def lm_head(x, norm, weight, eps: float):
     """Final norm and vocabulary projection of the last position: (M, B, vocab) logits, in
     the dtype of `norm` and `weight` (float32, or float64), whatever the dtype of x."""
     return torch.bmm(rms_norm(x.to(weight.dtype), norm, eps), weight)
+
+
+@dataclass(frozen=True)
+class DecodeSpec:
+    """The sizes and constants of a one-token step (what a compiled step specializes on)."""
+
+    n_heads: int
+    n_kv: int
+    head_dim: int
+    eps: float
+    rope_scale: float
+
+
+def decode_logits(w: dict, spec: DecodeSpec, ids, positions, keys, values, key_valid):
+    """One new token per row through every stacked model, written at cache slot
+    key_valid.shape[1] - 1. w: `LeanLlama.decode_weights()`; ids and positions (B,); keys and
+    values: the cache's per-layer tensors; key_valid (B, slot + 1) bool. Returns (M, B, vocab)
+    logits as `LeanLlama.forward` does for one token, from the same math (tests compare the
+    two). Pure and free of branches on data: the function the compiled decode step traces."""
+    from .kernels import linear
+
+    M, B, end = w["embed"].shape[0], ids.shape[0], key_valid.shape[1]
+    H, KV, D = spec.n_heads, spec.n_kv, spec.head_dim
+
+    def per_model(h, weights, packed):  # h (M, B, in) -> (M, B, out): one product per model
+        return torch.stack([linear(h[m], weights[m], packed) for m in range(M)])
+
+    x = w["embed"][:, ids]  # (M, B, hidden)
+    cos, sin = rope_tables(positions[:, None], w["inv_freq"], spec.rope_scale, x.dtype)
+    cos, sin = cos[:, 0], sin[:, 0]  # (B, 1, D): broadcast over (M, B, heads, D)
+    mask = key_valid[:, None, None, :]  # (B, 1, T=1, end)
+    packed = w["packed"]
+    for li, L in enumerate(w["layers"]):
+        h = rms_norm(x, L["norm_in"], spec.eps)
+        q, k, v = per_model(h, L["qkv"], packed).split([H * D, KV * D, KV * D], dim=-1)
+        q = rotate(q.view(M, B, H, D), cos, sin)
+        k = rotate(k.view(M, B, KV, D), cos, sin)
+        # narrow + copy_, not an index: a compiled graph keeps the slot symbolic
+        keys[li].narrow(3, end - 1, 1).copy_(k[:, :, :, None])
+        values[li].narrow(3, end - 1, 1).copy_(v.view(M, B, KV, 1, D))
+        k_all, v_all = keys[li].narrow(3, 0, end), values[li].narrow(3, 0, end)
+        att = attend(q[:, :, :, None], k_all, v_all, mask, fused=True)  # (M, B, H, 1, D)
+        x = x + per_model(att.flatten(2), L["o"], packed)
+        h = rms_norm(x, L["norm_post"], spec.eps)
+        gate, up = per_model(h, L["gate_up"], packed).chunk(2, dim=-1)
+        x = x + per_model(F.silu(gate) * up, L["down"], packed)
+    h = rms_norm(x.to(w["norm"].dtype), w["norm"], spec.eps)  # (M, B, hidden)
+    return per_model(h, w["head"], w["head_packed"])
 
 
 # keyed_random's splitmix64 on int64 tensors (same bits; two's-complement wrap-around), so

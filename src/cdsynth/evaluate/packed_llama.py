@@ -11,51 +11,12 @@ the scorer is made.
 
 from __future__ import annotations
 
-import functools
-
 import torch
 import torch.nn.functional as F
 
+from ..kernels import packed_linear
 from ..llama_forward import unsupported
 from ..llama_math import fused_gate_up, fused_qkv, rms_norm, rope_tables, rotate
-
-ROWS_HINT = 2048  # rows per product that oneDNN lays the packed weights out for
-
-
-def can_pack(device: torch.device, dtype: torch.dtype) -> bool:
-    """Whether this torch build runs packed oneDNN products for `dtype` on `device` (probed
-    once on a tiny product: some builds list oneDNN but lack these kernels). Without them the
-    scorer uses the model's own modules, which compute the same numbers more slowly."""
-    if device.type != "cpu" or dtype not in (torch.float32, torch.bfloat16):
-        return False
-    return _onednn_works(dtype)
-
-
-@functools.cache
-def _onednn_works(dtype: torch.dtype) -> bool:
-    if not torch.backends.mkldnn.is_available():
-        return False
-    w = torch.ones(3, 2, dtype=dtype)
-    try:
-        y = packed_linear(w, rows=4)(torch.ones(4, 2, dtype=dtype))
-    except (RuntimeError, NotImplementedError, AttributeError):
-        return False
-    return bool((y == 2).all())
-
-
-def packed_linear(weight: torch.Tensor, bias: torch.Tensor | None = None, rows=ROWS_HINT):
-    """x -> x @ weight.T + bias, with `weight` (out, in) packed for oneDNN."""
-    packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach().contiguous(), rows)
-    bias = None if bias is None else bias.detach()
-
-    def run(x: torch.Tensor) -> torch.Tensor:
-        shape = x.shape
-        y = torch.ops.mkldnn._linear_pointwise(
-            x.reshape(-1, shape[-1]).contiguous(), packed, bias, "none", [], ""
-        )
-        return y.view(*shape[:-1], -1)
-
-    return run
 
 
 def packed_output_layer(linear, rows: int):

@@ -48,7 +48,8 @@ import torch
 
 from ..errors import UserError
 from ..hf_engine import load_causal_lm
-from .packed_llama import PackedLlama, can_pack, packed_output_layer
+from ..kernels import can_pack
+from .packed_llama import PackedLlama, packed_output_layer
 from .prefix_tree import model_inputs, pack
 
 BOS_RULES = ("bos", "eos", "none")

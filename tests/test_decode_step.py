@@ -1,0 +1,131 @@
+"""The one-graph decode step against its references: F.linear for the packed products,
+LeanLlama.forward for the one-token forward, uncached HF forwards in float64 for whole runs,
+the eager step for the compiled one."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cdsynth.config import DecodingConfig
+from cdsynth.decode_step import decode_step
+from cdsynth.decoding import choose, step_scores
+from cdsynth.generate import generate_batch, make_engines
+from cdsynth.kernels import can_pack, linear, pack_weights, release
+from cdsynth.llama_forward import LeanLlama
+
+from .test_generate import prefixes_of, random_model
+
+needs_onednn = pytest.mark.skipif(
+    not can_pack(torch.device("cpu"), torch.float32), reason="no packed oneDNN products"
+)
+
+
+@needs_onednn
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_packed_linear_equals_f_linear(dtype):
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(96, 40, generator=g).to(dtype)
+    x = torch.randn(7, 40, generator=g).to(dtype)
+    ref = F.linear(x.double(), w.double())
+    tol = 1e-5 if dtype == torch.float32 else 0.1
+    keys = pack_weights([w], rows=8)
+    torch.testing.assert_close(linear(x, w, packed=True).double(), ref, rtol=0, atol=tol)
+    compiled = torch.compile(lambda x, w: linear(x, w, packed=True) * 2)
+    torch.testing.assert_close(compiled(x, w).double(), 2 * ref, rtol=0, atol=2 * tol)
+    release(keys)
+    # a weight not packed ahead is packed on the spot: same numbers
+    torch.testing.assert_close(linear(x, w, packed=True).double(), ref, rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_decode_logits_equal_forward_with_left_padding(dtype):
+    lean = LeanLlama([random_model(1, dtype=torch.float32), random_model(2, torch.float32)], dtype)
+    ids = torch.tensor([[3, 1, 7, 9, 11], [1, 5, 6, 8, 13]])
+    pos = torch.tensor([[0, 0, 1, 2, 3], [0, 1, 2, 3, 4]])
+    valid = torch.ones(2, 8, dtype=torch.bool)
+    valid[0, 0] = False
+    out = []
+    for one_token in (lean.forward, lean.decode_logits):
+        cache = lean.new_cache(2, 8)
+        lean.forward(ids, pos, cache, 0, valid[:, :5])
+        tok, p = torch.tensor([20, 30]), pos[:, -1] + 1
+        if one_token == lean.forward:
+            out.append(lean.forward(tok[:, None], p[:, None], cache, 5, valid[:, :6]))
+        else:
+            out.append(lean.decode_logits(tok, p, cache, valid[:, :6]))
+        out.append(cache.keys[1][:, :, :, 5].clone())
+    atol = 1e-12 if dtype == torch.float64 else 1e-4
+    torch.testing.assert_close(out[2], out[0], rtol=0, atol=atol)  # logits
+    torch.testing.assert_close(out[3], out[1], rtol=0, atol=atol)  # the cache slot written
+
+
+def test_fused_engine_scores_equal_brute_force_without_cache():
+    """Stacked same-shape GOOD and BAD take the one-graph step: 200 steps of CD with top-k
+    still equal full HF forwards over the whole text (float64)."""
+    good_hf, bad_hf = random_model(1), random_model(2)
+    engines = make_engines(good_hf, bad_hf, torch.float64)
+    assert len(engines) == 1 and engines[0].n_models == 2
+    rule = DecodingConfig("cd", alpha=0.1, lam=1.0, top_k=20)
+    prefixes = prefixes_of([5, 9, 2])
+    keys = np.array([[0, 0], [1, 0], [2, 3]])
+    n = 200
+    res = generate_batch(engines, prefixes, keys, rule, n, 0, "continue", record_scores=True)
+    assert engines[0].steps  # the step ran through decode_step
+    for r, p in enumerate(prefixes):
+        full = torch.tensor([p + res.tokens[r]])
+        g = good_hf(input_ids=full).logits[0, len(p) - 1 : -1]
+        b = bad_hf(input_ids=full).logits[0, len(p) - 1 : -1]
+        ref = step_scores(rule, g, b).scores
+        ours = torch.stack([s[r] for s in res.step_scores])
+        assert torch.equal(torch.isinf(ours), torch.isinf(ref))
+        fin = torch.isfinite(ref)
+        torch.testing.assert_close(ours[fin], ref[fin], rtol=0, atol=1e-6)
+        contrast = (g.log_softmax(-1) - b.log_softmax(-1))[torch.arange(n), res.tokens[r]]
+        torch.testing.assert_close(
+            torch.tensor(res.token_contrast[r], dtype=torch.float64), contrast, rtol=0, atol=1e-6
+        )
+
+
+@pytest.mark.parametrize("strategy", ["cd", "vhead", "ancestral"])
+def test_compiled_step_equals_eager_step(strategy):
+    """The compiled fp32 graph and the same function run eagerly: same picks, scores within
+    float32 rounding, same statistics, over 40 steps with left padding."""
+    models = [random_model(3, torch.float32), random_model(4, torch.float32)]
+    rule = DecodingConfig(strategy, alpha=0.1, top_p=0.95)
+    prefixes = prefixes_of([3, 7, 5, 6])
+    keys = np.array([[i, 1] for i in range(4)])
+    runs = []
+    for compile_decode in (False, True):
+        lean = LeanLlama(models, torch.float32, compile_decode=compile_decode)
+        runs.append(generate_batch([lean], prefixes, keys, rule, 40, 3, "continue", 0.0, True))
+        assert next(iter(lean.steps.values())).compiled == compile_decode
+    eager, compiled = runs
+    assert compiled.tokens == eager.tokens
+    for a, b in zip(compiled.step_scores, eager.step_scores, strict=True):
+        assert torch.equal(torch.isinf(a), torch.isinf(b))
+        torch.testing.assert_close(a[torch.isfinite(b)], b[torch.isfinite(b)], atol=1e-4, rtol=0)
+    assert compiled.mean_vhead_size == eager.mean_vhead_size
+    assert compiled.differs_from_good_argmax == eager.differs_from_good_argmax
+
+
+def test_step_reports_non_finite_logits():
+    good, bad = torch.zeros(2, 5), torch.zeros(2, 5)
+    bad[1, 3] = float("nan")
+    u = torch.tensor([0.1, 0.9], dtype=torch.float64)
+    with pytest.raises(ValueError, match="BAD logits contain NaN"):
+        choose(DecodingConfig("cd"), good, bad, u)  # eager: raises at once
+    with torch.compiler.set_stance("default"):
+        compiled = torch.compile(lambda g, b, u: choose(DecodingConfig("cd"), g, b, u).finite)
+        assert compiled(good, bad, u).tolist() == [True, False]  # compiled: reported
+    lean = LeanLlama([random_model(5, torch.float32)] * 2, torch.float32)
+    with torch.no_grad():
+        lean.lm_head[1, 0, 0] = float("inf")  # BAD's output layer: inf logits
+    lean._decode_weights = None
+    step = decode_step(lean, DecodingConfig("cd"), None)
+    cache = lean.new_cache(1, 4)
+    valid = torch.ones(1, 4, dtype=torch.bool)
+    lean.forward(torch.tensor([[1, 5]]), torch.tensor([[0, 1]]), cache, 0, valid[:, :2])
+    u = torch.tensor([0.5], dtype=torch.float64)
+    with pytest.raises(ValueError, match="BAD logits contain NaN or infinite values"):
+        step(torch.tensor([7]), torch.tensor([2]), cache, valid[:, :3], u)
