@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from cdsynth.config import DecodingConfig
+from cdsynth.cpu_attention import kernel_available, reference_attention
 from cdsynth.decode_step import decode_step
 from cdsynth.decoding import choose, step_scores
 from cdsynth.generate import generate_batch, make_engines
@@ -36,6 +37,36 @@ def test_packed_linear_equals_f_linear(dtype):
     release(keys)
     # a weight not packed ahead is packed on the spot: same numbers
     torch.testing.assert_close(linear(x, w, packed=True).double(), ref, rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize(
+    "dtype, atol", [(torch.float64, 1e-12), (torch.float32, 2e-6), (torch.bfloat16, 0.0)]
+)
+@pytest.mark.parametrize("head_dim", [16, 12])  # 16: the AVX-512 path; 12: the plain loops
+def test_attention_kernel_equals_reference(dtype, atol, head_dim):
+    """Our C++ one-query attention == the torch reference: same cache write, same output
+    (bf16 outputs identical after rounding), with grouped-query heads and left padding."""
+    if not kernel_available():
+        pytest.skip("the CPU attention kernel could not be built here")
+    g = torch.Generator().manual_seed(0)
+
+    def rand(*shape):
+        return torch.randn(*shape, generator=g, dtype=torch.float64).to(dtype)
+
+    M, B, H, KV, L = 2, 3, 4, 2, 37
+    q, k, v = rand(M, B, H, head_dim), rand(M, B, KV, head_dim), rand(M, B, KV, head_dim)
+    caches = [rand(M, B, KV, L, head_dim) for _ in range(2)]
+    valid = torch.ones(B, L, dtype=torch.bool)
+    valid[1, :5] = False  # left padding
+    valid[2, :1] = False
+    for end in (1 + 5 + 1, 23, L):  # below, across and at the 4-key blocks, the full cache
+        ours = [c.clone() for c in caches]
+        ref = [c.clone() for c in caches]
+        got = torch.ops.cdsynth_cpu.decode_attention_(q, k, v, *ours, valid[:, :end])
+        want = reference_attention(q, k, v, *ref, valid[:, :end])
+        assert got.dtype == want.dtype and got.shape == want.shape == (M, B, H, head_dim)
+        torch.testing.assert_close(got.double(), want.double(), rtol=0, atol=atol)
+        assert all(torch.equal(a, b) for a, b in zip(ours, ref, strict=True))
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])

@@ -182,6 +182,7 @@ class LeanLlama:
         can (kernels.py; the packed copies go with the engine), and the output layer's in its
         float32 (float64) dtype."""
         if self._decode_weights is None:
+            from .cpu_attention import use_kernel
             from .kernels import can_pack, pack_weights, release
 
             def own(w):  # (M, in, out) -> per model (out, in)
@@ -203,6 +204,7 @@ class LeanLlama:
                 "head": own(self.lm_head),
                 "packed": can_pack(self.device, self.dtype),
                 "head_packed": can_pack(self.device, self.lm_head.dtype),
+                "attention_kernel": use_kernel(self.device),
             }
             products = [t for L in layers for n in ("qkv", "o", "gate_up", "down") for t in L[n]]
             keys = pack_weights(products, DECODE_ROWS) if w["packed"] else []
@@ -413,9 +415,10 @@ def decode_logits(w: dict, spec: DecodeSpec, ids, positions, keys, values, key_v
     values: the cache's per-layer tensors; key_valid (B, slot + 1) bool. Returns (M, B, vocab)
     logits as `LeanLlama.forward` does for one token, from the same math (tests compare the
     two). Pure and free of branches on data: the function the compiled decode step traces."""
+    from .cpu_attention import cached_attention
     from .kernels import linear
 
-    M, B, end = w["embed"].shape[0], ids.shape[0], key_valid.shape[1]
+    M, B = w["embed"].shape[0], ids.shape[0]
     H, KV, D = spec.n_heads, spec.n_kv, spec.head_dim
 
     def per_model(h, weights, packed):  # h (M, B, in) -> (M, B, out): one product per model
@@ -424,19 +427,17 @@ def decode_logits(w: dict, spec: DecodeSpec, ids, positions, keys, values, key_v
     x = w["embed"][:, ids]  # (M, B, hidden)
     cos, sin = rope_tables(positions[:, None], w["inv_freq"], spec.rope_scale, x.dtype)
     cos, sin = cos[:, 0], sin[:, 0]  # (B, 1, D): broadcast over (M, B, heads, D)
-    mask = key_valid[:, None, None, :]  # (B, 1, T=1, end)
     packed = w["packed"]
     for li, L in enumerate(w["layers"]):
         h = rms_norm(x, L["norm_in"], spec.eps)
         q, k, v = per_model(h, L["qkv"], packed).split([H * D, KV * D, KV * D], dim=-1)
         q = rotate(q.view(M, B, H, D), cos, sin)
         k = rotate(k.view(M, B, KV, D), cos, sin)
-        # narrow + copy_, not an index: a compiled graph keeps the slot symbolic
-        keys[li].narrow(3, end - 1, 1).copy_(k[:, :, :, None])
-        values[li].narrow(3, end - 1, 1).copy_(v.view(M, B, KV, 1, D))
-        k_all, v_all = keys[li].narrow(3, 0, end), values[li].narrow(3, 0, end)
-        att = attend(q[:, :, :, None], k_all, v_all, mask, fused=True)  # (M, B, H, 1, D)
-        x = x + per_model(att.flatten(2), L["o"], packed)
+        # write the token's k, v at slot end - 1 and attend over the valid slots
+        att = cached_attention(
+            q, k, v.view(M, B, KV, D), keys[li], values[li], key_valid, w["attention_kernel"]
+        )
+        x = x + per_model(att.flatten(2), L["o"], packed)  # att (M, B, H, D)
         h = rms_norm(x, L["norm_post"], spec.eps)
         gate, up = per_model(h, L["gate_up"], packed).chunk(2, dim=-1)
         x = x + per_model(F.silu(gate) * up, L["down"], packed)

@@ -1,0 +1,132 @@
+"""Our one-query attention kernel for the decode step on a CPU (csrc/decode_attention.cpp).
+
+    out = cached_attention(q, k, v, k_cache, v_cache, key_valid, use_kernel(q.device))
+
+writes the new token's k, v (M, B, KV, D) into slot key_valid.shape[1] - 1 of the cache
+(M, B, KV, Lmax, D) and attends q (M, B, H, D) over the valid slots: (M, B, H, D). The reference is
+`reference_attention`: the same write, then `llama_forward.attend` (torch ops; tests compare
+the two). On a CPU the compiled graph of that reference reads the cache at ~10 GB/s, a
+quarter of the measured bandwidth (it makes several passes and a horizontal sum per key);
+the kernel makes one pass over K and one over V per (model, row, head), in float32 (float64
+for float64), near the bandwidth (BENCHMARKS.md).
+
+The kernel is C++ built once per machine with the system's g++ (the compiler torch.compile
+already needs on a CPU), cached under ~/.cache/cdsynth (or $CDSYNTH_KERNEL_CACHE) by a hash of
+its source, the flags, the torch version and the CPU's instruction set, and loaded with
+`torch.ops.load_library`; it is a custom op with a fake implementation, so compiled graphs
+call it. If it cannot be built, a warning says why and the reference runs (same numbers up to
+rounding, slower).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import subprocess
+import sys
+import sysconfig
+import warnings
+from pathlib import Path
+
+import torch
+
+SOURCE = Path(__file__).parent / "csrc" / "decode_attention.cpp"
+FLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-shared", "-fPIC", "-std=c++17"]
+
+
+def reference_attention(q, k, v, k_cache, v_cache, key_valid):
+    """The kernel's reference: torch ops (what runs off the CPU, and in tests)."""
+    from .llama_forward import attend
+
+    end = key_valid.shape[1]
+    # narrow + copy_, not an index: a compiled graph keeps the slot symbolic
+    k_cache.narrow(3, end - 1, 1).copy_(k[:, :, :, None])
+    v_cache.narrow(3, end - 1, 1).copy_(v[:, :, :, None])
+    k_all, v_all = k_cache.narrow(3, 0, end), v_cache.narrow(3, 0, end)
+    mask = key_valid[:, None, None, :]  # (B, 1, T=1, end)
+    return attend(q[:, :, :, None], k_all, v_all, mask, fused=True)[:, :, :, 0]
+
+
+def cached_attention(q, k, v, k_cache, v_cache, key_valid, kernel: bool):
+    """The kernel if `kernel` (from `use_kernel`, decided before any graph is traced), the
+    reference otherwise."""
+    if kernel:
+        return torch.ops.cdsynth_cpu.decode_attention_(q, k, v, k_cache, v_cache, key_valid)
+    return reference_attention(q, k, v, k_cache, v_cache, key_valid)
+
+
+def use_kernel(device: torch.device) -> bool:
+    """Whether decoding on `device` runs the kernel (a CPU, once it is built and loaded)."""
+    return torch.device(device).type == "cpu" and kernel_available()
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("CDSYNTH_KERNEL_CACHE") or Path.home() / ".cache" / "cdsynth"
+    return Path(root) / "kernels"
+
+
+def _build() -> Path:
+    """Compile the kernel (once: the shared library is cached by what it depends on)."""
+    from torch.utils import cpp_extension
+
+    includes = cpp_extension.include_paths()
+    libs = cpp_extension.library_paths()
+    py_include = sysconfig.get_paths()["include"]
+    key = hashlib.sha256(
+        "\n".join(
+            [
+                SOURCE.read_text(),
+                " ".join(FLAGS),
+                torch.__version__,
+                torch.backends.cpu.get_cpu_capability(),
+                sys.version,
+            ]
+        ).encode()
+    ).hexdigest()[:16]
+    so = _cache_dir() / key / "decode_attention.so"
+    if so.is_file():
+        return so
+    so.parent.mkdir(parents=True, exist_ok=True)
+    tmp = so.with_name(f".{so.name}.{os.getpid()}.tmp")
+    cmd = [
+        os.environ.get("CXX", "g++"),
+        *FLAGS,
+        "-D_GLIBCXX_USE_CXX11_ABI=" + str(int(torch._C._GLIBCXX_USE_CXX11_ABI)),
+        *(f"-I{p}" for p in [*includes, py_include]),
+        str(SOURCE),
+        "-o",
+        str(tmp),
+        *(f"-L{p}" for p in libs),
+        *(f"-Wl,-rpath,{p}" for p in libs),
+        "-lc10",
+        "-ltorch_cpu",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        lines = done.stderr.strip().splitlines() or ["no output"]
+        first = next((x for x in lines if "error" in x), lines[-1])
+        raise RuntimeError(f"{cmd[0]} failed: {first.strip()}")
+    os.replace(tmp, so)  # atomic: a concurrent build never loads a half-written file
+    return so
+
+
+@functools.cache
+def kernel_available() -> bool:
+    """Build and load the kernel once per process; False (with a warning) if it cannot be."""
+    try:
+        torch.ops.load_library(str(_build()))
+    except (OSError, RuntimeError, subprocess.SubprocessError) as e:
+        warnings.warn(
+            f"cdsynth: the CPU decode-attention kernel could not be built ({e}); "
+            "decoding uses the slower torch formulation",
+            stacklevel=2,
+        )
+        return False
+
+    @torch.library.register_fake("cdsynth_cpu::decode_attention_")
+    def _(q, k, v, k_cache, v_cache, key_valid):
+        return torch.empty_like(q, memory_format=torch.contiguous_format)
+
+    return True

@@ -1,0 +1,220 @@
+// One-query attention over a KV cache, for the decode step on a CPU (see cpu_attention.py).
+//
+// decode_attention_(q, k, v, k_cache, v_cache, valid) -> out
+//   q (M, B, H, D): the new token's queries; k, v (M, B, KV, D): its keys and values, written
+//   into slot end - 1 of k_cache, v_cache (M, B, KV, Lmax, D), where end = valid.size(1);
+//   valid (B, end) bool: which slots hold real tokens. Returns (M, B, H, D): softmax(q.k / sqrt(D))
+//   over the valid slots, times v; query head h reads kv head h / (H / KV). Scores, softmax
+//   and sums in float (double for double); one pass over K, one over V, per (m, b, h) row.
+#include <ATen/Parallel.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty_like.h>
+#include <c10/util/BFloat16.h>
+#include <torch/library.h>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+namespace {
+
+inline float widen(c10::BFloat16 x) {
+  uint32_t bits = static_cast<uint32_t>(x.x) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+inline float widen(float x) { return x; }
+inline double widen(double x) { return x; }
+
+#if defined(__AVX512F__)
+// 16 lanes of keys or values as float32
+inline __m512 load16(const c10::BFloat16* p) {
+  __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+
+// One (model, row, head) with D a multiple of 16 and at most 256: q, the accumulator and
+// four keys' partial sums stay in registers.
+template <typename T>
+void attend_row_avx512(const float* qa, const T* kr, const T* vr, const bool* mr, int64_t end,
+                       int64_t D, float scale, float* s, float* out) {
+  const int64_t nv = D / 16;
+  __m512 q[16], acc[16];
+  for (int64_t i = 0; i < nv; ++i) q[i] = _mm512_loadu_ps(qa + 16 * i);
+  float mx = -std::numeric_limits<float>::infinity();
+  int64_t l = 0;
+  const int64_t row_bytes = D * int64_t(sizeof(T));
+  // software prefetch PF keys ahead: the hardware prefetcher restarts at every 4 KB page
+  constexpr int64_t PF = 64;
+  for (int64_t j = 0; j < std::min(end, PF); ++j)
+    for (int64_t b = 0; b < row_bytes; b += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(vr + j * D) + b, _MM_HINT_T1);
+  for (; l + 4 <= end; l += 4) {
+    const T* k0 = kr + l * D;
+    if (l + PF + 4 <= end)
+      for (int64_t b = 0; b < 4 * row_bytes; b += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(k0 + PF * D) + b, _MM_HINT_T0);
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t i = 0; i < nv; ++i) {
+      a0 = _mm512_fmadd_ps(q[i], load16(k0 + 16 * i), a0);
+      a1 = _mm512_fmadd_ps(q[i], load16(k0 + D + 16 * i), a1);
+      a2 = _mm512_fmadd_ps(q[i], load16(k0 + 2 * D + 16 * i), a2);
+      a3 = _mm512_fmadd_ps(q[i], load16(k0 + 3 * D + 16 * i), a3);
+    }
+    s[l] = _mm512_reduce_add_ps(a0) * scale;
+    s[l + 1] = _mm512_reduce_add_ps(a1) * scale;
+    s[l + 2] = _mm512_reduce_add_ps(a2) * scale;
+    s[l + 3] = _mm512_reduce_add_ps(a3) * scale;
+  }
+  for (; l < end; ++l) {
+    __m512 a0 = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nv; ++i) a0 = _mm512_fmadd_ps(q[i], load16(kr + l * D + 16 * i), a0);
+    s[l] = _mm512_reduce_add_ps(a0) * scale;
+  }
+  for (int64_t j = 0; j < end; ++j) {
+    s[j] = mr[j] ? s[j] : -std::numeric_limits<float>::infinity();
+    mx = std::max(mx, s[j]);
+  }
+  float sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < end; ++j) {
+    s[j] = std::exp(s[j] - mx);  // 0 for a masked key
+    sum += s[j];
+  }
+  for (int64_t i = 0; i < nv; ++i) acc[i] = _mm512_setzero_ps();
+  for (int64_t j = 0; j < end; ++j) {
+    if (!mr[j]) continue;
+    const __m512 p = _mm512_set1_ps(s[j]);
+    const T* vl = vr + j * D;
+    if (j + PF < end)
+      for (int64_t b = 0; b < row_bytes; b += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(vl + PF * D) + b, _MM_HINT_T0);
+    for (int64_t i = 0; i < nv; ++i) acc[i] = _mm512_fmadd_ps(p, load16(vl + 16 * i), acc[i]);
+  }
+  const __m512 inv = _mm512_set1_ps(1.0f / sum);
+  for (int64_t i = 0; i < nv; ++i) _mm512_storeu_ps(out + 16 * i, _mm512_mul_ps(acc[i], inv));
+}
+#endif
+
+template <typename T, typename A>
+void attend(const at::Tensor& q, const at::Tensor& kc, const at::Tensor& vc,
+            const at::Tensor& valid, at::Tensor& out) {
+  const int64_t M = q.size(0), B = q.size(1), H = q.size(2), D = q.size(3);
+  const int64_t KV = kc.size(2), Lmax = kc.size(3), end = valid.size(1);
+  const int64_t rep = H / KV, vstride = valid.stride(0);
+  const T* qp = q.data_ptr<T>();
+  const T* kp = kc.data_ptr<T>();
+  const T* vp = vc.data_ptr<T>();
+  const bool* mp = valid.data_ptr<bool>();
+  T* op = out.data_ptr<T>();
+  const A scale = A(1) / std::sqrt(A(D));
+  const A neg_inf = -std::numeric_limits<A>::infinity();
+  at::parallel_for(0, M * B * H, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<A> s(end), qa(D), acc(D);
+    for (int64_t r = lo; r < hi; ++r) {
+      const int64_t h = r % H, mb = r / H, b = mb % B;
+      const T* qr = qp + r * D;
+      for (int64_t d = 0; d < D; ++d) qa[d] = widen(qr[d]);
+      const int64_t base = (mb * KV + h / rep) * Lmax * D;
+      const T* kr = kp + base;
+      const T* vr = vp + base;
+      const bool* mr = mp + b * vstride;
+#if defined(__AVX512F__)
+      if constexpr (std::is_same_v<A, float>) {
+        if (D % 16 == 0 && D <= 256) {
+          attend_row_avx512<T>(qa.data(), kr, vr, mr, end, D, scale, s.data(), acc.data());
+          T* orow = op + r * D;
+          for (int64_t d = 0; d < D; ++d) orow[d] = static_cast<T>(acc[d]);
+          continue;
+        }
+      }
+#endif
+      // scores, four keys at a time (four vector sums, then four horizontal ones)
+      int64_t l = 0;
+      for (; l + 4 <= end; l += 4) {
+        const T* k0 = kr + l * D;
+        const T *k1 = k0 + D, *k2 = k1 + D, *k3 = k2 + D;
+        A d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+#pragma omp simd reduction(+ : d0, d1, d2, d3)
+        for (int64_t d = 0; d < D; ++d) {
+          d0 += qa[d] * widen(k0[d]);
+          d1 += qa[d] * widen(k1[d]);
+          d2 += qa[d] * widen(k2[d]);
+          d3 += qa[d] * widen(k3[d]);
+        }
+        s[l] = d0 * scale;
+        s[l + 1] = d1 * scale;
+        s[l + 2] = d2 * scale;
+        s[l + 3] = d3 * scale;
+      }
+      for (; l < end; ++l) {
+        const T* kl = kr + l * D;
+        A dot = 0;
+#pragma omp simd reduction(+ : dot)
+        for (int64_t d = 0; d < D; ++d) dot += qa[d] * widen(kl[d]);
+        s[l] = dot * scale;
+      }
+      A mx = neg_inf;
+      for (int64_t j = 0; j < end; ++j) {
+        s[j] = mr[j] ? s[j] : neg_inf;
+        mx = std::max(mx, s[j]);
+      }
+      A sum = 0;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t j = 0; j < end; ++j) {
+        s[j] = std::exp(s[j] - mx);  // 0 for a masked key
+        sum += s[j];
+      }
+      std::fill(acc.begin(), acc.end(), A(0));
+      for (int64_t j = 0; j < end; ++j) {
+        if (!mr[j]) continue;
+        const A p = s[j];
+        const T* vl = vr + j * D;
+#pragma omp simd
+        for (int64_t d = 0; d < D; ++d) acc[d] += p * widen(vl[d]);
+      }
+      T* orow = op + r * D;
+      for (int64_t d = 0; d < D; ++d) orow[d] = static_cast<T>(acc[d] / sum);
+    }
+  });
+}
+
+at::Tensor decode_attention_(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                             at::Tensor& k_cache, at::Tensor& v_cache, const at::Tensor& valid) {
+  TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && k_cache.dim() == 5, "decode_attention_: shapes");
+  TORCH_CHECK(k_cache.is_contiguous() && v_cache.is_contiguous(), "caches must be contiguous");
+  TORCH_CHECK(valid.scalar_type() == at::kBool && valid.stride(1) == 1, "valid: bool rows");
+  const int64_t end = valid.size(1);
+  TORCH_CHECK(end >= 1 && end <= k_cache.size(3), "valid.size(1) must be in [1, cache length]");
+  k_cache.select(3, end - 1).copy_(k);
+  v_cache.select(3, end - 1).copy_(v);
+  at::Tensor qc = q.contiguous();
+  at::Tensor out = at::empty_like(qc);
+  switch (q.scalar_type()) {
+    case at::kBFloat16: attend<c10::BFloat16, float>(qc, k_cache, v_cache, valid, out); break;
+    case at::kFloat: attend<float, float>(qc, k_cache, v_cache, valid, out); break;
+    case at::kDouble: attend<double, double>(qc, k_cache, v_cache, valid, out); break;
+    default: TORCH_CHECK(false, "decode_attention_: bf16, fp32 or fp64 only");
+  }
+  return out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY(cdsynth_cpu, m) {
+  m.def(
+      "decode_attention_(Tensor q, Tensor k, Tensor v, Tensor(a!) k_cache, Tensor(b!) v_cache, "
+      "Tensor valid) -> Tensor");
+}
+
+TORCH_LIBRARY_IMPL(cdsynth_cpu, CPU, m) { m.impl("decode_attention_", &decode_attention_); }
