@@ -1,6 +1,7 @@
 """Decoding throughput: HF generate (one model), naive CD, the paper's loop, and our CD engines.
 
     python bench/generate_throughput.py [--batch 64] [--prefix 20] [--new 400] [--dtype bf16]
+    python bench/generate_throughput.py --methods d --without packed,kernel   # ablations
 
 Same two random LLaMA models (GOOD: 4 x 256, BAD: 4 x 256, vocab 8192; ~7.4M parameters each),
 same batch, prefixes, length and dtype for every method. Prints tokens/s (new tokens x rows /
@@ -8,6 +9,9 @@ seconds) and the ratios d/a, d/b, d/c. The naive method re-runs BAD on the whole
 step; it is timed over `--naive-new` tokens only (its cost per token grows with length, so this
 overstates its speed, which only makes our ratio against it conservative). (e) is the generic
 engine (`hf_engine.HFEngine`, what runs for non-LLaMA pairs) on copies of the same two models.
+`--without` turns parts of (d)'s one-graph step off to measure what each buys: `packed`
+(oneDNN-packed products: plain F.linear instead), `kernel` (the C++ attention kernel: the torch
+formulation instead), `graph` (the whole step: the per-op loop with per-layer compiled pieces).
 """
 
 from __future__ import annotations
@@ -99,6 +103,19 @@ def ours(engines, prefixes, new):
     assert all(len(t) == new for t in res.tokens)
 
 
+def ablate(parts: set[str]) -> None:
+    """Switch parts of the one-graph decode step off (for the record of what each buys)."""
+    import cdsynth.cpu_attention
+    import cdsynth.kernels
+
+    if unknown := parts - {"packed", "kernel", "graph"}:
+        raise SystemExit(f"--without: unknown parts {sorted(unknown)}")
+    if "packed" in parts:
+        cdsynth.kernels.can_pack = lambda device, dtype: False
+    if "kernel" in parts:
+        cdsynth.cpu_attention.use_kernel = lambda device: False
+
+
 def timed(fn, *args):
     t = time.perf_counter()
     fn(*args)
@@ -121,14 +138,18 @@ def main() -> None:
         "(on a shared machine this keeps load changes from favouring one method)",
     )
     ap.add_argument("--methods", default="abcde", help="which of a-e to run (default: all)")
+    ap.add_argument("--without", default="", help="comma list of packed, kernel, graph")
     a = ap.parse_args()
     dtype = DTYPES[a.dtype]
+    ablate(set(filter(None, a.without.split(","))))
     torch.manual_seed(0)
     good, bad = models(a.vocab, dtype)
     ids = torch.randint(4, a.vocab, (a.batch, a.prefix))
     ids[:, 0] = 1
     prefixes = ids.tolist()
     engines = make_engines(good, bad, dtype)  # same shape: stacked into one engine
+    # --without graph: generate_batch's per-op loop (per-layer compiled pieces), as before
+    engines[0].fused_step = "graph" not in a.without.split(",")
     # the generic engine switches its models' attention kernel: give it its own copies
     generic = [HFEngine(m, dtype) for m in models(a.vocab, dtype)]
     ours(engines, prefixes, 8)  # warm-up (compiles the decode attention)
@@ -155,9 +176,19 @@ def main() -> None:
         "d": "cdsynth CD engine (two models)",
         "e": "cdsynth generic engine (any two HF causal LMs)",
     }
+    import platform
+    import subprocess
+
+    cpu = platform.processor() or "?"
+    try:  # lscpu's model name: the CPU kind the figures belong to
+        lines = subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
+        cpu = next(x.split(":", 1)[1].strip() for x in lines if x.startswith("Model name"))
+    except (OSError, StopIteration):
+        pass
     print(
         f"batch {a.batch}, prefix {a.prefix}, {a.new} new tokens, vocab {a.vocab}, {a.dtype}, "
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU {cpu}"
+        + (f", without {a.without}" if a.without else "")
     )
     print("| method | tokens/s |")
     print("|---|---|")

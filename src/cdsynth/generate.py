@@ -9,7 +9,10 @@ Two engines give the same interface (`forward` -> last-position logits per model
 `llama_forward.LeanLlama`, the fast path for LLaMA pairs, and `hf_engine.HFEngine`, any
 `AutoModelForCausalLM` (GOOD and BAD may differ in architecture if they share a vocabulary).
 `run_generation` picks one (`generate.engine`, auto by default) and logs which; the rules,
-sampling and statistics are one code path for both.
+sampling and statistics are one code path for both (`decoding.choose`). When one lean engine
+holds every model and no dropout amateur runs, a token is one call of `decode_step` (the
+forward, the rule, the sample and the statistics as one compiled graph); otherwise the
+engines' `forward` and `choose` run op by op.
 
 The token picked for completion j of prefix i at step t uses the uniform
 keyed_uniform(seed, STREAM_SAMPLE, i, j, t), so the corpus does not depend on the number of
@@ -171,7 +174,7 @@ def generate_batch(
     u_all = torch.from_numpy(keyed_uniform(seed, STREAM_SAMPLE, keys[:, 0], keys[:, 1], steps))
     u_all = u_all.to(dev)
     # one lean engine holding every model, no dropout: the step is one compiled graph
-    fused = len(engines) == 1 and isinstance(engines[0], LeanLlama) and drop is None
+    fused = len(engines) == 1 and getattr(engines[0], "fused_step", False) and drop is None
     step = decode_step(engines[0], rule, V) if fused else None
     stop = eos == "stop" and tokens.eos is not None
     check_every = 1 if dev.type == "cpu" else 32  # `done.all()` waits for the device

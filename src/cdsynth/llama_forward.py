@@ -11,6 +11,9 @@ overhead that dominates decoding small models on a CPU. Differences from a plain
   positions as unpadded ones;
 - logits for the last position only, from a final norm and vocabulary projection computed in
   float32 (float64 for a float64 model) whatever the weights' dtype;
+- `decode_logits`, one token per row as a pure function of the weights (products on
+  oneDNN-packed copies, attention by our CPU kernel, cpu_attention.py): what the compiled
+  decode step (decode_step.py) traces; `forward` serves prompts and the dropout amateur;
 - optional dropout in one stacked model (a "dropout amateur"), with masks from keyed
   randomness so they do not depend on batching: on the attention probabilities (the paper's:
   HF's LlamaForCausalLM in train mode with `attention_dropout=p`), or on the attention and MLP
@@ -127,6 +130,7 @@ class LeanLlama:
         # the whole decode step as one compiled graph (decode_step.py), in bf16 and fp32
         self.compile_step = compile_decode and dtype in (torch.bfloat16, torch.float32)
         self._decode_weights = None
+        self.fused_step = True  # generate_batch steps with decode_step (False: per-op, benches)
         self.steps = {}  # decode_step.DecodeStep per (rule, vocab), made on first use
         self.n_heads = cfg.num_attention_heads
         self.n_kv = cfg.num_key_value_heads
