@@ -16,6 +16,8 @@ amateur runs.
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 
 from .decoding import Choice, choose, raise_if_not_finite
@@ -36,6 +38,7 @@ def _step(rule, vocab, weights, spec, ids, positions, keys, values, key_valid, u
 # serves every step. (dynamic=True would make every size symbolic, the model's too: the
 # generated loops were ~2x slower.)
 _COMPILED = None
+RECOMPILE_LIMIT = 64
 
 
 def _compiled():
@@ -52,15 +55,26 @@ class DecodeStep:
         self.engine, self.rule, self.vocab = engine, rule, vocab
         self.compiled = engine.compile_step
         self._fn = _compiled() if self.compiled else _step
+        self._marked = None  # the cache whose lengths were last marked dynamic
 
     @torch.no_grad()
     def __call__(self, ids, positions, cache, key_valid, uniforms) -> Choice:
         """ids, positions, uniforms (B,); key_valid (B, slot + 1): see decode_logits."""
-        if self.compiled:
+        if self.compiled:  # ~60 us a tensor: the cache's only when it is a new one
             torch._dynamo.mark_dynamic(key_valid, 1)
-            for t in (*cache.keys, *cache.values):
-                torch._dynamo.mark_dynamic(t, 3)
-        choice = self._fn(
+            if self._marked is None or self._marked() is not cache:
+                for t in (*cache.keys, *cache.values):
+                    torch._dynamo.mark_dynamic(t, 3)
+                self._marked = weakref.ref(cache)
+        # every rule, dtype and batch size is one more graph of the same function: a study's
+        # sweeps can pass dynamo's default of 8 (past it, steps would silently run eagerly)
+        with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
+            choice = self._call(ids, positions, cache, key_valid, uniforms)
+        raise_if_not_finite(choice.finite)
+        return choice
+
+    def _call(self, ids, positions, cache, key_valid, uniforms) -> Choice:
+        return self._fn(
             self.rule,
             self.vocab,
             self.engine.decode_weights(),
@@ -72,8 +86,6 @@ class DecodeStep:
             key_valid,
             uniforms,
         )
-        raise_if_not_finite(choice.finite)
-        return choice
 
 
 def decode_step(engine, rule, vocab: int | None) -> DecodeStep:

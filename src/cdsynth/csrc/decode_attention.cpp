@@ -46,8 +46,9 @@ inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
 // One (model, row, head) with D a multiple of 16 and at most 256: q, the accumulator and
 // four keys' partial sums stay in registers.
 template <typename T>
-void attend_row_avx512(const float* qa, const T* kr, const T* vr, const bool* mr, int64_t end,
-                       int64_t D, float scale, float* s, float* out) {
+void attend_row_avx512(const float* qa, const T* kr, const T* vr, const T* next_kr,
+                       const bool* mr, int64_t end, int64_t D, float scale, float* s,
+                       float* out) {
   const int64_t nv = D / 16;
   __m512 q[16], acc[16];
   for (int64_t i = 0; i < nv; ++i) q[i] = _mm512_loadu_ps(qa + 16 * i);
@@ -91,6 +92,11 @@ void attend_row_avx512(const float* qa, const T* kr, const T* vr, const bool* mr
     s[j] = std::exp(s[j] - mx);  // 0 for a masked key
     sum += s[j];
   }
+  // the next row's first keys, while this row's values stream in
+  if (next_kr != nullptr)
+    for (int64_t j = 0; j < std::min(end, PF); ++j)
+      for (int64_t b = 0; b < row_bytes; b += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(next_kr + j * D) + b, _MM_HINT_T1);
   for (int64_t i = 0; i < nv; ++i) acc[i] = _mm512_setzero_ps();
   for (int64_t j = 0; j < end; ++j) {
     if (!mr[j]) continue;
@@ -132,7 +138,10 @@ void attend(const at::Tensor& q, const at::Tensor& kc, const at::Tensor& vc,
 #if defined(__AVX512F__)
       if constexpr (std::is_same_v<A, float>) {
         if (D % 16 == 0 && D <= 256) {
-          attend_row_avx512<T>(qa.data(), kr, vr, mr, end, D, scale, s.data(), acc.data());
+          const int64_t hn = (r + 1) % H, mbn = (r + 1) / H;
+          const T* next_kr = r + 1 < hi ? kp + (mbn * KV + hn / rep) * Lmax * D : nullptr;
+          attend_row_avx512<T>(qa.data(), kr, vr, next_kr, mr, end, D, scale, s.data(),
+                               acc.data());
           T* orow = op + r * D;
           for (int64_t d = 0; d < D; ++d) orow[d] = static_cast<T>(acc[d]);
           continue;
