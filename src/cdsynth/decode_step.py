@@ -60,12 +60,13 @@ class DecodeStep:
     @torch.no_grad()
     def __call__(self, ids, positions, cache, key_valid, uniforms) -> Choice:
         """ids, positions, uniforms (B,); key_valid (B, slot + 1): see decode_logits."""
-        if self.compiled:  # ~60 us a tensor: the cache's only when it is a new one
+        # ~60 us a tensor: marked on a batch's first step only (a new cache); later steps
+        # find the graph those marks made, whose lengths are symbolic
+        if self.compiled and (self._marked is None or self._marked() is not cache):
             torch._dynamo.mark_dynamic(key_valid, 1)
-            if self._marked is None or self._marked() is not cache:
-                for t in (*cache.keys, *cache.values):
-                    torch._dynamo.mark_dynamic(t, 3)
-                self._marked = weakref.ref(cache)
+            for t in (*cache.keys, *cache.values):
+                torch._dynamo.mark_dynamic(t, 3)
+            self._marked = weakref.ref(cache)
         # every rule, dtype and batch size is one more graph of the same function: a study's
         # sweeps can pass dynamo's default of 8 (past it, steps would silently run eagerly)
         with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):

@@ -198,6 +198,18 @@ void attend(const at::Tensor& q, const at::Tensor& kc, const at::Tensor& vc,
   });
 }
 
+// cache[m, b, h, slot, :] = x[m, b, h, :] for every (m, b, h); x contiguous (M, B, KV, D)
+void write_slot(const at::Tensor& x, at::Tensor& cache, int64_t slot) {
+  const int64_t rows = x.size(0) * x.size(1) * x.size(2), D = x.size(3);
+  const int64_t Lmax = cache.size(3), bytes = D * x.element_size();
+  const char* src = static_cast<const char*>(x.data_ptr());
+  char* dst = static_cast<char*>(cache.data_ptr());
+  at::parallel_for(0, rows, 64, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r)
+      std::memcpy(dst + (r * Lmax + slot) * bytes, src + r * bytes, bytes);
+  });
+}
+
 at::Tensor decode_attention_(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                              at::Tensor& k_cache, at::Tensor& v_cache, const at::Tensor& valid) {
   TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && k_cache.dim() == 5, "decode_attention_: shapes");
@@ -205,8 +217,11 @@ at::Tensor decode_attention_(const at::Tensor& q, const at::Tensor& k, const at:
   TORCH_CHECK(valid.scalar_type() == at::kBool && valid.stride(1) == 1, "valid: bool rows");
   const int64_t end = valid.size(1);
   TORCH_CHECK(end >= 1 && end <= k_cache.size(3), "valid.size(1) must be in [1, cache length]");
-  k_cache.select(3, end - 1).copy_(k);
-  v_cache.select(3, end - 1).copy_(v);
+  TORCH_CHECK(k.scalar_type() == k_cache.scalar_type() && v.scalar_type() == k.scalar_type() &&
+                  q.scalar_type() == k.scalar_type(),
+              "decode_attention_: q, k, v and the caches must have one dtype");
+  write_slot(k.contiguous(), k_cache, end - 1);
+  write_slot(v.contiguous(), v_cache, end - 1);
   at::Tensor qc = q.contiguous();
   at::Tensor out = at::empty_like(qc);
   switch (q.scalar_type()) {
