@@ -88,8 +88,7 @@ def release(keys: list[tuple]) -> None:
         _PACKED.pop(k, None)
 
 
-@torch.library.custom_op("cdsynth::packed_linear", mutates_args=())
-def _packed_linear_op(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+def _packed_linear_cpu(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     # same address, shape, strides and dtype as a packed weight whose entry keeps it alive:
     # the same numbers. A weight not packed ahead is packed now (slower, same result).
     entry = _PACKED.get(_key(weight))
@@ -101,7 +100,14 @@ def _packed_linear_op(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return torch.ops.mkldnn._linear_pointwise(x.contiguous(), packed, None, "none", [], "")
 
 
-@_packed_linear_op.register_fake
+# a plain CPU kernel behind the op (torch.library.custom_op's autograd wrapper cost ~20 us a
+# call inside a compiled graph; this op is for inference only)
+_LIB = torch.library.Library("cdsynth", "DEF")
+_LIB.define("packed_linear(Tensor x, Tensor weight) -> Tensor")
+_LIB.impl("packed_linear", _packed_linear_cpu, "CPU")
+
+
+@torch.library.register_fake("cdsynth::packed_linear")
 def _(x, weight):
     return x.new_empty(x.shape[0], weight.shape[0])
 
@@ -109,4 +115,4 @@ def _(x, weight):
 def linear(x: torch.Tensor, weight: torch.Tensor, packed: bool) -> torch.Tensor:
     """x (rows, in) @ weight.T for a plain (out, in) weight; with `packed`, on the oneDNN
     copy `pack_weights` made (the `cdsynth::packed_linear` op, usable in a compiled graph)."""
-    return _packed_linear_op(x, weight) if packed else F.linear(x, weight)
+    return torch.ops.cdsynth.packed_linear(x, weight) if packed else F.linear(x, weight)
