@@ -27,7 +27,8 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/train_throughput.py
-	$(BIN)/python bench/generate_throughput.py
+	$(BIN)/python bench/generate_throughput.py --repeats 5
+	$(BIN)/python bench/attention_bandwidth.py
 	$(BIN)/python bench/eval_throughput.py
 
 lint: $(STAMP)
