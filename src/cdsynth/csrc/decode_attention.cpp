@@ -35,6 +35,23 @@ inline float widen(c10::BFloat16 x) {
 inline float widen(float x) { return x; }
 inline double widen(double x) { return x; }
 
+// s[j] <- exp(s[j] - max) over the valid keys, 0 for the others; returns the sum
+template <typename A>
+A softmax_numerators(A* s, const bool* mr, int64_t end) {
+  A mx = -std::numeric_limits<A>::infinity();
+  for (int64_t j = 0; j < end; ++j) {
+    s[j] = mr[j] ? s[j] : -std::numeric_limits<A>::infinity();
+    mx = std::max(mx, s[j]);
+  }
+  A sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < end; ++j) {
+    s[j] = std::exp(s[j] - mx);  // 0 for a masked key
+    sum += s[j];
+  }
+  return sum;
+}
+
 #if defined(__AVX512F__)
 // 16 lanes of keys or values as float32
 inline __m512 load16(const c10::BFloat16* p) {
@@ -52,7 +69,6 @@ void attend_row_avx512(const float* qa, const T* kr, const T* vr, const T* next_
   const int64_t nv = D / 16;
   __m512 q[16], acc[16];
   for (int64_t i = 0; i < nv; ++i) q[i] = _mm512_loadu_ps(qa + 16 * i);
-  float mx = -std::numeric_limits<float>::infinity();
   int64_t l = 0;
   const int64_t row_bytes = D * int64_t(sizeof(T));
   // software prefetch PF keys ahead: the hardware prefetcher restarts at every 4 KB page
@@ -82,16 +98,7 @@ void attend_row_avx512(const float* qa, const T* kr, const T* vr, const T* next_
     for (int64_t i = 0; i < nv; ++i) a0 = _mm512_fmadd_ps(q[i], load16(kr + l * D + 16 * i), a0);
     s[l] = _mm512_reduce_add_ps(a0) * scale;
   }
-  for (int64_t j = 0; j < end; ++j) {
-    s[j] = mr[j] ? s[j] : -std::numeric_limits<float>::infinity();
-    mx = std::max(mx, s[j]);
-  }
-  float sum = 0;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t j = 0; j < end; ++j) {
-    s[j] = std::exp(s[j] - mx);  // 0 for a masked key
-    sum += s[j];
-  }
+  const float sum = softmax_numerators(s, mr, end);
   // the next row's first keys, while this row's values stream in
   if (next_kr != nullptr)
     for (int64_t j = 0; j < std::min(end, PF); ++j)
@@ -124,7 +131,6 @@ void attend(const at::Tensor& q, const at::Tensor& kc, const at::Tensor& vc,
   const bool* mp = valid.data_ptr<bool>();
   T* op = out.data_ptr<T>();
   const A scale = A(1) / std::sqrt(A(D));
-  const A neg_inf = -std::numeric_limits<A>::infinity();
   at::parallel_for(0, M * B * H, 1, [&](int64_t lo, int64_t hi) {
     std::vector<A> s(end), qa(D), acc(D);
     for (int64_t r = lo; r < hi; ++r) {
@@ -173,17 +179,7 @@ void attend(const at::Tensor& q, const at::Tensor& kc, const at::Tensor& vc,
         for (int64_t d = 0; d < D; ++d) dot += qa[d] * widen(kl[d]);
         s[l] = dot * scale;
       }
-      A mx = neg_inf;
-      for (int64_t j = 0; j < end; ++j) {
-        s[j] = mr[j] ? s[j] : neg_inf;
-        mx = std::max(mx, s[j]);
-      }
-      A sum = 0;
-#pragma omp simd reduction(+ : sum)
-      for (int64_t j = 0; j < end; ++j) {
-        s[j] = std::exp(s[j] - mx);  // 0 for a masked key
-        sum += s[j];
-      }
+      const A sum = softmax_numerators(s.data(), mr, end);
       std::fill(acc.begin(), acc.end(), A(0));
       for (int64_t j = 0; j < end; ++j) {
         if (!mr[j]) continue;
