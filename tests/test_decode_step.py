@@ -160,3 +160,20 @@ def test_step_reports_non_finite_logits():
     u = torch.tensor([0.5], dtype=torch.float64)
     with pytest.raises(ValueError, match="BAD logits contain NaN or infinite values"):
         step(torch.tensor([7]), torch.tensor([2]), cache, valid[:, :3], u)
+
+
+def test_kernel_that_cannot_be_built_warns_and_the_reference_runs(monkeypatch):
+    from cdsynth import cpu_attention
+
+    def broken():
+        raise RuntimeError("g++ failed: no compiler here")
+
+    monkeypatch.setattr(cpu_attention, "_build", broken)
+    with pytest.warns(UserWarning, match="could not be built .*no compiler here"):
+        assert cpu_attention.kernel_available.__wrapped__() is False
+    q = torch.zeros(1, 1, 2, 4, dtype=torch.float64)
+    kv = torch.ones(1, 1, 2, 4, dtype=torch.float64)
+    caches = [torch.zeros(1, 1, 2, 3, 4, dtype=torch.float64) for _ in range(2)]
+    out = cpu_attention.cached_attention(q, kv, kv, *caches, torch.ones(1, 2, dtype=bool), False)
+    assert torch.equal(out, torch.full((1, 1, 2, 4), 0.5, dtype=torch.float64))  # mean of 0, 1
+    assert torch.equal(caches[0][:, :, :, 1], kv)  # the slot was written
