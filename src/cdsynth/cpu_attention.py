@@ -12,7 +12,7 @@ for float64), near the bandwidth (BENCHMARKS.md).
 
 The kernel is C++ built once per machine with the system's g++ (the compiler torch.compile
 already needs on a CPU), cached under ~/.cache/cdsynth (or $CDSYNTH_KERNEL_CACHE) by a hash of
-its source, the flags, the torch version and the CPU's instruction set, and loaded with
+its source, the compiler flags, the torch version and the CPU's feature flags, and loaded with
 `torch.ops.load_library`; it is a custom op with a fake implementation, so compiled graphs
 call it. If it cannot be built, a warning says why and the reference runs (same numbers up to
 rounding, slower).
@@ -66,6 +66,16 @@ def _cache_dir() -> Path:
     return Path(root) / "kernels"
 
 
+def _cpu_flags() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        import platform
+
+        return platform.processor()
+    return next((x for x in text.splitlines() if x.startswith(("flags", "Features"))), "")
+
+
 def _build() -> Path:
     """Compile the kernel (once: the shared library is cached by what it depends on)."""
     from torch.utils import cpp_extension
@@ -80,6 +90,7 @@ def _build() -> Path:
                 " ".join(FLAGS),
                 torch.__version__,
                 torch.backends.cpu.get_cpu_capability(),
+                _cpu_flags(),  # -march=native: a build is only for CPUs with these flags
                 sys.version,
             ]
         ).encode()
