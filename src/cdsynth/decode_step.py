@@ -70,23 +70,20 @@ class DecodeStep:
         # every rule, dtype and batch size is one more graph of the same function: a study's
         # sweeps can pass dynamo's default of 8 (past it, steps would silently run eagerly)
         with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
-            choice = self._call(ids, positions, cache, key_valid, uniforms)
+            choice = self._fn(
+                self.rule,
+                self.vocab,
+                self.engine.decode_weights(),
+                self.engine.decode_spec,
+                ids,
+                positions,
+                cache.keys,
+                cache.values,
+                key_valid,
+                uniforms,
+            )
         raise_if_not_finite(choice.finite)
         return choice
-
-    def _call(self, ids, positions, cache, key_valid, uniforms) -> Choice:
-        return self._fn(
-            self.rule,
-            self.vocab,
-            self.engine.decode_weights(),
-            self.engine.decode_spec(),
-            ids,
-            positions,
-            cache.keys,
-            cache.values,
-            key_valid,
-            uniforms,
-        )
 
 
 def decode_step(engine, rule, vocab: int | None) -> DecodeStep:

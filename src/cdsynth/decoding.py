@@ -243,23 +243,20 @@ def choose(
 ) -> Choice:
     """Apply `rule` (step_scores), sample with `uniforms` (sample) and take the statistics:
     what one step of every engine does, eagerly or inside the lean engine's compiled step.
-    Non-finite logits raise (check_logits) when run eagerly; inside a compiled graph, which
-    cannot raise on data, they come out in `finite` (see `raise_if_not_finite`)."""
+    Non-finite logits raise (check_logits) when run eagerly, so `finite` is then all true;
+    inside a compiled graph, which cannot raise on data, they come out in `finite` (see
+    `raise_if_not_finite`)."""
     st = step_scores(rule, good_logits, bad_logits)
     tok = sample(st.scores, uniforms)
     contrast = None
     if st.bad_logp is not None:
         pick = tok[:, None]
         contrast = (st.good_logp.gather(1, pick) - st.bad_logp.gather(1, pick))[:, 0]
-    bad_ok = all_finite(bad_logits) if bad_logits is not None else torch.ones_like(tok[0] == 0)
-    return Choice(
-        tok,
-        contrast,
-        tok != good_logits.argmax(-1),
-        st.vhead.sum(-1),
-        torch.stack([all_finite(good_logits), bad_ok]),
-        st.scores,
-    )
+    finite = torch.ones(2, dtype=torch.bool, device=tok.device)
+    if torch.compiler.is_compiling():  # eagerly, step_scores has checked both already
+        bad_ok = all_finite(bad_logits) if bad_logits is not None else finite[1]
+        finite = torch.stack([all_finite(good_logits), bad_ok])
+    return Choice(tok, contrast, tok != good_logits.argmax(-1), st.vhead.sum(-1), finite, st.scores)
 
 
 def raise_if_not_finite(finite: torch.Tensor) -> None:

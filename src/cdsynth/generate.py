@@ -36,7 +36,7 @@ import torch
 
 from .config import DecodingConfig, GenerateConfig, to_dict
 from .decode_step import decode_step
-from .decoding import choose, raise_if_not_finite
+from .decoding import choose
 from .errors import UserError
 from .fileio import (
     atomic_path,
@@ -182,8 +182,7 @@ def generate_batch(
     picks = []  # per step: decoding.Choice
 
     g_logits, b_logits = run(ids, positions, 0, P)
-    choice = choose(rule, g_logits, b_logits, u_all[0])
-    raise_if_not_finite(choice.finite)
+    choice = choose(rule, g_logits, b_logits, u_all[0])  # eagerly: raises on bad logits
     for t in range(new_tokens):
         picks.append(choice if record_scores else choice._replace(scores=None))
         if stop:
@@ -206,7 +205,6 @@ def generate_batch(
                 choice.tokens[:, None], positions[:, -1:] + (t + 1), slot, slot + 1
             )
             choice = choose(rule, g_logits, b_logits, u_all[t + 1])
-            raise_if_not_finite(choice.finite)
     return _batch_result(picks, rule.strategy == "cd", tokens.eos if stop else None)
 
 
@@ -219,8 +217,7 @@ def _batch_result(picks: list, cd: bool, eos: int | None) -> BatchResult:
         n_steps = torch.full((B,), T)
     else:
         is_eos = out == eos
-        first = torch.where(is_eos.any(1), is_eos.int().argmax(1) + 1, T)
-        n_steps = first
+        n_steps = torch.where(is_eos.any(1), is_eos.int().argmax(1) + 1, T)
     live = torch.arange(T)[None] < n_steps[:, None]
     differs = (torch.stack([c.differs for c in picks], 1).cpu() & live).sum(1)
     vhead = torch.stack([c.vhead_size for c in picks], 1).cpu().double()

@@ -139,6 +139,9 @@ class LeanLlama:
         self.vocab_size = cfg.vocab_size
         self.inv_freq = rope.inv_freq.detach().float().to(self.device)
         self.rope_scale = float(rope.attention_scaling)
+        self.decode_spec = DecodeSpec(
+            self.n_heads, self.n_kv, self.head_dim, self.eps, self.rope_scale
+        )
 
         def stack(get, transpose=False, to=dtype):
             ts = [get(m).detach() for m in hf_models]
@@ -221,14 +224,7 @@ class LeanLlama:
             keys += pack_weights(w["head"], DECODE_ROWS) if w["head_packed"] else []
             weakref.finalize(self, release, keys)
             self._decode_weights = w
-            self._decode_spec = DecodeSpec(
-                self.n_heads, self.n_kv, self.head_dim, self.eps, self.rope_scale
-            )
         return self._decode_weights
-
-    def decode_spec(self) -> DecodeSpec:
-        self.decode_weights()
-        return self._decode_spec
 
     def decode_logits(
         self, ids: torch.Tensor, positions: torch.Tensor, cache: KVCache, key_valid: torch.Tensor
@@ -236,7 +232,7 @@ class LeanLlama:
         """`decode_logits` (the module function) on this engine's weights."""
         return decode_logits(
             self.decode_weights(),
-            self.decode_spec(),
+            self.decode_spec,
             ids,
             positions,
             cache.keys,
