@@ -9,7 +9,7 @@ import pytest
 from cdsynth.config import load_config
 from cdsynth.graph import build_graph
 from cdsynth.stages import run_corpus, run_tokenizer
-from cdsynth.study import study_conditions
+from cdsynth.study import study_conditions, train_config
 
 from .conftest import SHARED_DATA
 
@@ -124,7 +124,25 @@ def test_an_edited_corpus_file_makes_the_corpus_and_everything_after_it_stale(tm
 # ----- configs/reference-cpu.yaml: the data-constrained CPU study -----------------------------
 
 REFERENCE = CONFIGS / "reference-cpu.yaml"
-REFERENCE_CONDITIONS = ["no-contrast", "no-contrast-vhead", "cd-early-70"]
+REFERENCE_CONDITIONS = [
+    "cd-early-70",
+    "no-contrast",
+    "no-contrast-vhead",
+    "cd-small",
+    "cd-drop-0.5",
+    "cd-early-70-top_k-200",
+    "cd-early-70-top_k-50",
+    "cd-early-70-top_k-1000",
+    "no-contrast-top_k-200",
+    "no-contrast-top_k-50",
+    "no-contrast-top_k-1000",
+    "cd-early-70-top_p-0.9",
+    "no-contrast-top_p-0.9",
+    "cd-early-70-ratio-0.1",
+    "cd-early-70-ratio-0.2",
+    "cd-early-70-ratio-0.4",
+    "cd-early-70-ratio-0.5",
+]
 
 
 def test_reference_config_graph():
@@ -136,22 +154,34 @@ def test_reference_config_graph():
     assert early.good == f"runs/baseline-seed0/step_{cfg.study.good_step}"
     assert early.bad == "runs/baseline-seed0/step_70"
     assert (early.decoding.alpha, early.decoding.lam, early.decoding.top_k) == (0.1, 1.0, 0)
-    assert all(c.ratio == 0.3 for c in conds.values())
+    # CD-Small: the small run (half the layers and width) at GOOD's step; CD-Drop: GOOD itself
+    assert conds["cd-small"].generate.bad == f"runs/small-seed0/step_{cfg.study.good_step}"
+    small, base = train_config(cfg, "small", 0).model.resolved(), cfg.train.model.resolved()
+    assert (small.n_layers, small.hidden) == (base.n_layers // 2, base.hidden // 2)
+    drop = conds["cd-drop-0.5"].generate
+    assert (drop.bad, drop.bad_dropout, drop.bad_dropout_kind) == (None, 0.5, "attention")
+    assert conds["no-contrast-top_k-50"].generate.decoding.top_k == 50
+    assert conds["cd-early-70-top_p-0.9"].generate.decoding.top_p == 0.9
+    ratios = {n: c.ratio for n, c in conds.items()}
+    assert ratios["cd-early-70-ratio-0.1"] == 0.1
+    assert {r for n, r in ratios.items() if "-ratio-" not in n} == {0.3}
     g = cfg.generate
     assert g.corpus_tokens == "real" and g.prefix_tokens + g.new_tokens <= cfg.train.block_len
     stages = build_graph(cfg, log=lambda *a: None)
     names = [s.name for s in stages]
     trains = [s for s in stages if s.kind == "train"]
-    assert len(trains) == 3 + len(conds) * 3
-    # every mixed run trains as long as the baseline, on 30% synthetic rows
+    assert len(trains) == 3 + 1 + len(conds) * 3  # baselines, the small amateur, mixed runs
+    # every mixed run trains as long as the baseline
     steps = {s.config["steps"] for s in trains}
     assert steps == {cfg.train.steps}
-    mixed = [s.config for s in trains if s.name.startswith("train/mix-")]
-    assert {m["synthetic_ratio"] for m in mixed} == {0.3}
-    assert sorted(n for n in names if n.startswith("generate/")) == sorted(
-        f"generate/{c}" for c in REFERENCE_CONDITIONS
-    )
-    assert len([n for n in names if n.startswith("eval/")]) == len(trains)
+    # the ratio sweep trains on the base condition's corpus: no generation of its own
+    gens = sorted(n for n in names if n.startswith("generate/"))
+    assert gens == sorted(f"generate/{c}" for c in REFERENCE_CONDITIONS if "-ratio-" not in c)
+    assert len([n for n in names if n.startswith("eval/")]) == len(trains) - 1
+    # each method's run is scored right after it trains
+    for i, n in enumerate(names):
+        if n.startswith("eval/"):
+            assert names[i - 1] == "train/" + n.removeprefix("eval/")
     ev = cfg.evaluate
     assert set(ev.tasks) == {
         "perplexity",
@@ -224,11 +254,17 @@ def test_reference_config_shrunk_runs_end_to_end(tmp_path):
         "study.seeds=[0, 1]",
         "study.good_step=16",
         "study.amateurs.early-70.step=4",
+        "study.amateurs.small.step=16",
+        # one value of each kind of sweep: truncation on CD and No-Contrast, the mixing ratio
+        "study.sweeps=[{base: cd-early-70, key: top_k, values: [50]},"
+        " {base: no-contrast, key: top_p, values: [0.9]},"
+        " {base: cd-early-70, key: ratio, values: [0.5]}]",
         "study.bootstrap_samples=50",
     ]
     cfg = load_config(REFERENCE, shrunk)
     run_experiment(cfg, log=quiet)
     assert all(state == "done" for _, state in experiment_status(cfg))
     summary = json.loads((Workspace(cfg.workdir).report / "summary.json").read_text())
-    assert set(summary["seeds"]) == {"baseline", *REFERENCE_CONDITIONS}
+    kinds = ["cd-early-70-top_k-50", "no-contrast-top_p-0.9", "cd-early-70-ratio-0.5"]
+    assert set(summary["seeds"]) == {"baseline", *REFERENCE_CONDITIONS[:5], *kinds}
     assert all(len(seeds) == 2 for seeds in summary["seeds"].values())

@@ -207,6 +207,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # CPU presets for the demo and tests
     "cpu-small": dict(n_layers=4, hidden=256, heads=4, ffn=1024, context=256),
     "cpu-tiny": dict(n_layers=4, hidden=128, heads=4, ffn=512, context=256),
+    # cpu-tiny at half the layers and width: the CPU study's smaller amateur (CD-Small)
+    "cpu-tiny-half": dict(n_layers=2, hidden=64, heads=2, ffn=256, context=256),
     "test-micro": dict(n_layers=2, hidden=32, heads=2, ffn=64, context=128),
 }
 

@@ -94,11 +94,31 @@ def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> lis
         stages.append(s)
         return s
 
+    evals: list[Stage] = []
+
+    def eval_stage(run: str) -> None:
+        """A method's run is scored right after it trains, so finished runs have results
+        while the study goes on (the order changes no output)."""
+        ev = Stage(
+            f"eval/{run}",
+            "eval",
+            to_dict(cfg.evaluate),
+            [trains[run]],
+            eval_dir(ws.run(run)),
+            lambda: evaluate_checkpoints(
+                ws.run(run), cfg.evaluate, cfg.workdir, log=lambda *a: None, progress=progress
+            ),
+        )
+        stages.append(ev)
+        evals.append(ev)
+
+    methods = {"baseline": [f"baseline-seed{s}" for s in st.seeds]}
     for run in st.runs:
         for seed in st.seeds if run == "baseline" else st.seeds[:1]:
-            train_stage(train_config(cfg, run, seed), [tok])
-    evals: list[Stage] = []
-    methods = {"baseline": [f"baseline-seed{s}" for s in st.seeds]}
+            tc = train_config(cfg, run, seed)
+            train_stage(tc, [tok])
+            if run == "baseline":
+                eval_stage(tc.name)
     corpora: dict[str, Stage] = {}  # conditions that differ only in ratio share a corpus
     for cond in study_conditions(cfg):
         s0 = st.seeds[0]
@@ -131,21 +151,8 @@ def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> lis
                 synthetic_ratio=cond.ratio,
             )
             train_stage(tc, [tok, gen])
+            eval_stage(tc.name)
             methods[cond.name].append(tc.name)
-    for runs in methods.values():
-        for run in runs:
-            ev = Stage(
-                f"eval/{run}",
-                "eval",
-                to_dict(cfg.evaluate),
-                [trains[run]],
-                eval_dir(ws.run(run)),
-                lambda run=run: evaluate_checkpoints(
-                    ws.run(run), cfg.evaluate, cfg.workdir, log=lambda *a: None, progress=progress
-                ),
-            )
-            stages.append(ev)
-            evals.append(ev)
     rep = Stage(
         "report",
         "report",
