@@ -79,6 +79,7 @@ class DropoutKind(Choice):
 
 class PrefixSource(Choice):
     seeds = "seeds"
+    seed_chunks = "seed_chunks"  # the paper's: seeds documents cut into chunks of >= 100 words
     train = "train"
     eval = "eval"
     file = "file"
@@ -311,7 +312,7 @@ class GenerateConfig:
     #                                  random sample, stratified by the documents' source
     prefix_source: PrefixSource = (
         PrefixSource.seeds
-    )  # seeds | train | eval (corpus splits) | file (prefix_file)
+    )  # seeds | seed_chunks (the paper's) | train | eval (corpus splits) | file (prefix_file)
     prefix_file: str | None = None  # .txt (one prompt per line) or .jsonl ("text") of prompts
     corpus_tokens: int | str | None = None  # synthetic size in new tokens: N, or "real" (as
     #                                         many as the real train split); sets num_prefixes

@@ -52,6 +52,7 @@ from .fileio import (
 from .identity import identity
 from .keyed_random import STREAM_SAMPLE, keyed_uniform
 from .llama_forward import Dropout, LeanLlama, shape_of
+from .prefixes import seed_chunks
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 
@@ -333,10 +334,13 @@ def prefix_documents(cfg: GenerateConfig, workdir: str | Path) -> tuple[list[dic
         path = Path(cfg.prefix_file)
         path = path if path.is_absolute() else Path(workdir) / path
         return read_prompt_file(path), path
-    rows = read_split(Path(workdir) / "corpus", cfg.prefix_source)
+    split = "seeds" if cfg.prefix_source == "seed_chunks" else str(cfg.prefix_source)
+    rows = read_split(Path(workdir) / "corpus", split)
+    if cfg.prefix_source == "seed_chunks":
+        rows = seed_chunks(rows)
     if not rows:
         raise UserError(f"the {cfg.prefix_source} split is empty: no prefixes to generate from")
-    return rows, Path(workdir) / "corpus" / f"{cfg.prefix_source}.jsonl"
+    return rows, Path(workdir) / "corpus" / f"{split}.jsonl"
 
 
 def stratum_counts(sizes: list[int], n: int) -> list[int]:
