@@ -248,7 +248,7 @@ def test_summary_has_reading_cis_seeds_and_survives_a_method_without_scores(tmp_
     assert rows["cd-early"]["mu_delta_rel"]["tasks"] == ["entity_tracking"]
     assert len(rows["cd-early"]["mu_delta_rel"]["ci"]) == 2
     assert summary["seeds"] == {m: [0, 1] for m in methods}
-    assert summary["resample"] == "hierarchical"
+    assert summary["resample"] == "seeds"
     assert summary["roles"]["cd-early"] == "cd_early"
     assert {c["key"] for c in summary["claims"]} >= {"above_baseline:entity_tracking"}
     assert set(summary["selection_check"]["cd-early"]) == {"reading", "wug", "entity_tracking"}

@@ -6,7 +6,7 @@ Pure functions on plain data; no I/O.
     best = mean_max({seed: {step: score}}, lower_is_better=False)      # -> MeanMax
     check = held_out_mean_max({seed: {step: items}}, statistic)       # select on half A, report B
     boot = bootstrap_scores({method: {seed: items}}, statistic, B=1000, seed=0,
-                            resample="hierarchical")                  # {method: BootstrapScore}
+                            resample="seeds")                         # {method: BootstrapScore}
     cmp = compare(boot["cd"], boot["baseline"])                        # -> Comparison
     cmp = paired_bootstrap(method_items, baseline_items, statistic)    # the two in one call
     relative_improvement(m, b, lower_is_better)    # (m - b) / b; NaN where b <= 0 (undefined)
@@ -14,16 +14,17 @@ Pure functions on plain data; no I/O.
     claim_verdicts(summary)                        # the paper's headline claims: supported | ...
 
 Resampling. Items are matched by id: every method and seed is restricted to the ids they all
-share, and one draw of item indices (within strata, the subtasks) serves every method, so any
-two methods' resampled scores are paired. `hierarchical` also resamples seeds: per resample
-the seeds are drawn with replacement, and sides with the same number of seeds draw the same
-positions in their sorted seed lists (so equal seed numbers are paired); `items` keeps every
-seed and resamples items only. Seed and item draws are functions of (bootstrap seed, number
-of seeds or strata sizes, B) only, so every task of a study shares the seed draws and
-mu-Delta-REL can be resampled across tasks.
-
-With few seeds the seed level is underestimated (a bootstrap over S units has (S-1)/S of
-their variance): in simulation, 5 seeds give ~5% p < 0.05 under no difference, 3 seeds ~9%.
+share. `seeds` (the default) scores each seed on every item and resamples the seed mean with
+`seed_weights`, whose weighted means follow the seed mean's t distribution, so two methods with
+the same seeds are compared by a paired t over seeds (item noise counted once, inside each
+seed's score); with one seed it resamples items within strata (the subtasks). `hierarchical`
+draws seeds with replacement and items within strata in every resample (item noise counted
+twice: too conservative with many seeds); `items` keeps every seed and resamples items only.
+One draw of item indices serves every method, and sides with the same number of seeds share
+their seed draws or weights, so any two methods' resampled scores are paired. Draws and
+weights are functions of (bootstrap seed, number of seeds or strata sizes, B) only, so every
+task of a study shares them and mu-Delta-REL can be resampled across tasks. Calibration and
+power under simulated nulls: docs/method.md.
 
 A statistic is `statistic(items, idx) -> scores`: one seed's items (dicts) and an int array
 idx (B, n) of item indices, giving the task score of each resample, shape (B,).
@@ -45,6 +46,7 @@ LOWER_IS_BETTER = {"perplexity", "perplexity_packed"}
 # correlations and R^2 gains can be near zero or negative: they get absolute differences only
 RATIO_METRICS = {"accuracy", "perplexity"}
 RESAMPLING = {
+    "seeds": "seeds, each scored on every item (a paired t over seeds); items with one seed",
     "hierarchical": "seeds, then items within subtasks (paired by seed and by item)",
     "items": "items within subtasks (paired by item); every seed kept",
 }
@@ -258,12 +260,29 @@ def seed_draws(n_seeds: int, B: int, seed: int) -> np.ndarray:
     return np.random.default_rng([seed, 0, n_seeds]).integers(0, n_seeds, (B, n_seeds))
 
 
+def seed_weights(n_seeds: int, B: int, seed: int) -> np.ndarray:
+    """(B, n_seeds) weights, each row summing to 1, for the `seeds` scheme: for any per-seed
+    values v, `weights @ v` is distributed as mean(v) + t_(S-1) x sd(v) / sqrt(S), the
+    one-sample t distribution of a mean over S seeds. Row b is 1/S + r_b (z_b - mean z_b) /
+    sqrt(S (S - 1)) with z_b standard normal and r_b = sqrt(nu / chi2_nu), nu = S - 1 (a normal
+    over an independent chi / sqrt(nu) is a t). A function of (seed, S, B) only, so sides and
+    tasks with the same number of seeds share it: their differences are paired by seed."""
+    S = n_seeds
+    if S < 2:
+        raise ValueError("seed weights need at least two seeds")
+    rng = np.random.default_rng([seed, 2, S])
+    z = rng.standard_normal((B, S))
+    z -= z.mean(axis=1, keepdims=True)
+    r = np.sqrt((S - 1) / rng.chisquare(S - 1, B))
+    return 1 / S + r[:, None] * z / math.sqrt(S * (S - 1))
+
+
 def bootstrap_scores(
     sides: Mapping[str, object],
     statistic: Callable,
     B: int = 1000,
     seed: int = 0,
-    resample: str = "hierarchical",
+    resample: str = "seeds",
     strata: Sequence | None = None,
 ) -> dict[str, BootstrapScore]:
     """Resampled task scores of several methods, paired by item (and by seed where the seed
@@ -289,20 +308,29 @@ def bootstrap_scores(
         keys = sorted(per_seed, key=lambda k: (str(type(k)), k))
         by_ids = [{it["id"]: it for it in per_seed[k]} for k in keys]
         aligned[name] = (keys, [[by_id[i] for i in order] for by_id in by_ids])
+
+    def by_seeds(keys) -> bool:  # the seeds scheme: per-seed scores, no item draws
+        return resample == "seeds" and len(keys) > 1
+
     chunks: dict = {name: [[] for _ in keys] for name, (keys, _) in aligned.items()}
-    for idx in item_draws(strata, B, seed):
-        for name, (_, per_seed_items) in aligned.items():
-            for s, items in enumerate(per_seed_items):
-                chunks[name][s].append(np.asarray(statistic(items, idx), dtype=float))
+    if not all(by_seeds(keys) for keys, _ in aligned.values()):
+        for idx in item_draws(strata, B, seed):
+            for name, (keys, per_seed_items) in aligned.items():
+                for s, items in enumerate(per_seed_items):
+                    if not by_seeds(keys):
+                        chunks[name][s].append(np.asarray(statistic(items, idx), dtype=float))
     out = {}
     for name, (keys, per_seed_items) in aligned.items():
         values = [float(statistic(items, full)[0]) for items in per_seed_items]
-        S = np.stack([np.concatenate(c) for c in chunks[name]])  # (seeds, B)
-        if resample == "hierarchical" and len(keys) > 1:
-            J = seed_draws(len(keys), B, seed)  # same number of seeds -> same draws: paired
-            res = S[J, np.arange(B)[:, None]].mean(1)
+        if by_seeds(keys):
+            res = seed_weights(len(keys), B, seed) @ np.array(values)
         else:
-            res = S.mean(0)
+            S = np.stack([np.concatenate(c) for c in chunks[name]])  # (seeds, B)
+            if resample == "hierarchical" and len(keys) > 1:
+                J = seed_draws(len(keys), B, seed)  # same number of seeds -> same draws: paired
+                res = S[J, np.arange(B)[:, None]].mean(1)
+            else:
+                res = S.mean(0)
         out[name] = BootstrapScore(float(np.mean(values)), res, tuple(keys), len(order))
     return out
 

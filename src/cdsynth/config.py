@@ -115,6 +115,7 @@ class BosRule(Choice):
 
 
 class Resample(Choice):
+    seeds = "seeds"
     hierarchical = "hierarchical"
     items = "items"
 
@@ -423,8 +424,8 @@ class StudyConfig:
     bootstrap_samples: int = 1000
     bootstrap_seed: int = 0
     resample: Resample = (
-        Resample.hierarchical
-    )  # hierarchical (seeds, then items) | items (items only)
+        Resample.seeds
+    )  # seeds (a paired t over seeds; items with one seed) | hierarchical | items
 
     def __post_init__(self):
         _choose(self, "resample", Resample, "study.resample")

@@ -654,7 +654,9 @@ def _seeds_text(summary) -> str:
         text = f"seeds {', '.join(map(str, next(iter(seeds.values()))))} for every method"
     else:
         text = "; ".join(f"{m}: {', '.join(map(str, v))}" for m, v in seeds.items())
-    if summary["resample"] == "hierarchical" and all(len(v) <= 1 for v in seeds.values()):
+    if summary["resample"] in ("seeds", "hierarchical") and all(
+        len(v) <= 1 for v in seeds.values()
+    ):
         text += " - with one seed only the items are resampled"
     return text
 
