@@ -50,7 +50,7 @@ def test_too_small_for_block_len(tok, tmp_path):
     assert not (tmp_path / "b").exists()
 
 
-@pytest.mark.parametrize("ratio", [0.1, 0.3, 0.5])
+@pytest.mark.parametrize("ratio", [0.1, 0.3, 0.5, 0.25, 1.0])
 @pytest.mark.parametrize("batch", [7, 16, 13])
 def test_mixture_share_within_one_row(tok, tmp_path, ratio, batch):
     real_dir, syn_dir = tmp_path / "r", tmp_path / "s"
@@ -68,6 +68,8 @@ def test_mixture_share_within_one_row(tok, tmp_path, ratio, batch):
         # the mask is right: real rows come from the real blocks
         assert all(tuple(r) in real_rows for r in rows[~is_syn].tolist())
     assert total_syn == synthetic_rows_before(60, ratio, batch)
+    if ratio == 1.0:  # the paper's 100%-synthetic run: no real row at all
+        assert total_syn == 60 * batch
     # the paper's int(16 * 0.3) = 4 rows would give 25%; ours gives 30% over 10 steps of 16
     assert synthetic_rows_before(10, 0.3, 16) == 48
 

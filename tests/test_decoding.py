@@ -1,5 +1,6 @@
 """Decoding rules on hand-made logits with known answers."""
 
+import dataclasses
 import math
 
 import pytest
@@ -234,9 +235,11 @@ class PaperCDThen:  # ContrastiveWithTopK :517-530 and ContrastiveWithTopP :500-
         return self.cut(input_ids, self.cd(input_ids, good_logits, bad_logits))
 
 
-def paper_processor(strategy, alpha=0.1, lam=1.0, temperature=1.0, top_k=10, top_p=0.9):
-    """get_logits_processor, generate_synthetic_data_better.py:70-94 (None: raw logits)."""
-    pen = PAPER_PENALTY
+def paper_processor(
+    strategy, alpha=0.1, lam=1.0, temperature=1.0, top_k=10, top_p=0.9, pen=PAPER_PENALTY
+):
+    """get_logits_processor, generate_synthetic_data_better.py:70-94 (None: raw logits);
+    `pen` is its --penalty_value."""
     return {
         "no_contrast": None,
         "no_contrast_top_p": lambda: PaperTopP(top_p, temperature, pen),
@@ -257,8 +260,12 @@ def paper_next_token_logits(strategy, good, bad, **kw):
     return proc(None, good, bad) if strategy.startswith("contrast") else proc(None, good)
 
 
-def our_rule(strategy, alpha=0.1, lam=1.0, temperature=1.0, top_k=10, top_p=0.9):
+def our_rule(strategy, alpha=0.1, lam=1.0, temperature=1.0, top_k=10, top_p=0.9, pen=None):
     """The DecodingConfig that the module docstring maps each paper strategy to."""
+    if pen is not None:
+        return dataclasses.replace(
+            our_rule(strategy, alpha, lam, temperature, top_k, top_p), penalty=pen
+        )
     T = temperature
     kind = {"no": "ancestral", "contrast": "cd", "contrastive": "cd"}[strategy.split("_")[0]]
     if strategy == "no_contrast_v_head":
@@ -271,6 +278,28 @@ def our_rule(strategy, alpha=0.1, lam=1.0, temperature=1.0, top_k=10, top_p=0.9)
     if strategy.endswith("top_p"):
         kw.update(top_p=top_p, temperature=T)
     return DecodingConfig(kind, **kw)
+
+
+def test_decoding_penalty_paper_values_and_ours():
+    """`decoding.penalty`: the paper's --penalty_value -10000 ablation (top-k 50) and -20,
+    bit-exact in paper mode; in ours a finite penalty replaces exactly the -inf scores."""
+    g = torch.Generator().manual_seed(2)
+    good = torch.randn(5, 300, generator=g, dtype=torch.float64) * 3
+    bad = torch.randn(5, 300, generator=g, dtype=torch.float64) * 3
+    for strategy in ("contrast_with_top_k", "contrastive", "no_contrast_v_head"):
+        for pen in (-10000.0, -20.0):
+            kw = dict(top_k=50, pen=pen)
+            ref = paper_next_token_logits(strategy, good, bad, **kw)
+            rule = our_rule(strategy, **kw)
+            ours = step_scores(rule, good, bad if rule.strategy == "cd" else None).scores
+            torch.testing.assert_close(ours, ref, rtol=0, atol=0)
+            assert (ours == pen).any()
+    rule = DecodingConfig("cd", alpha=0.1, top_k=20, temperature=0.5)
+    plain = step_scores(rule, good, bad).scores
+    finite = step_scores(dataclasses.replace(rule, penalty=-30.0), good, bad).scores
+    out = torch.isneginf(plain)
+    assert out.any() and (~out).any()
+    assert torch.equal(finite[~out], plain[~out]) and (finite[out] == -30.0).all()
 
 
 PAPER_STRATEGIES = [

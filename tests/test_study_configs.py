@@ -28,8 +28,12 @@ def test_paper_config_is_the_papers_training_regime():
     assert cfg.study.seeds == list(range(42, 52))
     assert cfg.study.good_step == 2500
     g = cfg.generate
-    assert (g.prefix_tokens, g.completions, g.new_tokens) == (20, 8, 400)
-    assert (g.decoding.alpha, g.decoding.lam) == (0.1, 1.0)
+    # 20-token prefixes counting <s>, from the paper's seed chunks; 8 x 400 tokens in fp32
+    assert (g.prefix_tokens + 1, g.completions, g.new_tokens) == (20, 8, 400)
+    assert (g.prefix_source, g.dtype) == ("seed_chunks", "fp32")
+    assert (g.decoding.alpha, g.decoding.lam, g.decoding.paper_compatible) == (0.1, 1.0, True)
+    # the paper's "30%" as its code realises it: int(16 x 0.3) / 16
+    assert cfg.study.ratio == int(16 * 0.3) / 16 == 0.25
     assert "blimp_filtered" in cfg.evaluate.tasks and "blimp" not in cfg.evaluate.tasks
 
 
@@ -37,19 +41,26 @@ def test_paper_config_graph():
     cfg = load_config(CONFIGS / "paper.yaml")
     conds = {c.name: c for c in study_conditions(cfg)}
     early = conds["cd-early-500"].generate
-    assert early.good == "runs/baseline-seed42/step_2500"
-    assert early.bad == "runs/baseline-seed42/step_500"
-    assert conds["cd-small-20"].generate.bad == "runs/small-20-seed42/step_2500"
+    # GOOD and BAD from the seed-43 baseline, as the paper's generation scripts
+    assert early.good == "runs/baseline-seed43/step_2500"
+    assert early.bad == "runs/baseline-seed43/step_500"
+    assert conds["cd-small-20"].generate.bad == "runs/small-20-seed43/step_2500"
     assert conds["cd-drop-0.5"].generate.bad_dropout == 0.5
-    assert conds["cd-early-500-top_k-200"].generate.decoding.top_k == 200
-    assert conds["cd-early-500-ratio-0.5"].ratio == 0.5
+    # the paper's grids: top-k 50/100/200 and top-p 0.90/0.95/0.97 for CD and No-Contrast,
+    # the ratio from 0.1 to 1.0 realised as int(16 r) / 16
+    for base in ("cd-early-500", "no-contrast"):
+        assert [conds[f"{base}-top_k-{k}"].generate.decoding.top_k for k in (50, 100, 200)]
+        assert [conds[f"{base}-top_p-{p}"].generate.decoding.top_p for p in (0.9, 0.95, 0.97)]
+    ratios = sorted(c.ratio for n, c in conds.items() if n.startswith("cd-early-500-ratio-"))
+    assert [*ratios[:2], 0.25, *ratios[2:]] == [int(16 * r / 10) / 16 for r in range(1, 11)]
     names = [s.name for s in build_graph(cfg, log=lambda *a: None)]
     trains = [n for n in names if n.startswith("train/")]
     # 10 baseline seeds, one small model, and one mixed run per condition and seed
     assert len(trains) == 10 + 1 + len(conds) * 10
+    assert "train/small-20-seed43" in trains
     # conditions that differ only in the mixing ratio share one synthetic corpus
     generated = [n for n in names if n.startswith("generate/")]
-    assert len(generated) == len(conds) - 4 and "generate/cd-early-500-ratio-0.5" not in generated
+    assert len(generated) == len(conds) - 9 and "generate/cd-early-500-ratio-0.5" not in generated
     assert names[-1] == "report"
 
 

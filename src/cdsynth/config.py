@@ -256,8 +256,8 @@ class TrainConfig:
         _require(self.steps > 0, f"train.steps must be > 0, got {self.steps}")
         _require(_finite(self.lr) and self.lr > 0, f"train.lr must be > 0, got {self.lr}")
         _require(
-            0 <= self.synthetic_ratio < 1,
-            f"train.synthetic_ratio must be in [0, 1), got {self.synthetic_ratio}",
+            0 <= self.synthetic_ratio <= 1,
+            f"train.synthetic_ratio must be in [0, 1], got {self.synthetic_ratio}",
         )
         _require(0 <= self.dropout < 1, f"train.dropout must be in [0, 1), got {self.dropout}")
         _require(self.warmup_steps >= 0, "train.warmup_steps must be >= 0")
@@ -276,6 +276,7 @@ class DecodingConfig:
     top_p: float = 1.0  # 1: off
     temperature: float = 1.0  # applied after the rule and truncation
     paper_compatible: bool = False  # the paper's code: -20 outside V_head, log(p + 1e-10)
+    penalty: float | None = None  # the score of tokens left out; None: -inf (paper mode: -20)
 
     def __post_init__(self):
         k = "generate.decoding"
@@ -286,6 +287,11 @@ class DecodingConfig:
         )
         _require(self.top_k >= 0, f"{k}.top_k must be >= 0 (0: off), got {self.top_k}")
         _require(0 < self.top_p <= 1, f"{k}.top_p must be in (0, 1], got {self.top_p}")
+        p = self.penalty
+        _require(
+            p is None or (isinstance(p, (int, float)) and not math.isnan(p) and p < 0),
+            f"{k}.penalty must be a number < 0 (-.inf: never chosen) or unset, got {p!r}",
+        )
         for name in ("good_temperature", "bad_temperature", "temperature"):
             t = getattr(self, name)
             _require(_finite(t) and t > 0, f"{k}.{name} must be finite and > 0, got {t}")
@@ -407,7 +413,7 @@ class StudyConfig:
                  smaller amateur) for the first seed only.
     amateurs:    {name: {run: NAME, step: N} | {dropout: P}}
     conditions:  [{name, strategy, amateur, ratio, alpha, lam, top_k, top_p, temperature,
-                   good_temperature, bad_temperature, paper_compatible}] - each one synthetic
+                   good_temperature, bad_temperature, paper_compatible, penalty}] - one synthetic
                  corpus and its mixed retraining runs (one per seed).
     sweeps:      [{base: NAME, key: KEY, values: [...]}] - a copy of condition NAME for each
                  value of KEY (lam, alpha, top_k, top_p, temperature, ratio, ...), named
@@ -417,6 +423,7 @@ class StudyConfig:
     seeds: list = field(default_factory=lambda: [0])
     runs: dict = field(default_factory=lambda: {"baseline": {}})
     good_step: int | None = None  # None: the last step of the baseline run
+    good_seed: int | None = None  # the baseline seed GOOD (and BAD) come from; None: seeds[0]
     amateurs: dict = field(default_factory=dict)
     conditions: list = field(default_factory=list)
     sweeps: list = field(default_factory=list)  # [{base: NAME, key: lam, values: [0.5, 2]}]
@@ -427,9 +434,19 @@ class StudyConfig:
         Resample.seeds
     )  # seeds (a paired t over seeds; items with one seed) | hierarchical | items
 
+    @property
+    def model_seed(self) -> int:
+        """The seed of the runs GOOD and the amateurs come from."""
+        return self.seeds[0] if self.good_seed is None else self.good_seed
+
     def __post_init__(self):
         _choose(self, "resample", Resample, "study.resample")
-        _require(0 <= self.ratio < 1, f"study.ratio must be in [0, 1), got {self.ratio}")
+        _require(
+            self.good_seed is None or self.good_seed in self.seeds,
+            f"study.good_seed must be one of study.seeds, got {self.good_seed}",
+        )
+        _require(bool(self.seeds), "study.seeds must list at least one seed")
+        _require(0 <= self.ratio <= 1, f"study.ratio must be in [0, 1], got {self.ratio}")
         _require(self.bootstrap_samples >= 1, "study.bootstrap_samples must be >= 1")
 
     diagnostics_samples: int = 200  # synthetic documents used for self-BLEU and samples

@@ -22,6 +22,12 @@ its T: `good_temperature` (and `bad_temperature`) on the logits, `temperature` a
 truncation (in paper mode before the cut, so cut tokens keep exactly -20). So the paper's
 `contrastive` with T is good=bad=T, temperature=1; `contrast_with_top_k` / `_top_p` is
 good=bad=temperature=T; `no_contrast_top_k` is temperature=T.
+
+`penalty` (`decoding.penalty`) is the score of the tokens left out (outside V_head, cut by
+top-k / top-p). Unset, it is -inf (they can't be chosen), or the paper's -20 in paper mode;
+the paper's `--penalty_value` ablation used -10000. Ours gives a finite penalty as the final
+score, after the temperature; paper mode gives it where the paper's processors do (its top-p
+then counts the penalized tokens' mass, as the paper's does).
 """
 
 from __future__ import annotations
@@ -287,6 +293,7 @@ def step_scores(rule, good_logits: torch.Tensor, bad_logits: torch.Tensor | None
         raise ValueError("contrastive decoding needs BAD logits")
     if rule.paper_compatible:
         return paper_step_scores(rule, good_logits, bad_logits)
+    penalty = -math.inf if rule.penalty is None else rule.penalty
     check_logits(good_logits, "GOOD logits")
     good = log_probs(good_logits, rule.good_temperature)
     mask = plausible_mask(good, rule.alpha)
@@ -300,7 +307,10 @@ def step_scores(rule, good_logits: torch.Tensor, bad_logits: torch.Tensor | None
         scores = good.masked_fill(~mask, -math.inf)
     else:
         scores = good
-    return StepScores(truncate(scores, rule.top_k, rule.top_p, rule.temperature), good, bad, mask)
+    scores = truncate(scores, rule.top_k, rule.top_p, rule.temperature)
+    if penalty != -math.inf:  # a finite score for every token left out
+        scores = scores.masked_fill(torch.isneginf(scores), penalty)
+    return StepScores(scores, good, bad, mask)
 
 
 def paper_step_scores(
@@ -309,6 +319,7 @@ def paper_step_scores(
     """`decoding.paper_compatible=true`: the paper's processors, as its generation script
     composes them (see the module docstring for how its one temperature maps onto ours)."""
     check_logits(good_logits, "GOOD logits")
+    penalty = PAPER_OUT_OF_MASK if rule.penalty is None else rule.penalty
     good = log_probs(good_logits, rule.good_temperature)
     bad = None
     if rule.strategy == "cd":
@@ -319,15 +330,16 @@ def paper_step_scores(
             rule.lam,
             rule.good_temperature,
             rule.bad_temperature,
+            penalty,
         )
         bad = log_probs(bad_logits, rule.bad_temperature).to(good.dtype)
     elif rule.strategy == "vhead":
-        scores = paper_vhead_scores(good_logits, rule.alpha, rule.good_temperature)
+        scores = paper_vhead_scores(good_logits, rule.alpha, rule.good_temperature, penalty)
     else:  # no processor: the raw logits are sampled
         scores = _float(good_logits)
         scores = scores / rule.good_temperature if rule.good_temperature != 1.0 else scores
     if rule.top_k > 0 or rule.top_p < 1.0 or rule.temperature != 1.0:
-        scores = paper_truncate(scores, rule.top_k, rule.top_p, rule.temperature)
+        scores = paper_truncate(scores, rule.top_k, rule.top_p, rule.temperature, penalty)
     mask = paper_vhead_mask(
         torch.softmax(_float(good_logits) / rule.good_temperature, -1), rule.alpha
     )

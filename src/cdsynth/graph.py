@@ -114,14 +114,14 @@ def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> lis
 
     methods = {"baseline": [f"baseline-seed{s}" for s in st.seeds]}
     for run in st.runs:
-        for seed in st.seeds if run == "baseline" else st.seeds[:1]:
+        for seed in st.seeds if run == "baseline" else [st.model_seed]:
             tc = train_config(cfg, run, seed)
             train_stage(tc, [tok])
             if run == "baseline":
                 eval_stage(tc.name)
     corpora: dict[str, Stage] = {}  # conditions that differ only in ratio share a corpus
     for cond in study_conditions(cfg):
-        s0 = st.seeds[0]
+        s0 = st.model_seed
         key = stable_hash(
             {k: v for k, v in identity("generate", to_dict(cond.generate)).items() if k != "name"}
         )

@@ -19,12 +19,32 @@ OUTPUT_NEUTRAL = {
 }
 
 
+# Settings added after outputs existed, at the value that reproduces those outputs: left out
+# of the identity at that value, so adding a setting never makes finished work stale.
+ADDED_AT = {
+    "generate": {("decoding", "penalty"): None},
+}
+
+
+def _without_added(kind: str, config: dict) -> dict:
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in config.items()}
+    for path, value in ADDED_AT.get(kind, {}).items():
+        *parents, leaf = path
+        node = out
+        for p in parents:
+            node = node.get(p, {})
+        if leaf in node and node[leaf] == value:
+            del node[leaf]
+    return out
+
+
 def identity(kind: str, config: dict) -> dict:
     """What a stage's output depends on: its config without the output-neutral settings, and
     for generation without the decoding settings its strategy never reads (alpha for
     No-Contrast, lambda and BAD's temperature without an amateur, the dropout kind without
     dropout)."""
-    out = {k: v for k, v in config.items() if k not in OUTPUT_NEUTRAL.get(kind, ())}
+    out = _without_added(kind, config)
+    out = {k: v for k, v in out.items() if k not in OUTPUT_NEUTRAL.get(kind, ())}
     if kind == "generate":
         rule = dict(out["decoding"])
         if rule["strategy"] != "cd":

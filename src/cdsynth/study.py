@@ -43,6 +43,7 @@ DECODING_KEYS = (
     "good_temperature",
     "bad_temperature",
     "paper_compatible",
+    "penalty",
 )
 CONDITION_KEYS = ("name", "amateur", "ratio", *DECODING_KEYS)
 
@@ -79,7 +80,7 @@ def study_conditions(cfg: ExperimentConfig) -> list[Condition]:
     st = cfg.study
     if not st.seeds:
         raise UserError("study.seeds must list at least one seed")
-    s0 = st.seeds[0]
+    s0 = st.model_seed
     base = train_config(cfg, "baseline", s0)
     good_step = st.good_step or base.steps
     good = f"runs/baseline-seed{s0}/step_{good_step}"
