@@ -217,6 +217,7 @@ class BootstrapScore:
     samples: np.ndarray = field(repr=False)  # (B,) resampled values
     seeds: tuple  # the seed keys used
     n_items: int
+    per_seed: tuple = ()  # the statistic on all shared items, one value per seed (in `seeds` order)
 
     def ci(self, level: float = 0.95) -> tuple[float, float]:
         return _percentile_ci(self.samples, level)
@@ -331,7 +332,9 @@ def bootstrap_scores(
                 res = S[J, np.arange(B)[:, None]].mean(1)
             else:
                 res = S.mean(0)
-        out[name] = BootstrapScore(float(np.mean(values)), res, tuple(keys), len(order))
+        out[name] = BootstrapScore(
+            float(np.mean(values)), res, tuple(keys), len(order), tuple(values)
+        )
     return out
 
 
@@ -348,6 +351,26 @@ class Comparison:
     @property
     def mark(self) -> str:
         return significance_mark(self.ci, self.ci99)
+
+
+def seed_differences(method: BootstrapScore, baseline: BootstrapScore) -> np.ndarray:
+    """Per-seed differences method - baseline, paired by position in the sorted seed lists
+    (as the `seeds` scheme pairs them); empty unless both sides have the same >= 2 seeds."""
+    if len(method.per_seed) < 2 or len(method.per_seed) != len(baseline.per_seed):
+        return np.array([])
+    return np.array(method.per_seed) - np.array(baseline.per_seed)
+
+
+def seeds_needed(method: BootstrapScore, baseline: BootstrapScore, power: float = 0.8):
+    """The seeds a paired t would need to find the observed difference with `power`, from
+    the measured seed-to-seed spread of the differences (None: not estimable, or > 1000)."""
+    from .power import seeds_for_power
+
+    d = seed_differences(method, baseline)
+    d = d[np.isfinite(d)]
+    if len(d) < 2 or not np.std(d) > 0:
+        return None
+    return seeds_for_power(float(d.mean()), float(d.std(ddof=1)), power)
 
 
 def two_sided_p(d: np.ndarray) -> float:
