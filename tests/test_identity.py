@@ -21,3 +21,36 @@ def test_a_setting_added_at_its_old_behaviour_keeps_finished_work():
     assert identity("generate", nc) == identity(
         "generate", to_dict(GenerateConfig(decoding=DecodingConfig("ancestral")))
     )
+
+
+# The demo study's stage identities as released (2026-12-04). A change here makes every
+# finished study stale: its outputs are recomputed from scratch. If the change is meant to
+# change outputs, update the table; if it adds a setting, leave the identity unchanged at the
+# setting's old behaviour (identity.ADDED_AT).
+DEMO_IDENTITIES = {
+    "corpus": "b0c2402871b8b26c",
+    "tokenizer": "39f0e33116da237f",
+    "train/baseline-seed0": "7257d0a6b0d23e15",
+    "eval/baseline-seed0": "2798957ff78bba38",
+    "generate/no-contrast": "b65f9de2ee9522cd",
+    "train/mix-no-contrast-seed0": "474824a621dfc925",
+    "eval/mix-no-contrast-seed0": "4d9516411670304a",
+    "generate/no-contrast-vhead": "f13c7cfd1942a09b",
+    "train/mix-no-contrast-vhead-seed0": "cfaa63db5111eb1e",
+    "eval/mix-no-contrast-vhead-seed0": "8a91c4a8ef16b2e0",
+    "generate/cd-early": "4d640132783cd5a9",
+    "train/mix-cd-early-seed0": "2137fcd8fb7233a4",
+    "eval/mix-cd-early-seed0": "a37e633db8ce1e3b",
+}
+
+
+def test_finished_work_stays_current_across_versions():
+    from pathlib import Path
+
+    from cdsynth.config import load_config
+    from cdsynth.graph import build_graph
+
+    demo = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+    stages = build_graph(load_config(demo), log=lambda *a: None)
+    now = {s.name: s.hash[:16] for s in stages if s.kind != "report"}
+    assert now == DEMO_IDENTITIES
