@@ -126,6 +126,11 @@ def test_rerun_does_no_work_and_one_change_redoes_one_stage(study):
     again = run_experiment(cfg, log=quiet)
     assert all(what == "skipped" for _, what in again)
     assert all(state == "done" for _, state in experiment_status(cfg))
+    # each finished stage recorded its wall time and machine; status sums them by kind
+    rec = json.loads((root / "stages" / "train__baseline-seed0.json").read_text())
+    assert rec["seconds"] > 0 and rec["machine"] and rec["finished"]
+    (wall,) = [x for x in status_lines(cfg) if x.startswith("wall time recorded:")]
+    assert all(f"{kind} " in wall for kind in ("corpus", "train", "generate", "eval", "report"))
     # a report-only setting: only the report is redone
     changed = tiny_config(root, *STUDY[:4], "study.bootstrap_samples=60", *STUDY[5:])
     ran = [n for n, what in run_experiment(changed, log=quiet) if what == "ran"]

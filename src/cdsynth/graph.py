@@ -12,9 +12,12 @@ hash, and nothing else decides whether an output is current.
 from __future__ import annotations
 
 import dataclasses
+import platform
 import shutil
 import subprocess
 import sys
+import time
+from datetime import datetime, timezone
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -186,11 +189,23 @@ def run_stage(cfg: ExperimentConfig, stage: Stage, launcher: str = "local", npro
         shutil.rmtree(stage.output)  # made from other inputs: redo from scratch
     rec = _record_path(cfg, stage)
     write_json(rec, {"name": stage.name, "hash": stage.hash, "complete": False})
+    start = time.monotonic()
     if launcher == "torchrun" and stage.cli is not None:
         _torchrun(cfg, stage, nproc)
     else:
         stage.action()
-    write_json(rec, {"name": stage.name, "hash": stage.hash, "complete": True})
+    write_json(
+        rec,
+        {
+            "name": stage.name,
+            "hash": stage.hash,
+            "complete": True,
+            # this launch's wall time (a resumed stage: its last launch only) and where
+            "seconds": round(time.monotonic() - start, 1),
+            "machine": platform.node(),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        },
+    )
 
 
 def _torchrun(cfg: ExperimentConfig, stage: Stage, nproc: int) -> None:
@@ -270,6 +285,7 @@ def status_lines(cfg: ExperimentConfig) -> list[str]:
     for s, state in zip(stages, states, strict=True):
         more = stage_progress(s) if state == "partial" and s.output.exists() else ""
         lines.append(f"{s.name:<{width}}  {state}" + (f" ({more})" if more else ""))
+    lines += wall_time_lines(cfg, stages)
     left = [s.kind for s, state in zip(stages, states, strict=True) if state != "done"]
     kinds = ", ".join(f"{left.count(k)} {k}" for k in dict.fromkeys(left))
     lines.append(
@@ -277,3 +293,23 @@ def status_lines(cfg: ExperimentConfig) -> list[str]:
         + (f"; left: {kinds}" if left else "")
     )
     return lines
+
+
+def wall_time_lines(cfg: ExperimentConfig, stages: list[Stage]) -> list[str]:
+    """The wall time the finished stages recorded, summed by kind (one line; none if no
+    stage recorded one)."""
+    by_kind: dict[str, list[float]] = {}
+    machines = set()
+    for s in stages:
+        rec = _record_path(cfg, s)
+        r = read_json(rec) if rec.is_file() else {}
+        if r.get("complete") and r.get("hash") == s.hash and "seconds" in r:
+            by_kind.setdefault(s.kind, []).append(float(r["seconds"]))
+            machines.add(r.get("machine", "?"))
+    if not by_kind:
+        return []
+    parts = [f"{k} {sum(v) / 60:.1f} min ({len(v)})" for k, v in by_kind.items()]
+    total = sum(sum(v) for v in by_kind.values()) / 60
+    return [
+        f"wall time recorded: {', '.join(parts)}; {total:.1f} min in all on {', '.join(sorted(machines))}"
+    ]
