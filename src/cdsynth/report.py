@@ -743,8 +743,6 @@ def study_findings(summary, regime: dict | None) -> str:
             hit = [m for m in others if cells[m].get("direction") == direction]
             if not hit:
                 continue
-            who = "Every condition" if len(hit) == len(others) > 1 else ", ".join(hit)
-            verb = verb + ("s" if who == "Every condition" or len(hit) == 1 else "")
             nums = "; ".join(
                 f"{m} "
                 + _diff_text(
@@ -752,7 +750,14 @@ def study_findings(summary, regime: dict | None) -> str:
                 )
                 for m in hit
             )
-            out.append(f"{who[0].upper()}{who[1:]} {verb} {label} significantly ({nums}).")
+            if len(hit) == len(others) > 1:
+                out.append(f"Every condition {verb}s {label} significantly ({nums}).")
+            else:
+                side = "lower" if verb == "lower" else "higher"
+                out.append(
+                    f"{label[0].upper()}{label[1:]} is significantly {side} than the "
+                    f"baseline's for {', '.join(hit)} ({nums})."
+                )
         if not any(cells[m].get("direction") for m in others) and any(
             cells[m].get("ci") for m in others
         ):
