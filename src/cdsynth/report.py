@@ -828,7 +828,8 @@ def _axis_label(summary, task) -> str:
     unit = _unit(summary, task)[1]
     arrow = "↓ better" if task in analysis.LOWER_IS_BETTER else "↑ better"
     label = _task_label(task)
-    return f"{unit} ({arrow})" if unit.startswith(label) else f"{label}: {unit} ({arrow})"
+    own = unit.startswith(label) or task == "mu_delta_rel"
+    return f"{unit} ({arrow})" if own else f"{label}: {unit} ({arrow})"
 
 
 def _plot_bands(ax, points: dict, scale: float, colors: dict) -> int:
