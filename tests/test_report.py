@@ -628,3 +628,22 @@ def test_reading_statistic_refits_the_real_regressions_per_resample():
     for name, (items,) in sides.items():
         assert boot[name].value == pytest.approx(np.mean(list(reading_scores(items).values())))
     assert boot["strong"].ci()[0] > boot["none"].ci()[1]
+
+
+def test_each_sweep_of_the_config_is_one_plot_with_its_base_condition(tmp_path):
+    from cdsynth.report import sweep_specs
+
+    cfg = tiny_config(
+        tmp_path,
+        "study.amateurs={early: {run: baseline, step: 4}}",
+        "study.conditions=[{name: nc, strategy: ancestral}, {name: cd, strategy: cd, "
+        "amateur: early}]",
+        "study.sweeps=[{base: cd, key: top_k, values: [200, 50]}, "
+        "{base: nc, key: top_k, values: [50]}, {base: cd, key: ratio, values: [0.5]}]",
+    )
+    got = [(s["key"], [(p["x"], p["method"]) for p in s["points"]]) for s in sweep_specs(cfg)]
+    assert got == [
+        ("top_k", [(0, "nc"), (50, "nc-top_k-50")]),
+        ("top_k", [(0, "cd"), (50, "cd-top_k-50"), (200, "cd-top_k-200")]),
+        ("ratio", [(0.3, "cd"), (0.5, "cd-ratio-0.5")]),
+    ]

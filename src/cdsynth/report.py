@@ -539,9 +539,8 @@ def sweep_specs(cfg: ExperimentConfig) -> list[dict]:
     """[{"key", "title", "points": [{"x", "method"}]}]: one per group of conditions that differ
     only in a swept setting, a condition without the setting at the config's default."""
     dec = cfg.generate.decoding
-    default = {"ratio": cfg.study.ratio}
-    default.update({k: getattr(dec, k) for k in ("top_k", "top_p", "lam", "alpha")})
-    default["temperature"] = getattr(dec, "temperature", None)
+    default = {f.name: getattr(dec, f.name) for f in dataclasses.fields(dec)}
+    default["ratio"] = cfg.study.ratio
     keys = list(dict.fromkeys(sw["key"] for sw in cfg.study.sweeps if isinstance(sw, dict)))
     out = []
     for key in keys:
@@ -944,7 +943,8 @@ def plot_sweeps(data: dict, folder: Path) -> list[str]:
                             color=BASELINE_COLOR,
                             alpha=0.08,
                         )
-            ax.set_xticks(xs, [str(p["x"]) for p in pts])
+            off = {"top_k": 0, "top_p": 1.0}.get(sw["key"])  # the settings' "off" values
+            ax.set_xticks(xs, [f"{p['x']}" + (" (off)" if p["x"] == off else "") for p in pts])
             ax.set_xlabel(sw["title"], fontsize=8)
             ax.set_ylabel(_axis_label(summary, t), fontsize=8)
             ax.legend(fontsize=7)
