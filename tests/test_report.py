@@ -647,3 +647,16 @@ def test_each_sweep_of_the_config_is_one_plot_with_its_base_condition(tmp_path):
         ("top_k", [(0, "cd"), (50, "cd-top_k-50"), (200, "cd-top_k-200")]),
         ("ratio", [(0.3, "cd"), (0.5, "cd-ratio-0.5")]),
     ]
+
+
+def test_a_finished_study_prints_its_table_from_an_old_or_new_report(tmp_path):
+    from cdsynth.report import printed_summary
+
+    cfg = tiny_config(tmp_path)
+    folder = tmp_path / "report"
+    folder.mkdir()
+    for heading in ("## Main results (Table 2)", "## Table 2"):
+        (folder / "report.md").write_text(
+            f"# r\n\n{heading}\n\nnote\n\n| a |\n|---|\n\n## Next\n| b |\n"
+        )
+        assert printed_summary(cfg).splitlines()[:2] == ["| a |", "|---|"]

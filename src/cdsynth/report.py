@@ -1590,12 +1590,16 @@ def write_report(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print
     return folder
 
 
+MAIN_TABLE_HEADINGS = ("## Main results (Table 2)", "## Table 2")
+
+
 def printed_summary(cfg: ExperimentConfig) -> str:
     """What a finished study prints: the report's main table and where the report is (read
     from the report on disk, for a run in which the report stage was already done)."""
     folder = Workspace(cfg.workdir).report
     md = (folder / "report.md").read_text(encoding="utf-8").split("\n")
-    start = md.index("## Main results (Table 2)")
+    # "## Table 2": a report written before the main table was renamed (same stage hash)
+    start = next(i for i, line in enumerate(md) if line in MAIN_TABLE_HEADINGS)
     end = next((i for i in range(start + 1, len(md)) if md[i].startswith("#")), len(md))
     table = [line for line in md[start + 1 : end] if line.startswith("|")]
     return "\n".join([*table, f"report: {folder / 'report.md'} and {folder / 'report.html'}"])
