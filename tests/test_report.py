@@ -527,10 +527,10 @@ def chromium_layout(page: str, tmp_path, width: int = 1280) -> dict:
     import shutil
     import subprocess
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    chromium = chromium or shutil.which("google-chrome")
+    names = ("chromium", "chromium-browser", "chromium-headless-shell", "google-chrome")
+    chromium = next((p for n in names if (p := shutil.which(n))), None)
     if not chromium:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
+        pytest.skip("Chromium is not installed (apt-get install chromium-headless-shell)")
     path = tmp_path / f"page{width}.html"
     path.write_text(page.replace("</body>", LAYOUT_PROBE + "</body>"))
     r = subprocess.run(
@@ -560,9 +560,8 @@ def chromium_layout(page: str, tmp_path, width: int = 1280) -> dict:
     return {"dom": r.stdout, **json.loads(html.unescape(probe.group(1)))}
 
 
-def test_a_paper_sized_table_2_fits_1280px(tmp_path):
-    from cdsynth.report import page_head, table2_html
-
+def paper_sized_summary():
+    """Table 2 of the paper's study: 7 tasks, 8 methods, long names, wide CIs."""
     s = full_summary()
     tasks = ["perplexity", "blimp", "blimp_supplement", "ewok", "entity_tracking", "wug"]
     tasks += ["reading"]
@@ -588,9 +587,17 @@ def test_a_paper_sized_table_2_fits_1280px(tmp_path):
             if m != "baseline":
                 c.update(diff=-0.01234, ci=[-0.02345, -0.00012], mark="**", direction="loss")
             s["rows"][m][t] = c
+    return s
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_paper_sized_table_2_reads_at_1280_and_390px(tmp_path, width):
+    from cdsynth.report import page_head, table2_html
+
+    s = paper_sized_summary()
     page = page_head("t") + table2_html(s) + "</body></html>"
-    got = chromium_layout(page, tmp_path)
-    assert got["bad"] == [] and got["page"] <= 1280
+    got = chromium_layout(page, tmp_path, width)
+    assert got["bad"] == [] and got["broken"] == [] and got["page"] <= width
 
 
 @pytest.mark.parametrize("width", [1280, 390])
@@ -660,3 +667,17 @@ def test_a_finished_study_prints_its_table_from_an_old_or_new_report(tmp_path):
             f"# r\n\n{heading}\n\nnote\n\n| a |\n|---|\n\n## Next\n| b |\n"
         )
         assert printed_summary(cfg).splitlines()[:2] == ["| a |", "|---|"]
+
+
+def test_the_layout_probe_sees_broken_headers_overflow_and_narrow_figures(tmp_path):
+    from cdsynth.report import page_head
+
+    page = (
+        page_head("t") + "<table style='width:120px;table-layout:fixed'><tr>"
+        "<th style='overflow-wrap:anywhere'>blimp_supplementary_evaluation</th>"
+        "<td style='white-space:nowrap'>a long line that cannot wrap</td></tr></table>"
+        "<img alt='small' style='width:200px;min-width:0' src='data:image/png;base64,'/>"
+        "</body></html>"
+    )
+    got = chromium_layout(page, tmp_path, 390)
+    assert got["broken"] and got["bad"] and got["narrow"] == ["small"]

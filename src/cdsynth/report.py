@@ -1121,7 +1121,9 @@ def table2_html(summary) -> str:
             )
         body.append("<tr>" + "".join(tds) + "</tr>")
     return (
-        f"<div class='t2 scroll'><table><thead><tr>{head}</tr></thead>"
+        # wide enough that no header word breaks; narrower screens scroll the table sideways
+        f"<div class='t2 scroll'><table style='min-width:{9 + 8 * (len(summary['tasks']) + 1)}em'>"
+        f"<thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table></div>"
     )
 
@@ -1211,7 +1213,7 @@ STYLE = (
     "overflow-wrap:normal;word-break:normal;hyphens:none}"
     "th{background:#f3f3f3;font-weight:600}"
     "td:first-child,th:first-child{text-align:left}"
-    ".t2 table{width:100%;min-width:760px;table-layout:fixed}.t2 td:first-child,"
+    ".t2 table{width:100%;table-layout:fixed}.t2 td:first-child,"
     ".t2 th:first-child{width:13%}.t2 .v{display:block;font-size:15px}.sub{display:block;"
     "font-size:11px;color:#555;font-weight:normal}td.gain{background:#dff3e3}"
     "td.loss{background:#fbe1e1}"
