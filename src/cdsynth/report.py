@@ -1139,12 +1139,13 @@ def md_table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def html_table(rows: list[list[str]]) -> str:
+def html_table(rows: list[list[str]], cls: str = "") -> str:
     head = "".join(f"<th>{_breakable(c)}</th>" for c in rows[0])
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:]
     )
-    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    attr = f" class='{cls}'" if cls else ""
+    table = f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     return f"<div class='scroll'>{table}</div>"
 
 
@@ -1212,7 +1213,7 @@ STYLE = (
     "td,th{border:1px solid #ccc;padding:4px 6px;text-align:right;vertical-align:top;"
     "overflow-wrap:normal;word-break:normal;hyphens:none}"
     "th{background:#f3f3f3;font-weight:600}"
-    "td:first-child,th:first-child{text-align:left}"
+    "td:first-child,th:first-child,.kv td,.kv th{text-align:left}"
     ".t2 table{width:100%;table-layout:fixed}.t2 td:first-child,"
     ".t2 th:first-child{width:13%}.t2 .v{display:block;font-size:15px}.sub{display:block;"
     "font-size:11px;color:#555;font-weight:normal}td.gain{background:#dff3e3}"
@@ -1376,7 +1377,13 @@ def sample_html(s: dict) -> str:
 def provenance_rows(data: dict) -> list[list[str]]:
     p = data.get("provenance")
     if not p:
-        return [["what", "value"], ["provenance", "not recorded in this summary.json"]]
+        return [
+            ["what", "value"],
+            [
+                "provenance",
+                "not recorded in this summary.json (written before reports recorded it)",
+            ],
+        ]
     v = p["versions"]
     hours = p.get("elapsed_hours")
     return [
@@ -1532,7 +1539,7 @@ def render_report(data: dict, folder: Path) -> None:
         "<h2>What this study found</h2>",
         f"<p class='findings'>{html.escape(findings)}</p>",
         "<h2>Provenance</h2>",
-        html_table(prov),
+        html_table(prov, "kv"),
         "<h2>Main results (Table 2)</h2>",
         note(html_note),
         table2_html(summary),
