@@ -66,7 +66,7 @@ def test_whole_study_and_report(study):
     md = (root / "report" / "report.md").read_text()
     for method in ("no-contrast-vhead", "cd-early"):
         assert f"| {method} |" in md
-    assert "real (train split)" in md and "distinct_2" in md
+    assert "real (train split)" in md and "distinct 2-grams, share (↑ more diverse)" in md
     html = (root / "report" / "report.html").read_text()
     assert html.count("<table>") >= 3 and "data:image/png;base64," in html
     assert (root / "report" / "curve_eval_loss.png").stat().st_size > 1000

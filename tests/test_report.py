@@ -267,41 +267,272 @@ def test_synthetic_totals_show_the_segment_counts_when_present(tmp_path):
 def test_paper_figures_only_beside_the_papers_configuration():
     from cdsynth.report import claim_lines
 
-    s = hand_summary()
-    s["claims"] = [dataclasses.asdict(c) for c in claim_verdicts(s)]
+    s = full_summary()
     assert all("paper" not in c for c in claim_lines(s, paper=False))
     with_paper = {c["key"]: c for c in claim_lines(s, paper=True)}
     assert "30.38" in with_paper["above_baseline:entity_tracking"]["paper"]
 
 
-# --- layout at 1280 px (headless Chromium; Debian/Ubuntu: apt-get install chromium) ----------
+# --- verdicts in words, units, regime, rendering from summary.json alone ---------------------
 
-# added to a copy of a page: after layout, it lists the cells whose content overflows
-OVERFLOW_PROBE = """<script>window.addEventListener('load', () => {
-  const bad = [];
+
+def full_summary(seeds=(0, 1), **kw):
+    """hand_summary with everything the renderer reads: seeds, resampling, claims, subtasks."""
+    s = hand_summary(**kw)
+    s.update(
+        seeds={m: list(seeds) for m in s["methods"]},
+        resample="hierarchical",
+        resampling="seeds, then items",
+        bootstrap_samples=200,
+        relative_tasks=["blimp", "entity_tracking"],
+        configured_tasks=list(s["tasks"]),
+        selection_check={},
+        subtasks={},
+        curves={m: {t: {} for t in s["tasks"]} for m in s["methods"]},
+        curve_seeds={m: {t: {} for t in s["tasks"]} for m in s["methods"]},
+    )
+    for row in s["rows"].values():
+        for t in s["tasks"]:
+            c = row[t]
+            if c.get("ci"):
+                lower = t in analysis.LOWER_IS_BETTER
+                c["direction"] = analysis.effect_direction(c["diff"], c["ci"], lower)
+                c["mark"] = "*" if c["direction"] else ""
+    s["claims"] = [dataclasses.asdict(c) for c in claim_verdicts(s)]
+    return s
+
+
+def test_claims_say_what_was_tested():
+    from cdsynth.report import claim_lines
+
+    s = full_summary()
+    got = {c["key"]: c for c in claim_lines(s, paper=False)}
+    assert len(got) == 5  # every headline claim is listed, none vanishes
+    assert got["above_baseline:entity_tracking"]["verdict"] == "supported"
+    # EWoK is not among the configured tasks; then configured but without results
+    assert got["above_baseline:ewok"]["verdict"] == "not run"
+    assert "evaluate.tasks" in got["above_baseline:ewok"]["evidence"]
+    s["configured_tasks"].append("ewok")
+    assert "no results for ewok" in claim_lines(s, False)[1]["evidence"]
+    # evidence in the table's units: accuracies in %, differences in percentage points
+    assert (
+        "31% vs baseline 28%: Δ +3.0 [+1.0, +5.0]* points"
+        in got["above_baseline:entity_tracking"]["evidence"]
+    )
+    # nothing to compare with: not testable here, and the number it has is still stated
+    s = full_summary()
+    s["main_methods"] = ["baseline", "cd-early"]
+    s["roles"] = {"baseline": "baseline", "cd-early": "cd_early"}
+    s["rows"]["cd-early"]["mu_delta_rel"].update(mark="**", direction="gain")
+    s["claims"] = [dataclasses.asdict(c) for c in claim_verdicts(s)]
+    got = {c["key"]: c for c in claim_lines(s, paper=True)}
+    mu = got["best:mu_delta_rel"]
+    assert mu["verdict"] == "not testable here" and "paper" not in mu
+    assert "no other main condition" in mu["evidence"] and "+5.0 [+2.0, +8.0]**" in mu["evidence"]
+    assert got["best:perplexity"]["verdict"] == "not testable here"
+    assert "no No-Contrast condition" in got["best:perplexity"]["evidence"]
+
+
+def test_one_seed_marks_its_stars_item_only_and_says_so():
+    from cdsynth.report import ITEM_ONLY, study_findings
+
+    two = full_summary(seeds=(0, 1))
+    assert table2_cell(two, "cd-early", "entity_tracking")["second"].endswith("*")
+    assert "seed" not in study_findings(two, None).split("tasks.")[1]
+    one = full_summary(seeds=(0,))
+    assert table2_cell(one, "cd-early", "entity_tracking")["second"].endswith("*" + ITEM_ONLY)
+    assert "one seed" in study_findings(one, None)
+
+
+def test_findings_are_computed_from_the_numbers():
+    from cdsynth.report import study_findings
+
+    text = study_findings(full_summary(), None)
+    # every condition has a CI below 0 on perplexity; only cd-early gains on entity tracking
+    assert "Every condition lowers perplexity significantly" in text
+    assert "Entity tracking is significantly higher than the baseline's for cd-early, " in text
+    assert "No condition differs significantly from the baseline on BLiMP" in text
+    assert "Of the paper's 5 headline claims: 3 supported" in text
+
+
+def test_the_papers_configuration_only_in_the_papers_regime(tmp_path):
+    from pathlib import Path
+
+    from cdsynth.config import load_config
+    from cdsynth.report import paper_regime
+
+    paper = Path(__file__).parents[1] / "configs" / "paper.yaml"
+    assert paper_regime(load_config(paper))["matches"]
+    short = paper_regime(load_config(paper, ["train.steps=200", "study.seeds=[42]"]))
+    assert not short["matches"] and short["share"] == pytest.approx(200 / 8000)
+    assert "the paper's shapes at 2.5% of its training" in short["text"]
+    assert "seeds 1 (paper 10)" in short["text"]
+    tiny = paper_regime(tiny_config(tmp_path))
+    assert not tiny["matches"] and "is not the paper's configuration" in tiny["text"]
+
+
+def test_subtask_table_has_a_delta_column_sorted_by_it():
+    from cdsynth.report import subtask_table
+
+    s = full_summary()
+    s["subtasks"] = {
+        "blimp": {
+            "a": {"baseline": 0.5, "no-contrast": 0.5, "cd-early": 0.6, "cd-early-top_k-200": 0.5},
+            "b": {"baseline": 0.5, "no-contrast": 0.4, "cd-early": 0.4, "cd-early-top_k-200": 0.4},
+            "c": {"baseline": 0.5, "no-contrast": 0.8, "cd-early": 0.8, "cd-early-top_k-200": 0.8},
+        }
+    }
+    rows = subtask_table(s, "blimp")
+    assert rows[0][-1] == "mean Δ (points)"
+    assert [r[0] for r in rows[1:]] == ["c", "a", "b"]
+    assert rows[1][-1] == "+30" and rows[1][2] == "80 (Δ +30)"
+
+
+def test_a_code_fence_outlasts_backticks_in_a_sample():
+    from cdsynth.report import _fence
+
+    assert _fence("plain").startswith("```text\n")
+    assert _fence("a ``` b").startswith("````text\n") and _fence("a ``` b").endswith("\n````")
+
+
+def png_size(path):
+    head = path.read_bytes()[:24]
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def rendered(tmp_path, seeds=(0, 1)):
+    """A report rendered from a hand-made summary.json with a ratio sweep and samples."""
+    from cdsynth.report import render_report
+
+    s = full_summary(seeds=seeds)
+    for m in s["methods"]:
+        for t in s["tasks"]:
+            s["rows"][m][t]["value_ci"] = [
+                s["rows"][m][t]["value"] * 0.98,
+                s["rows"][m][t]["value"] * 1.02,
+            ]
+            s["curve_seeds"][m][t] = {"4": [0.5, 0.6], "8": [0.6, 0.7], "12": [0.7, 0.75]}
+    s["methods"].append("cd-early-ratio-0.5")
+    s["rows"]["cd-early-ratio-0.5"] = json.loads(json.dumps(s["rows"]["cd-early"]))
+    s["rows"]["cd-early-ratio-0.5"]["mu_delta_rel"]["value"] = 0.02
+    s["curve_seeds"]["cd-early-ratio-0.5"] = s["curve_seeds"]["cd-early"]
+    s["sweeps"] = [
+        {
+            "key": "ratio",
+            "title": "Mixing ratio (synthetic share of rows)",
+            "points": [
+                {"x": 0.3, "method": "cd-early"},
+                {"x": 0.5, "method": "cd-early-ratio-0.5"},
+            ],
+        }
+    ]
+    data = {
+        "summary": s,
+        "regime": {"matches": False, "share": 0.01, "differences": [], "text": "Not the paper's."},
+        "eval_loss": {"baseline": {"4": [5.0, 5.1], "8": [4.0, 4.2]}},
+        "diagnostics": {"real (train split)": {"documents": 10, "self_bleu": 0.1}},
+        "samples": [
+            {
+                "condition": "cd-early",
+                "where": "source a, prefix 1, completion 0",
+                "prefix": "Once upon",
+                "generated": "a time ``` there",
+                "contrast": [["a", 1.0], [" time", -2.0]],
+            }
+        ],
+        "models": [["model", "checkpoint"], ["GOOD", "runs/x/step_12"]],
+        "training_data": [["method", "steps"], ["baseline", "12"]],
+    }
+    data = json.loads(json.dumps(data))  # as read back from summary.json: string keys
+    folder = tmp_path / "report"
+    folder.mkdir()
+    render_report(data, folder)
+    return folder
+
+
+def test_report_renders_from_summary_json_alone_with_its_sweeps(tmp_path):
+    folder = rendered(tmp_path)
+    md = (folder / "report.md").read_text()
+    # key facts first: what was found, then provenance, then the main table with arrows
+    order = ["## What this study found", "## Provenance", "## Main results (Table 2)"]
+    assert [md.index(h) for h in order] == sorted(md.index(h) for h in order)
+    assert "| method | perplexity ↓ (perplexity) | blimp ↑ (accuracy, %) |" in md
+    assert "mu-Delta-REL ↑ (%)" in md and "second line" not in md and "green" not in md
+    # the sweep as the paper's Figure 3: one figure, baseline line and CIs
+    assert "## Sweeps" in md and "![sweep_ratio_0.png](sweep_ratio_0.png)" in md
+    assert png_size(folder / "sweep_ratio_0.png")[0] == 2 * 5.2 * 160
+    # 160 dpi figures; curves with bands for every method, the held-out loss
+    assert png_size(folder / "forest_blimp.png")[0] == 5.6 * 160
+    for name in ("curve_eval_loss.png", "curve_blimp.png", "forest_mu_delta_rel.png"):
+        assert (folder / name).stat().st_size > 1000
+    # samples fenced so they never run together
+    assert "````text\n[prefix] Once upon\n[generated] a time ``` there\n````" in md
+    html = (folder / "report.html").read_text()
+    assert "<details>" in html and "<script" not in html and 'src="http' not in html
+    assert "perplexity ↓" in html and "class='t2 scroll'" in html
+
+
+def test_curves_skip_methods_with_fewer_than_two_points(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cdsynth.report import _plot_bands
+
+    fig, ax = plt.subplots()
+    n = _plot_bands(ax, {"a": {"1": [1.0, 2.0], "2": [2.0]}, "b": {"5": [1.0]}}, 1.0, {"a": "k"})
+    assert n == 1 and len(ax.lines) == 1 and len(ax.collections) == 1  # a's line and band
+    plt.close(fig)
+
+
+# --- layout at 1280 and 390 px (headless Chromium; Debian/Ubuntu: apt-get install chromium) ----
+
+# added to a copy of a page: after layout, it lists the cells whose content overflows, the
+# table headers with a word broken across lines, and the figures narrower than 300 px
+LAYOUT_PROBE = """<script>window.addEventListener('load', () => {
+  const bad = [], broken = [], narrow = [];
   document.querySelectorAll('td,th').forEach(c => {
     if (c.scrollWidth > c.clientWidth + 1) bad.push(c.textContent.slice(0, 60));
   });
+  document.querySelectorAll('th').forEach(th => {
+    const walk = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+    for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+      for (const m of n.textContent.matchAll(/\\S+/g)) {
+        const r = document.createRange();
+        r.setStart(n, m.index);
+        r.setEnd(n, m.index + m[0].length);
+        const tops = new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top)));
+        if (tops.size > 1) broken.push(m[0]);
+      }
+    }
+  });
+  document.querySelectorAll('img').forEach(i => {
+    if (i.getBoundingClientRect().width < 300) narrow.push(i.alt);
+  });
   const o = document.createElement('pre');
   o.id = 'probe';
-  o.textContent = JSON.stringify({page: document.documentElement.scrollWidth, bad: bad});
+  o.textContent = JSON.stringify({page: document.documentElement.scrollWidth, bad: bad,
+    broken: broken, narrow: narrow});
   document.body.appendChild(o);
 });</script>"""
 
 
-def chromium_layout(page: str, tmp_path) -> dict:
-    """{"page": document width, "bad": [overflowing cells]} of an HTML page at 1280 px, or
+def chromium_layout(page: str, tmp_path, width: int = 1280) -> dict:
+    """{"page": document width, "bad": [overflowing cells], "broken": [header words split
+    across lines], "narrow": [figures under 300 px]} of an HTML page `width` px wide, or
     skips the test where Chromium is not installed."""
     import html
     import re
     import shutil
     import subprocess
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    names = ("chromium", "chromium-browser", "chromium-headless-shell", "google-chrome")
+    chromium = next((p for n in names if (p := shutil.which(n))), None)
     if not chromium:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    path = tmp_path / "page.html"
-    path.write_text(page.replace("</body>", OVERFLOW_PROBE + "</body>"))
+        pytest.skip("Chromium is not installed (apt-get install chromium-headless-shell)")
+    path = tmp_path / f"page{width}.html"
+    path.write_text(page.replace("</body>", LAYOUT_PROBE + "</body>"))
     r = subprocess.run(
         [
             chromium,
@@ -313,7 +544,7 @@ def chromium_layout(page: str, tmp_path) -> dict:
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            "--window-size=1280,900",
+            f"--window-size={width},900",
             "--virtual-time-budget=5000",
             f"--user-data-dir={tmp_path / 'profile'}",
             "--dump-dom",
@@ -329,10 +560,9 @@ def chromium_layout(page: str, tmp_path) -> dict:
     return {"dom": r.stdout, **json.loads(html.unescape(probe.group(1)))}
 
 
-def test_a_paper_sized_table_2_fits_1280px(tmp_path):
-    from cdsynth.report import page_head, table2_html
-
-    s = hand_summary()
+def paper_sized_summary():
+    """Table 2 of the paper's study: 7 tasks, 8 methods, long names, wide CIs."""
+    s = full_summary()
     tasks = ["perplexity", "blimp", "blimp_supplement", "ewok", "entity_tracking", "wug"]
     tasks += ["reading"]
     s["tasks"] = tasks
@@ -342,6 +572,7 @@ def test_a_paper_sized_table_2_fits_1280px(tmp_path):
     names = ["baseline", "no-contrast", "no-contrast-vhead", "cd-early-500", "cd-small-20"]
     names += ["cd-drop-0.5", "cd-early-500-top_k-1000", "cd-early-500-ratio-0.5"]
     s["methods"] = names
+    s["seeds"] = {m: [0, 1] for m in names}
     rng = np.random.default_rng(0)
     s["rows"] = {}
     for m in names:
@@ -356,9 +587,29 @@ def test_a_paper_sized_table_2_fits_1280px(tmp_path):
             if m != "baseline":
                 c.update(diff=-0.01234, ci=[-0.02345, -0.00012], mark="**", direction="loss")
             s["rows"][m][t] = c
+    return s
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_paper_sized_table_2_reads_at_1280_and_390px(tmp_path, width):
+    from cdsynth.report import page_head, table2_html
+
+    s = paper_sized_summary()
     page = page_head("t") + table2_html(s) + "</body></html>"
-    got = chromium_layout(page, tmp_path)
-    assert got["bad"] == [] and got["page"] <= 1280
+    got = chromium_layout(page, tmp_path, width)
+    assert got["bad"] == [] and got["broken"] == [] and got["page"] <= width
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_rendered_report_reads_at_1280_and_390px(tmp_path, width):
+    """No overlapping text in the tables, no header broken mid-word, no figure narrower than
+    300 px, and the page itself never wider than the screen (tables scroll on their own)."""
+    folder = rendered(tmp_path, seeds=(0,))
+    got = chromium_layout((folder / "report.html").read_text(), tmp_path, width)
+    assert got["bad"] == [], f"cells overflow at {width} px: {got['bad']}"
+    assert got["broken"] == [], f"header words broken at {width} px: {got['broken']}"
+    assert got["narrow"] == [], f"figures under 300 px at {width} px: {got['narrow']}"
+    assert got["page"] <= width
 
 
 def test_reading_statistic_refits_the_real_regressions_per_resample():
@@ -384,3 +635,49 @@ def test_reading_statistic_refits_the_real_regressions_per_resample():
     for name, (items,) in sides.items():
         assert boot[name].value == pytest.approx(np.mean(list(reading_scores(items).values())))
     assert boot["strong"].ci()[0] > boot["none"].ci()[1]
+
+
+def test_each_sweep_of_the_config_is_one_plot_with_its_base_condition(tmp_path):
+    from cdsynth.report import sweep_specs
+
+    cfg = tiny_config(
+        tmp_path,
+        "study.amateurs={early: {run: baseline, step: 4}}",
+        "study.conditions=[{name: nc, strategy: ancestral}, {name: cd, strategy: cd, "
+        "amateur: early}]",
+        "study.sweeps=[{base: cd, key: top_k, values: [200, 50]}, "
+        "{base: nc, key: top_k, values: [50]}, {base: cd, key: ratio, values: [0.5]}]",
+    )
+    got = [(s["key"], [(p["x"], p["method"]) for p in s["points"]]) for s in sweep_specs(cfg)]
+    assert got == [
+        ("top_k", [(0, "nc"), (50, "nc-top_k-50")]),
+        ("top_k", [(0, "cd"), (50, "cd-top_k-50"), (200, "cd-top_k-200")]),
+        ("ratio", [(0.3, "cd"), (0.5, "cd-ratio-0.5")]),
+    ]
+
+
+def test_a_finished_study_prints_its_table_from_an_old_or_new_report(tmp_path):
+    from cdsynth.report import printed_summary
+
+    cfg = tiny_config(tmp_path)
+    folder = tmp_path / "report"
+    folder.mkdir()
+    for heading in ("## Main results (Table 2)", "## Table 2"):
+        (folder / "report.md").write_text(
+            f"# r\n\n{heading}\n\nnote\n\n| a |\n|---|\n\n## Next\n| b |\n"
+        )
+        assert printed_summary(cfg).splitlines()[:2] == ["| a |", "|---|"]
+
+
+def test_the_layout_probe_sees_broken_headers_overflow_and_narrow_figures(tmp_path):
+    from cdsynth.report import page_head
+
+    page = (
+        page_head("t") + "<table style='width:120px;table-layout:fixed'><tr>"
+        "<th style='overflow-wrap:anywhere'>blimp_supplementary_evaluation</th>"
+        "<td style='white-space:nowrap'>a long line that cannot wrap</td></tr></table>"
+        "<img alt='small' style='width:200px;min-width:0' src='data:image/png;base64,'/>"
+        "</body></html>"
+    )
+    got = chromium_layout(page, tmp_path, 390)
+    assert got["broken"] and got["bad"] and got["narrow"] == ["small"]

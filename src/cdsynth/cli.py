@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import typer
 
-from .distributed import env_rank
+from . import __version__
 from .errors import UserError
 
 app = typer.Typer(
@@ -22,6 +22,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Synthetic pre-training text with contrastive decoding.",
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"cdsynth {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version and exit"
+    ),
+) -> None:
+    """Synthetic pre-training text with contrastive decoding."""
+
 
 ConfigArg = typer.Argument(None, help="experiment config (YAML); defaults when omitted")
 OverridesArg = typer.Argument(None, help="dotted overrides such as train.lr=3e-4")
@@ -64,6 +80,7 @@ def tokenizer(
 @app.command()
 def train(config: Optional[str] = ConfigArg, overrides: Optional[List[str]] = OverridesArg):
     """Train (or resume) a model; checkpoints go to WORKDIR/runs/NAME/step_N/."""
+    from .distributed import env_rank
     from .stages import run_train
 
     cfg = _config(config, overrides)
@@ -78,6 +95,7 @@ def generate(
     shard: Optional[str] = typer.Option(None, help="i/n: run only shard i of n"),
 ):
     """Generate a synthetic corpus (CD, No-Contrast or V_head) into WORKDIR/synthetic/NAME/."""
+    from .distributed import env_rank
     from .generate import parse_shard
     from .stages import run_generate
 
@@ -169,9 +187,9 @@ INTERRUPTED = "cdsynth: interrupted; run the same command again to resume"
 
 
 def main() -> None:
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
+    # no download progress bars (read when huggingface_hub loads); torch and transformers are
+    # imported only by the commands that need them, so --help and --version stay fast
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         app()
     except UserError as e:

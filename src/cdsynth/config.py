@@ -8,6 +8,7 @@ Unknown keys and values of the wrong type raise `UserError` naming the key.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import types
 import typing
@@ -517,7 +518,9 @@ def from_dict(cls, data: Any, prefix: str = ""):
     for key in data:
         if key not in names:
             where = f"{prefix}.{key}" if prefix else key
-            raise UserError(f"unknown config key '{where}'")
+            close = difflib.get_close_matches(str(key), sorted(names), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise UserError(f"unknown config key '{where}'{hint}")
     kwargs = {}
     for key, value in data.items():
         where = f"{prefix}.{key}" if prefix else key
