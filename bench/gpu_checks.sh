@@ -42,6 +42,16 @@ CARRY=$ROOT/runs/gpu-carry
 DATA=$ROOT/runs/gpu-data  # unpacked there on the device (not carried: the tarball is)
 PY=${PYTHON:-python3}
 
+# lm-eval and what it needs that the device image lacks (KINDS.md's package list), pinned to
+# versions whose declared requirements agree with each other; installed there with --no-deps
+WHEELS=(
+    lm-eval==0.4.13 datasets==5.2.0 evaluate==0.4.6 dill==0.4.1 multiprocess==0.70.19
+    pytablewriter==1.2.1 dataproperty==1.1.1 mbstrdecoder==1.1.5 pathvalidate==3.3.1
+    tabledata==1.3.5 tcolorpy==0.1.7 typepy==1.3.4 chardet==5.2.0 pytz==2025.2
+    rouge-score==0.0.4 nltk==3.10.4 defusedxml==0.7.1 more-itertools==11.2.1
+)
+SOURCE_ONLY=(sqlitedict==2.1.0 word2number==1.1) # no wheels published: built here
+
 prepare() {
     local shared=${SHARED_DATA:-$ROOT/../shared/data}
     [ -d "$shared/corpus" ] || { echo "no $shared/corpus (set SHARED_DATA)" >&2; exit 2; }
@@ -49,13 +59,17 @@ prepare() {
     local parts=(corpus blimp_filtered blimp_supplement wug_adj reading)
     tar czf "$CARRY/data.tar.gz.tmp" -C "$shared" "${parts[@]}" &&
         mv "$CARRY/data.tar.gz.tmp" "$CARRY/data.tar.gz" || exit 1
-    if ! ls "$CARRY"/whl/lm_eval-*.whl >/dev/null 2>&1; then
-        "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
-            --implementation cp --platform manylinux_2_28_x86_64 \
-            --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-            -d "$CARRY/whl" "lm-eval==${LM_EVAL_VERSION:-0.4.13}" || exit 1
-    fi
-    du -sh "$CARRY"/data.tar.gz "$CARRY"/whl/*
+    rm -f "$CARRY"/whl/*.whl # one version of each: two would stop the install there
+    "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+        --implementation cp --platform manylinux_2_28_x86_64 \
+        --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+        -d "$CARRY/whl" "${WHEELS[@]}" || exit 1
+    "$PY" -m pip wheel -q --no-deps -w "$CARRY/whl" "${SOURCE_ONLY[@]}" || exit 1
+    local n
+    n=$(ls "$CARRY"/whl/*.whl | wc -l)
+    [ "$n" -eq $((${#WHEELS[@]} + ${#SOURCE_ONLY[@]})) ] ||
+        { echo "expected $((${#WHEELS[@]} + ${#SOURCE_ONLY[@]})) wheels, got $n" >&2; exit 1; }
+    du -sh "$CARRY"/data.tar.gz "$CARRY"/whl
     local tree
     tree=$( (git ls-files; git ls-files --others --exclude-standard) | tr '\n' '\0' |
         du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1)
