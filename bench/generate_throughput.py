@@ -2,6 +2,7 @@
 
     python bench/generate_throughput.py [--batch 64] [--prefix 20] [--new 400] [--dtype bf16]
     python bench/generate_throughput.py --methods d --without packed,kernel   # ablations
+    python bench/generate_throughput.py --device cuda --preset paper-good --batch 256 --json f
 
 Same two random LLaMA models (GOOD: 4 x 256, BAD: 4 x 256, vocab 8192; ~7.4M parameters each),
 same batch, prefixes, length and dtype for every method. Prints tokens/s (new tokens x rows /
@@ -12,17 +13,29 @@ engine (`hf_engine.HFEngine`, what runs for non-LLaMA pairs) on copies of the sa
 `--without` turns parts of (d)'s one-graph step off to measure what each buys: `packed`
 (oneDNN-packed products: plain F.linear instead), `kernel` (the C++ attention kernel: the torch
 formulation instead), `graph` (the whole step: the per-op loop with per-layer compiled pieces).
+
+`--device cuda` runs every method on the GPU (timings synchronized) and adds (f), HF's
+strongest `generate` setting: a static cache, which transformers compiles on its own on CUDA.
+There the default methods are a, f, c, d, e, and the output adds the bandwidth bound of (d):
+the bytes one step must read (the stacked weights, the float32 output layers, the KV cache at
+the run's mean context) over a device-to-device copy rate measured on the spot (bytes read +
+written / s), and (d)'s share of it. `--preset paper-good` is the paper's 12 x 768 shape with
+its 32000-token vocabulary (default: cpu-small, 4 x 256, vocabulary `--vocab`). `--hf-new N`
+times (a) and (f) over N new tokens only (their speed at shorter contexts, which flatters
+them); `--json FILE` writes the figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from cdsynth.config import DecodingConfig, ModelConfig
+from cdsynth.config import PRESETS, DecodingConfig, ModelConfig
 from cdsynth.generate import generate_batch, make_engines
 from cdsynth.hf_engine import HFEngine
 from cdsynth.train import build_model
@@ -30,10 +43,10 @@ from cdsynth.train import build_model
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
 
 
-def models(vocab: int, dtype):
-    good = build_model(ModelConfig("cpu-small", vocab_size=vocab, context=1024), vocab, seed=0)
-    bad = build_model(ModelConfig("cpu-small", vocab_size=vocab, context=1024), vocab, seed=1)
-    return good.to(dtype).eval(), bad.to(dtype).eval()
+def models(vocab: int, dtype, preset: str = "cpu-small", device: str = "cpu"):
+    shape = ModelConfig(preset, vocab_size=vocab, context=1024)
+    good, bad = (build_model(shape, vocab, seed=s) for s in (0, 1))
+    return good.to(device, dtype).eval(), bad.to(device, dtype).eval()
 
 
 def hf_generate(good, ids, new, **extra):
@@ -116,19 +129,53 @@ def ablate(parts: set[str]) -> None:
         cdsynth.cpu_attention.use_kernel = lambda device: False
 
 
-def timed(fn, *args):
+def sync(device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, *args, device="cpu", **kwargs):
+    sync(device)
     t = time.perf_counter()
-    fn(*args)
+    fn(*args, **kwargs)
+    sync(device)
     return time.perf_counter() - t
+
+
+def copy_rate(device: str, n_bytes: int = 2**30, reps: int = 10) -> float:
+    """Bytes read + written per second by a device-to-device copy of `n_bytes`."""
+    x = torch.empty(n_bytes, dtype=torch.uint8, device=device).random_()
+    y = torch.empty_like(x)
+    for _ in range(3):
+        y.copy_(x)
+    sync(device)
+    t = time.perf_counter()
+    for _ in range(reps):
+        y.copy_(x)
+    sync(device)
+    return 2 * n_bytes * reps / (time.perf_counter() - t)
+
+
+def step_bytes(lean, batch: int, context: float) -> dict:
+    """Bytes one decode step of `lean` must read: every stacked weight once (embedding rows
+    aside: one row per token) and `batch` rows of K and V at `context` cached tokens."""
+    weights = sum(t.numel() * t.element_size() for L in lean.layers for t in L.values())
+    weights += sum(t.numel() * t.element_size() for t in (lean.norm, lean.lm_head))
+    per_token = 2 * len(lean.layers) * lean.n_models * lean.n_kv * lean.head_dim
+    kv = per_token * torch.finfo(lean.dtype).bits // 8 * batch * context
+    return {"weights": weights, "kv_cache": kv, "total": weights + kv}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--preset", default="cpu-small", choices=list(PRESETS))
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--prefix", type=int, default=20)
     ap.add_argument("--new", type=int, default=400)
     ap.add_argument("--naive-new", type=int, default=48)
-    ap.add_argument("--vocab", type=int, default=8192)
+    ap.add_argument("--vocab", type=int, default=None, help="default: the preset's, else 8192")
+    ap.add_argument("--hf-new", type=int, default=None, help="(a), (f): tokens timed (--new)")
     ap.add_argument("--dtype", choices=list(DTYPES), default="bf16")
     ap.add_argument(
         "--repeats",
@@ -138,44 +185,61 @@ def main() -> None:
         "median (a process's heap state moves HF's speed by up to ~1.8x between runs, and load "
         "changes on a shared machine; alternation keeps either from favouring one method)",
     )
-    ap.add_argument("--methods", default="abcde", help="which of a-e to run (default: all)")
+    ap.add_argument(
+        "--methods", default=None, help="which of a-f to run (default: abcde; afcde on cuda)"
+    )
     ap.add_argument("--without", default="", help="comma list of packed, kernel, graph")
+    ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     a = ap.parse_args()
-    dtype = DTYPES[a.dtype]
+    if a.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: torch sees no CUDA device")
+    methods = a.methods or ("afcde" if a.device == "cuda" else "abcde")
+    vocab = a.vocab or PRESETS[a.preset].get("vocab_size") or 8192
+    hf_new = a.hf_new or a.new
+    dtype, dev = DTYPES[a.dtype], a.device
     ablate(set(filter(None, a.without.split(","))))
     torch.manual_seed(0)
-    good, bad = models(a.vocab, dtype)
-    ids = torch.randint(4, a.vocab, (a.batch, a.prefix))
+    good, bad = models(vocab, dtype, a.preset, dev)
+    ids = torch.randint(4, vocab, (a.batch, a.prefix))
     ids[:, 0] = 1
     prefixes = ids.tolist()
-    engines = make_engines(good, bad, dtype)  # same shape: stacked into one engine
+    ids = ids.to(dev)
+    engines = make_engines(good, bad, dtype, dev)  # same shape: stacked into one engine
     # --without graph: generate_batch's per-op loop (per-layer compiled pieces), as before
     engines[0].fused_step = "graph" not in a.without.split(",")
     # the generic engine switches its models' attention kernel: give it its own copies
-    generic = [HFEngine(m, dtype) for m in models(a.vocab, dtype)]
+    generic = [HFEngine(m, dtype, dev) for m in models(vocab, dtype, a.preset, dev)]
+    static = dict(cache_implementation="static")
     ours(engines, prefixes, 8)  # warm-up (compiles the decode attention)
-    ours(generic, prefixes, 8)
+    if "e" in methods:
+        ours(generic, prefixes, 8)
     hf_generate(good, ids, 8)
+    if "f" in methods:  # compiles for the static cache's length: warm up at that length
+        hf_generate(good, ids, hf_new, **static)
     rows = a.batch
     runs = {
-        "a": lambda: rows * a.new / timed(hf_generate, good, ids, a.new),
-        "b": lambda: rows * a.naive_new / timed(naive_cd, good, bad, ids, a.naive_new),
-        "c": lambda: rows * a.new / timed(paper_loop, good, bad, ids, a.new),
-        "d": lambda: rows * a.new / timed(ours, engines, prefixes, a.new),
-        "e": lambda: rows * a.new / timed(ours, generic, prefixes, a.new),
+        "a": lambda: rows * hf_new / timed(hf_generate, good, ids, hf_new, device=dev),
+        "b": lambda: rows * a.naive_new / timed(naive_cd, good, bad, ids, a.naive_new, device=dev),
+        "c": lambda: rows * a.new / timed(paper_loop, good, bad, ids, a.new, device=dev),
+        "d": lambda: rows * a.new / timed(ours, engines, prefixes, a.new, device=dev),
+        "e": lambda: rows * a.new / timed(ours, generic, prefixes, a.new, device=dev),
+        "f": lambda: rows * hf_new / timed(hf_generate, good, ids, hf_new, **static, device=dev),
     }
-    results = {k: runs[k]() for k in "b" if k in a.methods}
-    timings = {k: [] for k in "acde" if k in a.methods}
+    results = {k: runs[k]() for k in "b" if k in methods}
+    timings = {k: [] for k in "afcde" if k in methods}
     for _ in range(a.repeats):
         for k in timings:
             timings[k].append(runs[k]())
     results.update({k: float(np.median(v)) for k, v in timings.items()})
     names = {
-        "a": "HF generate(do_sample=True), one model",
+        "a": "HF generate(do_sample=True), one model"
+        + (f" ({hf_new} tokens)" if hf_new != a.new else ""),
         "b": f"naive CD LogitsProcessor re-running BAD ({a.naive_new} tokens)",
         "c": "paper's loop: two HF forwards + past_key_values + multinomial",
         "d": "cdsynth CD engine (two models)",
         "e": "cdsynth generic engine (any two HF causal LMs)",
+        "f": "HF generate(do_sample=True), one model, static cache (compiled on CUDA)"
+        + (f" ({hf_new} tokens)" if hf_new != a.new else ""),
     }
     import platform
     import subprocess
@@ -186,9 +250,13 @@ def main() -> None:
         cpu = next(x.split(":", 1)[1].strip() for x in lines if x.startswith("Model name"))
     except (OSError, StopIteration):
         pass
+    where = f"{torch.get_num_threads()} threads, CPU {cpu}"
+    if dev == "cuda":
+        where = f"GPU {torch.cuda.get_device_name(0)}, CPU {cpu}"
     print(
-        f"batch {a.batch}, prefix {a.prefix}, {a.new} new tokens, vocab {a.vocab}, {a.dtype}, "
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU {cpu}"
+        f"batch {a.batch}, prefix {a.prefix}, {a.new} new tokens, vocab {vocab}, {a.dtype}, "
+        + (f"model {a.preset}, " if a.preset != "cpu-small" else "")
+        + f"torch {torch.__version__}, {where}"
         + (f", without {a.without}" if a.without else "")
     )
     print("| method | tokens/s |")
@@ -198,14 +266,41 @@ def main() -> None:
         print(
             f"| ({k}) {names[k]} | {results[k]:,.0f}" + (f" (runs: {each})" if each else "") + " |"
         )
-    ratios = [("d", "a"), ("d", "b"), ("d", "c"), ("e", "c")]
-    print(
-        ", ".join(
-            f"{x}/{y} = {results[x] / results[y]:.2f}"
-            for x, y in ratios
-            if x in results and y in results
+    pairs = [("d", "a"), ("d", "f"), ("d", "b"), ("d", "c"), ("e", "c")]
+    ratios = {f"{x}/{y}": results[x] / results[y] for x, y in pairs if {x, y} <= set(results)}
+    print(", ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
+    bound = None
+    if dev == "cuda":
+        rate = copy_rate(dev)
+        need = step_bytes(engines[0], a.batch, a.prefix + (a.new - 1) / 2)
+        bound = {**need, "copy_bytes_per_s": rate, "tokens_per_s": a.batch * rate / need["total"]}
+        print(
+            f"bandwidth bound of (d): {need['total'] / 1e9:.2f} GB a step (weights "
+            f"{need['weights'] / 1e9:.2f}, KV cache {need['kv_cache'] / 1e9:.2f} at the mean "
+            f"context {a.prefix + (a.new - 1) / 2:.0f}) at the measured copy rate "
+            f"{rate / 1e12:.2f} TB/s: {bound['tokens_per_s']:,.0f} tokens/s"
+            + (
+                f"; (d) reaches {results['d'] / bound['tokens_per_s']:.1%}"
+                if "d" in results
+                else ""
+            )
         )
-    )
+    if a.json:
+        out = {
+            "device": where,
+            "args": vars(a),
+            "vocab": vocab,
+            "torch": torch.__version__,
+            "names": {k: names[k] for k in results},
+            "tokens_per_s": results,
+            "runs": timings,
+            "ratios": ratios,
+            "bandwidth_bound": bound,
+            "share_of_bound": results["d"] / bound["tokens_per_s"]
+            if bound and "d" in results
+            else None,
+        }
+        Path(a.json).write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

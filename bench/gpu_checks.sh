@@ -1,32 +1,39 @@
 #!/usr/bin/env bash
-# The GPU checks of issue 12, in one prepared script: every stage on CUDA, timed and tested.
+# The GPU checks of issues 12, 20 and 21, in one prepared script: every stage on CUDA, timed
+# and tested, in one call of at most 8 minutes.
 #
 #   bash bench/gpu_checks.sh prepare            # HERE, on a dev machine (network, ../shared)
 #   bash bench/gpu_checks.sh run [STEP ...]     # ON THE DEVICE; every step, or those named
+#   bash bench/gpu_checks.sh dry [STEP ...]     # HERE: every step on the CPU at tiny shapes
 #
-# `prepare` fills runs/gpu-carry/ (git-ignored, as all of runs/; ~17 MB):
+# `prepare` fills runs/gpu-carry/ (git-ignored, as all of runs/; ~20 MB):
 #   runs/gpu-carry/data.tar.gz  ../shared/data/{corpus, blimp_filtered, blimp_supplement,
 #                               wug_adj, reading}: the real text and eval data the e2e run and
 #                               the BLiMP bench read (../shared does not travel to the device);
 #                               `run` unpacks it to runs/gpu-data/ there (paper-shrunk.yaml's)
-#   runs/gpu-carry/whl/         the lm-eval wheel (pure Python; everything else HFLM imports is
-#                               on the device image: torch, transformers, accelerate, jinja2)
+#   runs/gpu-carry/whl/         lm-eval and what it needs that the device image lacks (WHEELS
+#                               and SOURCE_ONLY below), installed there with --no-deps
 # Then, from a session with the device tool (one call, the folder carried):
 #   run(command="bash bench/gpu_checks.sh run", carry=["runs/gpu-carry"], timeout_s=600)
 # A second, shorter call can name the steps the first had no time for, e.g.
 #   run(command="GPU_CHECKS_BUDGET=300 bash bench/gpu_checks.sh run env generate e2e", ...)
+# `dry` runs the same steps with the same scripts on this machine's CPU at tiny shapes (the
+# CUDA tests skip, e2e only checks its config), so that the device run fails on no typo.
 #
-# Steps, in this order (priority: correctness first, then the issue's three bars, then e2e):
+# Steps, in this order (priority: correctness first, then the issues' bars, then e2e):
 #   env       device line, versions, bf16 matmul peak (8192^3) and copy bandwidth
-#   tests     pytest tests/test_cuda.py (training, LeanLlama, generation, scorer on CUDA)
-#   train     bench/train_throughput.py --device cuda, paper-good 12 x 768 x 1024, vs Trainer
+#   tests     pytest tests/test_cuda.py (training, LeanLlama, generation at the paper's shapes,
+#             scorer on CUDA)
+#   generate  bench/generate_throughput.py --device cuda: paper-good pair, batch 256, 20 + 400
+#             tokens; (a), (f) HF generate (plain; static cache, compiled), (c) the paper's loop,
+#             (d) ours, (e) the generic engine, alternated medians; (d)'s bandwidth bound
+#   train     bench/train_throughput.py --device cuda, paper-good 12 x 768 x 1024, vs Trainer,
+#             then a profile of 5 of our steps (top kernels, the step's parts)
 #   eval      bench/eval_throughput.py --device cuda, paper-good, BLiMP filtered, vs lm-eval HFLM
-#   generate  bench/generate_throughput.py --device cuda (only once that script has --device)
 #   e2e       configs/paper-shrunk.yaml end to end (corpus .. report) on the device
-#   train-hfc the Trainer with torch_compile (the third row of the train table; a second cold
-#             compile, so last)
+#   train-hfc the Trainer with torch_compile (not run unless named: a second cold compile)
 # Each step runs under its own time limit, cut to what is left of GPU_CHECKS_BUDGET (seconds,
-# default 560: the whole command ends inside a 600 s call); a step that would get under 30 s is
+# default 470: the whole command ends inside 8 minutes); a step that would get under 30 s is
 # skipped. A failing step does not stop the next. Every step's log starts with the device line.
 #
 # Results ($OUT, or /tmp/gpu-checks-out without one; at most 3 files, rewritten after each step,
@@ -42,6 +49,16 @@ CARRY=$ROOT/runs/gpu-carry
 DATA=$ROOT/runs/gpu-data  # unpacked there on the device (not carried: the tarball is)
 PY=${PYTHON:-python3}
 
+# lm-eval and what it needs that the device image lacks (KINDS.md's package list), pinned to
+# versions whose declared requirements agree with each other; installed there with --no-deps
+WHEELS=(
+    lm-eval==0.4.13 datasets==5.2.0 evaluate==0.4.6 dill==0.4.1 multiprocess==0.70.19
+    pytablewriter==1.2.1 dataproperty==1.1.1 mbstrdecoder==1.1.5 pathvalidate==3.3.1
+    tabledata==1.3.5 tcolorpy==0.1.7 typepy==1.3.4 chardet==5.2.0 pytz==2025.2
+    rouge-score==0.0.4 nltk==3.10.4 defusedxml==0.7.1 more-itertools==11.2.1
+)
+SOURCE_ONLY=(sqlitedict==2.1.0 word2number==1.1) # no wheels published: built here
+
 prepare() {
     local shared=${SHARED_DATA:-$ROOT/../shared/data}
     [ -d "$shared/corpus" ] || { echo "no $shared/corpus (set SHARED_DATA)" >&2; exit 2; }
@@ -49,13 +66,17 @@ prepare() {
     local parts=(corpus blimp_filtered blimp_supplement wug_adj reading)
     tar czf "$CARRY/data.tar.gz.tmp" -C "$shared" "${parts[@]}" &&
         mv "$CARRY/data.tar.gz.tmp" "$CARRY/data.tar.gz" || exit 1
-    if ! ls "$CARRY"/whl/lm_eval-*.whl >/dev/null 2>&1; then
-        "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
-            --implementation cp --platform manylinux_2_28_x86_64 \
-            --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-            -d "$CARRY/whl" "lm-eval==${LM_EVAL_VERSION:-0.4.13}" || exit 1
-    fi
-    du -sh "$CARRY"/data.tar.gz "$CARRY"/whl/*
+    rm -f "$CARRY"/whl/*.whl # one version of each: two would stop the install there
+    "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+        --implementation cp --platform manylinux_2_28_x86_64 \
+        --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+        -d "$CARRY/whl" "${WHEELS[@]}" || exit 1
+    "$PY" -m pip wheel -q --no-deps -w "$CARRY/whl" "${SOURCE_ONLY[@]}" || exit 1
+    local n
+    n=$(ls "$CARRY"/whl/*.whl | wc -l)
+    [ "$n" -eq $((${#WHEELS[@]} + ${#SOURCE_ONLY[@]})) ] ||
+        { echo "expected $((${#WHEELS[@]} + ${#SOURCE_ONLY[@]})) wheels, got $n" >&2; exit 1; }
+    du -sh "$CARRY"/data.tar.gz "$CARRY"/whl
     local tree
     tree=$( (git ls-files; git ls-files --others --exclude-standard) | tr '\n' '\0' |
         du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1)
@@ -65,7 +86,8 @@ prepare() {
 
 OUTDIR=${OUT:-/tmp/gpu-checks-out}
 W=/tmp/gpu-checks     # logs and JSON while running; packed into $OUTDIR after each step
-BUDGET=${GPU_CHECKS_BUDGET:-560}
+BUDGET=${GPU_CHECKS_BUDGET:-470}
+DRY=0 # 1: `dry`, the steps on the CPU at tiny shapes
 START=$(date +%s)
 STATUS=()
 
@@ -84,7 +106,7 @@ pack() {
             echo
             echo "## $(basename "$f" .log) (last lines of its log)"
             echo '```'
-            tail -n 25 "$f" | cut -c1-400
+            tail -n 40 "$f" | cut -c1-400
             echo '```'
         done
         cost_section
@@ -220,13 +242,16 @@ step() {
 env_check() {
     nvidia-smi || true
     "$PY" - <<'EOF'
-import importlib, time
+import importlib, sys, time
 import torch
 for m in ("torch", "transformers", "accelerate", "triton", "lm_eval", "pytest"):
     try:
         print(m, importlib.import_module(m).__version__)
     except Exception as e:  # noqa: BLE001
         print(m, "MISSING", e)
+if not torch.cuda.is_available():
+    print("no CUDA device: nothing more to measure")
+    sys.exit(0)
 p = torch.cuda.get_device_properties(0)
 print(f"{p.name}: {p.total_memory / 2**30:.0f} GiB, {p.multi_processor_count} SMs, "
       f"capability {p.major}.{p.minor}, bf16 {torch.cuda.is_bf16_supported()}")
@@ -278,12 +303,13 @@ e2e() {
 }
 
 generate_bench() {
-    if ! "$PY" bench/generate_throughput.py --help 2>/dev/null | grep -q -- "--device"; then
-        echo "skipped: bench/generate_throughput.py has no --device option yet (issue 12)"
-        return 99
+    if [ "$DRY" = 1 ]; then
+        "$PY" bench/generate_throughput.py --batch 4 --prefix 4 --new 12 --hf-new 6 \
+            --vocab 512 --methods afcde --repeats 2 --json "$W/generate.json"
+        return
     fi
     "$PY" bench/generate_throughput.py --device cuda --preset paper-good --batch 256 \
-        --prefix 20 --new 400 --json "$W/generate.json"
+        --prefix 20 --new 400 --hf-new 100 --repeats 3 --json "$W/generate.json"
 }
 
 run_steps() {
@@ -292,11 +318,14 @@ run_steps() {
     rm -rf "$W" && mkdir -p "$W" "$OUTDIR"
     export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
     export PYTHONPATH=$ROOT/src${PYTHONPATH:+:$PYTHONPATH}
-    if [ -d /tmp/site/lm_eval ]; then # a second call on the same (warm) machine
-        export PYTHONPATH=$PYTHONPATH:/tmp/site
+    # the wheels are the device's (Python 3.12): a dry run here installs them as such
+    local site=/tmp/site pin=()
+    [ "$DRY" = 1 ] && site=/tmp/gpu-checks-dry-site pin=(--python-version 3.12 --only-binary=:all:)
+    if [ -d $site/lm_eval ]; then # a second call on the same (warm) machine
+        export PYTHONPATH=$PYTHONPATH:$site
     elif ls "$CARRY"/whl/*.whl >/dev/null 2>&1; then
         "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-            --target /tmp/site "$CARRY"/whl/*.whl && export PYTHONPATH=$PYTHONPATH:/tmp/site
+            "${pin[@]}" --target $site "$CARRY"/whl/*.whl && export PYTHONPATH=$PYTHONPATH:$site
     else
         echo "warning: no wheels in runs/gpu-carry/whl (run prepare here first): lm-eval missing"
     fi
@@ -305,26 +334,41 @@ run_steps() {
     fi
     [ -d "$DATA/corpus" ] || echo "warning: no $DATA/corpus (run prepare here first)"
 
-    export ROOT CARRY DATA PY W
+    export ROOT CARRY DATA PY W DRY
     export -f device_line env_check e2e generate_bench
     local steps=("$@")
-    [ ${#steps[@]} -eq 0 ] && steps=(env tests train eval generate e2e train-hfc)
+    [ ${#steps[@]} -eq 0 ] && steps=(env tests generate train eval e2e)
+    # the device's shapes, or tiny ones on this CPU (`dry`)
+    local dev=cuda train_args eval_args
+    train_args=(--preset paper-good --seq 1024 --batch 32 --steps 30 --skip 10 --profile 5)
+    eval_args=(--preset paper-good --paradigms 20 --batch 64,256,1024 --tokens 16384,65536
+        --repeats 3)
+    if [ "$DRY" = 1 ]; then
+        dev=cpu
+        train_args=(--preset test-micro --vocab 512 --seq 64 --batch 4 --steps 5 --skip 2
+            --profile 2)
+        eval_args=(--preset test-micro --vocab 512 --paradigms 1 --batch 16 --tokens 1024
+            --repeats 1)
+    fi
     for s in "${steps[@]}"; do
         case $s in
             env) step env 60 env_check ;;
-            tests) step tests 200 "$PY" -m pytest -v -p no:cacheprovider -rfEs --durations=10 \
+            tests) step tests 150 "$PY" -m pytest -v -p no:cacheprovider -rfEs --durations=10 \
                 tests/test_cuda.py ;;
-            train) step train 240 "$PY" bench/train_throughput.py --device cuda \
-                --preset paper-good --seq 1024 --batch 32 --steps 30 --skip 10 \
-                --runs cdsynth,hf --json "$W/train.json" ;;
-            eval) step eval 180 "$PY" bench/eval_throughput.py --device cuda --preset paper-good \
-                --paradigms 20 --data "$DATA" --blimp "$DATA/blimp_filtered" \
-                --batch 64,256,1024 --tokens 16384,65536 --repeats 3 --json "$W/eval.json" ;;
-            generate) step generate 200 generate_bench ;;
-            e2e) step e2e 300 e2e ;;
-            train-hfc) step train-hfc 200 "$PY" bench/train_throughput.py --device cuda \
-                --preset paper-good --seq 1024 --batch 32 --steps 30 --skip 10 \
-                --runs hf-compile --json "$W/train-hfc.json" ;;
+            generate) step generate 170 generate_bench ;;
+            train) step train 120 "$PY" bench/train_throughput.py --device $dev \
+                "${train_args[@]}" --runs cdsynth,hf --json "$W/train.json" ;;
+            eval) step eval 100 "$PY" bench/eval_throughput.py --device $dev "${eval_args[@]}" \
+                --data "$DATA" --blimp "$DATA/blimp_filtered" --json "$W/eval.json" ;;
+            e2e)
+                if [ "$DRY" = 1 ]; then # the config and its data load; nothing runs
+                    step e2e 60 "$PY" -m cdsynth.cli experiment status configs/paper-shrunk.yaml
+                else
+                    step e2e 300 e2e
+                fi
+                ;;
+            train-hfc) step train-hfc 200 "$PY" bench/train_throughput.py --device $dev \
+                "${train_args[@]}" --runs hf-compile --json "$W/train-hfc.json" ;;
             *) echo "unknown step '$s'" >&2 ;;
         esac
     done
@@ -338,8 +382,15 @@ case ${1:-} in
         shift
         run_steps "$@"
         ;;
+    dry)
+        shift
+        DRY=1
+        OUTDIR=${OUT:-/tmp/gpu-checks-dry-out}
+        W=/tmp/gpu-checks-dry
+        run_steps "$@"
+        ;;
     *)
-        sed -n '2,20p' "$0"
+        sed -n '2,24p' "$0"
         exit 2
         ;;
 esac

@@ -16,6 +16,11 @@ faster Trainer. On CUDA both run TF32 for leftover fp32 matmuls.
 `--preset paper-good` is the paper's 12 x 768 model with its 32000-token vocabulary (the
 vocabulary of a preset that names one, else `--vocab`, default 8192). Random weights and
 random tokens: the speed does not depend on them. `--json FILE` writes the figures.
+
+`--profile N` then profiles N more steps of our step (torch profiler, after two warm-up
+steps: the same model, compiled loss, autocast, fused AdamW and clipping that `train` runs)
+and prints the ops with the most self time (device time on CUDA, CPU time on a CPU) and the
+shares of the step's parts: products, attention, loss, optimizer, casts and copies.
 """
 
 from __future__ import annotations
@@ -32,7 +37,15 @@ import torch
 
 from cdsynth.config import PRESETS, ModelConfig, TokenizerConfig, TrainConfig
 from cdsynth.tokenizer import save_tokenizer, train_tokenizer
-from cdsynth.train import build_model, train
+from cdsynth.train import (
+    IGNORE,
+    build_model,
+    cuda_matmul_precision,
+    labels_for,
+    make_optimizer,
+    next_token_nll,
+    train,
+)
 
 
 def sync(device: str) -> None:
@@ -149,6 +162,101 @@ def run_hf_trainer(
     return cfg.batch_size * cfg.block_len / float(np.median(steady))
 
 
+# op name -> part of the step (first match wins; names of ATen ops, cuBLAS / CUTLASS / flash
+# kernels and the compiler's fused kernels)
+PARTS = [
+    ("attention", ("attention", "flash", "sdpa", "fmha")),
+    ("loss", ("cross_entropy", "nll_loss", "log_softmax", "logsumexp")),
+    ("optimizer and clipping", ("adam", "foreach", "clip", "norm_", "optimizer")),
+    ("products", ("mm", "gemm", "matmul", "linear", "xmma", "cutlass", "cublas", "wgmma")),
+    ("other compiler-fused kernels", ("triton_", "cpp_fused", "compiledfxgraph")),
+    ("casts and copies", ("copy", "cat", "clone", "fill", "zero")),
+]
+
+
+def part_of(name: str) -> str:
+    low = name.lower()
+    return next((part for part, keys in PARTS if any(k in low for k in keys)), "other")
+
+
+def profile_step(cfg: TrainConfig, vocab: int, tmp: Path, steps: int, top: int = 15) -> dict:
+    """Profile `steps` optimizer steps of our training step (after two warm-up steps): the
+    ops with the most self time and the step's time by part (`PARTS`)."""
+    device = torch.device(cfg.device)
+    if device.type == "cpu" and cfg.compile:
+        # the compiler's C++ kernels as profiler events of their own (recompiled for that)
+        import torch._inductor.config as inductor_config
+
+        inductor_config.cpp.enable_kernel_profile = True
+        torch._dynamo.reset()
+    model = build_model(cfg.model, vocab, seed=cfg.seed).to(device).train()
+    opt = make_optimizer(model, cfg, device)
+    loss_fn = torch.compile(next_token_nll) if cfg.compile else next_token_nll
+    arr = np.load(tmp / "blocks" / "blocks.npy")
+    dev_type = device.type
+
+    def one_step(i: int) -> None:
+        ids = torch.from_numpy(arr[i % len(arr) : i % len(arr) + cfg.batch_size].astype(np.int64))
+        n_valid = int((labels_for(ids) != IGNORE).sum())
+        ids = ids.to(device)
+        for start in range(0, len(ids), cfg.micro_batch_size):
+            with torch.autocast(dev_type, dtype=torch.bfloat16):
+                loss = loss_fn(model, ids[start : start + cfg.micro_batch_size])
+            (loss / n_valid).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        float(loss.detach())  # train's one host sync per step
+
+    acts = [torch.profiler.ProfilerActivity.CPU]
+    if dev_type == "cuda":
+        acts.append(torch.profiler.ProfilerActivity.CUDA)
+    with cuda_matmul_precision(device):
+        for i in range(2):
+            one_step(i)
+        sync(dev_type)
+        t = time.perf_counter()
+        with torch.profiler.profile(activities=acts) as prof:
+            for i in range(steps):
+                one_step(2 + i)
+            sync(dev_type)
+        wall = time.perf_counter() - t
+
+    def self_time(e) -> float:  # microseconds
+        if dev_type == "cuda":
+            return getattr(e, "self_device_time_total", None) or e.self_cuda_time_total
+        return e.self_cpu_time_total
+
+    events = [e for e in prof.key_averages() if self_time(e) > 0]
+    total = sum(self_time(e) for e in events)
+    events.sort(key=self_time, reverse=True)
+    parts: dict[str, float] = {}
+    for e in events:
+        parts[part_of(e.key)] = parts.get(part_of(e.key), 0.0) + self_time(e) / total
+    return {
+        "steps": steps,
+        "wall_s_per_step": wall / steps,
+        "timed": "device self time" if dev_type == "cuda" else "CPU self time",
+        "top": [
+            {"op": e.key, "share": self_time(e) / total, "ms_per_step": self_time(e) / 1e3 / steps}
+            for e in events[:top]
+        ],
+        "parts": dict(sorted(parts.items(), key=lambda kv: -kv[1])),
+    }
+
+
+def print_profile(prof: dict) -> None:
+    print(
+        f"profile of our step ({prof['steps']} steps, {prof['wall_s_per_step'] * 1e3:.1f} ms a "
+        f"step under the profiler; shares of {prof['timed']})"
+    )
+    print("| op | ms a step | share |")
+    print("|---|---|---|")
+    for r in prof["top"]:
+        print(f"| `{r['op'][:80]}` | {r['ms_per_step']:.2f} | {r['share']:.1%} |")
+    print("parts: " + ", ".join(f"{k} {v:.1%}" for k, v in prof["parts"].items()))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -166,6 +274,7 @@ def main() -> None:
         help="comma-separated: cdsynth, hf, hf-compile (default: cdsynth,hf on cpu; all on cuda)",
     )
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    ap.add_argument("--profile", type=int, default=0, help="then profile this many steps")
     a = ap.parse_args()
     if a.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: torch sees no CUDA device")
@@ -207,6 +316,7 @@ def main() -> None:
                 results[name] = run_hf_trainer(tmp, cfg, vocab, a.skip, a.device, c)
         m = mcfg.resolved()
         fpt = flops_per_token(build_model(mcfg, vocab), m.n_layers, m.hidden, a.seq)
+        prof = profile_step(cfg, vocab, tmp, a.profile) if a.profile else None
     peak = bf16_matmul_peak(a.device)
     ours = results.get("cdsynth")
     hf = {k: v for k, v in results.items() if k != "cdsynth"}
@@ -224,6 +334,8 @@ def main() -> None:
     if best_hf and ours:
         line = f"ratio cdsynth / Trainer: {ours / hf[best_hf]:.2f}x (vs {best_hf}); " + line
     print(line)
+    if prof:
+        print_profile(prof)
     if a.json:
         out = {
             "device": device_line(a.device),
@@ -236,6 +348,7 @@ def main() -> None:
             "best_trainer": best_hf,
             "ratio_vs_best_trainer": ours / hf[best_hf] if best_hf and ours else None,
             "torch": torch.__version__,
+            "profile": prof,
         }
         Path(a.json).write_text(json.dumps(out, indent=1))
 

@@ -4,8 +4,9 @@ Skipped where torch sees no CUDA device (CI, the 2-core VMs). On a GPU machine:
 
     python -m pytest -q tests/test_cuda.py
 
-Each test is small (the test-micro model, a few steps); the compiled paths compile once for
-the module (tens of seconds in all on an H100).
+Most tests are small (the test-micro model, a few steps); two run the compiled decode step at
+the paper's shapes (paper-good, vocabulary 32000, batch 256). The compiled paths compile
+once per dtype and batch size (tens of seconds in all on an H100).
 """
 
 import json
@@ -244,6 +245,69 @@ def test_bf16_generation_on_cuda_gives_valid_tokens():
     assert all(len(t) == 40 for t in res.tokens)
     assert all(0 <= x < good.config.vocab_size for t in res.tokens for x in t)
     assert all(c is not None and np.isfinite(c) for c in res.mean_contrast)
+
+
+PAPER_VOCAB, PAPER_BATCH = 32000, 256
+
+
+def paper_models(dtype):
+    """Two random models of the paper-good shape (12 x 768, vocabulary 32000), sharpened."""
+    from cdsynth.config import ModelConfig
+    from cdsynth.train import build_model
+
+    out = []
+    for seed in (0, 1):
+        m = build_model(ModelConfig("paper-good"), PAPER_VOCAB, seed=seed)
+        with torch.no_grad():
+            m.lm_head.weight.mul_(8)
+        out.append(m.to("cuda", dtype).eval())
+    return out
+
+
+def paper_prefixes(n):
+    g = torch.Generator().manual_seed(1)
+    return [[1] + torch.randint(4, PAPER_VOCAB, (19,), generator=g).tolist() for _ in range(n)]
+
+
+def test_compiled_bf16_step_at_paper_shapes_gives_valid_tokens():
+    """Vocabulary 32000, batch 256, the compiled bf16 step with top-p: the shape at which
+    inductor's split scan crashed on the cumulative sums (pytorch/pytorch#180221, torch 2.11);
+    every token in the vocabulary, every contrast finite."""
+    good, bad = paper_models(torch.bfloat16)
+    engines = make_engines(good, bad, torch.bfloat16, "cuda")
+    assert engines[0].compile_step and engines[0].fused_step
+    rule = DecodingConfig("cd", alpha=0.1, lam=1.0, top_p=0.95)
+    keys = np.stack([np.arange(PAPER_BATCH), np.zeros(PAPER_BATCH, dtype=np.int64)], 1)
+    res = generate_batch(
+        engines, paper_prefixes(PAPER_BATCH), keys, rule, 24, seed=0, eos="continue"
+    )
+    assert engines[0].steps and all(s.compiled for s in engines[0].steps.values())
+    assert all(len(t) == 24 for t in res.tokens)
+    assert all(0 <= x < PAPER_VOCAB for t in res.tokens for x in t)
+    assert all(np.isfinite(c) for c in res.mean_contrast)
+    assert len({tuple(t) for t in res.tokens}) > PAPER_BATCH // 2  # rows differ
+
+
+def test_compiled_fp32_step_at_paper_shapes_same_corpus_for_any_batch_size():
+    """Vocabulary 32000, the compiled fp32 step with the paper's top-p: 256 rows in one batch
+    give the rows of four batches of 64 (how shards split the work; rows are keyed by (prefix,
+    completion), so batch mates do not matter)."""
+    good, bad = paper_models(torch.float32)
+    rule = DecodingConfig("cd", alpha=0.1, lam=1.0, top_p=0.95, paper_compatible=True)
+    prefixes = paper_prefixes(PAPER_BATCH)
+    keys = np.stack([np.arange(PAPER_BATCH) // 2, np.arange(PAPER_BATCH) % 2], 1)
+    runs = []
+    for size in (PAPER_BATCH, 64):
+        engines = make_engines(good, bad, torch.float32, "cuda")
+        tokens = []
+        for b in range(0, PAPER_BATCH, size):
+            part = slice(b, b + size)
+            res = generate_batch(engines, prefixes[part], keys[part], rule, 16, 3, "continue")
+            tokens += res.tokens
+        assert all(s.compiled for s in engines[0].steps.values())
+        runs.append(tokens)
+    assert runs[0] == runs[1]
+    assert all(0 <= x < PAPER_VOCAB for t in runs[0] for x in t)
 
 
 def test_generation_shards_on_cuda_equal_one_process_in_fp32(cuda_run):

@@ -177,3 +177,117 @@ def test_kernel_that_cannot_be_built_warns_and_the_reference_runs(monkeypatch):
     out = cpu_attention.cached_attention(q, kv, kv, *caches, torch.ones(1, 2, dtype=bool), False)
     assert torch.equal(out, torch.full((1, 1, 2, 4), 0.5, dtype=torch.float64))  # mean of 0, 1
     assert torch.equal(caches[0][:, :, :, 1], kv)  # the slot was written
+
+
+SCANS = ("aten.cumsum", "aten.cumprod", "aten.logcumsumexp", "aten._cummax", "aten._cummin")
+
+
+def scans_over_expressions(rule, lean, steps=3):
+    """The scan nodes in the ATen graph of the compiled decode step (what inductor lowers)
+    whose input is computed inside the graph rather than read from a graph input."""
+    from torch._dynamo.backends.common import aot_autograd
+
+    from cdsynth.decode_step import RECOMPILE_LIMIT, _step
+
+    graphs = []
+
+    def record(gm, example_inputs):
+        graphs.append(gm)
+        return gm
+
+    compiled = torch.compile(_step, backend=aot_autograd(fw_compiler=record))
+    cache = lean.new_cache(2, 3 + steps)
+    valid = torch.ones(2, 3 + steps, dtype=torch.bool)
+    with torch.no_grad(), torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
+        lean.forward(
+            torch.tensor([[1, 5, 6], [1, 7, 8]]),
+            torch.tensor([[0, 1, 2]] * 2),
+            cache,
+            0,
+            valid[:, :3],
+        )
+        for t in range(steps):
+            ids, pos = torch.tensor([9, 10]), torch.tensor([3 + t] * 2)
+            u = torch.tensor([0.3, 0.8], dtype=torch.float64)
+            compiled(
+                rule,
+                None,
+                lean.decode_weights(),
+                lean.decode_spec,
+                ids,
+                pos,
+                cache.keys,
+                cache.values,
+                valid[:, : 4 + t],
+                u,
+            )
+    assert graphs
+    return [
+        n
+        for gm in graphs
+        for n in gm.graph.nodes
+        if n.op == "call_function"
+        and str(n.target).startswith(SCANS)
+        and n.args[0].op != "placeholder"
+    ]
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        DecodingConfig("cd", alpha=0.1, top_k=20),
+        DecodingConfig("cd", alpha=0.1, top_p=0.9),
+        DecodingConfig("cd", alpha=0.1, top_p=0.9, paper_compatible=True),
+    ],
+    ids=["cd-top-k", "cd-top-p", "paper-top-p"],
+)
+def test_compiled_step_off_the_cpu_leaves_no_scan_over_an_expression_to_inductor(rule, monkeypatch):
+    """pytorch/pytorch#180221: on CUDA (torch 2.11) inductor's split scan (a scan dimension
+    >= 129, as [256, 32000] scores) fails to compile when the scan's input is an expression
+    over a broadcast value, as the softmax before the sample's and top-p's cumulative sums is.
+    Off the CPU the decode step hands every such scan to ATen (decoding.row_cumsum).
+
+    What a CPU can check: the ATen graph that inductor would lower, traced here with the rule
+    for devices other than the CPU (`scans_in_graph` patched to say so), holds no scan over an
+    expression; with the CPU's rule the same graph holds them (so the check can fail). The
+    crash itself is in inductor's Triton code generation, which needs a CUDA device and
+    Triton: tests/test_cuda.py compiles the step at vocabulary 32000 and batch 256 there."""
+    from cdsynth import decoding
+
+    lean = LeanLlama(
+        [random_model(7, torch.float32), random_model(8, torch.float32)], torch.float32
+    )
+    assert scans_over_expressions(rule, lean)  # the CPU's graph: inductor gets the scans
+    monkeypatch.setattr(decoding, "scans_in_graph", lambda device: False)
+    assert scans_over_expressions(rule, lean) == []
+
+
+def test_step_with_scans_outside_the_graph_gives_the_same_corpus(monkeypatch):
+    """The opaque cumulative sum (the path off the CPU) run on the CPU: the same tokens,
+    scores and statistics as the default compiled step, with top-p and the paper's top-p (the
+    CPU's inductor hands scans to ATen too, so here the numbers are the same bits)."""
+    from cdsynth import decoding
+
+    models = [random_model(3, torch.float32), random_model(4, torch.float32)]
+    prefixes = prefixes_of([3, 7, 5, 6])
+    keys = np.array([[i, 1] for i in range(4)])
+    for rule in (
+        DecodingConfig("cd", alpha=0.1, top_p=0.9),
+        DecodingConfig("cd", alpha=0.1, top_p=0.9, paper_compatible=True),
+    ):
+        runs = []
+        for inside in (True, False):
+            monkeypatch.setattr(decoding, "scans_in_graph", lambda device, inside=inside: inside)
+            lean = LeanLlama(models, torch.float32)
+            with torch.profiler.profile() as prof:
+                runs.append(
+                    generate_batch([lean], prefixes, keys, rule, 30, 5, "continue", 0.0, True)
+                )
+            ops = {e.key for e in prof.key_averages()}
+            assert ("cdsynth::row_cumsum" in ops) == (not inside)  # the path asked for ran
+        a, b = runs
+        assert a.tokens == b.tokens
+        assert a.mean_contrast == b.mean_contrast
+        assert a.mean_vhead_size == b.mean_vhead_size
+        for x, y in zip(a.step_scores, b.step_scores, strict=True):
+            assert torch.equal(x, y)

@@ -10,6 +10,8 @@ statistics (`decoding.choose`, the function every engine's step uses). In bf16 a
 one `torch.compile` graph entered once per token, with the cache length symbolic so that one
 graph serves every step; float64 runs the same function eagerly. Nothing inside branches on
 data: non-finite logits come out as `Choice.finite`, and the step raises after the graph.
+Off the CPU the graph's cumulative sums (sample, top-p) run as an opaque ATen op
+(`decoding.row_cumsum`): inductor's split scan crashed on them at vocabulary 32000 on CUDA.
 `generate.generate_batch` uses it whenever one lean engine holds every model and no dropout
 amateur runs.
 """

@@ -46,6 +46,36 @@ def _float(x: torch.Tensor) -> torch.Tensor:
     return x if x.dtype == torch.float64 else x.float()
 
 
+@torch.library.custom_op("cdsynth::row_cumsum", mutates_args=())
+def _opaque_cumsum(x: torch.Tensor) -> torch.Tensor:
+    """torch.cumsum(x, -1) as an op the compiler cannot see into (see `row_cumsum`)."""
+    return torch.cumsum(x, dim=-1)
+
+
+@_opaque_cumsum.register_fake
+def _(x):
+    return torch.empty_like(x)
+
+
+def scans_in_graph(device: torch.device) -> bool:
+    """Whether a compiled graph on `device` leaves its cumulative sums to inductor.
+
+    Only on a CPU (where inductor hands them to ATen anyway). Elsewhere inductor's split
+    scan (a scan dimension >= 129, e.g. [256, 32000] scores) crashed at compile time when the
+    scan's input was an expression over a broadcast value, as a softmax is (torch 2.11:
+    pytorch/pytorch#180221)."""
+    return torch.device(device).type == "cpu"
+
+
+def row_cumsum(x: torch.Tensor) -> torch.Tensor:
+    """torch.cumsum(x, -1). Inside a compiled graph off the CPU (`scans_in_graph`) it runs as
+    one opaque op (`_opaque_cumsum`): inductor writes the input to a buffer and calls ATen's
+    cumsum on it, as eager torch does, instead of generating a scan kernel."""
+    if torch.compiler.is_compiling() and not scans_in_graph(x.device):
+        return _opaque_cumsum(x)
+    return torch.cumsum(x, dim=-1)
+
+
 def check_logits(logits: torch.Tensor, name: str = "logits") -> None:
     """Reject NaN or infinite logits: they mean a broken model, not a valid distribution.
 
@@ -175,7 +205,7 @@ def paper_truncate(
         if top_p <= 0:
             raise ValueError("top_p must be > 0")
         sorted_probs, order = torch.sort(torch.softmax(scores, dim=-1), dim=-1, descending=True)
-        n_within = (torch.cumsum(sorted_probs, dim=-1) <= top_p).sum(-1, keepdim=True)
+        n_within = (row_cumsum(sorted_probs) <= top_p).sum(-1, keepdim=True)
         keep_sorted = torch.arange(scores.shape[-1], device=scores.device) <= n_within
         keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
         scores = torch.where(keep, scores, penalty)
@@ -198,7 +228,7 @@ def top_p_filter(scores: torch.Tensor, p: float) -> torch.Tensor:
         raise ValueError("top_p must be > 0")
     sorted_scores, order = torch.sort(scores, dim=-1, descending=True)
     probs = torch.softmax(sorted_scores, dim=-1)
-    before = torch.cumsum(probs, dim=-1) - probs  # mass of strictly better tokens
+    before = row_cumsum(probs) - probs  # mass of strictly better tokens
     drop_sorted = before >= p
     drop_sorted[..., 0] = False
     drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
@@ -222,7 +252,7 @@ def sample(scores: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
     probability 0 and are never returned. Deterministic given the uniforms.
     """
     probs = torch.softmax(scores.double(), dim=-1)
-    cdf = torch.cumsum(probs, dim=-1)
+    cdf = row_cumsum(probs)
     target = (uniforms.double() * cdf[:, -1]).unsqueeze(-1)
     idx = torch.searchsorted(cdf, target, right=True).squeeze(-1)
     # rounding at the very top of the CDF: take the last token with mass (no branch on data,

@@ -36,7 +36,7 @@ import torch
 
 from .config import DecodingConfig, GenerateConfig, to_dict
 from .decode_step import decode_step
-from .decoding import choose
+from .decoding import choose, scans_in_graph
 from .errors import UserError
 from .fileio import (
     atomic_path,
@@ -656,6 +656,13 @@ def run_generation(
         if tokens.eos is None:
             log(f"generate {cfg.name}: the tokenizer has no EOS token; every row runs to the end")
         engines = _engines(engine, good_path, bad_path, tokenizer, dtype, device, dropout)
+        # generate_batch takes the one-graph step (decode_step) with these engines
+        one_graph = engine == "lean" and len(engines) == 1 and dropout == 0
+        if one_graph and engines[0].compile_step and not scans_in_graph(device):
+            log(
+                f"generate {cfg.name}: compiled decode step on {device.type}; its cumulative "
+                "sums run as ATen ops outside inductor's kernels (pytorch/pytorch#180221)"
+            )
         model_info = {
             "good": str(cfg.good),
             "good_step": _checkpoint_step(good_path),
