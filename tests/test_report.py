@@ -203,6 +203,7 @@ def test_summary_has_reading_cis_seeds_and_survives_a_method_without_scores(tmp_
     )
     rng = np.random.default_rng(0)
     methods = {"baseline": [], "no-contrast": [], "cd-early": []}
+    accs = {}
     for m, shift in (("baseline", 0.0), ("no-contrast", 0.5), ("cd-early", 1.0)):
         for seed in (0, 1):
             run = "baseline" if m == "baseline" else f"mix-{m}"
@@ -229,6 +230,7 @@ def test_summary_has_reading_cis_seeds_and_survives_a_method_without_scores(tmp_
                 for i in range(50)
             ]
             acc = float(np.mean([it["correct"] for it in et]))
+            accs[m, seed] = acc
             write_run(tmp_path, run, "entity_tracking", "accuracy", {4: (acc, et)})
     summary = summarize(cfg, methods)
     rows = summary["rows"]
@@ -252,6 +254,16 @@ def test_summary_has_reading_cis_seeds_and_survives_a_method_without_scores(tmp_
     assert summary["roles"]["cd-early"] == "cd_early"
     assert {c["key"] for c in summary["claims"]} >= {"above_baseline:entity_tracking"}
     assert set(summary["selection_check"]["cd-early"]) == {"reading", "wug", "entity_tracking"}
+    # power: the per-seed differences' spread and the seeds a paired t would need
+    from cdsynth.power import seeds_for_power
+    from cdsynth.report import power_table
+
+    et = rows["cd-early"]["entity_tracking"]
+    d = np.array([accs["cd-early", k] - accs["baseline", k] for k in (0, 1)])
+    assert et["seed_sd"] == pytest.approx(d.std(ddof=1))
+    assert et["seeds_needed"] == seeds_for_power(d.mean(), d.std(ddof=1))
+    table = power_table(summary)
+    assert table[0][-1] == "seeds for 80% power" and any(r[0] == "cd-early" for r in table[1:])
 
 
 def test_synthetic_totals_show_the_segment_counts_when_present(tmp_path):

@@ -17,8 +17,8 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -310,6 +310,5 @@ def wall_time_lines(cfg: ExperimentConfig, stages: list[Stage]) -> list[str]:
         return []
     parts = [f"{k} {sum(v) / 60:.1f} min ({len(v)})" for k, v in by_kind.items()]
     total = sum(sum(v) for v in by_kind.values()) / 60
-    return [
-        f"wall time recorded: {', '.join(parts)}; {total:.1f} min in all on {', '.join(sorted(machines))}"
-    ]
+    on = ", ".join(sorted(machines))
+    return [f"wall time recorded: {', '.join(parts)}; {total:.1f} min in all on {on}"]

@@ -165,6 +165,10 @@ def summarize(cfg: ExperimentConfig, methods: dict[str, list[str]]) -> dict:
                     c = analysis.compare(boot[m], boot["baseline"])
                     cell.update(ci=list(c.ci), ci99=list(c.ci99), p=c.p, mark=c.mark)
                     cell["direction"] = analysis.effect_direction(cell["diff"], c.ci, lower)
+                    d = analysis.seed_differences(boot[m], boot["baseline"])
+                    if len(d) >= 2:  # the seed-to-seed spread, and the seeds it would take
+                        cell["seed_sd"] = float(np.std(d, ddof=1))
+                        cell["seeds_needed"] = analysis.seeds_needed(boot[m], boot["baseline"])
             rows[m][t] = cell
     rel_tasks = [
         t
@@ -1175,6 +1179,29 @@ def _scaled(v, k: float):
     return None if v is None else k * v
 
 
+def power_table(summary) -> list[list[str]]:
+    """Per main method and task: Δ, the seed-to-seed sd of the per-seed Δ, and the seeds a
+    paired t would need to find that Δ with 80% power (`power.seeds_for_power`)."""
+    rows = [["method", "task", "Δ", "sd of Δ across seeds", "seeds for 80% power"]]
+    for m in summary["main_methods"]:
+        for t in summary["tasks"]:
+            cell = summary["rows"].get(m, {}).get(t) or {}
+            if "seed_sd" not in cell:
+                continue
+            k, unit = _unit(summary, t)
+            n = cell.get("seeds_needed")
+            rows.append(
+                [
+                    m,
+                    _task_label(t),
+                    f"{cell['diff'] * k:+.2f} {unit}",
+                    f"{cell['seed_sd'] * k:.2f}",
+                    "more than 1000" if n is None else str(n),
+                ]
+            )
+    return rows if len(rows) > 1 else []
+
+
 def selection_table(summary) -> list[list[str]]:
     tasks = summary["tasks"]
     rows = [["method", *tasks]]
@@ -1473,6 +1500,13 @@ def render_report(data: dict, folder: Path) -> None:
         "Each method's difference from the baseline with its 95% CI, in the table's units; each "
         "method in its own colour (the same in every figure); a filled marker: the CI excludes 0."
     )
+    power_note = (
+        "What would settle each comparison: the standard deviation across seeds of a seed's "
+        "difference from the baseline (paired by seed number), and the number of seeds at which "
+        "a paired t over seeds (the seeds scheme's test) finds the observed difference with 80% "
+        "power at the 5% level, if that difference is the true one. Measured, not guessed: a "
+        "rough guide with few seeds, since the spread itself is estimated from them."
+    )
     sel_note = (
         "Selection check: mean-max picks each seed's best checkpoint on the very items it "
         "reports, which favours noisy methods. Here: mean-max / the score when each seed's "
@@ -1504,6 +1538,9 @@ def render_report(data: dict, folder: Path) -> None:
     md += [claim_md(c) for c in claims]
     md += ["", "## Differences from the baseline", "", forest_note, ""]
     md += [f"![{f}]({f})" for f in forests]
+    if power_table(summary):
+        md += ["", "### Power: the seeds each comparison needs", "", power_note, ""]
+        md += [md_table(power_table(summary)), ""]
     md += ["", "### Selection check", "", sel_note, "", md_table(selection_table(summary)), ""]
     for t, rows in sub_tables.items():
         md += [f"### {t} by subtask", "", md_table(rows), ""]
@@ -1551,6 +1588,15 @@ def render_report(data: dict, folder: Path) -> None:
         "<h2>Differences from the baseline</h2>",
         note(forest_note),
         "<div class='forest'>" + "".join(img(f) for f in forests) + "</div>",
+    ]
+    if power_table(summary):
+        rows = power_table(summary)
+        parts += [
+            "<h3>Power: the seeds each comparison needs</h3>",
+            note(power_note),
+            _details(f"{len(rows) - 1} comparisons", html_table(rows)),
+        ]
+    parts += [
         "<h3>Selection check</h3>",
         note(sel_note),
         html_table(selection_table(summary)),
