@@ -63,11 +63,25 @@ def load_scores(run_dir: Path) -> dict:
         for f in sorted(folder.glob("*.json")):
             s = read_json(f)
             out.setdefault(s["task"], {})[step_of(ck)] = s
+            if s["task"] == "reading":  # its two scores, each a task of its own
+                for task, part in analysis.READING_PARTS.items():
+                    if part in s.get("subtasks", {}):
+                        part_s = {**s, "task": task, "score": s["subtasks"][part], "subtasks": {}}
+                        out.setdefault(task, {})[step_of(ck)] = part_s
+    return out
+
+
+def reported_tasks(configured: list[str]) -> list[str]:
+    """The tasks a report shows: reading as its two scores, then their mean."""
+    out = []
+    for t in configured:
+        out += [*analysis.READING_PARTS, t] if t == "reading" else [t]
     return out
 
 
 def load_items(run_dir: Path, step: int, task: str) -> list[dict]:
     """A checkpoint's item rows for a task ([] where the file is missing)."""
+    task = "reading" if task in analysis.READING_PARTS else task
     path = eval_dir(run_dir) / f"step_{step}" / f"{task}.items.jsonl"
     if not path.is_file():
         return []
@@ -110,7 +124,9 @@ def summarize(cfg: ExperimentConfig, methods: dict[str, list[str]]) -> dict:
     st = cfg.study
     scores = {m: {run: load_scores(root / run) for run in runs} for m, runs in methods.items()}
     tasks = [
-        t for t in cfg.evaluate.tasks if any(t in s for r in scores.values() for s in r.values())
+        t
+        for t in reported_tasks(cfg.evaluate.tasks)
+        if any(t in s for r in scores.values() for s in r.values())
     ]
     try:
         roles, main = method_roles(cfg)
