@@ -170,7 +170,7 @@ def test_forest_data_equal_the_table():
 # --- a summary of hand-made eval folders ----------------------------------------------------
 
 
-def write_run(root, run, task, metric, by_step, subtasks=None):
+def write_run(root, run, task, metric, by_step, subtasks=None, extra=None):
     """by_step: {step: (score, items)} -> runs/<run>/step_N + eval/step_N/<task>.json(l)."""
     for step, (score, items) in by_step.items():
         (root / "runs" / run / f"step_{step}").mkdir(parents=True, exist_ok=True)
@@ -178,7 +178,15 @@ def write_run(root, run, task, metric, by_step, subtasks=None):
         ev = root / "runs" / run / "eval" / f"step_{step}"
         ev.mkdir(parents=True, exist_ok=True)
         (ev / f"{task}.json").write_text(
-            json.dumps({"task": task, "metric": metric, "score": score, "subtasks": subtasks or {}})
+            json.dumps(
+                {
+                    "task": task,
+                    "metric": metric,
+                    "score": score,
+                    "subtasks": subtasks or {},
+                    **(extra or {}),
+                }
+            )
         )
         (ev / f"{task}.items.jsonl").write_text("".join(json.dumps(it) + "\n" for it in items))
 
@@ -203,7 +211,7 @@ def test_summary_has_reading_cis_seeds_and_survives_a_method_without_scores(tmp_
     )
     rng = np.random.default_rng(0)
     methods = {"baseline": [], "no-contrast": [], "cd-early": []}
-    accs, eye = {}, {}
+    accs, eye, shares = {}, {}, {}
     for m, shift in (("baseline", 0.0), ("no-contrast", 0.5), ("cd-early", 1.0)):
         for seed in (0, 1):
             run = "baseline" if m == "baseline" else f"mix-{m}"
@@ -226,7 +234,16 @@ def test_summary_has_reading_cis_seeds_and_survives_a_method_without_scores(tmp_
             ]
             # no-contrast has no finite WUG score at any checkpoint
             score = math.nan if m == "no-contrast" else -0.05 + 0.1 * (m == "cd-early")
-            write_run(tmp_path, run, "wug", "spearman", {4: (score, wug)})
+            share = float(np.mean([it["p_first"] >= 0.5 for it in wug]))
+            shares[m, seed] = share
+            write_run(
+                tmp_path,
+                run,
+                "wug",
+                "spearman",
+                {4: (score, wug)},
+                extra={"first_form_share": share},
+            )
             et = [
                 {"id": str(i), "subtask": "a", "correct": bool(rng.random() < 0.3 + 0.1 * shift)}
                 for i in range(50)
@@ -256,7 +273,13 @@ def test_summary_has_reading_cis_seeds_and_survives_a_method_without_scores(tmp_
     assert (
         math.isnan(rows["no-contrast"]["wug"]["value"]) and "ci" not in rows["no-contrast"]["wug"]
     )
-    # mu-Delta-REL over the proportion tasks only, with a CI
+    # mu-Delta-REL over the proportion tasks only, with a CI; the paper-mode variant adds
+    # WUG's first-form share (the paper's accuracy-style WUG), itself a column with a CI
+    ff = rows["cd-early"]["wug_first_form"]
+    assert ff["value"] == pytest.approx((shares["cd-early", 0] + shares["cd-early", 1]) / 2)
+    assert len(ff["ci"]) == 2
+    assert rows["cd-early"]["mu_delta_rel_paper"]["tasks"] == ["entity_tracking", "wug_first_form"]
+    assert len(rows["cd-early"]["mu_delta_rel_paper"]["ci"]) == 2
     assert rows["cd-early"]["mu_delta_rel"]["tasks"] == ["entity_tracking"]
     assert len(rows["cd-early"]["mu_delta_rel"]["ci"]) == 2
     assert summary["seeds"] == {m: [0, 1] for m in methods}
@@ -268,6 +291,7 @@ def test_summary_has_reading_cis_seeds_and_survives_a_method_without_scores(tmp_
         "reading_self_paced",
         "reading",
         "wug",
+        "wug_first_form",
         "entity_tracking",
     }
     # power: the per-seed differences' spread and the seeds a paired t would need

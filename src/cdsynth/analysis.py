@@ -213,6 +213,17 @@ def reading_part_statistic(part: str) -> Callable:
     return statistic
 
 
+def first_form_statistic(items: list[dict], idx: np.ndarray) -> np.ndarray:
+    """WUG as the paper's code scored it: the share of items whose first form scores at least
+    as high as the second (P(first) >= 0.5), per resample."""
+    first = np.array([it["p_first"] >= 0.5 for it in items], dtype=float)
+    return first[np.atleast_2d(idx)].mean(axis=1)
+
+
+# Tasks the paper's mu-Delta-REL may include beyond ours (its exact set is not recoverable
+# from its code; its WUG was an accuracy): the report's paper-mode mu-Delta-REL adds them.
+PAPER_MU_EXTRA = ("wug_first_form",)
+
 STATISTICS: dict[str, Callable] = {
     "accuracy": accuracy_statistic,
     "perplexity": perplexity_statistic,
@@ -221,6 +232,7 @@ STATISTICS: dict[str, Callable] = {
 TASK_STATISTICS: dict[str, Callable] = {  # before the metric's
     "reading": reading_statistic,
     **{t: reading_part_statistic(part) for t, part in READING_PARTS.items()},
+    "wug_first_form": first_form_statistic,
 }
 
 
@@ -530,6 +542,8 @@ TASK_LABELS = {
     "reading_eye_tracking": "reading: eye tracking",
     "reading_self_paced": "reading: self-paced",
     "reading": "reading, both (mean of the two; ours)",
+    "wug_first_form": "WUG first-form share (the paper's WUG)",
+    "mu_delta_rel_paper": "mu-Delta-REL with the paper's WUG",
 }
 
 

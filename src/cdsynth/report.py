@@ -68,6 +68,10 @@ def load_scores(run_dir: Path) -> dict:
                     if part in s.get("subtasks", {}):
                         part_s = {**s, "task": task, "score": s["subtasks"][part], "subtasks": {}}
                         out.setdefault(task, {})[step_of(ck)] = part_s
+            if s["task"] == "wug" and s.get("first_form_share") is not None:
+                share = {**s, "task": "wug_first_form", "metric": "accuracy", "subtasks": {}}
+                share["score"] = s["first_form_share"]
+                out.setdefault("wug_first_form", {})[step_of(ck)] = share
     return out
 
 
@@ -76,12 +80,14 @@ def reported_tasks(configured: list[str]) -> list[str]:
     out = []
     for t in configured:
         out += [*analysis.READING_PARTS, t] if t == "reading" else [t]
+        out += ["wug_first_form"] if t == "wug" else []
     return out
 
 
 def load_items(run_dir: Path, step: int, task: str) -> list[dict]:
     """A checkpoint's item rows for a task ([] where the file is missing)."""
     task = "reading" if task in analysis.READING_PARTS else task
+    task = "wug" if task == "wug_first_form" else task
     path = eval_dir(run_dir) / f"step_{step}" / f"{task}.items.jsonl"
     if not path.is_file():
         return []
@@ -114,6 +120,30 @@ def method_roles(cfg: ExperimentConfig) -> tuple[dict, list[str]]:
             roles[c.name] = "cd_early" if c.amateur_run == "baseline" else "cd_small"
     main = ["baseline", *[c.name for c in conds[: len(cfg.study.conditions)]]]
     return roles, main
+
+
+def _mu_delta_rel(row: dict, boots: dict, m: str, tasks: list[str]):
+    """({value, tasks, ci, p, mark, direction}, resampled values or None) of a method's
+    mu-Delta-REL over `tasks` (those with a finite relative improvement)."""
+    rel = {t: row[t].get("relative", float("nan")) for t in tasks}
+    used = [t for t, v in rel.items() if math.isfinite(v)]
+    mu = {"value": analysis.mu_delta_rel(rel, exclude=()), "tasks": used}
+    if not used or not all(m in boots[t] and "baseline" in boots[t] for t in used):
+        return mu, None
+    samp = analysis.mu_delta_rel_samples(
+        {t: boots[t][m].samples for t in used},
+        {t: boots[t]["baseline"].samples for t in used},
+        {t: False for t in used},
+    )
+    ci = analysis._percentile_ci(samp)
+    ci99 = analysis._percentile_ci(samp, 0.99)
+    mu.update(
+        ci=list(ci),
+        p=analysis.two_sided_p(samp),
+        mark=analysis.significance_mark(ci, ci99),
+        direction=analysis.effect_direction(mu["value"], ci),
+    )
+    return mu, samp
 
 
 def summarize(cfg: ExperimentConfig, methods: dict[str, list[str]]) -> dict:
@@ -189,32 +219,21 @@ def summarize(cfg: ExperimentConfig, methods: dict[str, list[str]]) -> dict:
     rel_tasks = [
         t
         for t in tasks
-        if analysis.relative_defined(metrics[t]) and t not in analysis.LOWER_IS_BETTER
+        if analysis.relative_defined(metrics[t])
+        and t not in analysis.LOWER_IS_BETTER
+        and t not in analysis.PAPER_MU_EXTRA
     ]
+    paper_rel_tasks = rel_tasks + [t for t in analysis.PAPER_MU_EXTRA if t in tasks]
     mu_samples: dict = {}
     for m in methods:
         if m == "baseline":
             rows[m]["mu_delta_rel"] = None
             continue
-        rel = {t: rows[m][t].get("relative", float("nan")) for t in rel_tasks}
-        used = [t for t, v in rel.items() if math.isfinite(v)]
-        mu = {"value": analysis.mu_delta_rel(rel, exclude=()), "tasks": used}
-        if used and all(m in boots[t] and "baseline" in boots[t] for t in used):
-            samp = analysis.mu_delta_rel_samples(
-                {t: boots[t][m].samples for t in used},
-                {t: boots[t]["baseline"].samples for t in used},
-                {t: False for t in used},
-            )
+        rows[m]["mu_delta_rel"], samp = _mu_delta_rel(rows[m], boots, m, rel_tasks)
+        if samp is not None:
             mu_samples[m] = samp
-            ci = analysis._percentile_ci(samp)
-            ci99 = analysis._percentile_ci(samp, 0.99)
-            mu.update(
-                ci=list(ci),
-                p=analysis.two_sided_p(samp),
-                mark=analysis.significance_mark(ci, ci99),
-                direction=analysis.effect_direction(mu["value"], ci),
-            )
-        rows[m]["mu_delta_rel"] = mu
+        if paper_rel_tasks != rel_tasks:  # the paper's variant: its accuracy-style WUG too
+            rows[m]["mu_delta_rel_paper"] = _mu_delta_rel(rows[m], boots, m, paper_rel_tasks)[0]
     pairwise: dict = {}
     for t in tasks:
         for a in main:
@@ -805,7 +824,7 @@ def study_findings(summary, regime: dict | None) -> str:
 
 
 def _unit(summary, task) -> tuple[float, str]:
-    if task == "mu_delta_rel":
+    if task in MU_COLUMNS:
         return 100.0, "mu-Delta-REL, %"
     return UNITS.get(summary["metrics"].get(task, ""), (1.0, summary["metrics"].get(task, "")))
 
@@ -1056,8 +1075,8 @@ def table2_cell(summary, method: str, task: str) -> dict:
     baseline (or, for the baseline, the score's CI) on a second; cls gain | loss | ""."""
     scale, _ = _unit(summary, task)
     row = summary["rows"][method]
-    if task == "mu_delta_rel":
-        mu = row.get("mu_delta_rel")
+    if task in MU_COLUMNS:
+        mu = row.get(task)
         if not mu:
             return {"value": "", "second": "", "cls": "", "title": ""}
         ci = mu.get("ci")
@@ -1097,20 +1116,30 @@ def _arrow(task) -> str:
     return "↓" if task in analysis.LOWER_IS_BETTER else "↑"
 
 
+MU_COLUMNS = {"mu_delta_rel": "mu-Delta-REL", "mu_delta_rel_paper": "mu-Delta-REL, paper's WUG"}
+
+
+def mu_columns(summary) -> list[str]:
+    """Ours, and the paper-mode variant where the study has it (WUG's first-form share in)."""
+    has_paper = any((r or {}).get("mu_delta_rel_paper") for r in summary["rows"].values())
+    return ["mu_delta_rel", *(["mu_delta_rel_paper"] if has_paper else [])]
+
+
 def main_table(summary, arrows: bool = False) -> list[list[str]]:
     """Table 2 as rows of one-line strings (summary.json; with `arrows`, the Markdown report's
     headers: each task's direction and unit)."""
-    head = ["method", *summary["tasks"], "mu-Delta-REL"]
+    mus = mu_columns(summary)
+    head = ["method", *summary["tasks"], *(MU_COLUMNS[c] for c in mus)]
     if arrows:
         head = (
             ["method"]
             + [f"{t} {_arrow(t)} ({_unit(summary, t)[1]})" for t in summary["tasks"]]
-            + ["mu-Delta-REL ↑ (%)"]
+            + [f"{MU_COLUMNS[c]} ↑ (%)" for c in mus]
         )
     rows = [head]
     for m in summary["methods"]:
         cells = [m]
-        for t in [*summary["tasks"], "mu_delta_rel"]:
+        for t in [*summary["tasks"], *mus]:
             c = table2_cell(summary, m, t)
             cells.append(c["value"] + (f" ({c['second']})" if c["second"] else ""))
         rows.append(cells)
@@ -1127,11 +1156,16 @@ def table2_html(summary) -> str:
             for t in summary["tasks"]
         )
         + "<th>mu-<wbr>Delta-<wbr>REL ↑<span class='sub'>%, over the proportion tasks</span></th>"
+        + (
+            "<th>mu-<wbr>Delta-<wbr>REL ↑<span class='sub'>%, with the paper's WUG</span></th>"
+            if len(mu_columns(summary)) > 1
+            else ""
+        )
     )
     body = []
     for m in summary["methods"]:
         tds = [f"<td>{_breakable(m)}</td>"]
-        for t in [*summary["tasks"], "mu_delta_rel"]:
+        for t in [*summary["tasks"], *mu_columns(summary)]:
             c = table2_cell(summary, m, t)
             cls = f" class='{c['cls']}'" if c["cls"] else ""
             tds.append(
