@@ -74,8 +74,10 @@ def meta_model(path: Path):
 
 
 def check_weight_files(path: Path) -> None:
-    """A checkpoint must hold safetensors weights: cdsynth never unpickles .bin files."""
-    if not any(Path(path).glob("*.safetensors")):
+    """A checkpoint must hold safetensors weights (`model.safetensors`, or its shards
+    `model-0000i-of-0000n.safetensors`): cdsynth never unpickles .bin files. (A cdsynth
+    checkpoint's optimizer.safetensors and rng.safetensors are no weights.)"""
+    if not any(Path(path).glob("model*.safetensors")):
         raise UserError(
             f"no .safetensors weights in {path} (cdsynth does not load pickled .bin weights; "
             "convert them with save_pretrained(safe_serialization=True))"
