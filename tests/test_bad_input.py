@@ -623,3 +623,25 @@ def test_a_resumed_generation_says_from_which_batch(workspace, monkeypatch, caps
     code, out, err = run_cli(monkeypatch, capsys, *args)
     assert code == 0, err
     assert "resuming cd from batch 3 of 4 (2 done)" in out.splitlines()
+
+
+def test_a_parquet_corpus_skips_nothing_silently(tmp_path, monkeypatch, capsys):
+    """A null text is an empty document, counted as dropped; a number is refused."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cdsynth.fileio import read_json
+
+    (tmp_path / "c").mkdir()
+    texts = [f"document number {i}." for i in range(40)]
+    pq.write_table(pa.table({"text": [*texts, None, None]}), tmp_path / "c" / "a.parquet")
+    args = ["corpus.source=parquet", f"corpus.path={tmp_path}/c", f"workdir={tmp_path}/w"]
+    code, out, err = run_cli(monkeypatch, capsys, "corpus", *args, "corpus.eval_fraction=0.1")
+    assert code == 0, err
+    stats = read_json(tmp_path / "w" / "corpus" / "stats.json")["source"]
+    assert (stats["raw_documents"], stats["empty_dropped"]) == (42, 2)
+    assert "42 documents read, 2 empty and 0 duplicate dropped" in out
+    pq.write_table(pa.table({"text": texts, "n": list(range(40))}), tmp_path / "c" / "a.parquet")
+    before = _snapshot(tmp_path)
+    code, _, err = run_cli(monkeypatch, capsys, "corpus", *args, "corpus.text_field=n")
+    _refused(code, err, "row 1: column 'n' holds int, not text", before, tmp_path)

@@ -161,11 +161,13 @@ def _raw_documents(cfg: CorpusConfig, stats: SourceStats) -> list[tuple[str, str
                     f"{f} has no column '{cfg.text_field}' (columns: "
                     f"{', '.join(table.column_names)}); set corpus.text_field to the text column"
                 )
-            docs.extend(
-                (t, source_of(f, path))
-                for t in table.column(cfg.text_field).to_pylist()
-                if isinstance(t, str)
-            )
+            for n, t in enumerate(table.column(cfg.text_field).to_pylist(), 1):
+                if t is not None and not isinstance(t, str):
+                    raise UserError(
+                        f"{f}: row {n}: column '{cfg.text_field}' holds {type(t).__name__}, "
+                        "not text; set corpus.text_field to the text column"
+                    )
+                docs.append((t or "", source_of(f, path)))  # a null: an empty document, counted
     return docs
 
 

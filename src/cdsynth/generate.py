@@ -585,8 +585,6 @@ def run_generation(
         resolve_model_path(cfg.bad, workdir) if cfg.bad and cfg.decoding.strategy == "cd" else None
     )
     for path in (good_path, bad_path):  # before anything is written: nothing to clean up
-        if path is not None:
-            check_weight_files(path)
         broken = nonfinite_weight(path) if path is not None else None
         if broken:
             raise UserError(
@@ -601,6 +599,9 @@ def run_generation(
     engine, why = choose_engine(
         cfg.engine, meta_model(good_path), meta_model(bad_path) if bad_path else None, dropout > 0
     )
+    for path in (good_path, bad_path):  # loaded only later, once the output is locked
+        if path is not None:
+            check_weight_files(path)
     docs, source_file = prefix_documents(cfg, workdir)
     real, real_record = (
         real_train_tokens(tokenizer, good_path, workdir, out)

@@ -21,6 +21,7 @@ from ..fileio import (
     write_json,
     write_jsonl,
 )
+from ..hf_engine import check_weight_files
 from ..locks import output_lock
 from ..workspace import eval_dir, list_checkpoints, step_of
 from . import RULE_VERSIONS, load_task
@@ -53,6 +54,8 @@ def evaluate_checkpoints(
 ) -> dict:
     """{checkpoint name: {task: summary}} for every checkpoint and task, cached on disk."""
     folders = model_folders(path, cfg.steps)
+    for folder in folders:  # formats checked before anything is written
+        check_weight_files(folder)
     out = Path(out) if out else eval_dir(path)
     tasks = {}
     for name in cfg.tasks:
