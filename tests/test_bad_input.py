@@ -645,3 +645,19 @@ def test_a_parquet_corpus_skips_nothing_silently(tmp_path, monkeypatch, capsys):
     before = _snapshot(tmp_path)
     code, _, err = run_cli(monkeypatch, capsys, "corpus", *args, "corpus.text_field=n")
     _refused(code, err, "row 1: column 'n' holds int, not text", before, tmp_path)
+
+
+def test_a_second_eval_of_one_run_is_refused(workspace, monkeypatch, capsys):
+    from cdsynth.stages import run_train
+
+    from .conftest import tiny_config
+
+    run = run_train(tiny_config(workspace), log=quiet, progress=False)
+    holder = _hold_lock(run / "eval")
+    try:
+        before = _snapshot(workspace)
+        args = ["eval", run, f"workdir={workspace}", "--tasks", "probes_agreement"]
+        code, _, err = run_cli(monkeypatch, capsys, *args)
+        _refused(code, err, f"(pid {holder.pid})", before, workspace)
+    finally:
+        _stop(holder)
