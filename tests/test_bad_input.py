@@ -1,11 +1,19 @@
 """Every bad input ends with one line on stderr, exit code 2 and no partial output."""
 
+import errno
+import json
+import math
+import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
+import torch
+import yaml
 
-from .conftest import run_cli
+from .conftest import quiet, run_cli
 
 
 def _one_line_error(code, err, fragment):
@@ -197,3 +205,459 @@ def test_ctrl_c_exits_130_and_says_the_command_resumes(tmp_path, monkeypatch, ca
     code, _, err = run_cli(monkeypatch, capsys, "corpus", f"workdir={tmp_path}")
     assert code == 130
     assert err.strip() == "cdsynth: interrupted; run the same command again to resume"
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 24: nothing lost, nothing mixed. Each refusal: exit 2, one line, no traceback, and the
+# workdir byte-identical (`_snapshot`) or not created at all.
+
+
+def _snapshot(root):
+    """Every file and folder under `root` with its bytes (None for a folder)."""
+    root = Path(root)
+    if not root.exists():
+        return None
+    return {
+        str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None)
+        for p in sorted(root.rglob("*"))
+    }
+
+
+def _refused(code, err, fragment, before, root):
+    _one_line_error(code, err, fragment)
+    assert "Traceback" not in err
+    assert _snapshot(root) == before
+
+
+def _hold_lock(folder, part=""):
+    """Another process holding the lock of `folder` (as a running stage does): its Popen."""
+    code = (
+        "import sys, time\n"
+        "from cdsynth.locks import output_lock\n"
+        "with output_lock(sys.argv[1], sys.argv[2]):\n"
+        "    print('held', flush=True)\n"
+        "    time.sleep(300)\n"
+    )
+    p = subprocess.Popen(
+        [sys.executable, "-c", code, str(folder), part], stdout=subprocess.PIPE, text=True
+    )
+    assert p.stdout.readline().strip() == "held"
+    return p
+
+
+def _stop(p):
+    p.kill()
+    p.wait()
+
+
+def _cli_process(*args, **kw):
+    return subprocess.Popen(
+        [sys.executable, "-m", "cdsynth.cli", *map(str, args)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
+
+
+def test_two_trains_on_one_run_are_refused_and_a_kill_releases_the_lock(
+    workspace, monkeypatch, capsys
+):
+    """Two real `cdsynth train` processes on one run name: the second exits 2 naming the
+    first's pid and writes nothing; after a kill -9 of the first the run trains again."""
+    from cdsynth.locks import is_locked, lock_file
+
+    from .conftest import TINY
+
+    run = workspace / "runs" / "baseline"
+    base = ["train", f"workdir={workspace}", *TINY]
+    first = _cli_process(*base, "train.steps=100000", "train.checkpoint_every=100000")
+    try:
+        deadline = time.time() + 300
+        while not (is_locked(lock_file(run)) and (run / "train_config.json").is_file()):
+            assert first.poll() is None, first.stderr.read()
+            assert time.time() < deadline
+            time.sleep(0.2)
+        config_before = (run / "train_config.json").read_bytes()
+        second = subprocess.run(
+            [sys.executable, "-m", "cdsynth.cli", *base, "train.lr=5e-4"],
+            capture_output=True,
+            text=True,
+        )
+        _one_line_error(second.returncode, second.stderr, f"(pid {first.pid})")
+        assert "being written by another cdsynth process" in second.stderr
+        assert (run / "train_config.json").read_bytes() == config_before
+        assert not list(run.glob("step_*"))
+    finally:
+        first.kill()  # kill -9: the kernel drops its lock
+        first.wait()
+    code, _, err = run_cli(monkeypatch, capsys, *base, "train.lr=5e-4")
+    assert code == 0, err
+    assert (run / "step_12" / "state.json").is_file()
+
+
+def test_generation_shards_lock_their_own_shard(workspace, monkeypatch, capsys):
+    """Shard 0/2 held by another process: a second 0/2 is refused (nothing written), while
+    1/2 runs beside it on the same workdir."""
+    from cdsynth.stages import run_train
+
+    from .conftest import tiny_config
+
+    run_train(tiny_config(workspace), log=quiet, progress=False)
+    out = workspace / "synthetic" / "cd"
+    args = [
+        "generate",
+        f"workdir={workspace}",
+        "generate.good=runs/baseline/step_12",
+        "generate.decoding.strategy=ancestral",
+        "generate.num_prefixes=4",
+        "generate.completions=1",
+        "generate.new_tokens=4",
+        "generate.batch_size=1",
+        "generate.dtype=fp32",
+    ]
+    holder = _hold_lock(out, "shard-0-of-2")
+    try:
+        before = _snapshot(workspace)
+        code, _, err = run_cli(monkeypatch, capsys, *args, "--shard", "0/2")
+        _refused(code, err, f"(pid {holder.pid})", before, workspace)
+        assert f"{out} (shard-0-of-2)" in err
+        code, out_text, err = run_cli(monkeypatch, capsys, *args, "--shard", "1/2")
+        assert code == 0, err
+        assert sorted(p.name for p in (out / "batches").iterdir()) == [
+            "batch_000001.parquet",
+            "batch_000003.parquet",
+        ]
+    finally:
+        _stop(holder)
+    code, out_text, err = run_cli(monkeypatch, capsys, *args, "--shard", "0/2")
+    assert code == 0, err
+    assert (out / "synthetic.parquet").is_file()
+
+
+def test_a_second_experiment_run_on_one_workdir_is_refused(workspace, monkeypatch, capsys):
+    config = _tiny_yaml(workspace)
+    holder = _hold_lock(workspace / "experiment")
+    try:
+        before = _snapshot(workspace)
+        code, _, err = run_cli(monkeypatch, capsys, "experiment", "run", config)
+        _refused(code, err, f"(pid {holder.pid})", before, workspace)
+    finally:
+        _stop(holder)
+
+
+def _tiny_yaml(workspace, **sections):
+    """The tiny test config as a YAML file beside the workspace (not in it)."""
+    from cdsynth.config import to_dict
+
+    from .conftest import tiny_config
+
+    data = to_dict(tiny_config(workspace))
+    for k, v in sections.items():
+        data[k] = {**data[k], **v}
+    path = workspace.parent / "tiny.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    "arg",
+    [
+        "train.name=../../../../x",
+        "train.name=/an/absolute/path",
+        "generate.name=../corpus",
+        "generate.name=/an/absolute/path",
+        "generate.name=a/b",
+        "generate.name=..",
+        "generate.name=.hidden",
+        "study.runs={'../x': {}}",
+        "study.conditions=[{name: ../c, strategy: ancestral}]",
+        "study.sweeps=[{base: c, key: top_k, values: ['1/2']}]",
+    ],
+)
+def test_names_that_leave_their_folder_fail_at_load(tmp_path, monkeypatch, capsys, arg):
+    code, _, err = run_cli(monkeypatch, capsys, "corpus", f"workdir={tmp_path}/w", arg)
+    _refused(code, err, "must be a plain folder name", None, tmp_path / "w")
+
+
+@pytest.mark.parametrize("source", ["text", "parquet"])
+def test_a_workdir_inside_the_corpus_is_refused(tmp_path, monkeypatch, capsys, source):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    docs = [f"document number {i} about a cat." for i in range(40)]
+    if source == "text":
+        (corpus / "a.txt").write_text("\n\n".join(docs))
+    else:
+        pq.write_table(pa.table({"text": docs}), corpus / "a.parquet")
+    before = _snapshot(tmp_path)
+    args = [f"corpus.source={source}", f"corpus.path={corpus}", f"workdir={corpus}/w"]
+    code, _, err = run_cli(monkeypatch, capsys, "corpus", *args)
+    _refused(code, err, "lies inside corpus.path", before, tmp_path)
+
+
+def test_a_corpus_inside_the_workdir_is_refused_but_its_own_corpus_folder_is_not(
+    tmp_path, monkeypatch, capsys
+):
+    from cdsynth.config import load_config
+
+    (tmp_path / "w" / "c").mkdir(parents=True)
+    (tmp_path / "w" / "c" / "a.txt").write_text("text")
+    before = _snapshot(tmp_path)
+    args = ["corpus.source=text", f"corpus.path={tmp_path}/w/c", f"workdir={tmp_path}/w"]
+    code, _, err = run_cli(monkeypatch, capsys, "corpus", *args)
+    _refused(code, err, "lies inside workdir", before, tmp_path)
+    (tmp_path / "w" / "corpus").mkdir()
+    (tmp_path / "w" / "corpus" / "train.jsonl").write_text('{"text": "x"}\n')
+    own = ["corpus.source=jsonl", f"corpus.path={tmp_path}/w/corpus/train.jsonl"]
+    assert load_config(None, [*own, f"workdir={tmp_path}/w"]).corpus.source == "jsonl"
+
+
+@pytest.mark.parametrize(
+    "arg, fragment",
+    [
+        ("train.min_lr=nan", "config key 'train.min_lr' must be a finite number, got nan"),
+        ("train.weight_decay=nan", "config key 'train.weight_decay' must be a finite number"),
+        ("train.beta2=.inf", "config key 'train.beta2' must be a finite number, got inf"),
+        ("train.eps=-.inf", "config key 'train.eps' must be a finite number, got -inf"),
+        ("corpus.eval_fraction=nan", "config key 'corpus.eval_fraction' must be a finite"),
+        ("generate.bad_dropout=nan", "generate.bad_dropout must be in [0, 1)"),  # its own check
+        ("study.ratio=.nan", "study.ratio must be in [0, 1), got nan"),
+        (
+            "study.sweeps=[{base: c, key: lam, values: [1, .nan]}]",
+            "config key 'study.sweeps[0].values[1]' must be a finite number",
+        ),
+        (
+            "study.conditions=[{name: c, ratio: .inf}]",
+            "config key 'study.conditions[0].ratio' must be a finite number",
+        ),
+    ],
+)
+def test_every_float_is_finite_at_load(tmp_path, monkeypatch, capsys, arg, fragment):
+    code, _, err = run_cli(monkeypatch, capsys, "corpus", f"workdir={tmp_path}/w", arg)
+    _refused(code, err, fragment, None, tmp_path / "w")
+
+
+def test_training_stops_at_the_first_nonfinite_step_and_keeps_the_last_good_checkpoint(
+    workspace, monkeypatch, capsys
+):
+    """lr=1e10 blows the weights up: step 2's loss and gradient norm are NaN. Training stops
+    there, before step 2 is recorded or saved; step_1 (finite weights) is the last checkpoint."""
+    from safetensors.torch import load_file
+
+    from .conftest import TINY
+
+    args = ["train", f"workdir={workspace}", *TINY, "train.lr=1e10", "train.warmup_steps=0"]
+    code, _, err = run_cli(monkeypatch, capsys, *args, "train.checkpoint_every=1")
+    _one_line_error(code, err, "training baseline stopped at step 2: the loss is nan")
+    assert "the last good checkpoint is step_1" in err
+    run = workspace / "runs" / "baseline"
+    assert [p.name for p in run.glob("step_*")] == ["step_1"]
+    weights = load_file(str(run / "step_1" / "model.safetensors"))
+    assert all(bool(torch.isfinite(w).all()) for w in weights.values())
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1] and math.isfinite(rows[0]["loss"])
+
+
+def _pickled_only(step):
+    from safetensors.torch import load_file
+
+    torch.save(load_file(str(step / "model.safetensors")), step / "pytorch_model.bin")
+    (step / "model.safetensors").unlink()
+
+
+def _without_tokenizer(step):
+    for f in step.glob("tokenizer*"):
+        f.unlink()
+
+
+@pytest.mark.parametrize(
+    "damage, fragment",
+    [
+        (_pickled_only, "does not load pickled .bin weights"),
+        (_without_tokenizer, "has no tokenizer files"),
+    ],
+)
+def test_generate_checks_its_checkpoints_before_writing(
+    workspace, monkeypatch, capsys, damage, fragment
+):
+    from cdsynth.stages import run_train
+
+    from .conftest import tiny_config
+
+    run_train(tiny_config(workspace), log=quiet, progress=False)
+    step = workspace / "runs" / "baseline" / "step_12"
+    damage(step)
+    before = _snapshot(workspace)
+    args = [
+        "generate",
+        f"workdir={workspace}",
+        "generate.good=runs/baseline/step_12",
+        "generate.bad=runs/baseline/step_4",
+        "generate.num_prefixes=2",
+        "generate.completions=1",
+        "generate.new_tokens=4",
+    ]
+    code, _, err = run_cli(monkeypatch, capsys, *args)
+    _refused(code, err, fragment, before, workspace)
+    assert str(step) in err and "cdsynth tokenizer" not in err
+    assert not (workspace / "synthetic").exists()
+
+
+def test_experiment_run_checks_every_stage_before_the_first(workspace, monkeypatch, capsys):
+    """An unknown preset in a later run of the study is refused before the corpus stage."""
+    config = _tiny_yaml(workspace, study={"runs": {"baseline": {}, "small": {"model": "giant"}}})
+    before = _snapshot(workspace)
+    code, _, err = run_cli(monkeypatch, capsys, "experiment", "run", config)
+    _refused(code, err, "unknown model preset 'giant'", before, workspace)
+
+
+def test_invalid_yaml_names_line_column_and_complaint(tmp_path, monkeypatch, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("workdir: x\ntrain:\n  lr: [1, 2\n  steps: 3\n")
+    code, _, err = run_cli(monkeypatch, capsys, "corpus", str(bad))
+    _refused(code, err, "line 4, column 8: expected ',' or ']', but got ':'", None, tmp_path / "x")
+
+
+@pytest.mark.parametrize("source", ["jsonl", "parquet"])
+def test_a_missing_text_field_names_the_key_to_set(tmp_path, monkeypatch, capsys, source):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "c").mkdir()
+    rows = [{"body": f"document {i}"} for i in range(30)]
+    if source == "jsonl":
+        (tmp_path / "c" / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    else:
+        pq.write_table(pa.Table.from_pylist(rows), tmp_path / "c" / "a.parquet")
+    before = _snapshot(tmp_path)
+    args = [f"corpus.source={source}", f"corpus.path={tmp_path}/c", f"workdir={tmp_path}/w"]
+    code, _, err = run_cli(monkeypatch, capsys, "corpus", *args)
+    _refused(code, err, "set corpus.text_field to the text", before, tmp_path)
+    assert "body" in err
+
+
+def test_a_full_disk_in_a_training_checkpoint_says_free_space_and_resumes(
+    workspace, monkeypatch, capsys
+):
+    """safetensors reports a full disk in its own exception type (not an OSError): still
+    exit 2 and the fix, the last checkpoint kept, no partial one; the same command resumes."""
+    from safetensors import SafetensorError
+
+    from cdsynth import train as train_mod
+
+    from .conftest import TINY
+
+    real, calls = train_mod.save_file, {"n": 0}
+
+    def full_disk(tensors, path, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:  # the second checkpoint's optimizer.safetensors
+            raise SafetensorError(
+                'Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No '
+                'space left on device" })'
+            )
+        return real(tensors, path, *a, **k)
+
+    monkeypatch.setattr(train_mod, "save_file", full_disk)
+    args = ["train", f"workdir={workspace}", *TINY]
+    code, _, err = run_cli(monkeypatch, capsys, *args)
+    _one_line_error(code, err, "No space left on device while writing")
+    assert err.strip().endswith("free space, then rerun to resume")
+    run = workspace / "runs" / "baseline"
+    assert [p.name for p in run.glob("step_*")] == ["step_4"]
+    assert not [p for p in run.iterdir() if p.name.startswith(".")]
+    monkeypatch.setattr(train_mod, "save_file", real)
+    code, _, err = run_cli(monkeypatch, capsys, *args)
+    assert code == 0, err
+    assert (run / "step_12" / "state.json").is_file()
+
+
+def test_a_read_only_folder_is_named(tmp_path, monkeypatch, capsys):
+    """The workdir cannot be written (EROFS from the first write, its lock file): the line
+    names the folder and says that it must be writable. (As root, chmod cannot make a folder
+    read-only, so the file system's answer is injected.)"""
+    from cdsynth import locks
+
+    real_open = os.open
+    workdir = tmp_path / "w"
+
+    def read_only(path, *a, **k):
+        if str(path).startswith(str(workdir)):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr(locks.os, "open", read_only)
+    code, _, err = run_cli(monkeypatch, capsys, "corpus", f"workdir={workdir}", *_SMALL_STORIES)
+    _one_line_error(code, err, f"the folder {workdir} is read-only; it must be writable")
+    assert not (workdir / "corpus").exists()
+
+
+_SMALL_STORIES = ["corpus.storyworld_words=3000", "corpus.eval_fraction=0.1"]
+
+
+def test_a_resumed_generation_says_from_which_batch(workspace, monkeypatch, capsys):
+    from cdsynth import generate as generate_mod
+    from cdsynth.stages import run_train
+
+    from .conftest import interrupt_after, tiny_config
+
+    run_train(tiny_config(workspace), log=quiet, progress=False)
+    args = [
+        "generate",
+        f"workdir={workspace}",
+        "generate.good=runs/baseline/step_12",
+        "generate.decoding.strategy=ancestral",
+        "generate.num_prefixes=4",
+        "generate.completions=1",
+        "generate.new_tokens=4",
+        "generate.batch_size=1",
+        "generate.dtype=fp32",
+    ]
+    interrupt_after(monkeypatch, generate_mod, "_write_batch", 2)
+    code, _, _ = run_cli(monkeypatch, capsys, *args)
+    assert code == 130
+    monkeypatch.undo()
+    code, out, err = run_cli(monkeypatch, capsys, *args)
+    assert code == 0, err
+    assert "resuming cd from batch 3 of 4 (2 done)" in out.splitlines()
+
+
+def test_a_parquet_corpus_skips_nothing_silently(tmp_path, monkeypatch, capsys):
+    """A null text is an empty document, counted as dropped; a number is refused."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cdsynth.fileio import read_json
+
+    (tmp_path / "c").mkdir()
+    texts = [f"document number {i}." for i in range(40)]
+    pq.write_table(pa.table({"text": [*texts, None, None]}), tmp_path / "c" / "a.parquet")
+    args = ["corpus.source=parquet", f"corpus.path={tmp_path}/c", f"workdir={tmp_path}/w"]
+    code, out, err = run_cli(monkeypatch, capsys, "corpus", *args, "corpus.eval_fraction=0.1")
+    assert code == 0, err
+    stats = read_json(tmp_path / "w" / "corpus" / "stats.json")["source"]
+    assert (stats["raw_documents"], stats["empty_dropped"]) == (42, 2)
+    assert "42 documents read, 2 empty and 0 duplicate dropped" in out
+    pq.write_table(pa.table({"text": texts, "n": list(range(40))}), tmp_path / "c" / "a.parquet")
+    before = _snapshot(tmp_path)
+    code, _, err = run_cli(monkeypatch, capsys, "corpus", *args, "corpus.text_field=n")
+    _refused(code, err, "row 1: column 'n' holds int, not text", before, tmp_path)
+
+
+def test_a_second_eval_of_one_run_is_refused(workspace, monkeypatch, capsys):
+    from cdsynth.stages import run_train
+
+    from .conftest import tiny_config
+
+    run = run_train(tiny_config(workspace), log=quiet, progress=False)
+    holder = _hold_lock(run / "eval")
+    try:
+        before = _snapshot(workspace)
+        args = ["eval", run, f"workdir={workspace}", "--tasks", "probes_agreement"]
+        code, _, err = run_cli(monkeypatch, capsys, *args)
+        _refused(code, err, f"(pid {holder.pid})", before, workspace)
+    finally:
+        _stop(holder)

@@ -405,6 +405,11 @@ def test_corpus_tokens_real_counts_the_train_split_under_goods_tokenizer(models_
     chosen, record = select_prefix_documents(cfg.generate, rows, "seeds", real)
     assert len(chosen) == prefixes_needed(real, 3, new) <= n_seeds
     assert record["corpus_tokens"] == real
-    # the count is cached by the split's and the tokenizer's hashes
-    cached = json.loads((models_ws / "synthetic" / "real" / "real_tokens.json").read_text())
-    assert cached["tokens"] == real
+    # the refused command wrote nothing, not even the count's cache (written by a run that
+    # goes on, keyed by the split's and the tokenizer's hashes)
+    assert not (models_ws / "synthetic" / "real").exists()
+    from cdsynth.generate import real_train_tokens
+
+    gpt2_dir = models_ws / "models" / "gpt2"
+    n, cache = real_train_tokens(tok, gpt2_dir, models_ws, models_ws / "synthetic" / "real")
+    assert n == cache["tokens"] == real and sorted(cache["key"]) == ["tokenizer", "train"]

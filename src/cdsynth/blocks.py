@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from .corpus import clean_text
 from .errors import UserError
 from .fileio import atomic_path, parse_jsonl, read_json, write_json
+from .locks import output_lock
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 
@@ -105,7 +106,8 @@ def pack_texts(
         "pad_id": PAD_ID,
         **(extra or {}),
     }
-    with atomic_path(out_dir) as tmp:
+    # blocks are shared by runs: a second packer of the same folder waits, then writes the same
+    with output_lock(out_dir, wait=True), atomic_path(out_dir) as tmp:
         tmp.mkdir(parents=True)
         arr = np.lib.format.open_memmap(
             tmp / "blocks.npy", mode="w+", dtype=dtype, shape=(n_blocks, block_len)

@@ -14,7 +14,7 @@ from typing import List, Optional
 import typer
 
 from . import __version__
-from .errors import UserError
+from .errors import UserError, os_error_line
 
 app = typer.Typer(
     add_completion=False,
@@ -203,7 +203,7 @@ def main() -> None:
             print(INTERRUPTED, file=sys.stderr)
         raise
     except OSError as e:  # unreadable or missing files, a full disk, ...
-        print(f"cdsynth: error: {e}", file=sys.stderr)
+        print(f"cdsynth: error: {os_error_line(e)}", file=sys.stderr)
         sys.exit(2)
     except Exception as e:  # a bug or an input we did not foresee: one line, traceback on demand
         if os.environ.get("CDSYNTH_DEBUG"):

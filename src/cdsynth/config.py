@@ -476,12 +476,15 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
         except UnicodeDecodeError as e:
             raise UserError(f"config file {p} is not UTF-8 text (byte {e.start})") from None
         except yaml.YAMLError as e:
-            raise UserError(f"config file {p} is not valid YAML: {str(e).splitlines()[0]}") from e
+            raise UserError(f"config file {p} is not valid YAML: {yaml_complaint(e)}") from None
         if not isinstance(data, dict):
             raise UserError(f"config file {p} must hold a mapping at the top level")
     for item in overrides:
         apply_override(data, item)
-    return from_dict(ExperimentConfig, data)
+    cfg = from_dict(ExperimentConfig, data)
+    check_names(cfg)
+    check_workdir_and_corpus(cfg)
+    return cfg
 
 
 def apply_override(data: dict, item: str) -> None:
@@ -525,7 +528,9 @@ def from_dict(cls, data: Any, prefix: str = ""):
     for key, value in data.items():
         where = f"{prefix}.{key}" if prefix else key
         kwargs[key] = _coerce(hints[key], value, where)
-    return cls(**kwargs)
+    obj = cls(**kwargs)
+    check_finite(obj, prefix)
+    return obj
 
 
 def _coerce(tp, value, where):
@@ -571,3 +576,89 @@ def to_dict(cfg) -> dict:
 def _plain(items) -> dict:
     """asdict's dict factory: Choices as their plain string values (for JSON and YAML)."""
     return {k: (v.value if isinstance(v, Choice) else v) for k, v in items}
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks at load that span fields: finite numbers, names that stay in their folder, a workdir
+# apart from the corpus, and the YAML parser's complaint in one line
+
+
+def yaml_complaint(e: yaml.YAMLError) -> str:
+    """`line L, column C: what is wrong` of a YAML error (1-based, as editors count)."""
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+    if mark is None:
+        return problem
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
+def check_finite(value: Any, where: str) -> None:
+    """Every float in a config (fields, and numbers in its lists and mappings) is finite."""
+    never_chosen = value == -math.inf and where.endswith("penalty")  # decoding.penalty: -inf
+    if isinstance(value, float) and not math.isfinite(value) and not never_chosen:
+        raise UserError(f"config key '{where}' must be a finite number, got {value}")
+    if dataclasses.is_dataclass(value):
+        for f in dataclasses.fields(value):
+            check_finite(getattr(value, f.name), f"{where}.{f.name}" if where else f.name)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_finite(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            check_finite(v, f"{where}[{i}]")
+
+
+def check_name(name: Any, key: str) -> None:
+    """A name that becomes a folder under the workdir: one plain path component."""
+    ok = (
+        isinstance(name, str)
+        and name.strip() == name != ""
+        and not any(c in name for c in ("/", "\\", "\0"))
+        and ".." not in name
+        and not name.startswith(".")
+    )
+    if not ok:
+        raise UserError(
+            f"{key} must be a plain folder name (no '/', '\\', '..', not starting with '.'), "
+            f"got {name!r}"
+        )
+
+
+def check_names(cfg: ExperimentConfig) -> None:
+    """train.name, generate.name, the study's run and condition names (and the names its
+    sweeps make) name folders under the workdir: none may lead out of it."""
+    check_name(cfg.train.name, "train.name")
+    check_name(cfg.generate.name, "generate.name")
+    st = cfg.study
+    for run in st.runs:
+        check_name(run, f"study.runs.{run}")
+    for i, c in enumerate(st.conditions):
+        if isinstance(c, dict) and "name" in c:
+            check_name(c["name"], f"study.conditions[{i}].name")
+    for i, sw in enumerate(st.sweeps):
+        if isinstance(sw, dict) and isinstance(sw.get("values"), list):
+            for v in sw["values"]:
+                check_name(f"{sw.get('base')}-{sw.get('key')}-{v}", f"study.sweeps[{i}] name")
+
+
+def check_workdir_and_corpus(cfg: ExperimentConfig) -> None:
+    """The workdir may not lie inside a local corpus path (its reader would take the study's
+    own files for text), nor the corpus path inside the workdir, but for the workdir's own
+    corpus/ folder."""
+    c = cfg.corpus
+    if c.source not in (Source.text, Source.jsonl, Source.parquet) or not c.path:
+        return
+    if not Path(c.path).exists():
+        return  # the corpus stage says so, naming the path
+    corpus, workdir = Path(c.path).resolve(), Path(cfg.workdir).resolve()
+    if workdir == corpus or corpus in workdir.parents:
+        raise UserError(
+            f"workdir {workdir} lies inside corpus.path {corpus}; the corpus would read the "
+            "study's own files: choose a workdir outside the corpus"
+        )
+    own = workdir / "corpus"
+    if workdir in corpus.parents and not (corpus == own or own in corpus.parents):
+        raise UserError(
+            f"corpus.path {corpus} lies inside workdir {workdir}; move the corpus out of the "
+            "workdir (only its own corpus/ folder may be read)"
+        )

@@ -30,6 +30,7 @@ from .fileio import (
     write_jsonl,
     write_manifest,
 )
+from .locks import output_lock
 
 SPLITS = ("train", "eval", "seeds")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -119,7 +120,10 @@ def _raw_documents(cfg: CorpusConfig, stats: SourceStats) -> list[tuple[str, str
 
         ds = datasets.load_dataset(cfg.path, cfg.hf_config, split=cfg.hf_split)
         if cfg.text_field not in ds.column_names:
-            raise UserError(f"dataset {cfg.path} has no column '{cfg.text_field}'")
+            raise UserError(
+                f"dataset {cfg.path} has no column '{cfg.text_field}' (columns: "
+                f"{', '.join(ds.column_names)}); set corpus.text_field to the text column"
+            )
         return [(t, cfg.path) for t in ds[cfg.text_field]]
     if not cfg.path:
         raise UserError(f"corpus.path is required when corpus.source={cfg.source}")
@@ -138,7 +142,10 @@ def _raw_documents(cfg: CorpusConfig, stats: SourceStats) -> list[tuple[str, str
             stats.files += 1
             for n, row in enumerate(parse_jsonl(read_text_file(f, stats), str(f)), 1):
                 if not isinstance(row.get(cfg.text_field), str):
-                    raise UserError(f"{f}: row {n}: no string field '{cfg.text_field}'")
+                    raise UserError(
+                        f"{f}: row {n}: no string field '{cfg.text_field}' (fields: "
+                        f"{', '.join(map(str, row))}); set corpus.text_field to the text field"
+                    )
                 docs.append((row[cfg.text_field], source_of(f, path)))
     else:  # parquet
         import pyarrow.parquet as pq
@@ -150,12 +157,17 @@ def _raw_documents(cfg: CorpusConfig, stats: SourceStats) -> list[tuple[str, str
             except Exception as e:  # pyarrow raises several types for a bad file
                 raise UserError(f"{f} is not a readable Parquet file ({type(e).__name__})") from e
             if cfg.text_field not in table.column_names:
-                raise UserError(f"{f} has no column '{cfg.text_field}'")
-            docs.extend(
-                (t, source_of(f, path))
-                for t in table.column(cfg.text_field).to_pylist()
-                if isinstance(t, str)
-            )
+                raise UserError(
+                    f"{f} has no column '{cfg.text_field}' (columns: "
+                    f"{', '.join(table.column_names)}); set corpus.text_field to the text column"
+                )
+            for n, t in enumerate(table.column(cfg.text_field).to_pylist(), 1):
+                if t is not None and not isinstance(t, str):
+                    raise UserError(
+                        f"{f}: row {n}: column '{cfg.text_field}' holds {type(t).__name__}, "
+                        "not text; set corpus.text_field to the text column"
+                    )
+                docs.append((t or "", source_of(f, path)))  # a null: an empty document, counted
     return docs
 
 
@@ -273,7 +285,7 @@ def write_corpus(cfg: CorpusConfig, out_dir: str | Path, log=print) -> dict:
         for name, rows in splits.items()
     }
     out_dir = Path(out_dir)
-    with atomic_path(out_dir) as tmp:
+    with output_lock(out_dir), atomic_path(out_dir) as tmp:
         tmp.mkdir(parents=True)
         for name in SPLITS:
             write_jsonl(tmp / f"{name}.jsonl", splits[name])

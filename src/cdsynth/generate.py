@@ -52,6 +52,7 @@ from .fileio import (
 from .identity import identity
 from .keyed_random import STREAM_SAMPLE, keyed_uniform
 from .llama_forward import Dropout, LeanLlama, shape_of
+from .locks import is_locked, lock_file, output_lock
 from .prefixes import seed_chunks
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
@@ -402,9 +403,12 @@ def count_tokens(tokenizer, texts: list[str], chunk: int = 2000) -> int:
     return n
 
 
-def real_train_tokens(tokenizer, tokenizer_path: Path, workdir: str | Path, out: Path) -> int:
+def real_train_tokens(
+    tokenizer, tokenizer_path: Path, workdir: str | Path, out: Path
+) -> tuple[int, dict | None]:
     """Tokens of the real train split (workdir/corpus/train.jsonl) under GOOD's tokenizer,
-    cached in `out/real_tokens.json` by the split's and the tokenizer's hashes."""
+    cached in `out/real_tokens.json` by the split's and the tokenizer's hashes; the record
+    to write there when counted afresh (None when read from it)."""
     from .corpus import read_split
 
     train = Path(workdir) / "corpus" / "train.jsonl"
@@ -414,10 +418,9 @@ def real_train_tokens(tokenizer, tokenizer_path: Path, workdir: str | Path, out:
     key = {"train": file_hash(train), "tokenizer": [file_hash(f) for f in tok_files]}
     cache = out / "real_tokens.json"
     if cache.is_file() and read_json(cache).get("key") == key:
-        return int(read_json(cache)["tokens"])
+        return int(read_json(cache)["tokens"]), None
     n = count_tokens(tokenizer, [r["text"] for r in read_split(train.parent, "train")])
-    write_json(cache, {"key": key, "tokens": n})
-    return n
+    return n, {"key": key, "tokens": n}
 
 
 def select_prefix_documents(
@@ -484,7 +487,7 @@ def _dtype(name: str, device: torch.device) -> torch.dtype:
     return table[name]
 
 
-def _check_config(cfg: GenerateConfig) -> None:
+def check_generate_config(cfg: GenerateConfig) -> None:
     """What the config's own checks (config.py, at load) cannot see: combinations."""
     r = cfg.decoding
     if r.strategy == "cd" and cfg.bad is None and cfg.bad_dropout <= 0:
@@ -574,10 +577,10 @@ def run_generation(
 ) -> Path:
     """Generate this shard's batches (skipping finished ones); merge when all are done."""
     from .distributed import pick_device
-    from .hf_engine import check_vocabularies, meta_model
-    from .tokenizer import load_tokenizer
+    from .hf_engine import check_vocabularies, check_weight_files, meta_model
+    from .tokenizer import checkpoint_tokenizer
 
-    _check_config(cfg)
+    check_generate_config(cfg)
     out = output_dir(cfg, workdir)
     device = pick_device(cfg.device)
     dtype = _dtype(cfg.dtype, device)
@@ -592,19 +595,22 @@ def run_generation(
                 f"checkpoint {path} has NaN or infinite weights (first: {broken}); "
                 "retrain or fix it, then generate again"
             )
-    tokenizer = load_tokenizer(good_path)
+    tokenizer = checkpoint_tokenizer(good_path)
     if bad_path is not None:
-        check_vocabularies(tokenizer, load_tokenizer(bad_path), good_path, bad_path)
+        check_vocabularies(tokenizer, checkpoint_tokenizer(bad_path), good_path, bad_path)
     tokens = special_tokens(tokenizer)
     dropout = cfg.bad_dropout if _uses_dropout(cfg) else 0.0
     engine, why = choose_engine(
         cfg.engine, meta_model(good_path), meta_model(bad_path) if bad_path else None, dropout > 0
     )
+    for path in (good_path, bad_path):  # loaded only later, once the output is locked
+        if path is not None:
+            check_weight_files(path)
     docs, source_file = prefix_documents(cfg, workdir)
-    real = (
+    real, real_record = (
         real_train_tokens(tokenizer, good_path, workdir, out)
         if cfg.corpus_tokens == "real"
-        else None
+        else (None, None)
     )
     chosen, chosen_record = select_prefix_documents(cfg, docs, str(source_file), real)
     prefixes = encode_prefixes(
@@ -633,82 +639,113 @@ def run_generation(
         "engine": {"ran": engine, "why": why},
         "special_tokens": {"bos": tokens.bos, "eos": tokens.eos, "pad": tokens.pad},
     }
+    s, n = shard
+    # one writer per shard: shards run side by side, the same shard twice is refused
+    with output_lock(out, f"shard-{s}-of-{n}"):
+        if real_record is not None:
+            write_json(out / "real_tokens.json", real_record)
+        with output_lock(out, wait=True):  # the shards' shared record: one at a time
+            check_or_record_config(out, meta, f"shard-{s}-of-{n}")
+        batch_dir = out / "batches"
+        mine = [
+            b
+            for b in range(s, n_batches, n)
+            if not (batch_dir / f"batch_{b:06d}.parquet").is_file()
+        ]
+        done = n_batches - len(missing_batches(out, n_batches))
+        if mine and done:
+            log(f"resuming {cfg.name} from batch {done + 1} of {n_batches} ({done} done)")
+        if mine:
+            log(f"generate {cfg.name}: {engine} engine ({why})")
+            if tokens.bos is None:
+                log(f"generate {cfg.name}: the tokenizer has no BOS token; prefixes start unmarked")
+            if tokens.eos is None:
+                log(
+                    f"generate {cfg.name}: the tokenizer has no EOS token; "
+                    "every row runs to the end"
+                )
+            engines = _engines(engine, good_path, bad_path, tokenizer, dtype, device, dropout)
+            # generate_batch takes the one-graph step (decode_step) with these engines
+            one_graph = engine == "lean" and len(engines) == 1 and dropout == 0
+            if one_graph and engines[0].compile_step and not scans_in_graph(device):
+                log(
+                    f"generate {cfg.name}: compiled decode step on {device.type}; its cumulative "
+                    "sums run as ATen ops outside inductor's kernels (pytorch/pytorch#180221)"
+                )
+            model_info = {
+                "good": str(cfg.good),
+                "good_step": _checkpoint_step(good_path),
+                "bad": cfg.bad,
+                "bad_step": _checkpoint_step(bad_path) if bad_path else None,
+                "engine": engine,
+            }
+            bar = None
+            if progress:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(
+                    total=len(mine) * cfg.batch_size * cfg.new_tokens,
+                    unit="tok",
+                    unit_scale=True,
+                    desc=f"generate {cfg.name} [{s}/{n}]",
+                )
+            try:
+                for b in mine:
+                    keys = items[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+                    rows = _generate_rows(
+                        cfg,
+                        engines,
+                        dropout,
+                        tokenizer,
+                        tokens,
+                        prefixes,
+                        keys,
+                        chosen,
+                        model_info,
+                        config_hash,
+                    )
+                    _write_batch(rows, batch_dir / f"batch_{b:06d}.parquet")
+                    if bar is not None:
+                        bar.update(len(keys) * cfg.new_tokens)
+            finally:
+                if bar is not None:
+                    bar.close()
+        missing = missing_batches(out, n_batches)
+        if not missing:
+            merge(out, cfg.formats, log=log)
+        else:
+            log(
+                f"generate {cfg.name}: shard {s}/{n} done; "
+                f"{len(missing)} batches left for other shards"
+            )
+    return out
+
+
+def check_or_record_config(out: Path, meta: dict, shard_lock: str) -> None:
+    """Write `out/generate_config.json`, or check that the one there is this config.
+
+    A folder started with another config is refused when it holds a finished batch or
+    another shard of it is running; with neither it holds nothing to lose and is taken over.
+    Call it holding the folder's lock."""
     cfg_file = out / "generate_config.json"
     old = read_json(cfg_file) if cfg_file.is_file() else None
-    # a folder started with another config but with no finished batch holds nothing to lose
+    if old is not None and (old["config_hash"], old["n_batches"]) == (
+        meta["config_hash"],
+        meta["n_batches"],
+    ):
+        return
     started = old is not None and len(missing_batches(out, old["n_batches"])) < old["n_batches"]
-    if started and (old["config_hash"] != config_hash or old["n_batches"] != n_batches):
+    others = [
+        f
+        for f in out.parent.glob(f".{out.name}.shard-*.lock")
+        if f.name != lock_file(out, shard_lock).name and is_locked(f)
+    ]
+    if old is not None and (started or others):
         raise UserError(
             f"{out} holds a corpus made with another config; use another generate.name or "
             "delete the folder"
         )
-    if not started:
-        write_json(cfg_file, meta)
-    batch_dir = out / "batches"
-    s, n = shard
-    mine = [
-        b for b in range(s, n_batches, n) if not (batch_dir / f"batch_{b:06d}.parquet").is_file()
-    ]
-    if mine:
-        log(f"generate {cfg.name}: {engine} engine ({why})")
-        if tokens.bos is None:
-            log(f"generate {cfg.name}: the tokenizer has no BOS token; prefixes start unmarked")
-        if tokens.eos is None:
-            log(f"generate {cfg.name}: the tokenizer has no EOS token; every row runs to the end")
-        engines = _engines(engine, good_path, bad_path, tokenizer, dtype, device, dropout)
-        # generate_batch takes the one-graph step (decode_step) with these engines
-        one_graph = engine == "lean" and len(engines) == 1 and dropout == 0
-        if one_graph and engines[0].compile_step and not scans_in_graph(device):
-            log(
-                f"generate {cfg.name}: compiled decode step on {device.type}; its cumulative "
-                "sums run as ATen ops outside inductor's kernels (pytorch/pytorch#180221)"
-            )
-        model_info = {
-            "good": str(cfg.good),
-            "good_step": _checkpoint_step(good_path),
-            "bad": cfg.bad,
-            "bad_step": _checkpoint_step(bad_path) if bad_path else None,
-            "engine": engine,
-        }
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(
-                total=len(mine) * cfg.batch_size * cfg.new_tokens,
-                unit="tok",
-                unit_scale=True,
-                desc=f"generate {cfg.name} [{s}/{n}]",
-            )
-        try:
-            for b in mine:
-                keys = items[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-                rows = _generate_rows(
-                    cfg,
-                    engines,
-                    dropout,
-                    tokenizer,
-                    tokens,
-                    prefixes,
-                    keys,
-                    chosen,
-                    model_info,
-                    config_hash,
-                )
-                _write_batch(rows, batch_dir / f"batch_{b:06d}.parquet")
-                if bar is not None:
-                    bar.update(len(keys) * cfg.new_tokens)
-        finally:
-            if bar is not None:
-                bar.close()
-    missing = missing_batches(out, n_batches)
-    if not missing:
-        merge(out, cfg.formats, log=log)
-    else:
-        log(
-            f"generate {cfg.name}: shard {s}/{n} done; {len(missing)} batches left for other shards"
-        )
-    return out
+    write_json(cfg_file, meta)
 
 
 def _engines(kind, good_path, bad_path, tokenizer, dtype, device, dropout):
@@ -796,7 +833,13 @@ def segment_totals(rows_segments: list[list[str]], empty: list[int]) -> dict:
 
 
 def merge(out: Path, formats=("parquet",), log=print) -> Path:
-    """Check that every batch is there and write `synthetic.parquet` (+ .jsonl) and a manifest."""
+    """Check that every batch is there and write `synthetic.parquet` (+ .jsonl) and a manifest.
+    Shards that finish together (or `cdsynth merge`) merge one at a time."""
+    with output_lock(out, wait=True):
+        return _merge(out, formats, log)
+
+
+def _merge(out: Path, formats, log) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 

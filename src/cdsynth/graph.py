@@ -31,6 +31,7 @@ from .errors import UserError
 from .evaluate.runner import evaluate_checkpoints
 from .fileio import read_json, stable_hash, write_json, write_text
 from .identity import identity
+from .locks import output_lock
 from .stages import run_corpus, run_generate, run_tokenizer, run_train
 from .study import study_conditions, train_config
 from .workspace import Workspace, eval_dir, latest_checkpoint, step_of
@@ -243,18 +244,43 @@ def run_experiment(
     """Run every stage that is not done; returns [(stage, what happened)]."""
     if launcher not in ("local", "torchrun"):
         raise UserError("--launcher must be local or torchrun")
+    stages = build_graph(cfg, log=log, progress=progress)
+    check_stages(cfg, stages)
     done = []
-    for stage in build_graph(cfg, log=log, progress=progress):
-        state = stage_state(cfg, stage)
-        if state == "done":
-            done.append((stage.name, "skipped"))
-            if stage.kind == "report":  # the summary is printed on every run
-                log(report.printed_summary(cfg))
-            continue
-        log(f"[{stage.name}] {'resuming' if state == 'partial' else 'running'}")
-        run_stage(cfg, stage, launcher, nproc)
-        done.append((stage.name, "ran"))
+    # one study per workdir at a time (its stages lock their own outputs as well)
+    with output_lock(Workspace(cfg.workdir).root / "experiment"):
+        for stage in stages:
+            state = stage_state(cfg, stage)
+            if state == "done":
+                done.append((stage.name, "skipped"))
+                if stage.kind == "report":  # the summary is printed on every run
+                    log(report.printed_summary(cfg))
+                continue
+            log(f"[{stage.name}] {'resuming' if state == 'partial' else 'running'}")
+            run_stage(cfg, stage, launcher, nproc)
+            done.append((stage.name, "ran"))
     return done
+
+
+def check_stages(cfg: ExperimentConfig, stages: list[Stage]) -> None:
+    """Every stage config of the study checked before the first stage runs: model presets
+    and training settings, generation settings, evaluation task names and their data (all
+    but perplexity, which reads the corpus the study makes)."""
+    from .evaluate import PERPLEXITY, TASK_NAMES, load_task
+    from .generate import check_generate_config
+    from .train import check_train_config
+
+    for stage in stages:
+        if stage.cli is not None and stage.cli[0] == "train":
+            check_train_config(stage.cli[1].train)
+        elif stage.cli is not None and stage.cli[0] == "generate":
+            check_generate_config(stage.cli[1].generate)
+    if any(s.kind == "eval" for s in stages):
+        for name in cfg.evaluate.tasks:
+            if name not in TASK_NAMES:
+                raise UserError(f"unknown task '{name}'; choose from {', '.join(TASK_NAMES)}")
+            if name not in PERPLEXITY:
+                load_task(name, cfg.evaluate, cfg.workdir)
 
 
 def experiment_status(cfg: ExperimentConfig) -> list[tuple[str, str]]:

@@ -73,6 +73,17 @@ def meta_model(path: Path):
             raise UserError(f"cannot build the model of {path}: {first_line(e)}") from None
 
 
+def check_weight_files(path: Path) -> None:
+    """A checkpoint must hold safetensors weights (`model.safetensors`, or its shards
+    `model-0000i-of-0000n.safetensors`): cdsynth never unpickles .bin files. (A cdsynth
+    checkpoint's optimizer.safetensors and rng.safetensors are no weights.)"""
+    if not any(Path(path).glob("model*.safetensors")):
+        raise UserError(
+            f"no .safetensors weights in {path} (cdsynth does not load pickled .bin weights; "
+            "convert them with save_pretrained(safe_serialization=True))"
+        )
+
+
 def load_causal_lm(path: Path, dtype: torch.dtype = torch.float32):
     """`AutoModelForCausalLM` weights from safetensors only (never pickle), in eval mode.
 
@@ -81,11 +92,7 @@ def load_causal_lm(path: Path, dtype: torch.dtype = torch.float32):
     from transformers import AutoModelForCausalLM
 
     causal_lm_config(path)
-    if not any(Path(path).glob("*.safetensors")):
-        raise UserError(
-            f"no .safetensors weights in {path} (cdsynth does not load pickled .bin weights; "
-            "convert them with save_pretrained(safe_serialization=True))"
-        )
+    check_weight_files(path)
     try:
         model, info = AutoModelForCausalLM.from_pretrained(
             str(path), dtype=dtype, use_safetensors=True, output_loading_info=True

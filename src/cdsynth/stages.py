@@ -12,6 +12,7 @@ half way resumes.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import torch.distributed as dist
@@ -23,8 +24,9 @@ from .distributed import env_rank, init_distributed, pick_device
 from .errors import UserError
 from .fileio import file_hash, read_json, stable_hash
 from .generate import run_generation
+from .locks import output_lock
 from .tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
-from .train import check_train_config, train
+from .train import check_same_run, check_train_config, train
 from .workspace import Workspace
 
 
@@ -54,7 +56,8 @@ def run_tokenizer(cfg: ExperimentConfig, log=print, force: bool = False) -> Path
             log(f"tokenizer: up to date in {ws.tokenizer}")
             return ws.tokenizer
     tok = train_tokenizer((r["text"] for r in rows), cfg.tokenizer)
-    save_tokenizer(tok, ws.tokenizer, cfg.tokenizer, inputs)
+    with output_lock(ws.tokenizer):
+        save_tokenizer(tok, ws.tokenizer, cfg.tokenizer, inputs)
     log(f"tokenizer: {len(tok)} tokens -> {ws.tokenizer}")
     return ws.tokenizer
 
@@ -76,6 +79,14 @@ def ensure_blocks(
         meta = pack_texts(load_tokenizer(ws.tokenizer), list(texts()), block_len, folder, extra)
         log(f"blocks: {name}: {meta['n_blocks']} blocks of {block_len} ({meta['n_tokens']} tokens)")
     return folder
+    with output_lock(folder, wait=True):  # shared by runs: wait for another packer, then reuse
+        if not (folder / "blocks.json").is_file():
+            meta = pack_texts(load_tokenizer(ws.tokenizer), list(texts()), block_len, folder, extra)
+            log(
+                f"blocks: {name}: {meta['n_blocks']} blocks of {block_len} "
+                f"({meta['n_tokens']} tokens)"
+            )
+    return folder
 
 
 def run_train(cfg: ExperimentConfig, log=print, progress: bool = True) -> Path:
@@ -85,6 +96,21 @@ def run_train(cfg: ExperimentConfig, log=print, progress: bool = True) -> Path:
     if not (ws.tokenizer / "tokenizer.json").is_file():
         raise UserError(f"no tokenizer in {ws.tokenizer} (run `cdsynth tokenizer` first)")
     dist_info = init_distributed(pick_device(tc.device))
+    if tc.batch_size % dist_info.world_size:
+        raise UserError(
+            f"train.batch_size {tc.batch_size} is not divisible by {dist_info.world_size} processes"
+        )
+    out = ws.run(tc.name)
+    check_same_run(tc, out)
+    for split in ("train", "eval"):
+        if not (ws.corpus / f"{split}.jsonl").is_file():
+            raise UserError(
+                f"corpus split not found: {ws.corpus / split}.jsonl (run `cdsynth corpus` first)"
+            )
+    synthetic = None
+    if tc.synthetic and dist_info.is_main:  # read (and so checked) before anything is written
+        syn = Path(tc.synthetic)
+        synthetic = synthetic_documents(syn if syn.is_absolute() else ws.root / syn)
     folders = {}
     # rank 0 packs the blocks first; the others wait, then find them in place
     for turn in (0, 1):
@@ -98,11 +124,8 @@ def run_train(cfg: ExperimentConfig, log=print, progress: bool = True) -> Path:
                     tc.block_len,
                     log,
                 )
-            if tc.synthetic:
-                syn = Path(tc.synthetic)
-                files, docs, counts = synthetic_documents(
-                    syn if syn.is_absolute() else ws.root / syn
-                )
+            if synthetic is not None:
+                files, docs, counts = synthetic
                 log(
                     f"synthetic text: {counts['rows']} rows -> {counts['segments']} documents "
                     f"({counts['empty_segments']} empty segments left out, "
@@ -113,17 +136,18 @@ def run_train(cfg: ExperimentConfig, log=print, progress: bool = True) -> Path:
                 )
         if dist_info.world_size > 1:
             dist.barrier()
-    out = ws.run(tc.name)
-    train(
-        tc,
-        ws.tokenizer,
-        folders["train"],
-        out,
-        eval_blocks=folders["eval"],
-        synthetic_blocks=folders.get("synthetic"),
-        log=log,
-        progress=progress,
-    )
+    # one writer per run: rank 0 writes, the other ranks follow it
+    with output_lock(out) if dist_info.is_main else contextlib.nullcontext():
+        train(
+            tc,
+            ws.tokenizer,
+            folders["train"],
+            out,
+            eval_blocks=folders["eval"],
+            synthetic_blocks=folders.get("synthetic"),
+            log=log,
+            progress=progress,
+        )
     return out
 
 

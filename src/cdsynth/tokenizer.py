@@ -59,3 +59,15 @@ def load_tokenizer(path: str | Path):
     if not (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
         raise UserError(f"no tokenizer in {path} (run `cdsynth tokenizer` first)")
     return AutoTokenizer.from_pretrained(str(path))
+
+
+def checkpoint_tokenizer(path: str | Path):
+    """A model checkpoint's own tokenizer (cdsynth saves it into every step_N folder)."""
+    path = Path(path)
+    if not (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
+        raise UserError(
+            f"checkpoint {path} has no tokenizer files (tokenizer.json, tokenizer_config.json); "
+            "copy in the files of the tokenizer it was trained with (for a cdsynth run: "
+            "those in WORKDIR/tokenizer/)"
+        )
+    return load_tokenizer(path)

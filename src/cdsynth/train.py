@@ -25,12 +25,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .blocks import Blocks, MixtureSampler, synthetic_rows_before
 from .config import ModelConfig, TrainConfig, to_dict
 from .distributed import barrier, bf16_supported, init_distributed, pick_device
-from .errors import UserError
+from .errors import UserError, os_error_of
 from .fileio import atomic_path, read_json, stable_hash, warn, write_json, write_text
 from .identity import identity
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID, load_tokenizer
@@ -88,6 +89,20 @@ def check_train_config(cfg: TrainConfig) -> None:
         raise UserError(f"train.synthetic_ratio must be in [0, 1], got {cfg.synthetic_ratio}")
     if cfg.synthetic_ratio > 0 and not cfg.synthetic:
         raise UserError("train.synthetic_ratio > 0 needs a synthetic corpus (train.synthetic)")
+
+
+def check_same_run(cfg: TrainConfig, out_dir: Path) -> None:
+    """Refuse, before anything is written, a run folder holding checkpoints of another
+    training config (`train` checks the full hash, data included, when it resumes)."""
+    record = Path(out_dir) / "train_config.json"
+    if latest_checkpoint(out_dir) is None or not record.is_file():
+        return
+    old = read_json(record).get("config")
+    if old is not None and identity("train", old) != identity("train", to_dict(cfg)):
+        raise UserError(
+            f"{out_dir} holds checkpoints of a different config; choose another run name "
+            "(train.name) or delete the folder"
+        )
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -354,13 +369,18 @@ def train(
                     (loss * (W / n_valid)).backward()
                 loss_acc += loss.detach().double()
             if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(raw_model.parameters(), cfg.grad_clip)
+                grad_norm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), cfg.grad_clip)
+            else:
+                grads = [p.grad for p in raw_model.parameters() if p.grad is not None]
+                grad_norm = torch.nn.utils.get_total_norm(grads)
             opt.step()
             opt.zero_grad(set_to_none=True)
             if W > 1:
                 torch.distributed.all_reduce(loss_acc)
-            loss_sum = float(loss_acc)
+            # read together: still one host sync per step
+            loss_sum, norm = torch.stack([loss_acc, grad_norm.double()]).tolist()
             done = step + 1
+            stop_if_not_finite(loss_sum / n_valid, norm, done, out_dir)
             tokens_seen += cfg.batch_size * cfg.block_len
             train_loss = loss_sum / n_valid
             row = {
@@ -413,14 +433,30 @@ def train(
     return state
 
 
+def stop_if_not_finite(loss: float, grad_norm: float, step: int, out_dir: Path) -> None:
+    """Stop training at the first step whose loss or gradient norm is NaN or infinite,
+    before that step is recorded or saved: the last checkpoint on disk stays the last good one."""
+    if math.isfinite(loss) and math.isfinite(grad_norm):
+        return
+    last = latest_checkpoint(out_dir)
+    raise UserError(
+        f"training {out_dir.name} stopped at step {step}: the loss is {loss:g} and the "
+        f"gradient norm {grad_norm:g}; the last good checkpoint is "
+        f"{last.name if last else 'none'} (try a lower train.lr or check the data)"
+    )
+
+
 def save_checkpoint(model, opt, tokenizer, folder: Path, state: dict) -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    with atomic_path(folder) as tmp:
-        model.save_pretrained(str(tmp), safe_serialization=True)
-        tokenizer.save_pretrained(str(tmp))
-        save_optimizer(opt, tmp)
-        device = next(model.parameters()).device
-        save_file(rng_state(device), str(tmp / "rng.safetensors"))
-        write_json(tmp / "state.json", state)
+    try:
+        with atomic_path(folder) as tmp:
+            model.save_pretrained(str(tmp), safe_serialization=True)
+            tokenizer.save_pretrained(str(tmp))
+            save_optimizer(opt, tmp)
+            device = next(model.parameters()).device
+            save_file(rng_state(device), str(tmp / "rng.safetensors"))
+            write_json(tmp / "state.json", state)
+    except SafetensorError as e:  # a full disk, say, in safetensors' own exception type
+        raise (os_error_of(e, folder) or e) from None

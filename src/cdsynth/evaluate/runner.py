@@ -21,6 +21,8 @@ from ..fileio import (
     write_json,
     write_jsonl,
 )
+from ..hf_engine import check_weight_files
+from ..locks import output_lock
 from ..workspace import eval_dir, list_checkpoints, step_of
 from . import RULE_VERSIONS, load_task
 from .scoring import Scorer
@@ -52,6 +54,8 @@ def evaluate_checkpoints(
 ) -> dict:
     """{checkpoint name: {task: summary}} for every checkpoint and task, cached on disk."""
     folders = model_folders(path, cfg.steps)
+    for folder in folders:  # formats checked before anything is written
+        check_weight_files(folder)
     out = Path(out) if out else eval_dir(path)
     tasks = {}
     for name in cfg.tasks:
@@ -66,57 +70,58 @@ def evaluate_checkpoints(
 
         bar = tqdm(total=len(folders) * len(tasks), desc="eval", unit="task")
     results: dict[str, dict] = {}
-    try:
-        for folder in folders:
-            scorer = None
-            checkpoint = checkpoint_fingerprint(folder)
-            for name, (data, fn, task_fingerprint) in tasks.items():
-                # a retrained checkpoint (same name, other weights) is scored again
-                fingerprint = stable_hash([task_fingerprint, checkpoint])
-                summary_path = out / folder.name / f"{name}.json"
-                if (
-                    summary_path.is_file()
-                    and read_json(summary_path).get("fingerprint") == fingerprint
-                ):
-                    results.setdefault(folder.name, {})[name] = read_json(summary_path)
-                else:
-                    if scorer is None:
-                        broken = nonfinite_weight(folder)
-                        if broken:
-                            raise UserError(
-                                f"checkpoint {folder} has NaN or infinite weights "
-                                f"(first: {broken}); retrain or fix it, then evaluate again"
+    with output_lock(out):  # one writer per results folder, taken before its first write
+        try:
+            for folder in folders:
+                scorer = None
+                checkpoint = checkpoint_fingerprint(folder)
+                for name, (data, fn, task_fingerprint) in tasks.items():
+                    # a retrained checkpoint (same name, other weights) is scored again
+                    fingerprint = stable_hash([task_fingerprint, checkpoint])
+                    summary_path = out / folder.name / f"{name}.json"
+                    if (
+                        summary_path.is_file()
+                        and read_json(summary_path).get("fingerprint") == fingerprint
+                    ):
+                        results.setdefault(folder.name, {})[name] = read_json(summary_path)
+                    else:
+                        if scorer is None:
+                            broken = nonfinite_weight(folder)
+                            if broken:
+                                raise UserError(
+                                    f"checkpoint {folder} has NaN or infinite weights "
+                                    f"(first: {broken}); retrain or fix it, then evaluate again"
+                                )
+                            scorer = Scorer.from_pretrained(
+                                folder,
+                                device=pick_device(cfg.device),
+                                batch_tokens=cfg.batch_tokens,
+                                packing=cfg.packing,
+                                bos_rule=cfg.bos_rule,
+                                leading_space=cfg.leading_space,
+                                log=log,
                             )
-                        scorer = Scorer.from_pretrained(
-                            folder,
-                            device=pick_device(cfg.device),
-                            batch_tokens=cfg.batch_tokens,
-                            packing=cfg.packing,
-                            bos_rule=cfg.bos_rule,
-                            leading_space=cfg.leading_space,
-                            log=log,
-                        )
-                    t0 = time.perf_counter()
-                    res = fn(scorer, data)
-                    seconds = time.perf_counter() - t0
-                    write_jsonl(out / folder.name / f"{name}.items.jsonl", res.items)
-                    summary = {
-                        **res.summary(),
-                        "checkpoint": str(folder),
-                        "fingerprint": fingerprint,
-                        "checkpoint_fingerprint": checkpoint,
-                        "seconds": seconds,
-                        "items_per_s": len(res.items) / max(seconds, 1e-9),
-                    }
-                    write_json(summary_path, summary)
-                    results.setdefault(folder.name, {})[name] = summary
+                        t0 = time.perf_counter()
+                        res = fn(scorer, data)
+                        seconds = time.perf_counter() - t0
+                        write_jsonl(out / folder.name / f"{name}.items.jsonl", res.items)
+                        summary = {
+                            **res.summary(),
+                            "checkpoint": str(folder),
+                            "fingerprint": fingerprint,
+                            "checkpoint_fingerprint": checkpoint,
+                            "seconds": seconds,
+                            "items_per_s": len(res.items) / max(seconds, 1e-9),
+                        }
+                        write_json(summary_path, summary)
+                        results.setdefault(folder.name, {})[name] = summary
+                        if bar is not None:
+                            bar.set_postfix(items_s=f"{summary['items_per_s']:.0f}")
                     if bar is not None:
-                        bar.set_postfix(items_s=f"{summary['items_per_s']:.0f}")
-                if bar is not None:
-                    bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+                        bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
     for ckpt, per_task in results.items():
         scores = ", ".join(f"{t} {s['score']:.4g}" for t, s in per_task.items())
         log(f"{ckpt}: {scores}")
