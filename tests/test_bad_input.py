@@ -177,9 +177,9 @@ def test_corrupt_checkpoint_is_one_line(workspace, monkeypatch, capsys):
         ("generate.eos=never", "generate.eos must be one of stop, continue"),
         ("train.lr=-1", "train.lr must be > 0"),
         ("train.steps=0", "train.steps must be > 0"),
-        ("train.synthetic_ratio=1", "train.synthetic_ratio must be in [0, 1)"),
+        ("train.synthetic_ratio=1.5", "train.synthetic_ratio must be in [0, 1]"),
         ("evaluate.packing=zip", "evaluate.packing must be one of tree, padded"),
-        ("study.resample=seeds", "study.resample must be one of hierarchical, items"),
+        ("study.resample=bootstrap", "study.resample must be one of seeds, hierarchical, items"),
     ],
 )
 def test_bad_values_fail_at_load_before_any_work(tmp_path, monkeypatch, capsys, arg, fragment):
@@ -424,7 +424,7 @@ def test_a_corpus_inside_the_workdir_is_refused_but_its_own_corpus_folder_is_not
         ("train.eps=-.inf", "config key 'train.eps' must be a finite number, got -inf"),
         ("corpus.eval_fraction=nan", "config key 'corpus.eval_fraction' must be a finite"),
         ("generate.bad_dropout=nan", "generate.bad_dropout must be in [0, 1)"),  # its own check
-        ("study.ratio=.nan", "study.ratio must be in [0, 1), got nan"),
+        ("study.ratio=.nan", "study.ratio must be in [0, 1], got nan"),
         (
             "study.sweeps=[{base: c, key: lam, values: [1, .nan]}]",
             "config key 'study.sweeps[0].values[1]' must be a finite number",
