@@ -81,7 +81,7 @@ def test_whole_study_and_report(study):
         "best:perplexity",
         "best:mu_delta_rel",
     }
-    assert summary["seeds"]["cd-early"] == [0] and summary["resample"] == "hierarchical"
+    assert summary["seeds"]["cd-early"] == [0] and summary["resample"] == "seeds"
     assert "resampling hierarchical" in md and "seeds 0 for every method" in md
     assert "class='prefix'" in html and "source storyworld" in html
     assert "class='legend'" in html  # the CD samples' per-token contrast colours
