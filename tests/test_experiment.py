@@ -82,7 +82,7 @@ def test_whole_study_and_report(study):
         "best:mu_delta_rel",
     }
     assert summary["seeds"]["cd-early"] == [0] and summary["resample"] == "seeds"
-    assert "resampling hierarchical" in md and "seeds 0 for every method" in md
+    assert "resampling seeds" in md and "seeds 0 for every method" in md
     assert "class='prefix'" in html and "source storyworld" in html
     assert "class='legend'" in html  # the CD samples' per-token contrast colours
     # one self-contained file: nothing fetched from elsewhere
