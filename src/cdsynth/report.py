@@ -1065,6 +1065,8 @@ def _num(v, d: int | None, sign: bool = False) -> str:
         return "-"
     if d is None:
         return f"{v:+.3g}" if sign else f"{v:.4g}"
+    if abs(v) < 1e-12:  # float noise of an exact 0 (e.g. equal means): no digits to chase
+        v = 0.0
     while sign and v != 0 and round(v, d) == 0 and d < 6:  # a bound near 0 keeps its side
         d += 1
     return f"{v:+.{d}f}" if sign else f"{v:.{d}f}"
