@@ -229,6 +229,22 @@ def _refused(code, err, fragment, before, root):
     assert _snapshot(root) == before
 
 
+def tiny_generate_args(workspace) -> list[str]:
+    """`cdsynth generate` on the tiny baseline: 4 one-completion rows of 4 tokens, one per
+    batch (so a run has batches to lock, interrupt and resume)."""
+    return [
+        "generate",
+        f"workdir={workspace}",
+        "generate.good=runs/baseline/step_12",
+        "generate.decoding.strategy=ancestral",
+        "generate.num_prefixes=4",
+        "generate.completions=1",
+        "generate.new_tokens=4",
+        "generate.batch_size=1",
+        "generate.dtype=fp32",
+    ]
+
+
 def _hold_lock(folder, part=""):
     """Another process holding the lock of `folder` (as a running stage does): its Popen."""
     code = (
@@ -305,17 +321,7 @@ def test_generation_shards_lock_their_own_shard(workspace, monkeypatch, capsys):
 
     run_train(tiny_config(workspace), log=quiet, progress=False)
     out = workspace / "synthetic" / "cd"
-    args = [
-        "generate",
-        f"workdir={workspace}",
-        "generate.good=runs/baseline/step_12",
-        "generate.decoding.strategy=ancestral",
-        "generate.num_prefixes=4",
-        "generate.completions=1",
-        "generate.new_tokens=4",
-        "generate.batch_size=1",
-        "generate.dtype=fp32",
-    ]
+    args = tiny_generate_args(workspace)
     holder = _hold_lock(out, "shard-0-of-2")
     try:
         before = _snapshot(workspace)
@@ -605,17 +611,7 @@ def test_a_resumed_generation_says_from_which_batch(workspace, monkeypatch, caps
     from .conftest import interrupt_after, tiny_config
 
     run_train(tiny_config(workspace), log=quiet, progress=False)
-    args = [
-        "generate",
-        f"workdir={workspace}",
-        "generate.good=runs/baseline/step_12",
-        "generate.decoding.strategy=ancestral",
-        "generate.num_prefixes=4",
-        "generate.completions=1",
-        "generate.new_tokens=4",
-        "generate.batch_size=1",
-        "generate.dtype=fp32",
-    ]
+    args = tiny_generate_args(workspace)
     interrupt_after(monkeypatch, generate_mod, "_write_batch", 2)
     code, _, _ = run_cli(monkeypatch, capsys, *args)
     assert code == 130
