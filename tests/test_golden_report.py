@@ -1,0 +1,184 @@
+"""Pins the report's output across the issue-23 split of report.py: the committed reference
+study's summary.json renders to the same report.md and report.html (figures by name and size,
+not bytes), and a summary of hand-made eval folders is the same summary.json.
+
+The golden files under tests/data/golden/ were written by the code before the split
+(`python -m tests.test_golden_report write`)."""
+
+import json
+import math
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .conftest import tiny_config
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = Path(__file__).resolve().parent / "data" / "golden"
+REFERENCE = ROOT / "results" / "reference-cpu" / "summary.json"
+FIGURE = re.compile(r'src="data:image/png;base64,[A-Za-z0-9+/=]*"')
+
+
+def _render(folder: Path) -> tuple[str, str, list[str]]:
+    from cdsynth.fileio import read_json
+
+    try:
+        from cdsynth.render import render_report
+    except ImportError:  # before the split
+        from cdsynth.report import render_report
+
+    folder.mkdir(parents=True, exist_ok=True)
+    render_report(read_json(REFERENCE), folder)
+    md = (folder / "report.md").read_text(encoding="utf-8")
+    html = FIGURE.sub('src="data:image/png;base64,"', (folder / "report.html").read_text())
+    return md, html, sorted(p.name for p in folder.glob("*.png"))
+
+
+def _write_run(root, run, task, metric, by_step, subtasks=None, extra=None):
+    for step, (score, items) in by_step.items():
+        (root / "runs" / run / f"step_{step}").mkdir(parents=True, exist_ok=True)
+        (root / "runs" / run / f"step_{step}" / "state.json").write_text("{}")
+        ev = root / "runs" / run / "eval" / f"step_{step}"
+        ev.mkdir(parents=True, exist_ok=True)
+        data = {"task": task, "metric": metric, "score": score, "subtasks": subtasks or {}}
+        (ev / f"{task}.json").write_text(json.dumps({**data, **(extra or {})}))
+        (ev / f"{task}.items.jsonl").write_text("".join(json.dumps(it) + "\n" for it in items))
+
+
+def _reading_words(rng, effect):
+    words = []
+    for i in range(40):
+        f, n, pred = rng.normal(), float(rng.integers(1, 10)), rng.normal(5, 2)
+        it = {"id": str(i), "subtask": "words", "pred": pred, "prev_pred": rng.normal(5)}
+        it.update(Subtlex_log10=f, length=n, context_length=float(rng.integers(1, 20)))
+        it["prev_length"] = float(rng.integers(1, 10))
+        for m in ("RTfirstfix", "RTfirstpass", "RTgopast", "RTrightbound"):
+            it[m] = 200 + 10 * f + 5 * n + effect * pred + rng.normal(0, 20)
+        it["self_paced_reading_time"] = 300 + 3 * n + effect * pred + rng.normal(0, 20)
+        words.append(it)
+    return words
+
+
+def hand_made_summary(root: Path) -> dict:
+    """summarize() of hand-made eval folders: every kind of task the report derives."""
+    try:
+        from cdsynth.summary import summarize
+    except ImportError:  # before the split
+        from cdsynth.report import summarize
+
+    cfg = tiny_config(
+        root,
+        "study.seeds=[0, 1]",
+        "study.amateurs={early: {run: baseline, step: 4}}",
+        "study.conditions=[{name: no-contrast, strategy: ancestral}, "
+        "{name: cd-early, strategy: cd, amateur: early}]",
+        "study.sweeps=[{base: cd-early, key: top_k, values: [50]}]",
+        "study.bootstrap_samples=60",
+        "evaluate.tasks=[perplexity, blimp, reading, wug, entity_tracking]",
+    )
+    rng = np.random.default_rng(0)
+    methods: dict = {"baseline": [], "no-contrast": [], "cd-early": [], "cd-early-top_k-50": []}
+    shifts = {"baseline": 0.0, "no-contrast": 0.5, "cd-early": 1.0, "cd-early-top_k-50": 0.8}
+    for m, shift in shifts.items():
+        for seed in (0, 1):
+            run = ("baseline" if m == "baseline" else f"mix-{m}") + f"-seed{seed}"
+            methods[m].append(run)
+            for step in (4, 8):
+                words = _reading_words(rng, 4 * shift)
+                _write_run(
+                    root,
+                    run,
+                    "reading",
+                    "reading_gain",
+                    {step: (1.0 + shift, words)},
+                    subtasks={"eye_tracking": 1.0 + shift, "self_paced_reading": 2.0},
+                )
+                wug = [
+                    {"id": f"f/{i}", "subtask": "f", "p_first": rng.random(), "ratio": rng.random()}
+                    for i in range(30)
+                ]
+                score = math.nan if m == "no-contrast" else 0.05 * shift + 0.01 * step
+                share = float(np.mean([it["p_first"] >= 0.5 for it in wug]))
+                _write_run(
+                    root,
+                    run,
+                    "wug",
+                    "spearman",
+                    {step: (score, wug)},
+                    extra={"first_form_share": share},
+                )
+                et = [
+                    {
+                        "id": str(i),
+                        "subtask": "ab"[i % 2],
+                        "correct": bool(rng.random() < 0.3 + 0.1 * shift),
+                    }
+                    for i in range(50)
+                ]
+                acc = float(np.mean([it["correct"] for it in et]))
+                _write_run(root, run, "entity_tracking", "accuracy", {step: (acc, et)})
+                bl = [
+                    {
+                        "id": str(i),
+                        "subtask": "xyz"[i % 3],
+                        "correct": bool(rng.random() < 0.6 + 0.05 * shift),
+                    }
+                    for i in range(60)
+                ]
+                subs = {
+                    s: float(np.mean([it["correct"] for it in bl if it["subtask"] == s]))
+                    for s in "xyz"
+                }
+                _write_run(
+                    root,
+                    run,
+                    "blimp",
+                    "accuracy",
+                    {step: (float(np.mean(list(subs.values()))), bl)},
+                    subtasks=subs,
+                )
+                pp = [
+                    {
+                        "id": str(i),
+                        "subtask": "",
+                        "nll": float(rng.uniform(20, 40) - shift),
+                        "tokens": 10,
+                    }
+                    for i in range(40)
+                ]
+                ppl = math.exp(sum(it["nll"] for it in pp) / 400)
+                _write_run(root, run, "perplexity", "perplexity", {step: (ppl, pp)})
+    summary = summarize(cfg, methods)
+    return json.loads(json.dumps(summary))  # as summary.json holds it
+
+
+def test_the_reference_summary_renders_as_before(tmp_path):
+    md, html, figures = _render(tmp_path / "report")
+    assert md == (GOLDEN / "reference-cpu.report.md").read_text(encoding="utf-8")
+    assert html == (GOLDEN / "reference-cpu.report.html").read_text(encoding="utf-8")
+    sizes = json.loads((GOLDEN / "reference-cpu.figures.json").read_text())
+    assert figures == sorted(sizes)
+    for name, size in sizes.items():  # the same figures, about the same size
+        assert abs((tmp_path / "report" / name).stat().st_size - size) < 0.2 * size + 2000
+
+
+def test_a_hand_made_study_summarizes_as_before(tmp_path):
+    got = hand_made_summary(tmp_path / "ws")
+    want = json.loads((GOLDEN / "hand-made.summary.json").read_text())
+    # as text: NaN (a method without a finite score) equals itself there
+    assert json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True)
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["write"]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        md, html, figures = _render(Path(d) / "report")
+        (GOLDEN / "reference-cpu.report.md").write_text(md, encoding="utf-8")
+        (GOLDEN / "reference-cpu.report.html").write_text(html, encoding="utf-8")
+        sizes = {f: (Path(d) / "report" / f).stat().st_size for f in figures}
+        (GOLDEN / "reference-cpu.figures.json").write_text(json.dumps(sizes, indent=1) + "\n")
+        got = hand_made_summary(Path(d) / "ws")
+        (GOLDEN / "hand-made.summary.json").write_text(json.dumps(got, indent=1) + "\n")
