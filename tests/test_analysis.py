@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from cdsynth.analysis import (
-    accuracy_statistic,
     bootstrap_scores,
     compare,
     effect_direction,
@@ -14,12 +13,11 @@ from cdsynth.analysis import (
     mu_delta_rel,
     mu_delta_rel_samples,
     paired_bootstrap,
-    perplexity_statistic,
     relative_improvement,
     sample_rows,
     significance_mark,
-    spearman_statistic,
 )
+from cdsynth.item_statistics import accuracy_statistic, perplexity_statistic, spearman_statistic
 
 
 def test_mean_max_on_a_hand_made_table():

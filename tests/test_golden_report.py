@@ -164,6 +164,18 @@ def test_the_reference_summary_renders_as_before(tmp_path):
         assert abs((tmp_path / "report" / name).stat().st_size - size) < 0.2 * size + 2000
 
 
+def test_a_finished_study_prints_the_table_its_report_shows(tmp_path):
+    import shutil
+
+    from cdsynth.report import printed_summary
+
+    (tmp_path / "report").mkdir()
+    shutil.copy(REFERENCE, tmp_path / "report" / "summary.json")
+    printed = printed_summary(tiny_config(tmp_path)).splitlines()
+    assert printed[0].startswith("| method |") and len(printed) > 3
+    assert "\n".join(printed[:-1]) in (GOLDEN / "reference-cpu.report.md").read_text()
+
+
 def test_a_hand_made_study_summarizes_as_before(tmp_path):
     got = hand_made_summary(tmp_path / "ws")
     want = json.loads((GOLDEN / "hand-made.summary.json").read_text())

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from cdsynth import analysis
-from cdsynth.analysis import claim_verdicts, forest_data
-from cdsynth.report import summarize, table2_cell
+from cdsynth.claims import claim_verdicts, forest_data
+from cdsynth.summary import summarize
+from cdsynth.tables import table2_cell
+from cdsynth.tasks import LOWER_IS_BETTER
 
 from .conftest import tiny_config
 
@@ -132,9 +134,7 @@ def test_colouring_follows_the_direction_of_perplexity():
     for m in ("no-contrast", "cd-early"):
         for t in s["tasks"]:
             c = s["rows"][m][t]
-            c["direction"] = analysis.effect_direction(
-                c["diff"], c["ci"], t in analysis.LOWER_IS_BETTER
-            )
+            c["direction"] = analysis.effect_direction(c["diff"], c["ci"], t in LOWER_IS_BETTER)
     s["rows"]["no-contrast"]["mu_delta_rel"]["direction"] = None
     # perplexity fell, significantly: a gain (green)
     assert table2_cell(s, "no-contrast", "perplexity")["cls"] == "gain"
@@ -197,9 +197,9 @@ def fake_reading_scores(items):
 
 
 def test_summary_has_reading_cis_seeds_and_survives_a_method_without_scores(tmp_path, monkeypatch):
-    from cdsynth.evaluate import reading
+    from cdsynth import item_statistics
 
-    monkeypatch.setattr(reading, "reading_scores", fake_reading_scores, raising=False)
+    monkeypatch.setattr(item_statistics, "reading_scores", fake_reading_scores)
     cfg = tiny_config(
         tmp_path,
         "study.seeds=[0, 1]",
@@ -296,7 +296,7 @@ def test_summary_has_reading_cis_seeds_and_survives_a_method_without_scores(tmp_
     }
     # power: the per-seed differences' spread and the seeds a paired t would need
     from cdsynth.power import seeds_for_power
-    from cdsynth.report import power_table
+    from cdsynth.tables import power_table
 
     et = rows["cd-early"]["entity_tracking"]
     d = np.array([accs["cd-early", k] - accs["baseline", k] for k in (0, 1)])
@@ -307,7 +307,7 @@ def test_summary_has_reading_cis_seeds_and_survives_a_method_without_scores(tmp_
 
 
 def test_synthetic_totals_show_the_segment_counts_when_present(tmp_path):
-    from cdsynth.report import synthetic_totals
+    from cdsynth.corpora import synthetic_totals
 
     assert synthetic_totals(tmp_path) == {}
     (tmp_path / "manifest.json").write_text(
@@ -317,7 +317,7 @@ def test_synthetic_totals_show_the_segment_counts_when_present(tmp_path):
 
 
 def test_paper_figures_only_beside_the_papers_configuration():
-    from cdsynth.report import claim_lines
+    from cdsynth.findings import claim_lines
 
     s = full_summary()
     assert all("paper" not in c for c in claim_lines(s, paper=False))
@@ -347,7 +347,7 @@ def full_summary(seeds=(0, 1), **kw):
         for t in s["tasks"]:
             c = row[t]
             if c.get("ci"):
-                lower = t in analysis.LOWER_IS_BETTER
+                lower = t in LOWER_IS_BETTER
                 c["direction"] = analysis.effect_direction(c["diff"], c["ci"], lower)
                 c["mark"] = "*" if c["direction"] else ""
     s["claims"] = [dataclasses.asdict(c) for c in claim_verdicts(s)]
@@ -355,7 +355,7 @@ def full_summary(seeds=(0, 1), **kw):
 
 
 def test_claims_say_what_was_tested():
-    from cdsynth.report import claim_lines
+    from cdsynth.findings import claim_lines
 
     s = full_summary()
     got = {c["key"]: c for c in claim_lines(s, paper=False)}
@@ -386,7 +386,8 @@ def test_claims_say_what_was_tested():
 
 
 def test_one_seed_marks_its_stars_item_only_and_says_so():
-    from cdsynth.report import ITEM_ONLY, study_findings
+    from cdsynth.findings import study_findings
+    from cdsynth.tables import ITEM_ONLY
 
     two = full_summary(seeds=(0, 1))
     assert table2_cell(two, "cd-early", "entity_tracking")["second"].endswith("*")
@@ -397,7 +398,7 @@ def test_one_seed_marks_its_stars_item_only_and_says_so():
 
 
 def test_findings_are_computed_from_the_numbers():
-    from cdsynth.report import study_findings
+    from cdsynth.findings import study_findings
 
     text = study_findings(full_summary(), None)
     # every condition has a CI below 0 on perplexity; only cd-early gains on entity tracking
@@ -411,7 +412,7 @@ def test_the_papers_configuration_only_in_the_papers_regime(tmp_path):
     from pathlib import Path
 
     from cdsynth.config import load_config
-    from cdsynth.report import paper_regime
+    from cdsynth.study_facts import paper_regime
 
     paper = Path(__file__).parents[1] / "configs" / "paper.yaml"
     assert paper_regime(load_config(paper))["matches"]
@@ -424,7 +425,7 @@ def test_the_papers_configuration_only_in_the_papers_regime(tmp_path):
 
 
 def test_subtask_table_has_a_delta_column_sorted_by_it():
-    from cdsynth.report import subtask_table
+    from cdsynth.tables import subtask_table
 
     s = full_summary()
     s["subtasks"] = {
@@ -441,7 +442,7 @@ def test_subtask_table_has_a_delta_column_sorted_by_it():
 
 
 def test_a_code_fence_outlasts_backticks_in_a_sample():
-    from cdsynth.report import _fence
+    from cdsynth.render import _fence
 
     assert _fence("plain").startswith("```text\n")
     assert _fence("a ``` b").startswith("````text\n") and _fence("a ``` b").endswith("\n````")
@@ -454,7 +455,7 @@ def png_size(path):
 
 def rendered(tmp_path, seeds=(0, 1)):
     """A report rendered from a hand-made summary.json with a ratio sweep and samples."""
-    from cdsynth.report import render_report
+    from cdsynth.render import render_report
 
     s = full_summary(seeds=seeds)
     for m in s["methods"]:
@@ -530,7 +531,7 @@ def test_curves_skip_methods_with_fewer_than_two_points(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from cdsynth.report import _plot_bands
+    from cdsynth.plots import _plot_bands
 
     fig, ax = plt.subplots()
     n = _plot_bands(ax, {"a": {"1": [1.0, 2.0], "2": [2.0]}, "b": {"5": [1.0]}}, 1.0, {"a": "k"})
@@ -644,7 +645,8 @@ def paper_sized_summary():
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_a_paper_sized_table_2_reads_at_1280_and_390px(tmp_path, width):
-    from cdsynth.report import page_head, table2_html
+    from cdsynth.render import page_head
+    from cdsynth.tables import table2_html
 
     s = paper_sized_summary()
     page = page_head("t") + table2_html(s) + "</body></html>"
@@ -665,8 +667,13 @@ def test_a_rendered_report_reads_at_1280_and_390px(tmp_path, width):
 
 
 def test_reading_statistic_refits_the_real_regressions_per_resample():
-    from cdsynth.analysis import bootstrap_scores, reading_statistic
-    from cdsynth.evaluate.reading import EYE_TRACKING, SELF_PACED, reading_scores
+    from cdsynth.analysis import bootstrap_scores
+    from cdsynth.item_statistics import (
+        EYE_TRACKING,
+        SELF_PACED,
+        reading_scores,
+        reading_statistic,
+    )
 
     rng = np.random.default_rng(0)
 
@@ -690,7 +697,7 @@ def test_reading_statistic_refits_the_real_regressions_per_resample():
 
 
 def test_each_sweep_of_the_config_is_one_plot_with_its_base_condition(tmp_path):
-    from cdsynth.report import sweep_specs
+    from cdsynth.study_facts import sweep_specs
 
     cfg = tiny_config(
         tmp_path,
@@ -708,21 +715,23 @@ def test_each_sweep_of_the_config_is_one_plot_with_its_base_condition(tmp_path):
     ]
 
 
-def test_a_finished_study_prints_its_table_from_an_old_or_new_report(tmp_path):
+def test_a_finished_study_prints_its_table_from_summary_json(tmp_path):
     from cdsynth.report import printed_summary
+    from cdsynth.tables import main_table, md_table
 
     cfg = tiny_config(tmp_path)
     folder = tmp_path / "report"
     folder.mkdir()
-    for heading in ("## Main results (Table 2)", "## Table 2"):
-        (folder / "report.md").write_text(
-            f"# r\n\n{heading}\n\nnote\n\n| a |\n|---|\n\n## Next\n| b |\n"
-        )
-        assert printed_summary(cfg).splitlines()[:2] == ["| a |", "|---|"]
+    s = json.loads(json.dumps(full_summary()))
+    (folder / "summary.json").write_text(json.dumps({"summary": s}))
+    lines = printed_summary(cfg).splitlines()
+    assert lines[0].startswith("| method | perplexity ↓ (perplexity) |")
+    assert lines[:-1] == md_table(main_table(s, arrows=True)).splitlines()
+    assert lines[-1] == f"report: {folder / 'report.md'} and {folder / 'report.html'}"
 
 
 def test_the_layout_probe_sees_broken_headers_overflow_and_narrow_figures(tmp_path):
-    from cdsynth.report import page_head
+    from cdsynth.render import page_head
 
     page = (
         page_head("t") + "<table style='width:120px;table-layout:fixed'><tr>"

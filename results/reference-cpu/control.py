@@ -17,7 +17,8 @@ from pathlib import Path
 
 from cdsynth import report
 from cdsynth.config import load_config
-from cdsynth.graph import build_graph
+from cdsynth.corpora import corpus_inputs
+from cdsynth.study import study_methods
 
 STUDY = Path("runs/reference-cpu")
 CONTROL = Path("runs/reference-cpu-control")
@@ -25,8 +26,7 @@ CONTROL = Path("runs/reference-cpu-control")
 
 def main() -> None:
     cfg = load_config("configs/reference-cpu.yaml")
-    methods = next(s for s in build_graph(cfg, log=lambda *a: None) if s.kind == "report")
-    methods = dict(methods.config["methods"])
+    methods = study_methods(cfg)
     for runs in methods.values():
         for run in runs:
             link = CONTROL / "runs" / run
@@ -35,7 +35,7 @@ def main() -> None:
     control_runs = [f"real-only-490-seed{s}" for s in cfg.study.seeds]
     methods["real-only-490"] = [r for r in control_runs if (CONTROL / "runs" / r).is_dir()]
     control = dataclasses.replace(cfg, workdir=str(CONTROL))
-    report.write_report(control, methods)
+    report.write_report(control, methods, corpus_inputs(control))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
-"""Statistics of a study: mean-max selection, the bootstrap, mu-Delta-REL, the paper's claims
-and the corpus diagnostics.
-
-Pure functions on plain data; no I/O.
+"""Statistics of a study: mean-max selection, the bootstrap, mu-Delta-REL and the corpus
+diagnostics. Pure functions on plain data; no I/O, no evaluation module (the task scores as
+statistics of items: `item_statistics`; the paper's claims: `claims`).
 
     best = mean_max({seed: {step: score}}, lower_is_better=False)      # -> MeanMax
     check = held_out_mean_max({seed: {step: items}}, statistic)       # select on half A, report B
@@ -11,7 +10,6 @@ Pure functions on plain data; no I/O.
     cmp = paired_bootstrap(method_items, baseline_items, statistic)    # the two in one call
     relative_improvement(m, b, lower_is_better)    # (m - b) / b; NaN where b <= 0 (undefined)
     mu_delta_rel({task: rel}, exclude=("perplexity",))
-    claim_verdicts(summary)                        # the paper's headline claims: supported | ...
 
 Resampling. Items are matched by id: every method and seed is restricted to the ids they all
 share. `seeds` (the default) scores each seed on every item and resamples the seed mean with
@@ -39,9 +37,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
-from scipy.stats import rankdata
 
-LOWER_IS_BETTER = {"perplexity", "perplexity_packed"}
+from .tasks import LOWER_IS_BETTER
+
 # metrics on a positive ratio scale, where a relative change (m - b) / b means something;
 # correlations and R^2 gains can be near zero or negative: they get absolute differences only
 RATIO_METRICS = {"accuracy", "perplexity"}
@@ -50,6 +48,10 @@ RESAMPLING = {
     "hierarchical": "seeds, then items within subtasks (paired by seed and by item)",
     "items": "items within subtasks (paired by item); every seed kept",
 }
+
+
+class NoSharedItems(ValueError):
+    """The methods given to the bootstrap share no item ids: nothing to pair them on."""
 
 
 @dataclass(frozen=True)
@@ -138,108 +140,6 @@ def mu_delta_rel(relative: dict, exclude: Sequence[str] = tuple(LOWER_IS_BETTER)
     return float(np.mean(vals)) if vals else float("nan")
 
 
-# --- statistics on items --------------------------------------------------------------------
-
-
-def _codes(labels) -> tuple[np.ndarray, int]:
-    index: dict = {}
-    codes = np.array([index.setdefault(x, len(index)) for x in labels], dtype=np.int64)
-    return codes, len(index)
-
-
-def accuracy_statistic(items: list[dict], idx: np.ndarray) -> np.ndarray:
-    """Macro mean over subtasks of mean correctness, per resample. idx (B, n) -> (B,)."""
-    idx = np.atleast_2d(idx)
-    x = np.array([float(it["correct"]) for it in items])
-    sub, G = _codes(it["subtask"] for it in items)
-    B = idx.shape[0]
-    key = (np.arange(B)[:, None] * G + sub[idx]).ravel()
-    sums = np.bincount(key, weights=x[idx].ravel(), minlength=B * G).reshape(B, G)
-    counts = np.bincount(key, minlength=B * G).reshape(B, G)
-    present = counts > 0
-    means = np.where(present, sums / np.maximum(counts, 1), 0.0)
-    return means.sum(1) / np.maximum(present.sum(1), 1)
-
-
-def perplexity_statistic(items: list[dict], idx: np.ndarray) -> np.ndarray:
-    """exp(total NLL / total tokens) per resample."""
-    idx = np.atleast_2d(idx)
-    nll = np.array([float(it["nll"]) for it in items])
-    tokens = np.array([float(it["tokens"]) for it in items])
-    return np.exp(nll[idx].sum(1) / np.maximum(tokens[idx].sum(1), 1))
-
-
-def spearman_statistic(items: list[dict], idx: np.ndarray) -> np.ndarray:
-    """Spearman's rho between p_first and the human ratio per resample (0 where one side is
-    constant). Ranks with ties averaged, as scipy.stats.spearmanr."""
-    idx = np.atleast_2d(idx)
-    p = np.array([float(it["p_first"]) for it in items])[idx]
-    r = np.array([float(it["ratio"]) for it in items])[idx]
-    rp, rr = rankdata(p, axis=1), rankdata(r, axis=1)
-    rp -= rp.mean(1, keepdims=True)
-    rr -= rr.mean(1, keepdims=True)
-    den = np.sqrt((rp * rp).sum(1) * (rr * rr).sum(1))
-    num = (rp * rr).sum(1)
-    return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
-
-
-def reading_statistic(items: list[dict], idx: np.ndarray) -> np.ndarray:
-    """The reading score refitted on each resample of words: the mean of
-    `evaluate.reading.reading_scores` (eye tracking, self-paced reading)."""
-    from .evaluate.reading import reading_scores  # imports no analysis: no cycle
-
-    idx = np.atleast_2d(idx)
-    out = np.empty(idx.shape[0])
-    for b, row in enumerate(idx):
-        vals = [v for v in reading_scores([items[i] for i in row]).values() if math.isfinite(v)]
-        out[b] = float(np.mean(vals)) if vals else float("nan")
-    return out
-
-
-# The paper (and the BabyLM 2025 pipeline) report reading as two scores: each is a task of
-# its own here, read from the reading task's results; "reading" is their mean (ours).
-READING_PARTS = {"reading_eye_tracking": "eye_tracking", "reading_self_paced": "self_paced_reading"}
-
-
-def reading_part_statistic(part: str) -> Callable:
-    """One of `evaluate.reading.reading_scores` (`part`), refitted on each resample of words."""
-
-    def statistic(items: list[dict], idx: np.ndarray) -> np.ndarray:
-        from .evaluate.reading import reading_scores  # imports no analysis: no cycle
-
-        idx = np.atleast_2d(idx)
-        return np.array([reading_scores([items[i] for i in row])[part] for row in idx])
-
-    return statistic
-
-
-def first_form_statistic(items: list[dict], idx: np.ndarray) -> np.ndarray:
-    """WUG as the paper's code scored it: the share of items whose first form scores at least
-    as high as the second (P(first) >= 0.5), per resample."""
-    first = np.array([it["p_first"] >= 0.5 for it in items], dtype=float)
-    return first[np.atleast_2d(idx)].mean(axis=1)
-
-
-# Tasks the paper's mu-Delta-REL may include beyond ours (its exact set is not recoverable
-# from its code; its WUG was an accuracy): the report's paper-mode mu-Delta-REL adds them.
-PAPER_MU_EXTRA = ("wug_first_form",)
-
-STATISTICS: dict[str, Callable] = {
-    "accuracy": accuracy_statistic,
-    "perplexity": perplexity_statistic,
-    "spearman": spearman_statistic,
-}
-TASK_STATISTICS: dict[str, Callable] = {  # before the metric's
-    "reading": reading_statistic,
-    **{t: reading_part_statistic(part) for t, part in READING_PARTS.items()},
-    "wug_first_form": first_form_statistic,
-}
-
-
-def statistic_for(task: str, metric: str) -> Callable | None:
-    return TASK_STATISTICS.get(task) or STATISTICS.get(metric)
-
-
 # --- the bootstrap --------------------------------------------------------------------------
 
 
@@ -252,10 +152,10 @@ class BootstrapScore:
     per_seed: tuple = ()  # the statistic on all shared items, one value per seed (in `seeds` order)
 
     def ci(self, level: float = 0.95) -> tuple[float, float]:
-        return _percentile_ci(self.samples, level)
+        return percentile_ci(self.samples, level)
 
 
-def _percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     s = samples[np.isfinite(samples)]
     if len(s) == 0:
         return (float("nan"), float("nan"))
@@ -320,8 +220,8 @@ def bootstrap_scores(
 ) -> dict[str, BootstrapScore]:
     """Resampled task scores of several methods, paired by item (and by seed where the seed
     numbers agree). sides: {name: {seed: [item dicts]}} (or a list of per-seed lists).
-    Methods without items are left out of the answer; raises ValueError if the methods
-    share no items."""
+    Methods without items are left out of the answer; raises NoSharedItems (a ValueError)
+    if the methods share no items."""
     if resample not in RESAMPLING:
         raise ValueError(f"resample must be one of {', '.join(RESAMPLING)}, got {resample!r}")
     sides = {k: s for k, s in ((k, _as_seeds(v)) for k, v in sides.items()) if s}
@@ -329,7 +229,7 @@ def bootstrap_scores(
         return {}
     ids = set.intersection(*({it["id"] for it in v} for s in sides.values() for v in s.values()))
     if not ids:
-        raise ValueError("the methods share no items")
+        raise NoSharedItems("the methods share no items")
     first = next(iter(next(iter(sides.values())).values()))
     order = [it["id"] for it in first if it["id"] in ids]  # the first side's order
     if strata is None:
@@ -423,10 +323,10 @@ def compare(method: BootstrapScore, baseline: BootstrapScore) -> Comparison:
         method.value,
         baseline.value,
         method.value - baseline.value,
-        _percentile_ci(d, 0.95),
+        percentile_ci(d, 0.95),
         two_sided_p(d),
         method.n_items,
-        _percentile_ci(d, 0.99),
+        percentile_ci(d, 0.99),
     )
 
 
@@ -496,205 +396,10 @@ def samples_comparison(a: np.ndarray, b: np.ndarray, diff: float) -> dict:
     d = a - b
     return {
         "diff": diff,
-        "ci": list(_percentile_ci(d, 0.95)),
-        "ci99": list(_percentile_ci(d, 0.99)),
+        "ci": list(percentile_ci(d, 0.95)),
+        "ci99": list(percentile_ci(d, 0.99)),
         "p": two_sided_p(d),
     }
-
-
-# --- the paper's claims ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Claim:
-    key: str  # e.g. "above_baseline:entity_tracking"
-    text: str  # the claim in words, with the study's condition and task
-    verdict: str  # supported | contradicted | inconclusive
-    evidence: str  # the numbers behind the verdict
-    method: str
-    task: str
-
-
-ROLE_LABELS = {
-    "no_contrast": "No-Contrast",
-    "no_contrast_vhead": "No-Contrast-V_head",
-    "cd_early": "CD-Early",
-    "cd_small": "CD-Small",
-    "cd_drop": "CD-Drop",
-}
-# (claim task, the study's tasks that stand for it, first found wins)
-CLAIM_TASKS = {
-    "entity_tracking": ("entity_tracking", "probes_tracking"),
-    "ewok": ("ewok",),
-    "perplexity": ("perplexity", "perplexity_packed"),
-    "blimp": ("blimp", "blimp_filtered", "probes_agreement"),
-}
-TASK_LABELS = {
-    "entity_tracking": "entity tracking",
-    "probes_tracking": "the tracking probe (the demo's stand-in for entity tracking)",
-    "ewok": "EWoK",
-    "perplexity": "perplexity",
-    "perplexity_packed": "perplexity (packed, as the paper's code)",
-    "blimp": "BLiMP",
-    "blimp_filtered": "BLiMP (filtered)",
-    "probes_agreement": "the agreement probe (the demo's stand-in for BLiMP)",
-    "mu_delta_rel": "the aggregate mu-Delta-REL",
-    "reading_eye_tracking": "reading: eye tracking",
-    "reading_self_paced": "reading: self-paced",
-    "reading": "reading, both (mean of the two; ours)",
-    "wug_first_form": "WUG first-form share (the paper's WUG)",
-    "mu_delta_rel_paper": "mu-Delta-REL with the paper's WUG",
-}
-
-
-def _fmt(v) -> str:
-    return "-" if v is None or not math.isfinite(v) else f"{v:.3g}"
-
-
-def _ci_text(ci) -> str:
-    return f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else "[no CI]"
-
-
-def _gain_ci(ci, lower: bool):
-    if ci is None:
-        return None
-    return (-ci[1], -ci[0]) if lower else tuple(ci)
-
-
-def _verdict_above(diff, ci, lower) -> str:
-    g = _gain_ci(ci, lower)
-    if g is None or not excludes_zero(g):
-        return "inconclusive"
-    return "supported" if g[0] > 0 else "contradicted"
-
-
-def _verdict_best(method, rivals, pairs, lower) -> tuple[str, str]:
-    """Best among rivals: supported if significantly better than each, contradicted if some
-    rival is significantly better, else inconclusive."""
-    gains, parts = [], []
-    for r in rivals:
-        c = pairs.get(method, {}).get(r)
-        if c is None or c.get("ci") is None:
-            gains.append(None)
-            parts.append(f"vs {r}: no CI")
-            continue
-        g = _gain_ci(c["ci"], lower)
-        gains.append(g)
-        parts.append(f"vs {r} {c['diff']:+.3g} {_ci_text(c['ci'])}")
-    if any(g is not None and excludes_zero(g) and g[1] < 0 for g in gains):
-        verdict = "contradicted"
-    elif gains and all(g is not None and g[0] > 0 for g in gains):
-        verdict = "supported"
-    else:
-        verdict = "inconclusive"
-    return verdict, "; ".join(parts)
-
-
-def claim_subject(summary: dict, role: str) -> str | None:
-    """The study's first main condition in `role` (from the config), if any."""
-    for m in summary.get("main_methods", summary["methods"]):
-        if summary.get("roles", {}).get(m) == role:
-            return m
-    return None
-
-
-def claim_verdicts(summary: dict) -> list[Claim]:
-    """The paper's headline claims that the study can test, each with a verdict from the
-    numbers: CD-Early above the baseline on entity tracking and on EWoK; No-Contrast the best
-    on perplexity and on BLiMP; CD-Early the best mu-Delta-REL.
-
-    summary: {"tasks", "methods", "main_methods" (baseline + the non-sweep conditions),
-    "roles" ({method: role}), "rows" ({method: {task: {"value", "diff", "ci"}, "mu_delta_rel"}}),
-    "pairwise" ({task or "mu_delta_rel": {a: {b: {"diff", "ci"}}}}, a - b)}. A verdict is
-    "inconclusive" where a needed interval spans 0 or is missing."""
-    tasks = summary["tasks"]
-
-    def task_for(claim_task):
-        return next((t for t in CLAIM_TASKS[claim_task] if t in tasks), None)
-
-    out = []
-    cd = claim_subject(summary, "cd_early")
-    nc = claim_subject(summary, "no_contrast")
-    rows = summary["rows"]
-    main = [m for m in summary.get("main_methods", summary["methods"]) if m in rows]
-    pairwise = summary.get("pairwise", {})
-    for ct in ("entity_tracking", "ewok"):
-        t = task_for(ct)
-        if cd is None or t is None or "baseline" not in rows:
-            continue
-        c = rows[cd].get(t, {})
-        lower = t in LOWER_IS_BETTER
-        diff, ci = c.get("diff"), c.get("ci")
-        verdict = _verdict_above(diff, ci, lower)
-        ev = (
-            f"{cd} {_fmt(c.get('value'))} vs baseline {_fmt(rows['baseline'][t].get('value'))}: "
-            f"{'-' if diff is None else f'{diff:+.3g}'} {_ci_text(ci)}"
-        )
-        text = f"CD-Early ({cd}) scores above the baseline on {TASK_LABELS[t]}"
-        out.append(Claim(f"above_baseline:{ct}", text, verdict, ev, cd, t))
-    for ct in ("perplexity", "blimp"):
-        t = task_for(ct)
-        if nc is None or t is None:
-            continue
-        lower = t in LOWER_IS_BETTER
-        rivals = [m for m in main if m != nc]
-        verdict, ev = _verdict_best(nc, rivals, pairwise.get(t, {}), lower)
-        text = f"No-Contrast ({nc}) is the best of the main methods on {TASK_LABELS[t]}"
-        ev = f"{nc} {_fmt(rows[nc].get(t, {}).get('value'))}; " + ev
-        out.append(Claim(f"best:{ct}", text, verdict, ev, nc, t))
-    if cd is not None:
-        rivals = [m for m in main if m not in (cd, "baseline")]
-        mu = rows[cd].get("mu_delta_rel")
-        value = mu.get("value") if isinstance(mu, dict) else mu
-        if rivals:
-            verdict, ev = _verdict_best(cd, rivals, pairwise.get("mu_delta_rel", {}), False)
-        else:
-            verdict, ev = "inconclusive", "no other condition"
-        text = f"CD-Early ({cd}) has the best aggregate mu-Delta-REL of the main conditions"
-        ev = f"{cd} {_fmt(None if value is None else 100 * value)}%; " + ev
-        out.append(Claim("best:mu_delta_rel", text, verdict, ev, cd, "mu_delta_rel"))
-    return out
-
-
-def forest_data(summary: dict) -> dict[str, list[dict]]:
-    """{task: [{method, diff, lo, hi, direction}]} for the forest plots: each method's
-    difference from the baseline with its 95% CI, the methods in one order (the table's)
-    across tasks; "mu_delta_rel" holds each method's mu-Delta-REL with its CI."""
-    methods = [m for m in summary["methods"] if m != "baseline"]
-    out: dict[str, list[dict]] = {}
-    nan = float("nan")
-    for t in summary["tasks"]:
-        rows = []
-        for m in methods:
-            c = summary["rows"][m].get(t, {})
-            ci = c.get("ci") or [nan, nan]
-            rows.append(
-                {
-                    "method": m,
-                    "diff": nan if c.get("diff") is None else c["diff"],
-                    "lo": ci[0],
-                    "hi": ci[1],
-                    "direction": effect_direction(c.get("diff"), c.get("ci"), t in LOWER_IS_BETTER),
-                }
-            )
-        out[t] = rows
-    mu_rows = []
-    for m in methods:
-        mu = summary["rows"][m].get("mu_delta_rel") or {}
-        mu = mu if isinstance(mu, dict) else {"value": mu}
-        ci = mu.get("ci") or [nan, nan]
-        v = nan if mu.get("value") is None else mu["value"]
-        mu_rows.append(
-            {
-                "method": m,
-                "diff": v,
-                "lo": ci[0],
-                "hi": ci[1],
-                "direction": effect_direction(v, mu.get("ci")),
-            }
-        )
-    out["mu_delta_rel"] = mu_rows
-    return out
 
 
 # --- corpus diagnostics ----------------------------------------------------------------------

@@ -177,10 +177,9 @@ def experiment_report(
     overrides: Optional[List[str]] = OverridesArg,
 ):
     """Rewrite the report from the results on disk."""
-    from .graph import build_graph
+    from .graph import write_study_report
 
-    cfg = _config(config, overrides)
-    next(s for s in build_graph(cfg) if s.kind == "report").action()
+    write_study_report(_config(config, overrides))
 
 
 INTERRUPTED = "cdsynth: interrupted; run the same command again to resume"

@@ -26,6 +26,7 @@ import yaml
 
 from . import report
 from .config import ExperimentConfig, to_dict
+from .corpora import corpus_inputs
 from .corpus import source_fingerprint
 from .errors import UserError
 from .evaluate.runner import evaluate_checkpoints
@@ -33,7 +34,7 @@ from .fileio import read_json, stable_hash, write_json, write_text
 from .identity import identity
 from .locks import output_lock
 from .stages import run_corpus, run_generate, run_tokenizer, run_train
-from .study import study_conditions, train_config
+from .study import study_conditions, study_methods, train_config
 from .workspace import Workspace, eval_dir, latest_checkpoint, step_of
 
 
@@ -116,7 +117,6 @@ def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> lis
         stages.append(ev)
         evals.append(ev)
 
-    methods = {"baseline": [f"baseline-seed{s}" for s in st.seeds]}
     for run in st.runs:
         for seed in st.seeds if run == "baseline" else [st.model_seed]:
             tc = train_config(cfg, run, seed)
@@ -146,7 +146,6 @@ def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> lis
             )
             corpora[key] = gen
             stages.append(gen)
-        methods[cond.name] = []
         for seed in st.seeds:
             tc = dataclasses.replace(
                 train_config(cfg, "baseline", seed),
@@ -156,17 +155,21 @@ def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> lis
             )
             train_stage(tc, [tok, gen])
             eval_stage(tc.name)
-            methods[cond.name].append(tc.name)
     rep = Stage(
         "report",
         "report",
-        {"study": to_dict(st), "methods": methods},
+        {"study": to_dict(st), "methods": study_methods(cfg)},
         evals + [s for s in stages if s.kind == "generate"],
         ws.report,
-        lambda: report.write_report(cfg, methods, log=log),
+        lambda: write_study_report(cfg, log=log),
     )
     stages.append(rep)
     return stages
+
+
+def write_study_report(cfg: ExperimentConfig, log=print) -> Path:
+    """The report stage: the study's methods and the corpora read for it, reported."""
+    return report.write_report(cfg, study_methods(cfg), corpus_inputs(cfg), log=log)
 
 
 def _record_path(cfg: ExperimentConfig, stage: Stage) -> Path:

@@ -3,6 +3,8 @@ configs. Pure: nothing here reads or writes files, so a study can be checked wit
 
     study_conditions(cfg)   # [Condition(name, generate config, ratio, amateur run)]
     train_config(cfg, "baseline", seed)
+    study_methods(cfg)      # {method: [run per seed]}: the baseline and every condition
+    method_roles(cfg)       # ({method: role}, main methods): what the paper's claims test
 """
 
 from __future__ import annotations
@@ -119,3 +121,43 @@ def study_conditions(cfg: ExperimentConfig) -> list[Condition]:
         )
         out.append(Condition(c["name"], gen, float(c.get("ratio", st.ratio)), amateur_run))
     return out
+
+
+def study_methods(cfg: ExperimentConfig) -> dict[str, list[str]]:
+    """{method: its training runs, one per seed}: "baseline" (runs `baseline-seed<N>`), then
+    each condition in study order (runs `mix-<condition>-seed<N>`)."""
+    methods = {"baseline": [f"baseline-seed{s}" for s in cfg.study.seeds]}
+    for cond in study_conditions(cfg):
+        methods[cond.name] = [f"mix-{cond.name}-seed{s}" for s in cfg.study.seeds]
+    return methods
+
+
+# the paper's name for each role a condition can play
+ROLE_LABELS = {
+    "no_contrast": "No-Contrast",
+    "no_contrast_vhead": "No-Contrast-V_head",
+    "cd_early": "CD-Early",
+    "cd_small": "CD-Small",
+    "cd_drop": "CD-Drop",
+}
+
+
+def method_roles(cfg: ExperimentConfig) -> tuple[dict[str, str], list[str]]:
+    """({method: role}, main methods): roles from each condition's decoding strategy and
+    amateur in the config (ancestral -> no_contrast, vhead -> no_contrast_vhead, cd with an
+    earlier checkpoint of the baseline run -> cd_early, with another run -> cd_small, with
+    dropout -> cd_drop); main = the baseline and the conditions that are not sweep copies."""
+    roles = {"baseline": "baseline"}
+    conds = study_conditions(cfg)
+    for c in conds:
+        strategy = c.generate.decoding.strategy
+        if strategy == "ancestral":
+            roles[c.name] = "no_contrast"
+        elif strategy == "vhead":
+            roles[c.name] = "no_contrast_vhead"
+        elif c.generate.bad is None:
+            roles[c.name] = "cd_drop"
+        else:
+            roles[c.name] = "cd_early" if c.amateur_run == "baseline" else "cd_small"
+    main = ["baseline", *[c.name for c in conds[: len(cfg.study.conditions)]]]
+    return roles, main

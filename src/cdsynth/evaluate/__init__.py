@@ -18,19 +18,13 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import UserError
+from ..tasks import TASKS as RECORDS
 from . import entity_tracking, ewok, minimal_pairs, perplexity, probes, reading, subsets, wug
 
-# Bumped when a task's scoring rule changes, so that cached results are redone (the runner
-# puts it in the result's fingerprint).
-RULE_VERSIONS = {"reading": 2, "wug": 2}
-
-# The stratum of each task's rows within a file, and whether the score averages per stratum
-# (equal allocation) or pools the file's items (proportional); see `subsets`.
-STRATA = {
-    "ewok": ("ConceptA", False),
-    "entity_tracking": ("numops", True),
-    "probes_tracking": ("numops", True),
-}
+# Each task's facts (metric, direction, strata, rule version, ...) are its record in
+# `cdsynth.tasks`; the rule versions, bumped when a task's scoring rule changes so that cached
+# results are redone, go into the result's fingerprint (the runner).
+RULE_VERSIONS = {n: t.rule_version for n, t in RECORDS.items() if t.rule_version is not None}
 
 
 def _score_and_record(fn, subset: dict, scorer, data):
@@ -45,7 +39,10 @@ def _recorded(fn, subset: dict):
 
 
 def _files(name: str, files: dict, fn, cfg):
-    stratum, equal = STRATA.get(name, (None, False))
+    """A task's files subset by `evaluate.max_items`: stratified by the record's strata (a
+    column, and whether the score averages per stratum or pools the file's items)."""
+    record = RECORDS.get(name)
+    stratum, equal = record.strata if record and record.strata else (None, False)
     data, subset = subsets.sample_files(files, cfg.max_items, cfg.subset_seed, name, stratum, equal)
     return data, _recorded(fn, subset)
 
@@ -70,8 +67,9 @@ def perplexity_documents(cfg, workdir: str | Path) -> tuple[list[dict], dict]:
 
 @dataclass(frozen=True)
 class Task:
-    """A task as data plus a rule: `load(root, cfg) -> {file: rows}` reads its files under
-    `evaluate.data_dir`, `score(scorer, {file: rows}) -> TaskResult` scores them."""
+    """How a task runs: `load(root, cfg) -> {file: rows}` reads its files under
+    `evaluate.data_dir`, `score(scorer, {file: rows}) -> TaskResult` scores them (its facts:
+    `cdsynth.tasks`)."""
 
     load: Callable
     score: Callable
@@ -118,7 +116,8 @@ def load_task(name: str, cfg, workdir: str | Path):
     """(data, score function) of a task; the data is read once and shared by checkpoints.
 
     `evaluate.max_items` keeps a seeded random sample of that many rows per file (stratified
-    where a file has strata, see STRATA); the result records the rule in extra["subset"]."""
+    where a file has strata, `tasks.Task.strata`); the result records the rule in
+    extra["subset"]."""
     if name in PERPLEXITY:
         docs, subset = perplexity_documents(cfg, workdir)
         return docs, _recorded(PERPLEXITY[name], subset)

@@ -17,7 +17,8 @@ and gain = (R2_model - R2_baseline) / (1 - R2_baseline) x 100.
 - self-paced reading: x = those + prev_length, prev_pred (spill-over); the gain for
   self_paced_reading_time.
 The task score is the mean of the two (our choice; the pipeline reports them separately).
-R^2 does not depend on the unit of pred/prev_pred (nats here, as in the pipeline).
+R^2 does not depend on the unit of pred/prev_pred (nats here, as in the pipeline). The fits
+(`reading_scores`) live in `cdsynth.item_statistics`, which the bootstrap refits per resample.
 """
 
 from __future__ import annotations
@@ -29,12 +30,17 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..item_statistics import (  # noqa: F401
+    BASELINE,
+    EYE_TRACKING,
+    SELF_PACED,
+    SPILLOVER,
+    as_float,
+    measure_gains,
+    reading_scores,
+)
 from .result import TaskResult
 
-BASELINE = ("Subtlex_log10", "length", "context_length")
-SPILLOVER = ("prev_length", "prev_pred")
-EYE_TRACKING = ("RTfirstfix", "RTfirstpass", "RTgopast", "RTrightbound")
-SELF_PACED = "self_paced_reading_time"
 NUMERIC = (*BASELINE, "prev_length", *EYE_TRACKING, SELF_PACED)
 COLUMNS = ("item", "word", "prev_item", "prev_word", *NUMERIC)
 
@@ -62,69 +68,8 @@ def load(folder: Path) -> list[dict]:
     return rows
 
 
-def _float(x) -> float:
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def _context(row: dict) -> str:
     return "None" if row["item"] in PANDAS_NA else row["item"]  # df["item"].fillna("None")
-
-
-def r2(X: np.ndarray, y: np.ndarray) -> float:
-    """R^2 of the OLS fit of y on the columns of X plus an intercept (statsmodels' rsquared)."""
-    X = np.column_stack([np.ones(len(y)), X])
-    if len(y) <= X.shape[1]:
-        return math.nan
-    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
-    resid = y - X @ beta
-    tss = float(((y - y.mean()) ** 2).sum())
-    return 1.0 - float(resid @ resid) / tss if tss > 0 else math.nan
-
-
-def with_interactions(X: np.ndarray) -> np.ndarray:
-    """The main effects, then every pairwise product (the formula's xi:xj terms)."""
-    k = X.shape[1]
-    pairs = [X[:, i] * X[:, j] for i in range(k) for j in range(i + 1, k)]
-    return np.column_stack([X, *pairs]) if pairs else X
-
-
-def gain(items: list[dict], measure: str, predictors: tuple[str, ...]) -> float:
-    """(R2_model - R2_baseline) / (1 - R2_baseline) x 100 for one measure."""
-
-    def col(name):
-        return np.array([_float(it.get(name)) for it in items], dtype=float)
-
-    y, X, pred = col(measure), np.column_stack([col(c) for c in predictors]), col("pred")
-    base_ok = ~np.isnan(y) & ~np.isnan(X).any(1)
-    model_ok = base_ok & ~np.isnan(pred)
-    r2_base = r2(with_interactions(X[base_ok]), y[base_ok])
-    full = np.column_stack([with_interactions(X[model_ok]), pred[model_ok]])
-    r2_model = r2(full, y[model_ok])
-    if not r2_base < 1:  # a perfect (or undefined) baseline leaves nothing to explain
-        return math.nan
-    return (r2_model - r2_base) / (1 - r2_base) * 100
-
-
-def measure_gains(items: list[dict]) -> dict[str, float]:
-    """The gain of every measure the scores use: the RT measures without spill-over,
-    self-paced reading with it."""
-    out = {m: gain(items, m, BASELINE) for m in EYE_TRACKING}
-    out[SELF_PACED] = gain(items, SELF_PACED, BASELINE + SPILLOVER)
-    return out
-
-
-def reading_scores(items: list[dict]) -> dict[str, float]:
-    """{"eye_tracking", "self_paced_reading"} from item rows (each with pred, prev_pred and
-    the predictors and measures; None or NaN where missing). Refits on whatever rows it is
-    given, so a bootstrap can pass a resample."""
-    g = measure_gains(items)
-    return {
-        "eye_tracking": float(np.mean([g[m] for m in EYE_TRACKING])),
-        "self_paced_reading": float(g[SELF_PACED]),
-    }
 
 
 def _value(x: float):
@@ -147,7 +92,7 @@ def score(scorer, rows: list[dict]) -> TaskResult:
             "pred": -float(lp[(_context(r), " " + r["word"])]),
             "prev_pred": -float(lp[(r["prev_item"], " " + r["prev_word"])]) if p else None,
         }
-        item.update({c: _value(_float(r[c])) for c in NUMERIC})
+        item.update({c: _value(as_float(r[c])) for c in NUMERIC})
         items.append(item)
     scores = reading_scores(items)
     return TaskResult(
