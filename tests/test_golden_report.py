@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .conftest import tiny_config
+from .test_report import write_run
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "data" / "golden"
@@ -34,17 +35,6 @@ def _render(folder: Path) -> tuple[str, str, list[str]]:
     md = (folder / "report.md").read_text(encoding="utf-8")
     html = FIGURE.sub('src="data:image/png;base64,"', (folder / "report.html").read_text())
     return md, html, sorted(p.name for p in folder.glob("*.png"))
-
-
-def _write_run(root, run, task, metric, by_step, subtasks=None, extra=None):
-    for step, (score, items) in by_step.items():
-        (root / "runs" / run / f"step_{step}").mkdir(parents=True, exist_ok=True)
-        (root / "runs" / run / f"step_{step}" / "state.json").write_text("{}")
-        ev = root / "runs" / run / "eval" / f"step_{step}"
-        ev.mkdir(parents=True, exist_ok=True)
-        data = {"task": task, "metric": metric, "score": score, "subtasks": subtasks or {}}
-        (ev / f"{task}.json").write_text(json.dumps({**data, **(extra or {})}))
-        (ev / f"{task}.items.jsonl").write_text("".join(json.dumps(it) + "\n" for it in items))
 
 
 def _reading_words(rng, effect):
@@ -87,7 +77,7 @@ def hand_made_summary(root: Path) -> dict:
             methods[m].append(run)
             for step in (4, 8):
                 words = _reading_words(rng, 4 * shift)
-                _write_run(
+                write_run(
                     root,
                     run,
                     "reading",
@@ -101,7 +91,7 @@ def hand_made_summary(root: Path) -> dict:
                 ]
                 score = math.nan if m == "no-contrast" else 0.05 * shift + 0.01 * step
                 share = float(np.mean([it["p_first"] >= 0.5 for it in wug]))
-                _write_run(
+                write_run(
                     root,
                     run,
                     "wug",
@@ -118,7 +108,7 @@ def hand_made_summary(root: Path) -> dict:
                     for i in range(50)
                 ]
                 acc = float(np.mean([it["correct"] for it in et]))
-                _write_run(root, run, "entity_tracking", "accuracy", {step: (acc, et)})
+                write_run(root, run, "entity_tracking", "accuracy", {step: (acc, et)})
                 bl = [
                     {
                         "id": str(i),
@@ -131,7 +121,7 @@ def hand_made_summary(root: Path) -> dict:
                     s: float(np.mean([it["correct"] for it in bl if it["subtask"] == s]))
                     for s in "xyz"
                 }
-                _write_run(
+                write_run(
                     root,
                     run,
                     "blimp",
@@ -149,7 +139,7 @@ def hand_made_summary(root: Path) -> dict:
                     for i in range(40)
                 ]
                 ppl = math.exp(sum(it["nll"] for it in pp) / 400)
-                _write_run(root, run, "perplexity", "perplexity", {step: (ppl, pp)})
+                write_run(root, run, "perplexity", "perplexity", {step: (ppl, pp)})
     summary = summarize(cfg, methods)
     return json.loads(json.dumps(summary))  # as summary.json holds it
 
