@@ -742,3 +742,35 @@ def test_the_layout_probe_sees_broken_headers_overflow_and_narrow_figures(tmp_pa
     )
     got = chromium_layout(page, tmp_path, 390)
     assert got["broken"] and got["bad"] and got["narrow"] == ["small"]
+
+
+def test_every_task_has_one_record_and_derived_tasks_name_their_parent():
+    from cdsynth.evaluate import RULE_VERSIONS, TASK_NAMES
+    from cdsynth.tasks import TASKS, claim_tasks, reported_tasks
+
+    assert set(TASK_NAMES) <= set(TASKS)
+    for t in TASKS.values():
+        assert t.statistic is not None and t.label and t.unit[1]
+        assert t.parent is None or (t.parent in TASK_NAMES and t.name in TASKS[t.parent].shown_as)
+    assert RULE_VERSIONS == {"wug": 2, "reading": 2}  # in every cached result's fingerprint
+    assert reported_tasks(["perplexity", "reading", "wug"]) == [
+        "perplexity",
+        "reading_eye_tracking",
+        "reading_self_paced",
+        "reading",
+        "wug",
+        "wug_first_form",
+    ]
+    assert claim_tasks("blimp") == ("blimp", "blimp_filtered", "probes_agreement")
+
+
+def test_methods_that_share_no_items_get_no_cis_and_a_message(tmp_path):
+    cfg = tiny_config(tmp_path, "study.bootstrap_samples=20", "evaluate.tasks=[blimp]")
+    methods = {"baseline": ["baseline-seed0"], "other": ["other-seed0"]}
+    for run, first in (("baseline-seed0", 0), ("other-seed0", 100)):
+        items = [{"id": str(first + i), "subtask": "a", "correct": i % 2 == 0} for i in range(10)]
+        write_run(tmp_path, run, "blimp", "accuracy", {4: (0.5, items)})
+    logs = []
+    rows = summarize(cfg, methods, log=logs.append)["rows"]
+    assert rows["other"]["blimp"]["diff"] == 0 and "ci" not in rows["other"]["blimp"]
+    assert logs == ["report: blimp: the methods share no items, so its scores have no CIs"]

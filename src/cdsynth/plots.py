@@ -187,7 +187,7 @@ def plot_sweeps(data: dict, folder: Path) -> list[str]:
 
 def plot_forests(summary, folder: Path) -> list[str]:
     """One forest plot per task and one for mu-Delta-REL: each method's difference from the
-    baseline with its 95% CI (analysis.forest_data, in the table's units), a zero line; each
+    baseline with its 95% CI (claims.forest_data, in the table's units), a zero line; each
     method in its own colour, the marker filled where the CI excludes 0, a legend."""
     from matplotlib.lines import Line2D
 

@@ -99,6 +99,11 @@ AGGREGATE_LABELS = {
 }
 METRIC_UNITS = {"accuracy": ACCURACY, "perplexity": PERPLEXITY, "spearman": SPEARMAN}
 METRIC_UNITS |= {"reading_gain": R2_GAIN, "r2_gain": R2_GAIN}
+METRIC_STATISTICS = {
+    "accuracy": accuracy_statistic,
+    "perplexity": perplexity_statistic,
+    "spearman": spearman_statistic,
+}
 
 
 def task(name: str) -> Task | None:
@@ -128,10 +133,7 @@ def task_unit(name: str, metric: str) -> tuple[float, str]:
 def statistic_for(name: str, metric: str) -> Callable | None:
     """A task's bootstrap statistic; a task without a record by its results' metric."""
     t = TASKS.get(name)
-    if t is not None:
-        return t.statistic
-    by_metric = {"accuracy": accuracy_statistic, "perplexity": perplexity_statistic}
-    return {**by_metric, "spearman": spearman_statistic}.get(metric)
+    return t.statistic if t is not None else METRIC_STATISTICS.get(metric)
 
 
 def reported_tasks(configured: list[str]) -> list[str]:
