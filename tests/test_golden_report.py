@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .conftest import tiny_config
-from .test_report import write_run
+from .test_report import reading_words, write_run
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "data" / "golden"
@@ -35,20 +35,6 @@ def _render(folder: Path) -> tuple[str, str, list[str]]:
     md = (folder / "report.md").read_text(encoding="utf-8")
     html = FIGURE.sub('src="data:image/png;base64,"', (folder / "report.html").read_text())
     return md, html, sorted(p.name for p in folder.glob("*.png"))
-
-
-def _reading_words(rng, effect):
-    words = []
-    for i in range(40):
-        f, n, pred = rng.normal(), float(rng.integers(1, 10)), rng.normal(5, 2)
-        it = {"id": str(i), "subtask": "words", "pred": pred, "prev_pred": rng.normal(5)}
-        it.update(Subtlex_log10=f, length=n, context_length=float(rng.integers(1, 20)))
-        it["prev_length"] = float(rng.integers(1, 10))
-        for m in ("RTfirstfix", "RTfirstpass", "RTgopast", "RTrightbound"):
-            it[m] = 200 + 10 * f + 5 * n + effect * pred + rng.normal(0, 20)
-        it["self_paced_reading_time"] = 300 + 3 * n + effect * pred + rng.normal(0, 20)
-        words.append(it)
-    return words
 
 
 def hand_made_summary(root: Path) -> dict:
@@ -76,7 +62,7 @@ def hand_made_summary(root: Path) -> dict:
             run = ("baseline" if m == "baseline" else f"mix-{m}") + f"-seed{seed}"
             methods[m].append(run)
             for step in (4, 8):
-                words = _reading_words(rng, 4 * shift)
+                words = reading_words(rng, 4 * shift)
                 write_run(
                     root,
                     run,

@@ -191,6 +191,21 @@ def write_run(root, run, task, metric, by_step, subtasks=None, extra=None):
         (ev / f"{task}.items.jsonl").write_text("".join(json.dumps(it) + "\n" for it in items))
 
 
+def reading_words(rng, effect, n_words=40):
+    """Reading items whose measures depend on pred by `effect` (all the fits' columns)."""
+    words = []
+    for i in range(n_words):
+        f, n, pred = rng.normal(), float(rng.integers(1, 10)), rng.normal(5, 2)
+        it = {"id": str(i), "subtask": "words", "pred": pred, "prev_pred": rng.normal(5)}
+        it.update(Subtlex_log10=f, length=n, context_length=float(rng.integers(1, 20)))
+        it["prev_length"] = float(rng.integers(1, 10))
+        for m in ("RTfirstfix", "RTfirstpass", "RTgopast", "RTrightbound"):
+            it[m] = 200 + 10 * f + 5 * n + effect * pred + rng.normal(0, 20)
+        it["self_paced_reading_time"] = 300 + 3 * n + effect * pred + rng.normal(0, 20)
+        words.append(it)
+    return words
+
+
 def fake_reading_scores(items):
     x = np.array([it["x"] for it in items], dtype=float)
     return {"eye_tracking": float(x.mean()), "self_paced_reading": float(x.mean() + 1)}
@@ -668,28 +683,10 @@ def test_a_rendered_report_reads_at_1280_and_390px(tmp_path, width):
 
 def test_reading_statistic_refits_the_real_regressions_per_resample():
     from cdsynth.analysis import bootstrap_scores
-    from cdsynth.item_statistics import (
-        EYE_TRACKING,
-        SELF_PACED,
-        reading_scores,
-        reading_statistic,
-    )
+    from cdsynth.item_statistics import reading_scores, reading_statistic
 
     rng = np.random.default_rng(0)
-
-    def words(effect):
-        out = []
-        for i in range(80):
-            f, n, pred = rng.normal(), float(rng.integers(1, 10)), rng.normal(5, 2)
-            it = {"id": str(i), "subtask": "words", "pred": pred, "prev_pred": rng.normal(5)}
-            it.update(Subtlex_log10=f, length=n, context_length=float(rng.integers(1, 20)))
-            it["prev_length"] = float(rng.integers(1, 10))
-            for m in (*EYE_TRACKING, SELF_PACED):
-                it[m] = 200 + 10 * f + 5 * n + effect * pred + rng.normal(0, 20)
-            out.append(it)
-        return out
-
-    sides = {"strong": [words(10.0)], "none": [words(0.0)]}
+    sides = {"strong": [reading_words(rng, 10.0, 80)], "none": [reading_words(rng, 0.0, 80)]}
     boot = bootstrap_scores(sides, reading_statistic, B=40)
     for name, (items,) in sides.items():
         assert boot[name].value == pytest.approx(np.mean(list(reading_scores(items).values())))
