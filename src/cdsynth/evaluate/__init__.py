@@ -66,7 +66,7 @@ def perplexity_documents(cfg, workdir: str | Path) -> tuple[list[dict], dict]:
 
 
 @dataclass(frozen=True)
-class Task:
+class TaskRunner:
     """How a task runs: `load(root, cfg) -> {file: rows}` reads its files under
     `evaluate.data_dir`, `score(scorer, {file: rows}) -> TaskResult` scores them (its facts:
     `cdsynth.tasks`)."""
@@ -75,34 +75,34 @@ class Task:
     score: Callable
 
 
-TASKS: dict[str, Task] = {
+TASKS: dict[str, TaskRunner] = {
     **{
-        name: Task(
+        name: TaskRunner(
             lambda root, cfg, name=name: minimal_pairs.load_pairs(root / name),
             partial(minimal_pairs.score_pairs, name),
         )
         for name in ("blimp", "blimp_filtered", "blimp_supplement")
     },
-    "ewok": Task(
+    "ewok": TaskRunner(
         lambda root, cfg: ewok.load(root / "ewok" / "ewok_filtered.zip", cfg.passwords.ewok),
         ewok.score,
     ),
-    "entity_tracking": Task(
+    "entity_tracking": TaskRunner(
         lambda root, cfg: entity_tracking.load(
             root / "entity_tracking" / "entity_tracking.zip", cfg.passwords.entity_tracking
         ),
         partial(entity_tracking.score_items, "entity_tracking"),
     ),
-    "wug": Task(lambda root, cfg: wug.load(root / "wug_adj"), wug.score),
-    "reading": Task(
+    "wug": TaskRunner(lambda root, cfg: wug.load(root / "wug_adj"), wug.score),
+    "reading": TaskRunner(
         lambda root, cfg: {"reading": reading.load(root / "reading")},
         lambda scorer, files: reading.score(scorer, files["reading"]),
     ),
-    "probes_agreement": Task(
+    "probes_agreement": TaskRunner(
         lambda root, cfg: probes.agreement_pairs(cfg.probe_seed),
         partial(minimal_pairs.score_pairs, "probes_agreement"),
     ),
-    "probes_tracking": Task(
+    "probes_tracking": TaskRunner(
         lambda root, cfg: probes.tracking_items(cfg.probe_seed),
         partial(entity_tracking.score_items, "probes_tracking"),
     ),
