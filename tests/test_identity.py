@@ -25,6 +25,25 @@ def test_a_setting_added_at_its_old_behaviour_keeps_finished_work():
     )
 
 
+def test_records_written_before_the_one_rule_read_as_current():
+    """Each record kept its identity under an older name (or, for the real-token count, the
+    hashed mapping itself); `is_current` reads them all, and generation's identity is the
+    hash generate_config.json held."""
+    from cdsynth.fileio import stable_hash
+    from cdsynth.identity import is_current, output_identity, real_tokens_identity
+
+    cfg = to_dict(GenerateConfig())
+    inputs = {"good": "g", "bad": None, "prefixes": "p"}
+    old = stable_hash({"generate": identity("generate", cfg), "inputs": inputs, "dtype": "fp32"})
+    assert output_identity("generate", cfg, inputs, dtype="fp32") == old
+    assert is_current({"config_hash": old, "n_batches": 3}, old)
+    key = {"train": "t", "tokenizer": ["a", "b"]}
+    assert is_current({"key": key, "tokens": 7}, real_tokens_identity("t", ["a", "b"]))
+    assert not is_current({"key": key, "tokens": 7}, real_tokens_identity("t", ["a"]))
+    assert is_current({"hash": "h"}, "h") and is_current({"fingerprint": "f"}, "f")
+    assert not is_current({}, "h") and is_current({"identity": "i", "hash": "h"}, "i")
+
+
 # The demo study's stage identities as released (2026-12-04). A change here makes every
 # finished study stale: its outputs are recomputed from scratch. If the change is meant to
 # change outputs, update the table; if it adds a setting, leave the identity unchanged at the
