@@ -186,7 +186,9 @@ def test_weight_decay_set(decay, decayed_norms):
     the norm weights too; `matrices` (ours) only embeddings and projections."""
     from cdsynth.config import ModelConfig
 
-    cfg = TrainConfig(model=ModelConfig(preset="test-micro"), decay=decay, weight_decay=0.1)
+    cfg = TrainConfig(
+        model=ModelConfig(preset="test-micro"), decay=decay, weight_decay=0.1, block_len=32
+    )
     model = train_mod.build_model(cfg.model, vocab_size=64)
     opt = train_mod.make_optimizer(model, cfg)
     decayed = {id(p) for g in opt.param_groups if g["weight_decay"] > 0 for p in g["params"]}
