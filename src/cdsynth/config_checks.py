@@ -42,82 +42,21 @@ class Choice(StrEnum):
     """A config choice: compares equal to its string value, validated when a config loads."""
 
 
-class Source(Choice):
-    storyworld = "storyworld"
-    text = "text"
-    jsonl = "jsonl"
-    parquet = "parquet"
-    hf = "hf"
-
-
-class Documents(Choice):
-    file = "file"
-    blocks = "blocks"
-
-
-class Precision(Choice):
-    auto = "auto"
-    fp32 = "fp32"
-    bf16 = "bf16"
-
-
-class Decay(Choice):
-    matrices = "matrices"
-    all = "all"
-
-
-class Strategy(Choice):
-    cd = "cd"
-    ancestral = "ancestral"
-    vhead = "vhead"
-
-
-class DropoutKind(Choice):
-    attention = "attention"
-    residual = "residual"
-
-
-class PrefixSource(Choice):
-    seeds = "seeds"
-    seed_chunks = "seed_chunks"  # the paper's: seeds documents cut into chunks of >= 100 words
-    train = "train"
-    eval = "eval"
-    file = "file"
-
-
-class Engine(Choice):
-    auto = "auto"
-    lean = "lean"
-    generic = "generic"
-
-
-class Eos(Choice):
-    stop = "stop"
-    continue_ = "continue"
-
-
-class DType(Choice):
-    auto = "auto"
-    bf16 = "bf16"
-    fp32 = "fp32"
-    fp64 = "fp64"
-
-
-class Packing(Choice):
-    tree = "tree"
-    padded = "padded"
-
-
-class BosRule(Choice):
-    bos = "bos"
-    eos = "eos"
-    none = "none"
-
-
-class Resample(Choice):
-    seeds = "seeds"
-    hierarchical = "hierarchical"
-    items = "items"
+# Each choice's values (an `Eos.continue_` stands for "continue", a Python keyword).
+Source = Choice("Source", "storyworld text jsonl parquet hf", module=__name__)
+Documents = Choice("Documents", "file blocks", module=__name__)
+Precision = Choice("Precision", "auto fp32 bf16", module=__name__)
+Decay = Choice("Decay", "matrices all", module=__name__)
+Strategy = Choice("Strategy", "cd ancestral vhead", module=__name__)
+DropoutKind = Choice("DropoutKind", "attention residual", module=__name__)
+# seed_chunks, the paper's: seeds documents cut into chunks of >= 100 words
+PrefixSource = Choice("PrefixSource", "seeds seed_chunks train eval file", module=__name__)
+Engine = Choice("Engine", "auto lean generic", module=__name__)
+Eos = Choice("Eos", [("stop", "stop"), ("continue_", "continue")], module=__name__)
+DType = Choice("DType", "auto bf16 fp32 fp64", module=__name__)
+Packing = Choice("Packing", "tree padded", module=__name__)
+BosRule = Choice("BosRule", "bos eos none", module=__name__)
+Resample = Choice("Resample", "seeds hierarchical items", module=__name__)
 
 
 def _choose(obj, name: str, kind: type[Choice], key: str) -> None:
