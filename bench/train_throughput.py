@@ -190,7 +190,7 @@ def profile_step(cfg: TrainConfig, vocab: int, tmp: Path, steps: int, top: int =
         inductor_config.cpp.enable_kernel_profile = True
         torch._dynamo.reset()
     model = build_model(cfg.model, vocab, seed=cfg.seed).to(device).train()
-    opt = make_optimizer(model, cfg, device)
+    opt = make_optimizer(model, cfg)
     loss_fn = torch.compile(next_token_nll) if cfg.compile else next_token_nll
     arr = np.load(tmp / "blocks" / "blocks.npy")
     dev_type = device.type

@@ -2,6 +2,8 @@
 
 import dataclasses
 
+import pytest
+
 from cdsynth.config import DecodingConfig, GenerateConfig, to_dict
 from cdsynth.identity import identity
 
@@ -21,6 +23,25 @@ def test_a_setting_added_at_its_old_behaviour_keeps_finished_work():
     assert identity("generate", nc) == identity(
         "generate", to_dict(GenerateConfig(decoding=DecodingConfig("ancestral")))
     )
+
+
+def test_records_written_before_the_one_rule_read_as_current():
+    """Each record kept its identity under an older name (or, for the real-token count, the
+    hashed mapping itself); `is_current` reads them all, and generation's identity is the
+    hash generate_config.json held."""
+    from cdsynth.fileio import stable_hash
+    from cdsynth.identity import is_current, output_identity, real_tokens_identity
+
+    cfg = to_dict(GenerateConfig())
+    inputs = {"good": "g", "bad": None, "prefixes": "p"}
+    old = stable_hash({"generate": identity("generate", cfg), "inputs": inputs, "dtype": "fp32"})
+    assert output_identity("generate", cfg, inputs, dtype="fp32") == old
+    assert is_current({"config_hash": old, "n_batches": 3}, old)
+    key = {"train": "t", "tokenizer": ["a", "b"]}
+    assert is_current({"key": key, "tokens": 7}, real_tokens_identity("t", ["a", "b"]))
+    assert not is_current({"key": key, "tokens": 7}, real_tokens_identity("t", ["a"]))
+    assert is_current({"hash": "h"}, "h") and is_current({"fingerprint": "f"}, "f")
+    assert not is_current({}, "h") and is_current({"identity": "i", "hash": "h"}, "i")
 
 
 # The demo study's stage identities as released (2026-12-04). A change here makes every
@@ -54,3 +75,104 @@ def test_finished_work_stays_current_across_versions():
     stages = build_graph(load_config(demo), log=lambda *a: None)
     now = {s.name: s.hash[:16] for s in stages if s.kind != "report"}
     assert now == DEMO_IDENTITIES
+
+
+# The last commit before identity.py held every freshness rule. A study it finished must stay
+# finished under today's code: no stage, nor any stage's own skip check, redoes its work.
+BEFORE_ONE_RULE = "ece0e4f"
+OLD_STUDY = [
+    "study.seeds=[0]",
+    "study.good_step=12",
+    "study.amateurs={early: {run: baseline, step: 4}}",
+    "study.conditions=[{name: no-contrast, strategy: ancestral}, "
+    "{name: cd-early, strategy: cd, amateur: early}]",
+    "study.bootstrap_samples=20",
+    "study.diagnostics_samples=5",
+    "generate.num_prefixes=4",
+    "generate.completions=2",
+    "generate.new_tokens=8",
+    "generate.batch_size=8",
+    "generate.dtype=fp32",
+    "evaluate.tasks=[perplexity, probes_agreement]",
+    "evaluate.max_items=8",
+    "evaluate.perplexity_documents=5",
+]
+
+
+@pytest.fixture(scope="module")
+def old_study(tmp_path_factory):
+    """A tiny study run to the end by the code of BEFORE_ONE_RULE (from this clone's history;
+    skipped where the clone lacks it)."""
+    import io
+    import subprocess
+    import sys
+    import tarfile
+    from pathlib import Path
+
+    from .conftest import TINY
+
+    repo = Path(__file__).resolve().parents[1]
+    got = subprocess.run(
+        ["git", "-C", str(repo), "archive", BEFORE_ONE_RULE, "src"], capture_output=True
+    )
+    if got.returncode != 0:
+        pytest.skip(f"commit {BEFORE_ONE_RULE} is not in this clone")
+    root = tmp_path_factory.mktemp("upgrade")
+    with tarfile.open(fileobj=io.BytesIO(got.stdout)) as tar:
+        tar.extractall(root / "old", filter="data")
+    overrides = [f"workdir={root / 'ws'}", *TINY, *OLD_STUDY]
+    script = (
+        "import sys\n"
+        "from cdsynth.config import load_config\n"
+        "from cdsynth.graph import run_experiment\n"
+        "run_experiment(load_config(None, sys.argv[1:]), log=lambda *a: None)\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root / "old" / "src"), "HOME": str(root)}
+    done = subprocess.run(
+        [sys.executable, "-c", script, *overrides], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return root / "ws", overrides
+
+
+def _contents(root):
+    """Every file under `root` with its bytes' hash, the lock files aside."""
+    from cdsynth.fileio import file_hash
+
+    return {p: file_hash(p) for p in root.rglob("*") if p.is_file() and p.suffix != ".lock"}
+
+
+def test_a_study_finished_before_the_one_rule_stays_finished(old_study, monkeypatch):
+    from cdsynth import stages
+    from cdsynth.config import load_config
+    from cdsynth.evaluate import runner
+    from cdsynth.graph import build_graph, experiment_status, run_experiment
+
+    root, overrides = old_study
+    cfg = load_config(None, overrides)
+    assert all(state == "done" for _, state in experiment_status(cfg))
+    before = _contents(root)
+    assert all(what == "skipped" for _, what in run_experiment(cfg, log=lambda *a: None))
+    # each stage's own skip check, as `cdsynth corpus|tokenizer|train|eval` run it
+    logs = []
+    stages.run_corpus(cfg, log=logs.append)
+    stages.run_tokenizer(cfg, log=logs.append)
+    assert logs == [
+        f"corpus: up to date in {root}/corpus",
+        f"tokenizer: up to date in {root}/tokenizer",
+    ]
+
+    def no_scoring(*a, **k):
+        raise AssertionError("a finished evaluation was scored again")
+
+    monkeypatch.setattr(runner.Scorer, "from_pretrained", no_scoring)
+    for stage in build_graph(cfg, log=lambda *a: None):
+        if stage.kind == "train":
+            c = stage.cli[1]
+            stages.run_train(c, log=logs.append, progress=False)
+        elif stage.kind == "eval":
+            runner.evaluate_checkpoints(
+                stage.output.parent, cfg.evaluate, cfg.workdir, log=lambda *a: None, progress=False
+            )
+    assert not any(line.startswith(("training ", "blocks: ")) for line in logs), logs
+    assert _contents(root) == before  # nothing added, nothing changed

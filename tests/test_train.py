@@ -48,7 +48,7 @@ def test_loss_falls_on_story_world(workspace):
     assert ckpts == [f"step_{n}" for n in range(4, 41, 4)]
     state = json.loads((out / "step_40" / "state.json").read_text())
     assert state["step"] == 40 and state["tokens_seen"] == 40 * 8 * 32
-    assert state["config_hash"] and state["eval_loss"] == rows[-1][2]
+    assert state["identity"] and state["eval_loss"] == rows[-1][2]
 
 
 def test_checkpoint_loads_with_automodel_and_matches_training(workspace):
@@ -186,9 +186,11 @@ def test_weight_decay_set(decay, decayed_norms):
     the norm weights too; `matrices` (ours) only embeddings and projections."""
     from cdsynth.config import ModelConfig
 
-    cfg = TrainConfig(model=ModelConfig(preset="test-micro"), decay=decay, weight_decay=0.1)
+    cfg = TrainConfig(
+        model=ModelConfig(preset="test-micro"), decay=decay, weight_decay=0.1, block_len=32
+    )
     model = train_mod.build_model(cfg.model, vocab_size=64)
-    opt = train_mod.make_optimizer(model, cfg, torch.device("cpu"))
+    opt = train_mod.make_optimizer(model, cfg)
     decayed = {id(p) for g in opt.param_groups if g["weight_decay"] > 0 for p in g["params"]}
     norm = model.model.norm.weight
     assert (id(norm) in decayed) == decayed_norms

@@ -22,9 +22,11 @@ import pyarrow.parquet as pq
 
 from .corpus import clean_text
 from .errors import UserError
-from .fileio import atomic_path, parse_jsonl, read_json, write_json
+from .fileio import atomic_path, file_hash, parse_jsonl, read_json, write_json
+from .identity import blocks_identity
 from .locks import output_lock
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
+from .workspace import Workspace
 
 
 def synthetic_documents(path: str | Path) -> tuple[list[Path], list[str], dict]:
@@ -72,6 +74,16 @@ def synthetic_documents(path: str | Path) -> tuple[list[Path], list[str], dict]:
     if not docs:
         raise UserError(f"the synthetic corpus at {p} holds no text")
     return files, docs, counts
+
+
+def blocks_folder(ws: Workspace, name: str, inputs: list[Path], block_len: int) -> Path:
+    """Where the packing of the text files `inputs` with the workspace tokenizer into
+    `block_len` lives: a folder named by the packing's identity (`blocks_identity`), shared
+    by every run that packs the same."""
+    key = blocks_identity(
+        file_hash(ws.tokenizer / "tokenizer.json"), [file_hash(f) for f in inputs], block_len
+    )
+    return ws.blocks(name, key)
 
 
 def pack_texts(
@@ -169,15 +181,12 @@ def synthetic_rows_before(step: int, ratio: float, batch_size: int) -> int:
 
 
 class MixtureSampler:
-    """Batches of `batch_size` rows, a share `ratio` of them synthetic, as a function of step."""
+    """Batches of `batch_size` rows, a share `ratio` of them synthetic, as a function of step
+    (`ratio` in [0, 1], > 0 only with `synthetic`: the training config checks both)."""
 
     def __init__(
         self, real: Blocks, synthetic: Blocks | None, ratio: float, batch_size: int, seed: int
     ):
-        if not 0.0 <= ratio <= 1.0:
-            raise UserError(f"synthetic_ratio must be in [0, 1], got {ratio}")
-        if ratio > 0 and synthetic is None:
-            raise UserError("synthetic_ratio > 0 needs a synthetic corpus (train.synthetic)")
         if synthetic is not None and synthetic.block_len != real.block_len:
             raise UserError("real and synthetic blocks have different block lengths")
         self.real, self.synthetic = real, synthetic

@@ -13,123 +13,35 @@ import math
 import types
 import typing
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .config_checks import (
+    BosRule,
+    Choice,
+    Decay,
+    Documents,
+    DropoutKind,
+    DType,
+    Engine,
+    Eos,
+    Packing,
+    Precision,
+    PrefixSource,
+    Resample,
+    Source,
+    Strategy,
+    _choose,
+    _device,
+    _finite,
+    _require,
+    check_finite,
+    check_name,
+    yaml_complaint,
+)
 from .errors import UserError
-
-
-def _require(ok: bool, message: str) -> None:
-    """Validation at load: a config that fails it never reaches a stage."""
-    if not ok:
-        raise UserError(message)
-
-
-def _device(value: str, key: str) -> None:
-    _require(
-        value in ("auto", "cpu", "cuda") or value.startswith("cuda:"),
-        f"{key} must be auto, cpu, cuda or cuda:N, got {value!r}",
-    )
-
-
-def _finite(x: float) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)
-
-
-class Choice(StrEnum):
-    """A config choice: compares equal to its string value, validated when a config loads."""
-
-
-class Source(Choice):
-    storyworld = "storyworld"
-    text = "text"
-    jsonl = "jsonl"
-    parquet = "parquet"
-    hf = "hf"
-
-
-class Documents(Choice):
-    file = "file"
-    blocks = "blocks"
-
-
-class Precision(Choice):
-    auto = "auto"
-    fp32 = "fp32"
-    bf16 = "bf16"
-
-
-class Decay(Choice):
-    matrices = "matrices"
-    all = "all"
-
-
-class Strategy(Choice):
-    cd = "cd"
-    ancestral = "ancestral"
-    vhead = "vhead"
-
-
-class DropoutKind(Choice):
-    attention = "attention"
-    residual = "residual"
-
-
-class PrefixSource(Choice):
-    seeds = "seeds"
-    seed_chunks = "seed_chunks"  # the paper's: seeds documents cut into chunks of >= 100 words
-    train = "train"
-    eval = "eval"
-    file = "file"
-
-
-class Engine(Choice):
-    auto = "auto"
-    lean = "lean"
-    generic = "generic"
-
-
-class Eos(Choice):
-    stop = "stop"
-    continue_ = "continue"
-
-
-class DType(Choice):
-    auto = "auto"
-    bf16 = "bf16"
-    fp32 = "fp32"
-    fp64 = "fp64"
-
-
-class Packing(Choice):
-    tree = "tree"
-    padded = "padded"
-
-
-class BosRule(Choice):
-    bos = "bos"
-    eos = "eos"
-    none = "none"
-
-
-class Resample(Choice):
-    seeds = "seeds"
-    hierarchical = "hierarchical"
-    items = "items"
-
-
-def _choose(obj, name: str, kind: type[Choice], key: str) -> None:
-    """Turn field `name` of a frozen config into its Choice, or fail with one line."""
-    value = getattr(obj, name)
-    try:
-        object.__setattr__(obj, name, kind(value))
-    except ValueError:
-        raise UserError(
-            f"{key} must be one of {', '.join(c.value for c in kind)}, got {value!r}"
-        ) from None
 
 
 @dataclass(frozen=True)
@@ -162,6 +74,11 @@ class CorpusConfig:
         _require(
             self.max_words is None or self.max_words > 0,
             f"corpus.max_words must be > 0 (or unset: every document), got {self.max_words}",
+        )
+        ev, sd = self.eval_fraction, self.seeds_fraction
+        _require(
+            not (_finite(ev) and _finite(sd)) or (0 <= ev < 1 and 0 <= sd < 1 and ev + sd < 1),
+            "corpus.eval_fraction and corpus.seeds_fraction must be in [0, 1), sum < 1",
         )
 
 
@@ -262,6 +179,38 @@ class TrainConfig:
         )
         _require(0 <= self.dropout < 1, f"train.dropout must be in [0, 1), got {self.dropout}")
         _require(self.warmup_steps >= 0, "train.warmup_steps must be >= 0")
+        _require(
+            self.batch_size >= 1 and self.micro_batch_size >= 1,
+            "train.steps, train.batch_size and train.micro_batch_size must be >= 1",
+        )
+        _require(
+            self.checkpoint_every >= 1 and self.eval_every >= 1,
+            "train.checkpoint_every and train.eval_every must be >= 1",
+        )
+        # a NaN or an infinity is named by `check_finite` instead
+        if all(_finite(x) for x in (self.min_lr, self.weight_decay, self.grad_clip)):
+            _require(
+                self.min_lr >= 0 and self.weight_decay >= 0 and self.grad_clip >= 0,
+                "train.lr must be > 0; train.min_lr, weight_decay, grad_clip >= 0",
+            )
+        if all(_finite(x) for x in (self.beta1, self.beta2, self.eps)):
+            _require(
+                0 <= self.beta1 < 1 and 0 <= self.beta2 < 1 and self.eps > 0,
+                "train.beta1 and train.beta2 must be in [0, 1), train.eps > 0",
+            )
+        _require(
+            self.synthetic_ratio == 0 or self.synthetic is not None,
+            "train.synthetic_ratio > 0 needs a synthetic corpus (train.synthetic)",
+        )
+        model = self.model.resolved()  # an unknown preset is refused here
+        _require(
+            model.hidden % model.heads == 0,
+            f"model hidden size {model.hidden} is not divisible by {model.heads} heads",
+        )
+        _require(
+            self.block_len <= model.context,
+            f"train.block_len {self.block_len} exceeds the model context {model.context}",
+        )
 
 
 @dataclass(frozen=True)
@@ -579,49 +528,8 @@ def _plain(items) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# Checks at load that span fields: finite numbers, names that stay in their folder, a workdir
-# apart from the corpus, and the YAML parser's complaint in one line
-
-
-def yaml_complaint(e: yaml.YAMLError) -> str:
-    """`line L, column C: what is wrong` of a YAML error (1-based, as editors count)."""
-    mark = getattr(e, "problem_mark", None)
-    problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-    if mark is None:
-        return problem
-    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
-
-
-def check_finite(value: Any, where: str) -> None:
-    """Every float in a config (fields, and numbers in its lists and mappings) is finite."""
-    never_chosen = value == -math.inf and where.endswith("penalty")  # decoding.penalty: -inf
-    if isinstance(value, float) and not math.isfinite(value) and not never_chosen:
-        raise UserError(f"config key '{where}' must be a finite number, got {value}")
-    if dataclasses.is_dataclass(value):
-        for f in dataclasses.fields(value):
-            check_finite(getattr(value, f.name), f"{where}.{f.name}" if where else f.name)
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            check_finite(v, f"{where}.{k}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            check_finite(v, f"{where}[{i}]")
-
-
-def check_name(name: Any, key: str) -> None:
-    """A name that becomes a folder under the workdir: one plain path component."""
-    ok = (
-        isinstance(name, str)
-        and name.strip() == name != ""
-        and not any(c in name for c in ("/", "\\", "\0"))
-        and ".." not in name
-        and not name.startswith(".")
-    )
-    if not ok:
-        raise UserError(
-            f"{key} must be a plain folder name (no '/', '\\', '..', not starting with '.'), "
-            f"got {name!r}"
-        )
+# Checks at load that span a whole config: names that stay in their folder, a workdir apart
+# from the corpus (finite numbers, plain names and YAML complaints: config_checks)
 
 
 def check_names(cfg: ExperimentConfig) -> None:

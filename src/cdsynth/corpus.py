@@ -30,6 +30,7 @@ from .fileio import (
     write_jsonl,
     write_manifest,
 )
+from .identity import output_identity
 from .locks import output_lock
 
 SPLITS = ("train", "eval", "seeds")
@@ -77,8 +78,13 @@ def _files(path: Path, suffixes: tuple[str, ...]) -> list[Path]:
     return files
 
 
-SOURCES = ("storyworld", "text", "jsonl", "parquet", "hf")
 SUFFIXES = {"text": (".txt",), "jsonl": (".jsonl", ".json"), "parquet": (".parquet",)}
+
+
+def corpus_identity(cfg: CorpusConfig) -> str:
+    """The identity the corpus records: its config (the study graph adds the source files'
+    fingerprint, `source_fingerprint`, to the corpus stage's)."""
+    return output_identity("corpus", to_dict(cfg), {})
 
 
 def source_fingerprint(cfg: CorpusConfig) -> str | None:
@@ -107,8 +113,6 @@ def source_of(file: Path, root: Path) -> str:
 
 def _raw_documents(cfg: CorpusConfig, stats: SourceStats) -> list[tuple[str, str]]:
     """(text, source) of every document as read, before cleaning."""
-    if cfg.source not in SOURCES:
-        raise UserError(f"unknown corpus.source '{cfg.source}'; use one of {', '.join(SOURCES)}")
     if cfg.source == "storyworld":
         from .storyworld import generate_stories
 
@@ -130,8 +134,6 @@ def _raw_documents(cfg: CorpusConfig, stats: SourceStats) -> list[tuple[str, str
     path = Path(cfg.path)
     docs: list[tuple[str, str]] = []
     if cfg.source == "text":
-        if cfg.documents not in ("file", "blocks"):
-            raise UserError("corpus.documents must be 'file' or 'blocks'")
         for f in _files(path, SUFFIXES["text"]):
             stats.files += 1
             text = read_text_file(f, stats)
@@ -234,8 +236,6 @@ def split_documents(
     through a keyed hash order, so it does not depend on the order documents were read in.
     With `sources` (one per document) each row also carries its `source`."""
     fr_eval, fr_seeds = cfg.eval_fraction, cfg.seeds_fraction
-    if not (0 <= fr_eval < 1 and 0 <= fr_seeds < 1 and fr_eval + fr_seeds < 1):
-        raise UserError("corpus.eval_fraction and corpus.seeds_fraction must be in [0, 1), sum < 1")
     n = len(docs)
     n_eval, n_seeds = round(n * fr_eval), round(n * fr_seeds)
     if (fr_eval > 0 and n_eval == 0) or (fr_seeds > 0 and n_seeds == 0) or n - n_eval - n_seeds < 1:
@@ -290,7 +290,9 @@ def write_corpus(cfg: CorpusConfig, out_dir: str | Path, log=print) -> dict:
         for name in SPLITS:
             write_jsonl(tmp / f"{name}.jsonl", splits[name])
         write_json(tmp / "stats.json", {"counts": counts, "source": stats.__dict__})
-        write_manifest(tmp, config=to_dict(cfg), inputs={}, counts=counts)
+        write_manifest(
+            tmp, config=to_dict(cfg), inputs={}, identity=corpus_identity(cfg), counts=counts
+        )
     if stats.invalid_utf8_files:
         warn(
             f"{len(stats.invalid_utf8_files)} file(s) had invalid UTF-8, decoded with "

@@ -186,11 +186,25 @@ def torch_threads() -> int:
     return torch.get_num_threads()
 
 
-def write_manifest(folder: str | os.PathLike, *, config: Any, inputs: dict, **extra: Any) -> dict:
-    """Write `folder/manifest.json` recording config, its hash, versions, commit and inputs."""
+def write_manifest(
+    folder: str | os.PathLike,
+    *,
+    config: Any,
+    inputs: dict,
+    identity: str | None = None,
+    **extra: Any,
+) -> dict:
+    """Write `folder/manifest.json` recording config, the output's identity (`identity.py`),
+    versions, commit and inputs. Without `identity` (a writer not yet on identity.py) it
+    records `config_hash`, the hash of config and inputs, as before."""
+    recorded = (
+        {"identity": identity}
+        if identity is not None
+        else {"config_hash": stable_hash({"config": config, "inputs": inputs})}
+    )
     manifest = {
         "config": config,
-        "config_hash": stable_hash({"config": config, "inputs": inputs}),
+        **recorded,
         "inputs": inputs,
         "versions": versions(),
         "git_commit": git_commit(),

@@ -4,9 +4,10 @@
     run_experiment(cfg)              # every stage not done (locally or under torchrun)
     experiment_status(cfg)           # done / partial / stale / to do per stage
 
-A stage's identity is the hash of what changes its output (`identity`: its config without the
-output-neutral settings) and of the stages it reads; its record in workdir/stages/ holds that
-hash, and nothing else decides whether an output is current.
+A stage's identity (`identity.stage_identity`) is the hash of what changes its output (its
+config without the output-neutral settings) and of the identities of the stages it reads; its
+record in workdir/stages/ holds that identity, and `identity.is_current` alone decides
+whether the output is current.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from .corpus import source_fingerprint
 from .errors import UserError
 from .evaluate.runner import evaluate_checkpoints
 from .fileio import read_json, stable_hash, write_json, write_text
-from .identity import identity
+from .identity import identity, is_current, read_record, stage_identity
 from .locks import output_lock
 from .stages import run_corpus, run_generate, run_tokenizer, run_train
 from .study import study_conditions, study_methods, train_config
@@ -40,7 +41,7 @@ from .workspace import Workspace, eval_dir, latest_checkpoint, step_of
 
 @dataclass
 class Stage:
-    """One cached step of a study. Its hash covers its config and the hashes of its inputs."""
+    """One cached step of a study. Its `hash` is its identity: its config's and its inputs'."""
 
     name: str  # e.g. "train/baseline-seed0"
     kind: str  # corpus | tokenizer | train | generate | eval | report
@@ -52,13 +53,7 @@ class Stage:
     hash: str = ""
 
     def __post_init__(self):
-        self.hash = stable_hash(
-            {
-                "kind": self.kind,
-                "config": identity(self.kind, self.config),
-                "deps": [d.hash for d in self.deps],
-            }
-        )
+        self.hash = stage_identity(self.kind, self.config, [d.hash for d in self.deps])
 
 
 def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> list[Stage]:
@@ -182,7 +177,7 @@ def stage_state(cfg: ExperimentConfig, stage: Stage) -> str:
     if not rec.is_file():
         return "partial" if stage.output.exists() else "to do"
     r = read_json(rec)
-    if r.get("hash") != stage.hash:
+    if not is_current(r, stage.hash):
         return "stale"
     return "done" if r.get("complete") else "partial"
 
@@ -192,7 +187,7 @@ def run_stage(cfg: ExperimentConfig, stage: Stage, launcher: str = "local", npro
     if state == "stale" and stage.output.exists():
         shutil.rmtree(stage.output)  # made from other inputs: redo from scratch
     rec = _record_path(cfg, stage)
-    write_json(rec, {"name": stage.name, "hash": stage.hash, "complete": False})
+    write_json(rec, {"name": stage.name, "identity": stage.hash, "complete": False})
     start = time.monotonic()
     if launcher == "torchrun" and stage.cli is not None:
         _torchrun(cfg, stage, nproc)
@@ -202,7 +197,7 @@ def run_stage(cfg: ExperimentConfig, stage: Stage, launcher: str = "local", npro
         rec,
         {
             "name": stage.name,
-            "hash": stage.hash,
+            "identity": stage.hash,
             "complete": True,
             # this launch's wall time (a resumed stage: its last launch only) and where
             "seconds": round(time.monotonic() - start, 1),
@@ -266,17 +261,14 @@ def run_experiment(
 
 
 def check_stages(cfg: ExperimentConfig, stages: list[Stage]) -> None:
-    """Every stage config of the study checked before the first stage runs: model presets
-    and training settings, generation settings, evaluation task names and their data (all
-    but perplexity, which reads the corpus the study makes)."""
+    """Every stage config of the study checked before the first stage runs (training
+    configs were checked when the study built them): generation settings, evaluation task
+    names and their data (all but perplexity, which reads the corpus the study makes)."""
     from .evaluate import PERPLEXITY, TASK_NAMES, load_task
     from .generate import check_generate_config
-    from .train import check_train_config
 
     for stage in stages:
-        if stage.cli is not None and stage.cli[0] == "train":
-            check_train_config(stage.cli[1].train)
-        elif stage.cli is not None and stage.cli[0] == "generate":
+        if stage.cli is not None and stage.cli[0] == "generate":
             check_generate_config(stage.cli[1].generate)
     if any(s.kind == "eval" for s in stages):
         for name in cfg.evaluate.tasks:
@@ -330,9 +322,8 @@ def wall_time_lines(cfg: ExperimentConfig, stages: list[Stage]) -> list[str]:
     by_kind: dict[str, list[float]] = {}
     machines = set()
     for s in stages:
-        rec = _record_path(cfg, s)
-        r = read_json(rec) if rec.is_file() else {}
-        if r.get("complete") and r.get("hash") == s.hash and "seconds" in r:
+        r = read_record(_record_path(cfg, s))
+        if r.get("complete") and is_current(r, s.hash) and "seconds" in r:
             by_kind.setdefault(s.kind, []).append(float(r["seconds"]))
             machines.add(r.get("machine", "?"))
     if not by_kind:

@@ -6,8 +6,8 @@ folder (paths: `workspace`):
     run_train(cfg)       -> workdir/runs/NAME/     cdsynth train (packs its blocks first)
     run_generate(cfg)    -> workdir/synthetic/NAME cdsynth generate
 
-A stage whose output already exists with the same config and inputs is skipped; one that died
-half way resumes.
+A stage whose output records the identity it would have now (`identity.py`: its config's
+fields that matter and its inputs' fingerprints) is skipped; one that died half way resumes.
 """
 
 from __future__ import annotations
@@ -17,27 +17,24 @@ from pathlib import Path
 
 import torch.distributed as dist
 
-from .blocks import pack_texts, synthetic_documents
-from .config import ExperimentConfig, to_dict
-from .corpus import read_split, write_corpus
-from .distributed import env_rank, init_distributed, pick_device
+from .blocks import blocks_folder, pack_texts, synthetic_documents
+from .config import ExperimentConfig
+from .corpus import corpus_identity, read_split, write_corpus
+from .distributed import env_rank
 from .errors import UserError
-from .fileio import file_hash, read_json, stable_hash
+from .fileio import file_hash
 from .generate import run_generation
+from .identity import is_current, read_record
 from .locks import output_lock
-from .tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
-from .train import check_same_run, check_train_config, train
+from .tokenizer import load_tokenizer, save_tokenizer, tokenizer_identity, train_tokenizer
+from .train import check_same_run, join_processes, train
 from .workspace import Workspace
-
-
-def _done(folder: Path, config: dict) -> bool:
-    m = folder / "manifest.json"
-    return m.is_file() and read_json(m).get("config") == config
 
 
 def run_corpus(cfg: ExperimentConfig, log=print, force: bool = False) -> Path:
     ws = Workspace(cfg.workdir)
-    if not force and _done(ws.corpus, to_dict(cfg.corpus)):
+    current = is_current(read_record(ws.corpus / "manifest.json"), corpus_identity(cfg.corpus))
+    if not force and current:
         log(f"corpus: up to date in {ws.corpus}")
         return ws.corpus
     write_corpus(cfg.corpus, ws.corpus, log=log)
@@ -49,12 +46,10 @@ def run_tokenizer(cfg: ExperimentConfig, log=print, force: bool = False) -> Path
     train_file = ws.corpus / "train.jsonl"
     rows = read_split(ws.corpus, "train")
     inputs = {"train.jsonl": file_hash(train_file)}
-    m = ws.tokenizer / "manifest.json"
-    if not force and m.is_file():
-        old = read_json(m)
-        if old.get("config") == to_dict(cfg.tokenizer) and old.get("inputs") == inputs:
-            log(f"tokenizer: up to date in {ws.tokenizer}")
-            return ws.tokenizer
+    ident = tokenizer_identity(cfg.tokenizer, inputs)
+    if not force and is_current(read_record(ws.tokenizer / "manifest.json"), ident):
+        log(f"tokenizer: up to date in {ws.tokenizer}")
+        return ws.tokenizer
     tok = train_tokenizer((r["text"] for r in rows), cfg.tokenizer)
     with output_lock(ws.tokenizer):
         save_tokenizer(tok, ws.tokenizer, cfg.tokenizer, inputs)
@@ -62,44 +57,24 @@ def run_tokenizer(cfg: ExperimentConfig, log=print, force: bool = False) -> Path
     return ws.tokenizer
 
 
-def blocks_folder(ws: Workspace, name: str, inputs: list[Path], block_len: int) -> Path:
-    """Where the packing of `inputs` with the workspace tokenizer into `block_len` lives."""
-    key = stable_hash(
-        [file_hash(ws.tokenizer / "tokenizer.json"), [file_hash(f) for f in inputs], block_len]
-    )
-    return ws.blocks(name, key)
-
-
 def ensure_blocks(
     ws: Workspace, name: str, inputs: list[Path], texts, block_len: int, log=print, extra=None
 ) -> Path:
-    """Pack `texts` with the workspace tokenizer unless an identical packing exists."""
+    """Pack `texts` with the workspace tokenizer unless an identical packing exists (its
+    folder is named by the packing's identity: finding blocks.json there is finding it)."""
     folder = blocks_folder(ws, name, inputs, block_len)
     if not (folder / "blocks.json").is_file():
         meta = pack_texts(load_tokenizer(ws.tokenizer), list(texts()), block_len, folder, extra)
         log(f"blocks: {name}: {meta['n_blocks']} blocks of {block_len} ({meta['n_tokens']} tokens)")
-    return folder
-    with output_lock(folder, wait=True):  # shared by runs: wait for another packer, then reuse
-        if not (folder / "blocks.json").is_file():
-            meta = pack_texts(load_tokenizer(ws.tokenizer), list(texts()), block_len, folder, extra)
-            log(
-                f"blocks: {name}: {meta['n_blocks']} blocks of {block_len} "
-                f"({meta['n_tokens']} tokens)"
-            )
     return folder
 
 
 def run_train(cfg: ExperimentConfig, log=print, progress: bool = True) -> Path:
     ws = Workspace(cfg.workdir)
     tc = cfg.train
-    check_train_config(tc)
     if not (ws.tokenizer / "tokenizer.json").is_file():
         raise UserError(f"no tokenizer in {ws.tokenizer} (run `cdsynth tokenizer` first)")
-    dist_info = init_distributed(pick_device(tc.device))
-    if tc.batch_size % dist_info.world_size:
-        raise UserError(
-            f"train.batch_size {tc.batch_size} is not divisible by {dist_info.world_size} processes"
-        )
+    dist_info = join_processes(tc)
     out = ws.run(tc.name)
     check_same_run(tc, out)
     for split in ("train", "eval"):
@@ -147,6 +122,7 @@ def run_train(cfg: ExperimentConfig, log=print, progress: bool = True) -> Path:
             synthetic_blocks=folders.get("synthetic"),
             log=log,
             progress=progress,
+            dist_info=dist_info,
         )
     return out
 

@@ -12,6 +12,7 @@ from typing import Iterable
 from .config import TokenizerConfig, to_dict
 from .errors import UserError
 from .fileio import atomic_path, write_manifest
+from .identity import output_identity
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]
 UNK_ID, BOS_ID, EOS_ID, PAD_ID = range(4)
@@ -22,8 +23,6 @@ def train_tokenizer(texts: Iterable[str], cfg: TokenizerConfig):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    if cfg.vocab_size < 256 + len(SPECIAL_TOKENS):
-        raise UserError(f"tokenizer.vocab_size must be at least {256 + len(SPECIAL_TOKENS)}")
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -45,10 +44,23 @@ def train_tokenizer(texts: Iterable[str], cfg: TokenizerConfig):
     )
 
 
+def tokenizer_identity(cfg: TokenizerConfig, inputs: dict) -> str:
+    """The identity a tokenizer records: its config and the hash of the text it was trained
+    on (`inputs`: {"train.jsonl": file hash})."""
+    return output_identity("tokenizer", to_dict(cfg), inputs)
+
+
 def save_tokenizer(tokenizer, out_dir: str | Path, cfg: TokenizerConfig, inputs: dict) -> None:
+    """Save `tokenizer` to `out_dir` atomically, with a manifest recording its identity."""
     with atomic_path(out_dir) as tmp:
         tokenizer.save_pretrained(tmp)
-        write_manifest(tmp, config=to_dict(cfg), inputs=inputs, vocab_size=len(tokenizer))
+        write_manifest(
+            tmp,
+            config=to_dict(cfg),
+            inputs=inputs,
+            identity=tokenizer_identity(cfg, inputs),
+            vocab_size=len(tokenizer),
+        )
 
 
 def load_tokenizer(path: str | Path):

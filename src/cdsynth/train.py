@@ -4,7 +4,7 @@
 
 Checkpoints are `out_dir/step_N/` folders written atomically: `save_pretrained` weights
 (safetensors), the tokenizer, `optimizer.safetensors`, `rng.safetensors` and `state.json`
-(step, tokens seen, losses, config hash). A restarted run continues from its last complete
+(step, tokens seen, losses, the run's identity). A restarted run continues from its last complete
 checkpoint; the data order and learning rate are pure functions of the step, so the result is
 the same as an uninterrupted run (bit-identical on CPU in fp32). Under `torchrun` the model is
 wrapped in DDP, each rank takes a slice of every global batch, and rank 0 writes.
@@ -30,10 +30,10 @@ from safetensors.torch import load_file, save_file
 
 from .blocks import Blocks, MixtureSampler, synthetic_rows_before
 from .config import ModelConfig, TrainConfig, to_dict
-from .distributed import barrier, bf16_supported, init_distributed, pick_device
+from .distributed import DistInfo, barrier, bf16_supported, init_distributed, pick_device
 from .errors import UserError, os_error_of
-from .fileio import atomic_path, read_json, stable_hash, warn, write_json, write_text
-from .identity import identity
+from .fileio import atomic_path, read_json, warn, write_json, write_text
+from .identity import identity, is_current, output_identity, read_record
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID, load_tokenizer
 from .workspace import latest_checkpoint
 
@@ -48,8 +48,6 @@ def build_model(mcfg: ModelConfig, vocab_size: int, dropout: float = 0.0, seed: 
     vocab = m.vocab_size or vocab_size
     if vocab < vocab_size:
         raise UserError(f"model vocab_size {vocab} is smaller than the tokenizer's {vocab_size}")
-    if m.hidden % m.heads:
-        raise UserError(f"model hidden size {m.hidden} is not divisible by {m.heads} heads")
     config = LlamaConfig(
         vocab_size=vocab,
         hidden_size=m.hidden,
@@ -68,32 +66,20 @@ def build_model(mcfg: ModelConfig, vocab_size: int, dropout: float = 0.0, seed: 
     return LlamaForCausalLM(config)
 
 
-def check_train_config(cfg: TrainConfig) -> None:
-    """Reject a bad training config before any work is done."""
-    mcfg = cfg.model.resolved()
-    if cfg.block_len > mcfg.context:
-        raise UserError(f"train.block_len {cfg.block_len} exceeds the model context {mcfg.context}")
-    if cfg.precision not in ("auto", "bf16", "fp32"):
-        raise UserError(f"train.precision must be auto, bf16 or fp32, got '{cfg.precision}'")
-    if cfg.decay not in ("matrices", "all"):
-        raise UserError(f"train.decay must be matrices or all, got '{cfg.decay}'")
-    if cfg.lr <= 0 or cfg.min_lr < 0 or cfg.weight_decay < 0 or cfg.grad_clip < 0:
-        raise UserError("train.lr must be > 0; train.min_lr, weight_decay, grad_clip >= 0")
-    if not (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1) or cfg.eps <= 0:
-        raise UserError("train.beta1 and train.beta2 must be in [0, 1), train.eps > 0")
-    if cfg.steps < 1 or cfg.batch_size < 1 or cfg.micro_batch_size < 1:
-        raise UserError("train.steps, train.batch_size and train.micro_batch_size must be >= 1")
-    if cfg.checkpoint_every < 1 or cfg.eval_every < 1:
-        raise UserError("train.checkpoint_every and train.eval_every must be >= 1")
-    if not 0 <= cfg.synthetic_ratio <= 1:
-        raise UserError(f"train.synthetic_ratio must be in [0, 1], got {cfg.synthetic_ratio}")
-    if cfg.synthetic_ratio > 0 and not cfg.synthetic:
-        raise UserError("train.synthetic_ratio > 0 needs a synthetic corpus (train.synthetic)")
+def join_processes(cfg: TrainConfig) -> DistInfo:
+    """Join the process group torchrun set up (once per run) and check that a global batch
+    splits evenly over its processes."""
+    info = init_distributed(pick_device(cfg.device))
+    if cfg.batch_size % info.world_size:
+        raise UserError(
+            f"train.batch_size {cfg.batch_size} is not divisible by {info.world_size} processes"
+        )
+    return info
 
 
 def check_same_run(cfg: TrainConfig, out_dir: Path) -> None:
     """Refuse, before anything is written, a run folder holding checkpoints of another
-    training config (`train` checks the full hash, data included, when it resumes)."""
+    training config (`train` checks the full identity, data included, when it resumes)."""
     record = Path(out_dir) / "train_config.json"
     if latest_checkpoint(out_dir) is None or not record.is_file():
         return
@@ -138,7 +124,7 @@ def n_targets(input_ids: torch.Tensor) -> int:
     return int((labels_for(input_ids) != IGNORE).sum())
 
 
-def make_optimizer(model, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+def make_optimizer(model, cfg: TrainConfig) -> torch.optim.AdamW:
     """AdamW; weight decay on matrices only (`decay: matrices`) or on every parameter
     (`decay: all`, the paper's code: its no-decay names never match LLaMA's norm weights)."""
     every = cfg.decay == "all"
@@ -252,10 +238,13 @@ def train(
     synthetic_blocks: str | Path | None = None,
     log=print,
     progress: bool = True,
+    dist_info: DistInfo | None = None,
 ) -> dict:
-    """Run (or resume) training; returns the final state dict written to the last checkpoint."""
+    """Run (or resume) training; returns the final state dict written to the last checkpoint.
+    `dist_info`: the processes `join_processes` joined (joined here when None)."""
     device = pick_device(cfg.device)
-    dist_info = init_distributed(device)
+    if dist_info is None:
+        dist_info = join_processes(cfg)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     out_dir = Path(out_dir)
@@ -267,37 +256,32 @@ def train(
         raise UserError(
             f"blocks in {train_blocks} have length {real.block_len}, config says {cfg.block_len}"
         )
-    check_train_config(cfg)
     W = dist_info.world_size
-    if cfg.batch_size % W:
-        raise UserError(f"train.batch_size {cfg.batch_size} is not divisible by {W} processes")
     sampler = MixtureSampler(real, synth, cfg.synthetic_ratio, cfg.batch_size, cfg.seed)
 
-    config_hash = stable_hash(
-        {
-            "train": identity("train", to_dict(cfg)),
-            "data": [real.meta, synth.meta if synth else None],
-        }
+    run_identity = output_identity(
+        "train", to_dict(cfg), [real.meta, synth.meta if synth else None]
     )
     model = build_model(cfg.model, len(tokenizer), cfg.dropout, cfg.seed).to(device)
-    opt = make_optimizer(model, cfg, device)
+    opt = make_optimizer(model, cfg)
     start_step, tokens_seen = 0, 0
     ckpt = latest_checkpoint(out_dir)
     if ckpt is not None:
         state = read_json(ckpt / "state.json")
-        if state["config_hash"] != config_hash:
+        if not is_current(state, run_identity):
             raise UserError(
                 f"{out_dir} holds checkpoints of a different config; choose another run name "
                 "(train.name) or delete the folder"
             )
-        from transformers import LlamaForCausalLM
-
-        loaded = LlamaForCausalLM.from_pretrained(str(ckpt), dtype=torch.float32)
-        model.load_state_dict(loaded.state_dict())
-        del loaded
-        load_optimizer(opt, ckpt)
-        set_rng_state(load_file(str(ckpt / "rng.safetensors")), device)
         start_step, tokens_seen = state["step"], state["tokens_seen"]
+        if start_step < cfg.steps:  # a finished run needs no weights
+            from transformers import LlamaForCausalLM
+
+            loaded = LlamaForCausalLM.from_pretrained(str(ckpt), dtype=torch.float32)
+            model.load_state_dict(loaded.state_dict())
+            del loaded
+            load_optimizer(opt, ckpt)
+            set_rng_state(load_file(str(ckpt / "rng.safetensors")), device)
         if dist_info.is_main:
             log(f"resuming {out_dir.name} from {ckpt.name}")
             threads = state.get("threads")
@@ -313,9 +297,9 @@ def train(
     if dist_info.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         _trim_metrics(out_dir / "metrics.jsonl", start_step)
-        write_json(
-            out_dir / "train_config.json", {"config": to_dict(cfg), "config_hash": config_hash}
-        )
+        record = out_dir / "train_config.json"
+        if not is_current(read_record(record), run_identity):
+            write_json(record, {"config": to_dict(cfg), "identity": run_identity})
     if start_step >= cfg.steps:
         return read_json(ckpt / "state.json")
 
@@ -409,7 +393,7 @@ def train(
                 "tokens_seen": tokens_seen,
                 "train_loss": train_loss,
                 "eval_loss": row.get("eval_loss"),
-                "config_hash": config_hash,
+                "identity": run_identity,
                 "threads": torch.get_num_threads(),
                 "synthetic_ratio": cfg.synthetic_ratio,
                 "synthetic_rows_total": synthetic_rows_before(

@@ -2,7 +2,8 @@
 
 Results go to OUT/<checkpoint>/<task>.json (scores per task and subtask) and
 OUT/<checkpoint>/<task>.items.jsonl (per-item scores and correctness, keyed by item id, for
-the paired bootstrap). A result whose task data and scoring rule are unchanged is not redone.
+the paired bootstrap). A result records its identity (`identity.eval_identity`: the task's data
+and scoring rule, and the checkpoint's fingerprint); a current result is not redone.
 """
 
 from __future__ import annotations
@@ -13,15 +14,9 @@ from pathlib import Path
 from ..config import EvalConfig
 from ..distributed import pick_device
 from ..errors import UserError
-from ..fileio import (
-    checkpoint_fingerprint,
-    nonfinite_weight,
-    read_json,
-    stable_hash,
-    write_json,
-    write_jsonl,
-)
+from ..fileio import checkpoint_fingerprint, nonfinite_weight, write_json, write_jsonl
 from ..hf_engine import check_weight_files
+from ..identity import eval_identity, is_current, read_record, task_identity
 from ..locks import output_lock
 from ..workspace import eval_dir, list_checkpoints, step_of
 from . import RULE_VERSIONS, load_task
@@ -63,7 +58,7 @@ def evaluate_checkpoints(
         rule = {"bos_rule": cfg.bos_rule, "leading_space": cfg.leading_space}
         if name in RULE_VERSIONS:
             rule["version"] = RULE_VERSIONS[name]
-        tasks[name] = (data, fn, stable_hash({"task": name, "data": data, "rule": rule}))
+        tasks[name] = (data, fn, task_identity(name, data, rule))
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -75,15 +70,13 @@ def evaluate_checkpoints(
             for folder in folders:
                 scorer = None
                 checkpoint = checkpoint_fingerprint(folder)
-                for name, (data, fn, task_fingerprint) in tasks.items():
+                for name, (data, fn, task_id) in tasks.items():
                     # a retrained checkpoint (same name, other weights) is scored again
-                    fingerprint = stable_hash([task_fingerprint, checkpoint])
+                    ident = eval_identity(task_id, checkpoint)
                     summary_path = out / folder.name / f"{name}.json"
-                    if (
-                        summary_path.is_file()
-                        and read_json(summary_path).get("fingerprint") == fingerprint
-                    ):
-                        results.setdefault(folder.name, {})[name] = read_json(summary_path)
+                    recorded = read_record(summary_path)
+                    if is_current(recorded, ident):
+                        results.setdefault(folder.name, {})[name] = recorded
                     else:
                         if scorer is None:
                             broken = nonfinite_weight(folder)
@@ -108,7 +101,7 @@ def evaluate_checkpoints(
                         summary = {
                             **res.summary(),
                             "checkpoint": str(folder),
-                            "fingerprint": fingerprint,
+                            "identity": ident,
                             "checkpoint_fingerprint": checkpoint,
                             "seconds": seconds,
                             "items_per_s": len(res.items) / max(seconds, 1e-9),
