@@ -18,7 +18,7 @@ from .analysis import diagnostic_rows, sample_rows
 from .config import ExperimentConfig
 from .corpus import read_split
 from .fileio import read_json
-from .stages import blocks_folder
+from .blocks import blocks_folder
 from .study import study_conditions
 from .summary import CorpusInputs
 from .tokenizer import load_tokenizer
