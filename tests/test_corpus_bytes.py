@@ -21,8 +21,8 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel, GPTNeoXConfig, GPTNeoXForCausalLM
 
 from cdsynth.config import DecodingConfig, ModelConfig
+from cdsynth.engine.hf import HFEngine
 from cdsynth.generate import generate_batch, make_engines
-from cdsynth.hf_engine import HFEngine
 from cdsynth.stages import run_generate
 from cdsynth.tokenizer import load_tokenizer
 from cdsynth.train import build_model

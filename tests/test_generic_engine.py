@@ -19,6 +19,7 @@ from transformers import (
 from cdsynth import generate as gen_mod
 from cdsynth.config import DecodingConfig, ModelConfig
 from cdsynth.decoding import step_scores
+from cdsynth.engine.hf import HFEngine, meta_model
 from cdsynth.errors import UserError
 from cdsynth.generate import (
     SpecialTokens,
@@ -26,8 +27,8 @@ from cdsynth.generate import (
     generate_batch,
     make_engines,
     row_segments,
+    shards,
 )
-from cdsynth.hf_engine import HFEngine, meta_model
 from cdsynth.stages import run_generate
 from cdsynth.tokenizer import load_tokenizer
 from cdsynth.train import build_model
@@ -184,7 +185,7 @@ def test_generic_shards_and_resume_give_the_same_corpus(models_ws, monkeypatch):
     assert [r["token_ids"] for r in read_rows(models_ws / "synthetic" / "g3")] == [
         r["token_ids"] for r in rows
     ]
-    count = interrupt_after(monkeypatch, gen_mod, "_write_batch", 2)
+    count = interrupt_after(monkeypatch, shards, "write_batch", 2)
     cfgr = tiny_config(models_ws, *GENERIC, "generate.name=gr")
     with pytest.raises(KeyboardInterrupt):
         run_generate(cfgr, log=quiet, progress=False)

@@ -5,7 +5,10 @@ workdir/tokenizer/                           cdsynth tokenizer
 workdir/blocks/<split>-<hash>/               packed on demand by training
 workdir/runs/<run>/step_N/                   cdsynth train (checkpoints)
 workdir/runs/<run>/eval/step_N/<task>.json   cdsynth eval
-workdir/synthetic/<name>/                    cdsynth generate
+workdir/synthetic/<name>/                    cdsynth generate (files: `SyntheticFiles`)
+  generate_config.json, real_tokens.json       the corpus's config record, token count cache
+  batches/batch_<b>.parquet                    one per batch, written by the shards
+  synthetic.parquet, synthetic.jsonl           merged, with manifest.json
 workdir/report/                              cdsynth experiment report
 workdir/stages/<stage>.json                  the study graph's records
 """
@@ -22,6 +25,15 @@ class Workspace:
     @property
     def corpus(self) -> Path:
         return self.root / "corpus"
+
+    def split(self, name: str) -> Path:
+        """A corpus split's file: corpus/<name>.jsonl."""
+        return self.corpus / f"{name}.jsonl"
+
+    def resolve(self, path: str | Path) -> Path:
+        """A path from a config: absolute as it is, else relative to the workdir."""
+        p = Path(path)
+        return p if p.is_absolute() else self.root / p
 
     @property
     def tokenizer(self) -> Path:
@@ -46,6 +58,36 @@ class Workspace:
 
     def stage_file(self, stage_name: str, suffix: str = ".json") -> Path:
         return self.root / "stages" / (stage_name.replace("/", "__") + suffix)
+
+
+class SyntheticFiles:
+    """The files of one synthetic corpus folder (workdir/synthetic/<name>/)."""
+
+    def __init__(self, folder: str | Path):
+        self.root = Path(folder)
+
+    @property
+    def config(self) -> Path:
+        return self.root / "generate_config.json"
+
+    @property
+    def real_tokens(self) -> Path:
+        return self.root / "real_tokens.json"
+
+    @property
+    def batches(self) -> Path:
+        return self.root / "batches"
+
+    def batch(self, b: int) -> Path:
+        return self.batches / f"batch_{b:06d}.parquet"
+
+    @property
+    def parquet(self) -> Path:
+        return self.root / "synthetic.parquet"
+
+    @property
+    def jsonl(self) -> Path:
+        return self.root / "synthetic.jsonl"
 
 
 def eval_dir(run_dir: str | Path) -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..config import EvalConfig
 from ..distributed import pick_device
+from ..engine.hf import check_weight_files
 from ..errors import UserError
 from ..fileio import (
     checkpoint_fingerprint,
@@ -21,7 +22,6 @@ from ..fileio import (
     write_json,
     write_jsonl,
 )
-from ..hf_engine import check_weight_files
 from ..locks import output_lock
 from ..workspace import eval_dir, list_checkpoints, step_of
 from . import RULE_VERSIONS, load_task
