@@ -117,14 +117,11 @@ def models_ws(tmp_path_factory, tiny_workspace):
     shutil.copytree(tiny_workspace, root)
     tok = load_tokenizer(root / "tokenizer")
     V = len(tok)
-    for name, model in {
-        "good": llama(V, 12),
-        "bad": llama(V, 13),
-        "gpt2": gpt2(V, 10),
-        "neox": neox(V, 11),
-    }.items():
-        model.save_pretrained(root / "models" / name)
-        tok.save_pretrained(root / "models" / name)
+    models = {"good": (llama, 12), "bad": (llama, 13), "gpt2": (gpt2, 10), "neox": (neox, 11)}
+    for name, (make, seed) in models.items():
+        folder = root / "models" / name
+        make(V, seed).save_pretrained(folder)
+        tok.save_pretrained(folder)
     return root
 
 

@@ -211,6 +211,14 @@ def read_rows(out):
     return pq.read_table(out / "synthetic.parquet").to_pylist()
 
 
+def test_generate_config_checks_the_prompt_file_name_at_load():
+    from cdsynth.config import GenerateConfig
+
+    with pytest.raises(UserError, match=r"prefix_file must be a \.txt or \.jsonl file"):
+        GenerateConfig(prefix_source="file", prefix_file="prompts.csv")
+    GenerateConfig(prefix_source="file", prefix_file="prompts.jsonl")
+
+
 def test_shards_and_resume_give_the_same_corpus(trained, monkeypatch):
     one = run_generate(gen_config(trained, "generate.name=one"), log=quiet, progress=False)
     rows = read_rows(one)

@@ -99,6 +99,20 @@ def test_generic_scores_equal_brute_force_without_cache():
         assert torch.isfinite(ref[torch.arange(n), torch.tensor(res.tokens[r])]).all()
 
 
+def test_both_engines_are_engines_and_only_the_lean_one_has_its_own_step():
+    """Generation sees the `Engine` protocol: no probing of what an engine can do."""
+    from cdsynth.engine import Engine, LeanLlama
+    from cdsynth.engine.decode_step import DecodeStep
+
+    rule = DecodingConfig("ancestral")
+    generic, lean = HFEngine(gpt2(VOCAB, 4), torch.float64), LeanLlama([llama(VOCAB, 5)])
+    assert isinstance(generic, Engine) and isinstance(lean, Engine)
+    assert generic.step(rule, VOCAB) is None
+    assert isinstance(lean.step(rule, VOCAB), DecodeStep)
+    lean.fused_step = False  # benches: step op by op
+    assert lean.step(rule, VOCAB) is None
+
+
 def test_generic_continuation_independent_of_batch_mates():
     engines = [HFEngine(neox(VOCAB, 3), torch.float64), HFEngine(gpt2(VOCAB, 4), torch.float64)]
     rule = DecodingConfig("cd", alpha=0.1, lam=0.5)

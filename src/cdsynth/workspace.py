@@ -65,29 +65,15 @@ class SyntheticFiles:
 
     def __init__(self, folder: str | Path):
         self.root = Path(folder)
-
-    @property
-    def config(self) -> Path:
-        return self.root / "generate_config.json"
-
-    @property
-    def real_tokens(self) -> Path:
-        return self.root / "real_tokens.json"
-
-    @property
-    def batches(self) -> Path:
-        return self.root / "batches"
+        self.config = self.root / "generate_config.json"  # the shards' shared record
+        self.real_tokens = self.root / "real_tokens.json"  # the real train split's size
+        self.batches = self.root / "batches"
+        self.parquet = self.root / "synthetic.parquet"
+        self.jsonl = self.root / "synthetic.jsonl"
 
     def batch(self, b: int) -> Path:
+        """Batch b's rows: batches/batch_<b, 6 digits>.parquet."""
         return self.batches / f"batch_{b:06d}.parquet"
-
-    @property
-    def parquet(self) -> Path:
-        return self.root / "synthetic.parquet"
-
-    @property
-    def jsonl(self) -> Path:
-        return self.root / "synthetic.jsonl"
 
 
 def eval_dir(run_dir: str | Path) -> Path:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -51,6 +51,7 @@ class Dropout:
 StepFn = Callable[[torch.Tensor, torch.Tensor, Any, torch.Tensor, torch.Tensor], Choice]
 
 
+@runtime_checkable
 class Engine(Protocol):
     """Models that run in lock-step on left-padded rows, each engine with its own KV cache."""
 
