@@ -86,8 +86,14 @@ def step_of(path: str | Path) -> int:
     return int(Path(path).name[len("step_") :])
 
 
+def checkpoint_state(path: str | Path) -> Path:
+    """A checkpoint's state.json (its step, written last: a checkpoint without it is partial;
+    a Hub or foreign checkpoint has none)."""
+    return Path(path) / "state.json"
+
+
 def _is_checkpoint(p: Path) -> bool:
-    return p.is_dir() and p.name[len("step_") :].isdigit() and (p / "state.json").is_file()
+    return p.is_dir() and p.name[len("step_") :].isdigit() and checkpoint_state(p).is_file()
 
 
 def list_checkpoints(run_dir: str | Path) -> list[Path]:

@@ -29,8 +29,8 @@ from ..fileio import (
 )
 from ..identity import identity
 from ..locks import output_lock
-from ..workspace import SyntheticFiles, Workspace
-from . import shards
+from ..workspace import SyntheticFiles, Workspace, checkpoint_state
+from . import shards  # shards.write_batch by name: tests stop a run there
 from .loop import generate_batch, special_tokens
 from .prefixes import (
     encode_prefixes,
@@ -124,7 +124,7 @@ def choose_engine(requested: str, good_meta, bad_meta, dropout: bool) -> tuple[s
 
 
 def _checkpoint_step(path: Path) -> int | None:
-    state = path / "state.json"
+    state = checkpoint_state(path)
     return read_json(state).get("step") if state.is_file() else None
 
 
