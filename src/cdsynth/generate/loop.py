@@ -12,7 +12,8 @@ graph); otherwise the engines' `forward` and `choose` run op by op.
 
 The token picked for completion j of prefix i at step t uses the uniform
 keyed_uniform(seed, STREAM_SAMPLE, i, j, t), so a row's text does not depend on the batch it
-landed in (up to floating-point rounding of batch mates' padding).
+landed in or its batch mates (except through floating-point rounding), nor on the shard or
+process that ran it (shards.py).
 """
 
 from __future__ import annotations
