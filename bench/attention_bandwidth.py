@@ -22,7 +22,7 @@ import time
 
 import torch
 
-from cdsynth.cpu_attention import kernel_available, reference_attention
+from cdsynth.engine.cpu_attention import kernel_available, reference_attention
 
 
 def per_call_ms(fn, n=20) -> float:

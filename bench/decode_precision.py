@@ -32,13 +32,13 @@ import time
 import numpy as np
 import torch
 
-from cdsynth import llama_forward
 from cdsynth.config import DecodingConfig, ModelConfig
 from cdsynth.decoding import sample, step_scores
+from cdsynth.engine import lean as lean_engine
+from cdsynth.engine.keyed_random import STREAM_SAMPLE, keyed_uniform
+from cdsynth.engine.lean import LeanLlama
+from cdsynth.engine.llama_math import rms_norm
 from cdsynth.generate import left_pad
-from cdsynth.keyed_random import STREAM_SAMPLE, keyed_uniform
-from cdsynth.llama_forward import LeanLlama
-from cdsynth.llama_math import rms_norm
 from cdsynth.train import build_model
 
 RULES = {"cd": DecodingConfig("cd", alpha=0.1, lam=1.0), "no-contrast": DecodingConfig("ancestral")}
@@ -109,7 +109,7 @@ def compare(good, bad, prefixes, steps: int, seed: int = 0) -> dict:
     n32, w32 = f32.norm, f32.lm_head  # the checkpoint's final norm and lm_head, float32
     n16, w16 = n32.to(torch.bfloat16), w32.to(torch.bfloat16)
     captured = {}
-    real_head = llama_forward.lm_head
+    real_head = lean_engine.lm_head
 
     def capturing_head(x, norm, weight, eps):  # the bf16 engine's head: keep its input
         captured["x"] = x
@@ -135,11 +135,11 @@ def compare(good, bad, prefixes, steps: int, seed: int = 0) -> dict:
     stats = {(h, r): [0, 0, 0.0, 0.0] for h in HEADS for r in RULES}
 
     def run(step_ids, pos, slot, upto):
-        llama_forward.lm_head = capturing_head
+        lean_engine.lm_head = capturing_head
         try:
             logits16 = b16.forward(step_ids, pos, c16, slot, valid[:, :upto])
         finally:
-            llama_forward.lm_head = real_head
+            lean_engine.lm_head = real_head
         return f32.forward(step_ids, pos, c32, slot, valid[:, :upto]), heads_of(
             captured["x"], logits16
         )

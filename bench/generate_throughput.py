@@ -36,8 +36,8 @@ import numpy as np
 import torch
 
 from cdsynth.config import PRESETS, DecodingConfig, ModelConfig
+from cdsynth.engine.hf import HFEngine
 from cdsynth.generate import generate_batch, make_engines
-from cdsynth.hf_engine import HFEngine
 from cdsynth.train import build_model
 
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
@@ -118,15 +118,15 @@ def ours(engines, prefixes, new):
 
 def ablate(parts: set[str]) -> None:
     """Switch parts of the one-graph decode step off (for the record of what each buys)."""
-    import cdsynth.cpu_attention
-    import cdsynth.kernels
+    import cdsynth.engine.cpu_attention
+    import cdsynth.engine.kernels
 
     if unknown := parts - {"packed", "kernel", "graph"}:
         raise SystemExit(f"--without: unknown parts {sorted(unknown)}")
     if "packed" in parts:
-        cdsynth.kernels.can_pack = lambda device, dtype: False
+        cdsynth.engine.kernels.can_pack = lambda device, dtype: False
     if "kernel" in parts:
-        cdsynth.cpu_attention.use_kernel = lambda device: False
+        cdsynth.engine.cpu_attention.use_kernel = lambda device: False
 
 
 def sync(device) -> None:

@@ -605,14 +605,14 @@ _SMALL_STORIES = ["corpus.storyworld_words=3000", "corpus.eval_fraction=0.1"]
 
 
 def test_a_resumed_generation_says_from_which_batch(workspace, monkeypatch, capsys):
-    from cdsynth import generate as generate_mod
+    from cdsynth.generate import shards as generate_mod
     from cdsynth.stages import run_train
 
     from .conftest import interrupt_after, tiny_config
 
     run_train(tiny_config(workspace), log=quiet, progress=False)
     args = tiny_generate_args(workspace)
-    interrupt_after(monkeypatch, generate_mod, "_write_batch", 2)
+    interrupt_after(monkeypatch, generate_mod, "write_batch", 2)
     code, _, _ = run_cli(monkeypatch, capsys, *args)
     assert code == 130
     monkeypatch.undo()

@@ -21,8 +21,8 @@ import torch
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 from cdsynth.config import DecodingConfig  # noqa: E402
+from cdsynth.engine.lean import LeanLlama  # noqa: E402
 from cdsynth.generate import generate_batch, left_pad, make_engines  # noqa: E402
-from cdsynth.llama_forward import LeanLlama  # noqa: E402
 from cdsynth.stages import run_generate, run_train  # noqa: E402
 from cdsynth.workspace import Workspace  # noqa: E402
 

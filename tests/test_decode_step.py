@@ -8,12 +8,12 @@ import torch
 import torch.nn.functional as F
 
 from cdsynth.config import DecodingConfig
-from cdsynth.cpu_attention import kernel_available, reference_attention
-from cdsynth.decode_step import decode_step
 from cdsynth.decoding import choose, step_scores
+from cdsynth.engine.cpu_attention import kernel_available, reference_attention
+from cdsynth.engine.decode_step import decode_step
+from cdsynth.engine.kernels import can_pack, linear, pack_weights, release
+from cdsynth.engine.lean import LeanLlama
 from cdsynth.generate import generate_batch, make_engines
-from cdsynth.kernels import can_pack, linear, pack_weights, release
-from cdsynth.llama_forward import LeanLlama
 
 from .test_generate import prefixes_of, random_model
 
@@ -163,7 +163,7 @@ def test_step_reports_non_finite_logits():
 
 
 def test_kernel_that_cannot_be_built_warns_and_the_reference_runs(monkeypatch):
-    from cdsynth import cpu_attention
+    from cdsynth.engine import cpu_attention
 
     def broken():
         raise RuntimeError("g++ failed: no compiler here")
@@ -187,7 +187,7 @@ def scans_over_expressions(rule, lean, steps=3):
     whose input is computed inside the graph rather than read from a graph input."""
     from torch._dynamo.backends.common import aot_autograd
 
-    from cdsynth.decode_step import RECOMPILE_LIMIT, _step
+    from cdsynth.engine.decode_step import RECOMPILE_LIMIT, _step
 
     graphs = []
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from cdsynth.keyed_random import STREAM_DROPOUT, keyed_uniform
-from cdsynth.llama_forward import Dropout, LeanLlama, keyed_uniform_torch
+from cdsynth.engine import Dropout, LeanLlama
+from cdsynth.engine.keyed_random import STREAM_DROPOUT, keyed_uniform, keyed_uniform_torch
 
 VOCAB = 50
 SEED = 3
@@ -168,7 +168,7 @@ def test_the_two_kinds_differ_and_unknown_kind_is_rejected():
 
 def test_fused_one_query_attention_applies_the_mask_as_matmul_attention():
     """One-token steps in bf16 run `attend(fused=True)` (compiled); it drops as the matmuls do."""
-    from cdsynth.llama_forward import attend
+    from cdsynth.engine.llama_math import attend
 
     g = torch.Generator().manual_seed(0)
     q = torch.randn(2, 3, 4, 1, 8, generator=g, dtype=torch.float64)
@@ -185,7 +185,7 @@ def test_fused_one_query_attention_applies_the_mask_as_matmul_attention():
 def test_output_layer_is_float32_whatever_the_weights():
     """A bf16 engine's logits: its last hidden state through the checkpoint's float32 final
     norm and lm_head, product in float32 (not bf16 weights, not a bf16 product)."""
-    from cdsynth import llama_forward
+    from cdsynth.engine import lean as lean_engine
 
     good = hf_model(5, torch.float32)
     lean = LeanLlama([good], torch.bfloat16, compile_decode=False)
@@ -193,17 +193,17 @@ def test_output_layer_is_float32_whatever_the_weights():
     assert torch.equal(lean.lm_head[0], good.lm_head.weight.t())
     assert torch.equal(lean.norm[0, 0], good.model.norm.weight)
     seen = {}
-    real = llama_forward.lm_head
+    real = lean_engine.lm_head
 
     def spy(x, norm, weight, eps):
         seen["x"] = x
         return real(x, norm, weight, eps)
 
-    llama_forward.lm_head = spy
+    lean_engine.lm_head = spy
     try:
         logits = decode(lean, [[1, 5, 9, 4], [1, 7]], torch.tensor([[6, 7], [8, 9]]))
     finally:
-        llama_forward.lm_head = real
+        lean_engine.lm_head = real
     x = seen["x"][0].float()  # (rows, hidden), the last step
     h = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + good.config.rms_norm_eps)
     ref = (good.model.norm.weight * h) @ good.lm_head.weight.t()
@@ -211,6 +211,6 @@ def test_output_layer_is_float32_whatever_the_weights():
     torch.testing.assert_close(logits[-1, 0], ref, rtol=1e-6, atol=1e-5)
     # and a bf16 product of the same hidden state would not be that
     bf = torch.bmm(
-        llama_forward.rms_norm(seen["x"], lean.norm.bfloat16(), lean.eps), lean.lm_head.bfloat16()
+        lean_engine.rms_norm(seen["x"], lean.norm.bfloat16(), lean.eps), lean.lm_head.bfloat16()
     )
     assert (bf[0].float() - ref).abs().max() > 10 * (logits[-1, 0] - ref).abs().max()

@@ -414,7 +414,7 @@ def test_model_without_tree_support_is_scored_padded(tok):
 def test_packed_llama_equals_transformers_forward(tok):
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from cdsynth.evaluate.packed_llama import PackedLlama
+    from cdsynth.engine.packed_llama import PackedLlama
     from cdsynth.evaluate.prefix_tree import model_inputs, pack
 
     torch.manual_seed(0)
@@ -444,7 +444,7 @@ def test_packed_llama_equals_transformers_forward(tok):
 def test_other_architectures_use_the_tree_through_their_own_forward(tok):
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from cdsynth.evaluate.packed_llama import PackedLlama
+    from cdsynth.engine.packed_llama import PackedLlama
 
     torch.manual_seed(0)
     gpt2 = GPT2LMHeadModel(

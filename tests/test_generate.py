@@ -8,9 +8,9 @@ import torch
 from cdsynth import generate as gen_mod
 from cdsynth.config import DecodingConfig, ModelConfig
 from cdsynth.decoding import step_scores
+from cdsynth.engine.lean import LeanLlama
 from cdsynth.errors import UserError
-from cdsynth.generate import generate_batch, make_engines, work_items
-from cdsynth.llama_forward import LeanLlama
+from cdsynth.generate import generate_batch, make_engines, shards, work_items
 from cdsynth.stages import run_generate, run_train
 from cdsynth.train import build_model
 
@@ -66,7 +66,7 @@ def test_stacked_models_equal_separate_models():
 
 
 def test_fused_one_query_attention_matches_matmul_attention():
-    from cdsynth.llama_forward import attend
+    from cdsynth.engine.llama_math import attend
 
     g = torch.Generator().manual_seed(0)
     q = torch.randn(2, 3, 4, 1, 8, generator=g, dtype=torch.float64)
@@ -211,6 +211,14 @@ def read_rows(out):
     return pq.read_table(out / "synthetic.parquet").to_pylist()
 
 
+def test_generate_config_checks_the_prompt_file_name_at_load():
+    from cdsynth.config import GenerateConfig
+
+    with pytest.raises(UserError, match=r"prefix_file must be a \.txt or \.jsonl file"):
+        GenerateConfig(prefix_source="file", prefix_file="prompts.csv")
+    GenerateConfig(prefix_source="file", prefix_file="prompts.jsonl")
+
+
 def test_shards_and_resume_give_the_same_corpus(trained, monkeypatch):
     one = run_generate(gen_config(trained, "generate.name=one"), log=quiet, progress=False)
     rows = read_rows(one)
@@ -227,7 +235,7 @@ def test_shards_and_resume_give_the_same_corpus(trained, monkeypatch):
     assert [r["token_ids"] for r in read_rows(three)] == [r["token_ids"] for r in rows]
     assert [r["text"] for r in read_rows(three)] == [r["text"] for r in rows]
     # a run killed after two batches, then restarted, loses and duplicates nothing
-    count = interrupt_after(monkeypatch, gen_mod, "_write_batch", 2)
+    count = interrupt_after(monkeypatch, shards, "write_batch", 2)
     cfgr = gen_config(trained, "generate.name=resumed")
     with pytest.raises(KeyboardInterrupt):
         run_generate(cfgr, log=quiet, progress=False)

@@ -19,6 +19,7 @@ from transformers import (
 from cdsynth import generate as gen_mod
 from cdsynth.config import DecodingConfig, ModelConfig
 from cdsynth.decoding import step_scores
+from cdsynth.engine.hf import HFEngine, meta_model
 from cdsynth.errors import UserError
 from cdsynth.generate import (
     SpecialTokens,
@@ -26,8 +27,8 @@ from cdsynth.generate import (
     generate_batch,
     make_engines,
     row_segments,
+    shards,
 )
-from cdsynth.hf_engine import HFEngine, meta_model
 from cdsynth.stages import run_generate
 from cdsynth.tokenizer import load_tokenizer
 from cdsynth.train import build_model
@@ -96,6 +97,20 @@ def test_generic_scores_equal_brute_force_without_cache():
         fin = torch.isfinite(ref)
         torch.testing.assert_close(ours[fin], ref[fin], rtol=0, atol=1e-6)
         assert torch.isfinite(ref[torch.arange(n), torch.tensor(res.tokens[r])]).all()
+
+
+def test_both_engines_are_engines_and_only_the_lean_one_has_its_own_step():
+    """Generation sees the `Engine` protocol: no probing of what an engine can do."""
+    from cdsynth.engine import Engine, LeanLlama
+    from cdsynth.engine.decode_step import DecodeStep
+
+    rule = DecodingConfig("ancestral")
+    generic, lean = HFEngine(gpt2(VOCAB, 4), torch.float64), LeanLlama([llama(VOCAB, 5)])
+    assert isinstance(generic, Engine) and isinstance(lean, Engine)
+    assert generic.step(rule, VOCAB) is None
+    assert isinstance(lean.step(rule, VOCAB), DecodeStep)
+    lean.fused_step = False  # benches: step op by op
+    assert lean.step(rule, VOCAB) is None
 
 
 def test_generic_continuation_independent_of_batch_mates():
@@ -184,7 +199,7 @@ def test_generic_shards_and_resume_give_the_same_corpus(models_ws, monkeypatch):
     assert [r["token_ids"] for r in read_rows(models_ws / "synthetic" / "g3")] == [
         r["token_ids"] for r in rows
     ]
-    count = interrupt_after(monkeypatch, gen_mod, "_write_batch", 2)
+    count = interrupt_after(monkeypatch, shards, "write_batch", 2)
     cfgr = tiny_config(models_ws, *GENERIC, "generate.name=gr")
     with pytest.raises(KeyboardInterrupt):
         run_generate(cfgr, log=quiet, progress=False)

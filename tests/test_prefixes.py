@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from cdsynth.prefixes import chunk_text, seed_chunks
+from cdsynth.generate.prefixes import chunk_text, seed_chunks
 
 from .conftest import SHARED_DATA
 

@@ -310,6 +310,10 @@ class GenerateConfig:
             (self.prefix_source == "file") == (self.prefix_file is not None),
             f"{k}.prefix_file goes with {k}.prefix_source=file (and needs it)",
         )
+        _require(
+            self.prefix_file is None or Path(self.prefix_file).suffix in (".txt", ".jsonl"),
+            f"{k}.prefix_file must be a .txt or .jsonl file, got {self.prefix_file}",
+        )
         bad = set(self.formats) - {"parquet", "jsonl"}
         _require(bool(self.formats) and not bad, f"{k}.formats must list parquet and/or jsonl")
 

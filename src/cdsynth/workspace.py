@@ -5,7 +5,10 @@ workdir/tokenizer/                           cdsynth tokenizer
 workdir/blocks/<split>-<hash>/               packed on demand by training
 workdir/runs/<run>/step_N/                   cdsynth train (checkpoints)
 workdir/runs/<run>/eval/step_N/<task>.json   cdsynth eval
-workdir/synthetic/<name>/                    cdsynth generate
+workdir/synthetic/<name>/                    cdsynth generate (files: `SyntheticFiles`)
+  generate_config.json, real_tokens.json       the corpus's config record, token count cache
+  batches/batch_<b>.parquet                    one per batch, written by the shards
+  synthetic.parquet, synthetic.jsonl           merged, with manifest.json
 workdir/report/                              cdsynth experiment report
 workdir/stages/<stage>.json                  the study graph's records
 """
@@ -22,6 +25,15 @@ class Workspace:
     @property
     def corpus(self) -> Path:
         return self.root / "corpus"
+
+    def split(self, name: str) -> Path:
+        """A corpus split's file: corpus/<name>.jsonl."""
+        return self.corpus / f"{name}.jsonl"
+
+    def resolve(self, path: str | Path) -> Path:
+        """A path from a config: absolute as it is, else relative to the workdir."""
+        p = Path(path)
+        return p if p.is_absolute() else self.root / p
 
     @property
     def tokenizer(self) -> Path:
@@ -48,6 +60,22 @@ class Workspace:
         return self.root / "stages" / (stage_name.replace("/", "__") + suffix)
 
 
+class SyntheticFiles:
+    """The files of one synthetic corpus folder (workdir/synthetic/<name>/)."""
+
+    def __init__(self, folder: str | Path):
+        self.root = Path(folder)
+        self.config = self.root / "generate_config.json"  # the shards' shared record
+        self.real_tokens = self.root / "real_tokens.json"  # the real train split's size
+        self.batches = self.root / "batches"
+        self.parquet = self.root / "synthetic.parquet"
+        self.jsonl = self.root / "synthetic.jsonl"
+
+    def batch(self, b: int) -> Path:
+        """Batch b's rows: batches/batch_<b, 6 digits>.parquet."""
+        return self.batches / f"batch_{b:06d}.parquet"
+
+
 def eval_dir(run_dir: str | Path) -> Path:
     """Where the evaluation of a run's checkpoints goes: RUN/eval/step_N/."""
     return Path(run_dir) / "eval"
@@ -58,8 +86,14 @@ def step_of(path: str | Path) -> int:
     return int(Path(path).name[len("step_") :])
 
 
+def checkpoint_state(path: str | Path) -> Path:
+    """A checkpoint's state.json (its step, written last: a checkpoint without it is partial;
+    a Hub or foreign checkpoint has none)."""
+    return Path(path) / "state.json"
+
+
 def _is_checkpoint(p: Path) -> bool:
-    return p.is_dir() and p.name[len("step_") :].isdigit() and (p / "state.json").is_file()
+    return p.is_dir() and p.name[len("step_") :].isdigit() and checkpoint_state(p).is_file()
 
 
 def list_checkpoints(run_dir: str | Path) -> list[Path]:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from ..config import EvalConfig
 from ..distributed import pick_device
+from ..engine.hf import check_weight_files
 from ..errors import UserError
 from ..fileio import checkpoint_fingerprint, nonfinite_weight, write_json, write_jsonl
-from ..hf_engine import check_weight_files
 from ..identity import eval_identity, is_current, read_record, task_identity
 from ..locks import output_lock
 from ..workspace import eval_dir, list_checkpoints, step_of

@@ -46,10 +46,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..engine.hf import load_causal_lm
+from ..engine.kernels import can_pack
+from ..engine.packed_llama import PackedLlama, packed_output_layer
 from ..errors import UserError
-from ..hf_engine import load_causal_lm
-from ..kernels import can_pack
-from .packed_llama import PackedLlama, packed_output_layer
 from .prefix_tree import model_inputs, pack
 
 BOS_RULES = ("bos", "eos", "none")

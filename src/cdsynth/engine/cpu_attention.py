@@ -4,7 +4,7 @@
 
 writes the new token's k, v (M, B, KV, D) into slot key_valid.shape[1] - 1 of the cache
 (M, B, KV, Lmax, D) and attends q (M, B, H, D) over the valid slots: (M, B, H, D). The reference is
-`reference_attention`: the same write, then `llama_forward.attend` (torch ops; tests compare
+`reference_attention`: the same write, then `llama_math.attend` (torch ops; tests compare
 the two). On a CPU the compiled graph of that reference reads the cache at ~10 GB/s, a
 quarter of the measured bandwidth (it makes several passes and a horizontal sum per key);
 the kernel makes one pass over K and one over V per (model, row, head), in float32 (float64
@@ -31,14 +31,14 @@ from pathlib import Path
 
 import torch
 
+from .llama_math import attend
+
 SOURCE = Path(__file__).parent / "csrc" / "decode_attention.cpp"
 FLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-shared", "-fPIC", "-std=c++17"]
 
 
 def reference_attention(q, k, v, k_cache, v_cache, key_valid):
     """The kernel's reference: torch ops (what runs off the CPU, and in tests)."""
-    from .llama_forward import attend
-
     end = key_valid.shape[1]
     # narrow + copy_, not an index: a compiled graph keeps the slot symbolic
     k_cache.narrow(3, end - 1, 1).copy_(k[:, :, :, None])

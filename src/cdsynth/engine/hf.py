@@ -1,5 +1,5 @@
-"""The generic decoding engine: any Hugging Face causal LM behind the interface `generate_batch`
-uses, so GOOD and BAD may be of different architectures (a GPT-2 GOOD with a Pythia BAD).
+"""The generic decoding engine: any Hugging Face causal LM behind the `Engine` protocol
+(protocol.py), so GOOD and BAD may be of different architectures (a GPT-2 GOOD with a Pythia BAD).
 
     model = load_causal_lm(path, torch.bfloat16)           # safetensors only; one clear error
     engine = HFEngine(model, torch.bfloat16, "cpu")
@@ -13,7 +13,7 @@ passes the model an explicit `attention_mask` over every cache slot (0 for paddi
 padded row is computed as if it were alone, for absolute position embeddings (GPT-2) and
 rotary ones (GPT-NeoX, LLaMA, Qwen) alike. Only the last position's logits are computed where
 the model takes `logits_to_keep`; on a CPU one-token steps use eager attention (faster there
-than SDPA), prompts the model's own. The lean stacked engine (`llama_forward.LeanLlama`) is
+than SDPA), prompts the model's own. The lean stacked engine (`lean.LeanLlama`) is
 faster for LLaMA pairs; this one runs whatever `AutoModelForCausalLM` runs, with no dropout
 amateur.
 
@@ -32,7 +32,8 @@ from pathlib import Path
 
 import torch
 
-from .errors import UserError
+from ..errors import UserError
+from .protocol import Dropout
 
 
 def first_line(e: BaseException) -> str:
@@ -150,7 +151,7 @@ class HFCache:
 
 
 class HFEngine:
-    """One `AutoModelForCausalLM` with the engine interface of `llama_forward.LeanLlama`."""
+    """One `AutoModelForCausalLM` as an `Engine` (protocol.py): forward only, no own step."""
 
     n_models = 1
 
@@ -196,6 +197,10 @@ class HFEngine:
         buffer cost more than the per-step concatenation they save.)"""
         return HFCache()
 
+    def step(self, rule, vocab: int | None) -> None:
+        """No one-call step: the caller runs `forward` and `decoding.choose`."""
+        return None
+
     @torch.no_grad()
     def forward(
         self,
@@ -204,7 +209,7 @@ class HFEngine:
         cache: HFCache,
         start: int,
         key_valid: torch.Tensor,
-        dropout=None,
+        dropout: Dropout | None = None,
     ) -> torch.Tensor:
         """Run `ids` (B, T) at cache slots [start, start + T); positions (B, T); key_valid
         (B, start + T) bool. Returns last-position logits (1, B, vocab), float32 (float64 for

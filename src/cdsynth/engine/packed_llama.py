@@ -14,9 +14,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..kernels import packed_linear
-from ..llama_forward import unsupported
-from ..llama_math import fused_gate_up, fused_qkv, rms_norm, rope_tables, rotate
+from .kernels import packed_linear
+from .lean import unsupported
+from .llama_math import fused_gate_up, fused_qkv, rms_norm, rope_tables, rotate
 
 
 def packed_output_layer(linear, rows: int):

@@ -11,9 +11,10 @@ overhead that dominates decoding small models on a CPU. Differences from a plain
   positions as unpadded ones;
 - logits for the last position only, from a final norm and vocabulary projection computed in
   float32 (float64 for a float64 model) whatever the weights' dtype;
-- `decode_logits`, one token per row as a pure function of the weights (products on
-  oneDNN-packed copies, attention by our CPU kernel, cpu_attention.py): what the compiled
-  decode step (decode_step.py) traces; `forward` serves prompts and the dropout amateur;
+- `step` (decode_step.py): one token per row as one compiled graph over the weights laid out
+  by `decode_weights` (products on oneDNN-packed copies, attention by our CPU kernel,
+  cpu_attention.py); `forward` serves prompts and the dropout amateur, and is the eager
+  reference the step is tested against;
 - optional dropout in one stacked model (a "dropout amateur"), with masks from keyed
   randomness so they do not depend on batching: on the attention probabilities (the paper's:
   HF's LlamaForCausalLM in train mode with `attention_dropout=p`), or on the attention and MLP
@@ -22,7 +23,6 @@ overhead that dominates decoding small models on a CPU. Differences from a plain
 
 from __future__ import annotations
 
-import math
 import weakref
 from dataclasses import dataclass
 
@@ -30,9 +30,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import UserError
-from .keyed_random import STREAM_DROPOUT, keyed_uniform
-from .llama_math import fused_gate_up, fused_qkv, rms_norm, rope_tables, rotate
+from ..config import DecodingConfig
+from ..errors import UserError
+from .decode_step import DecodeSpec, decode_logits, decode_step
+from .keyed_random import STREAM_DROPOUT, keyed_uniform, keyed_uniform_torch
+from .llama_math import attend, fused_gate_up, fused_qkv, rms_norm, rope_tables, rotate
+from .protocol import Dropout, StepFn
 
 DECODE_ROWS = 64  # rows per product that packed decode weights are laid out for
 
@@ -41,31 +44,6 @@ DECODE_ROWS = 64  # rows per product that packed decode weights are laid out for
 class KVCache:
     keys: list[torch.Tensor]  # per layer (models, batch, kv_heads, max_len, head_dim)
     values: list[torch.Tensor]
-
-
-DROPOUT_KINDS = ("attention", "residual")
-
-
-@dataclass(frozen=True)
-class Dropout:
-    """Dropout with probability `p` on stacked model `model`; `row_keys` (batch, 2) are
-    (prefix, completion) ids. Kept values are scaled by 1/(1-p).
-
-    kind "attention" (the paper's amateur: GOOD with `config.attention_dropout = p` in train
-    mode): on the attention probabilities after softmax, as HF Llama's eager attention does;
-    a mask depends on (seed, row key, layer, head, query position, key position) only.
-    kind "residual": on every attention output and MLP output; a mask depends on (seed, row
-    key, position, layer, branch, unit) only."""
-
-    p: float
-    seed: int
-    row_keys: np.ndarray
-    model: int = 1
-    kind: str = "attention"
-
-    def __post_init__(self):
-        if self.kind not in DROPOUT_KINDS:
-            raise ValueError(f"unknown dropout kind '{self.kind}' (attention or residual)")
 
 
 def shape_of(config) -> tuple:
@@ -102,8 +80,28 @@ def _check_supported(hf_model) -> None:
         raise UserError(reason)
 
 
+def make_engines(
+    good_hf, bad_hf=None, dtype=torch.float32, device="cpu", bad_dropout: float = 0.0
+) -> list[LeanLlama]:
+    """Lean engines whose stacked models are [GOOD] or [GOOD, BAD], in that order.
+
+    Same-shaped GOOD and BAD (an earlier checkpoint, or GOOD itself as a dropout amateur) are
+    stacked into one engine; a differently shaped BAD (a smaller model) gets its own."""
+    if bad_hf is None:
+        return [LeanLlama([good_hf, good_hf] if bad_dropout > 0 else [good_hf], dtype, device)]
+    if good_hf.config.vocab_size != bad_hf.config.vocab_size:
+        raise UserError(
+            f"GOOD and BAD vocabularies differ ({good_hf.config.vocab_size} vs "
+            f"{bad_hf.config.vocab_size})"
+        )
+    if shape_of(good_hf.config) == shape_of(bad_hf.config):
+        return [LeanLlama([good_hf, bad_hf], dtype, device)]
+    return [LeanLlama([good_hf], dtype, device), LeanLlama([bad_hf], dtype, device)]
+
+
 class LeanLlama:
-    """Weights of M same-shaped LlamaForCausalLM models laid out for decoding, stacked on dim 0."""
+    """Weights of M same-shaped LlamaForCausalLM models laid out for decoding, stacked on dim 0;
+    an `Engine` (protocol.py)."""
 
     def __init__(
         self,
@@ -130,7 +128,7 @@ class LeanLlama:
         # the whole decode step as one compiled graph (decode_step.py), in bf16 and fp32
         self.compile_step = compile_decode and dtype in (torch.bfloat16, torch.float32)
         self._decode_weights = None
-        self.fused_step = True  # generate_batch steps with decode_step (False: per-op, benches)
+        self.fused_step = True  # `step` gives the one-graph step (False: None, per-op; benches)
         self.steps = {}  # decode_step.DecodeStep per (rule, vocab), made on first use
         self.n_heads = cfg.num_attention_heads
         self.n_kv = cfg.num_key_value_heads
@@ -174,6 +172,11 @@ class LeanLlama:
         head = torch.float64 if dtype == torch.float64 else torch.float32
         self.norm = stack(lambda m: m.model.norm.weight, to=head)[:, None, :]
         self.lm_head = stack(lambda m: m.lm_head.weight, transpose=True, to=head)
+
+    def step(self, rule: DecodingConfig, vocab: int | None) -> StepFn | None:
+        """The one-graph decode step (decode_step.py) for `rule` and `vocab`, made once per
+        engine; None when `fused_step` is off (the caller steps op by op)."""
+        return decode_step(self, rule, vocab) if self.fused_step else None
 
     def new_cache(self, batch: int, max_len: int) -> KVCache:
         shape = (self.n_models, batch, self.n_kv, max_len, self.head_dim)
@@ -353,27 +356,6 @@ def layer_pre(x, norm_in, qkv, cos, sin, n_heads: int, n_kv: int, eps: float):
     return q, k, v.view(M, B, T, n_kv, D).transpose(2, 3)
 
 
-def attend(q, k, v, mask, fused: bool, keep=None):
-    """Softmax attention; q (M, B, H, T, D), k and v (M, B, KV, L, D), mask (B, 1, T, L).
-    `fused` (one query per row): products and sums the compiler fuses into one pass over the
-    cache; otherwise matmuls. Scores in float32 (float64 for a float64 model). `keep`
-    (M, B, H, T, L): an optional dropout multiplier of the attention probabilities."""
-    if k.shape[2] != q.shape[2]:
-        rep = q.shape[2] // k.shape[2]
-        k, v = k.repeat_interleave(rep, dim=2), v.repeat_interleave(rep, dim=2)
-    acc = torch.float64 if q.dtype == torch.float64 else torch.float32
-    scale = 1.0 / math.sqrt(q.shape[-1])
-    if fused:
-        s = (q.to(acc) * k.to(acc)).sum(-1) * scale  # (M, B, H, L)
-        p = torch.softmax(s.masked_fill(~mask[:, :, 0], -math.inf), dim=-1)
-        p = p if keep is None else p * keep[:, :, :, 0]
-        return (p.unsqueeze(-1) * v.to(acc)).sum(-2, keepdim=True).to(q.dtype)
-    s = torch.matmul(q.to(acc), k.to(acc).transpose(-1, -2)) * scale
-    p = torch.softmax(s.masked_fill(~mask, -math.inf), dim=-1)
-    p = p if keep is None else p * keep
-    return torch.matmul(p, v.to(acc)).to(q.dtype)
-
-
 def layer_post(
     x,
     q,
@@ -406,90 +388,6 @@ def lm_head(x, norm, weight, eps: float):
     """Final norm and vocabulary projection of the last position: (M, B, vocab) logits, in
     the dtype of `norm` and `weight` (float32, or float64), whatever the dtype of x."""
     return torch.bmm(rms_norm(x.to(weight.dtype), norm, eps), weight)
-
-
-@dataclass(frozen=True)
-class DecodeSpec:
-    """The sizes and constants of a one-token step (what a compiled step specializes on)."""
-
-    n_heads: int
-    n_kv: int
-    head_dim: int
-    eps: float
-    rope_scale: float
-
-
-def decode_logits(w: dict, spec: DecodeSpec, ids, positions, keys, values, key_valid):
-    """One new token per row through every stacked model, written at cache slot
-    key_valid.shape[1] - 1. w: `LeanLlama.decode_weights()`; ids and positions (B,); keys and
-    values: the cache's per-layer tensors; key_valid (B, slot + 1) bool. Returns (M, B, vocab)
-    logits as `LeanLlama.forward` does for one token, from the same math (tests compare the
-    two). Pure and free of branches on data: the function the compiled decode step traces."""
-    from .cpu_attention import cached_attention
-    from .kernels import linear
-
-    M, B = w["embed"].shape[0], ids.shape[0]
-    H, KV, D = spec.n_heads, spec.n_kv, spec.head_dim
-
-    def per_model(h, weights, packed):  # h (M, B, in) -> (M, B, out)
-        if isinstance(weights, torch.Tensor):  # stacked (M, in, out): one bmm
-            return torch.bmm(h, weights)
-        return torch.stack([linear(h[m], weights[m], packed) for m in range(M)])
-
-    x = w["embed"][:, ids]  # (M, B, hidden)
-    cos, sin = rope_tables(positions[:, None], w["inv_freq"], spec.rope_scale, x.dtype)
-    cos, sin = cos[:, 0], sin[:, 0]  # (B, 1, D): broadcast over (M, B, heads, D)
-    packed = w["packed"]
-    for li, L in enumerate(w["layers"]):
-        h = rms_norm(x, L["norm_in"], spec.eps)
-        q, k, v = per_model(h, L["qkv"], packed).split([H * D, KV * D, KV * D], dim=-1)
-        q = rotate(q.view(M, B, H, D), cos, sin)
-        k = rotate(k.view(M, B, KV, D), cos, sin)
-        # write the token's k, v at slot end - 1 and attend over the valid slots
-        att = cached_attention(
-            q, k, v.view(M, B, KV, D), keys[li], values[li], key_valid, w["attention_kernel"]
-        )
-        x = x + per_model(att.flatten(2), L["o"], packed)  # att (M, B, H, D)
-        h = rms_norm(x, L["norm_post"], spec.eps)
-        gate, up = per_model(h, L["gate_up"], packed).chunk(2, dim=-1)
-        x = x + per_model(F.silu(gate) * up, L["down"], packed)
-    h = rms_norm(x.to(w["norm"].dtype), w["norm"], spec.eps)  # (M, B, hidden)
-    return per_model(h, w["head"], w["head_packed"])
-
-
-# keyed_random's splitmix64 on int64 tensors (same bits; two's-complement wrap-around), so
-# that dropout masks are made on the model's device
-
-
-def _signed(c: int) -> int:
-    return c - (1 << 64) if c >= 1 << 63 else c
-
-
-_GOLDEN, _M1, _M2 = (
-    _signed(c) for c in (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
-)
-
-
-def _shr(z: torch.Tensor, n: int) -> torch.Tensor:
-    """Logical right shift of int64 bits."""
-    return (z >> n) & ((1 << (64 - n)) - 1)
-
-
-def _splitmix64(x: torch.Tensor) -> torch.Tensor:
-    z = x + _GOLDEN
-    z = (z ^ _shr(z, 30)) * _M1
-    z = (z ^ _shr(z, 27)) * _M2
-    return z ^ _shr(z, 31)
-
-
-def keyed_uniform_torch(*keys) -> torch.Tensor:
-    """`keyed_random.keyed_uniform` for int64 tensor (or int) keys: float64 uniforms in [0, 1),
-    equal to it on the same keys, on the keys' device, shaped like the broadcast keys."""
-    dev = next((k.device for k in keys if isinstance(k, torch.Tensor)), None)
-    h = _splitmix64(torch.as_tensor(keys[0], dtype=torch.int64, device=dev))
-    for k in keys[1:]:
-        h = _splitmix64(h ^ torch.as_tensor(k, dtype=torch.int64, device=dev))
-    return _shr(h, 11).double() * (1.0 / (1 << 53))
 
 
 _COMPILED: tuple | None = None

@@ -12,18 +12,71 @@ graph serves every step; float64 runs the same function eagerly. Nothing inside 
 data: non-finite logits come out as `Choice.finite`, and the step raises after the graph.
 Off the CPU the graph's cumulative sums (sample, top-p) run as an opaque ATen op
 (`decoding.row_cumsum`): inductor's split scan crashed on them at vocabulary 32000 on CUDA.
-`generate.generate_batch` uses it whenever one lean engine holds every model and no dropout
-amateur runs.
+`LeanLlama.step` hands it out; `generate.loop.generate_batch` uses it whenever one lean engine
+holds every model and no dropout amateur runs. `decode_logits`, the model part of the step,
+lives here too: the lean engine's `forward` (lean.py) is the eager reference it is tested
+against.
 """
 
 from __future__ import annotations
 
 import weakref
+from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
-from .decoding import Choice, choose, raise_if_not_finite
-from .llama_forward import decode_logits
+from ..decoding import Choice, choose, raise_if_not_finite
+from .llama_math import rms_norm, rope_tables, rotate
+
+
+@dataclass(frozen=True)
+class DecodeSpec:
+    """The sizes and constants of a one-token step (what a compiled step specializes on)."""
+
+    n_heads: int
+    n_kv: int
+    head_dim: int
+    eps: float
+    rope_scale: float
+
+
+def decode_logits(w: dict, spec: DecodeSpec, ids, positions, keys, values, key_valid):
+    """One new token per row through every stacked model, written at cache slot
+    key_valid.shape[1] - 1. w: `LeanLlama.decode_weights()`; ids and positions (B,); keys and
+    values: the cache's per-layer tensors; key_valid (B, slot + 1) bool. Returns (M, B, vocab)
+    logits as `LeanLlama.forward` does for one token, from the same math (tests compare the
+    two). Pure and free of branches on data: the function the compiled decode step traces."""
+    from .cpu_attention import cached_attention
+    from .kernels import linear
+
+    M, B = w["embed"].shape[0], ids.shape[0]
+    H, KV, D = spec.n_heads, spec.n_kv, spec.head_dim
+
+    def per_model(h, weights, packed):  # h (M, B, in) -> (M, B, out)
+        if isinstance(weights, torch.Tensor):  # stacked (M, in, out): one bmm
+            return torch.bmm(h, weights)
+        return torch.stack([linear(h[m], weights[m], packed) for m in range(M)])
+
+    x = w["embed"][:, ids]  # (M, B, hidden)
+    cos, sin = rope_tables(positions[:, None], w["inv_freq"], spec.rope_scale, x.dtype)
+    cos, sin = cos[:, 0], sin[:, 0]  # (B, 1, D): broadcast over (M, B, heads, D)
+    packed = w["packed"]
+    for li, L in enumerate(w["layers"]):
+        h = rms_norm(x, L["norm_in"], spec.eps)
+        q, k, v = per_model(h, L["qkv"], packed).split([H * D, KV * D, KV * D], dim=-1)
+        q = rotate(q.view(M, B, H, D), cos, sin)
+        k = rotate(k.view(M, B, KV, D), cos, sin)
+        # write the token's k, v at slot end - 1 and attend over the valid slots
+        att = cached_attention(
+            q, k, v.view(M, B, KV, D), keys[li], values[li], key_valid, w["attention_kernel"]
+        )
+        x = x + per_model(att.flatten(2), L["o"], packed)  # att (M, B, H, D)
+        h = rms_norm(x, L["norm_post"], spec.eps)
+        gate, up = per_model(h, L["gate_up"], packed).chunk(2, dim=-1)
+        x = x + per_model(F.silu(gate) * up, L["down"], packed)
+    h = rms_norm(x.to(w["norm"].dtype), w["norm"], spec.eps)  # (M, B, hidden)
+    return per_model(h, w["head"], w["head_packed"])
 
 
 def _step(rule, vocab, weights, spec, ids, positions, keys, values, key_valid, uniforms):

@@ -1,13 +1,17 @@
-"""LLaMA math shared by the two hand-written forwards (the decoding engine in llama_forward.py
-and the scoring body in evaluate/packed_llama.py); each is tested against transformers.
+"""LLaMA math shared by the hand-written forwards (the decoding engine in lean.py and its
+one-token step in decode_step.py, the scoring body in packed_llama.py); each is tested against
+transformers.
 
     cos, sin = rope_tables(positions, inv_freq, scale, dtype)   # (B, 1, T, D) each
     q = rotate(q, cos, sin)                                    # RoPE, HF's rotate_half layout
     h = rms_norm(x, weight, eps)                               # LlamaRMSNorm
     qkv = fused_qkv(layer)   gate_up = fused_gate_up(layer)    # one product instead of 3 / 2
+    out = attend(q, k, v, mask, fused)                         # softmax attention, GQA
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -43,3 +47,24 @@ def fused_qkv(layer) -> torch.Tensor:
 def fused_gate_up(layer) -> torch.Tensor:
     """The gate and up projections of an HF LlamaDecoderLayer as one (2 ffn, hidden) weight."""
     return torch.cat([layer.mlp.gate_proj.weight, layer.mlp.up_proj.weight]).detach()
+
+
+def attend(q, k, v, mask, fused: bool, keep=None):
+    """Softmax attention; q (M, B, H, T, D), k and v (M, B, KV, L, D), mask (B, 1, T, L).
+    `fused` (one query per row): products and sums the compiler fuses into one pass over the
+    cache; otherwise matmuls. Scores in float32 (float64 for a float64 model). `keep`
+    (M, B, H, T, L): an optional dropout multiplier of the attention probabilities."""
+    if k.shape[2] != q.shape[2]:
+        rep = q.shape[2] // k.shape[2]
+        k, v = k.repeat_interleave(rep, dim=2), v.repeat_interleave(rep, dim=2)
+    acc = torch.float64 if q.dtype == torch.float64 else torch.float32
+    scale = 1.0 / math.sqrt(q.shape[-1])
+    if fused:
+        s = (q.to(acc) * k.to(acc)).sum(-1) * scale  # (M, B, H, L)
+        p = torch.softmax(s.masked_fill(~mask[:, :, 0], -math.inf), dim=-1)
+        p = p if keep is None else p * keep[:, :, :, 0]
+        return (p.unsqueeze(-1) * v.to(acc)).sum(-2, keepdim=True).to(q.dtype)
+    s = torch.matmul(q.to(acc), k.to(acc).transpose(-1, -2)) * scale
+    p = torch.softmax(s.masked_fill(~mask, -math.inf), dim=-1)
+    p = p if keep is None else p * keep
+    return torch.matmul(p, v.to(acc)).to(q.dtype)

@@ -1,0 +1,184 @@
+"""The corpus on disk: batches, shards, Parquet files and their merge.
+
+    out = output_dir(cfg, workdir)                 # workdir/synthetic/<name>/ (workspace.py)
+    check_or_record_config(out, meta, lock_name)   # generate_config.json: one config a folder
+    write_batch(rows, out, b)                      # batches/batch_<b>.parquet, atomically
+    merge(out, formats)                            # synthetic.parquet (+ .jsonl), manifest.json
+
+Batches are fixed by global index (items in prefix-major order, `batch_size` per batch);
+shard s of n takes batches b with b % n == s and writes each atomically; a restarted run
+skips finished batches; the last finished shard merges them. Every file name comes from
+`workspace.SyntheticFiles`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import GenerateConfig
+from ..errors import UserError
+from ..fileio import atomic_path, read_json, write_json, write_jsonl, write_manifest
+from ..locks import is_locked, lock_file, output_lock
+from ..workspace import SyntheticFiles, Workspace
+from .loop import OUR_TOKENS, SpecialTokens
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """(i, n) from the CLI's `--shard i/n`."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise UserError(f"--shard must look like i/n (for example 0/4), got '{text}'") from None
+    if not 0 <= i < n:
+        raise UserError(f"--shard {text}: need 0 <= i < n")
+    return i, n
+
+
+def output_dir(cfg: GenerateConfig, workdir: str | Path) -> Path:
+    """The corpus folder: workdir/synthetic/<generate.name>/."""
+    return Workspace(workdir).synthetic(cfg.name)
+
+
+def text_segments(tokenizer, ids: list[int], eos: int | None) -> list[str]:
+    """The decoded text (special tokens skipped, stripped) of each EOS-separated part of `ids`,
+    empty ones included; nothing after a final EOS (that is the end, not a segment)."""
+    parts, cur = [], []
+    for t in ids:
+        if t == eos:
+            parts.append(cur)
+            cur = []
+        else:
+            cur.append(t)
+    if cur or not parts:
+        parts.append(cur)
+    return [tokenizer.decode(p, skip_special_tokens=True).strip() for p in parts]
+
+
+def row_segments(
+    tokenizer, prefix: list[int], new: list[int], keep_prefix: bool, tokens: SpecialTokens
+) -> list[str]:
+    """`text_segments` of a row: the prefix (without its BOS) when `keep_prefix`, then the new
+    tokens. The BOS is left out so that a BOS that is also EOS (GPT-2) starts no segment."""
+    body = prefix[1:] if tokens.bos is not None and prefix[:1] == [tokens.bos] else prefix
+    return text_segments(tokenizer, (body if keep_prefix else []) + new, tokens.eos)
+
+
+def text_of(
+    tokenizer, prefix: list[int], new: list[int], keep_prefix: bool, tokens=OUR_TOKENS
+) -> str:
+    """Decoded text without special tokens; EOS boundaries become blank lines."""
+    segs = row_segments(tokenizer, prefix, new, keep_prefix, tokens)
+    return "\n\n".join(t for t in segs if t)
+
+
+def check_or_record_config(out: Path, meta: dict, shard_lock: str) -> None:
+    """Write `out/generate_config.json`, or check that the one there is this config.
+
+    A folder started with another config is refused when it holds a finished batch or
+    another shard of it is running; with neither it holds nothing to lose and is taken over.
+    Call it holding the folder's lock."""
+    cfg_file = SyntheticFiles(out).config
+    old = read_json(cfg_file) if cfg_file.is_file() else None
+    if old is not None and (old["config_hash"], old["n_batches"]) == (
+        meta["config_hash"],
+        meta["n_batches"],
+    ):
+        return
+    started = old is not None and len(missing_batches(out, old["n_batches"])) < old["n_batches"]
+    others = [
+        f
+        for f in out.parent.glob(lock_file(out, "shard-*").name)
+        if f.name != lock_file(out, shard_lock).name and is_locked(f)
+    ]
+    if old is not None and (started or others):
+        raise UserError(
+            f"{out} holds a corpus made with another config; use another generate.name or "
+            "delete the folder"
+        )
+    write_json(cfg_file, meta)
+
+
+def write_batch(rows: list[dict], path: Path) -> None:
+    """One batch's rows as a Parquet file, written atomically."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with atomic_path(path) as tmp:
+        pq.write_table(pa.Table.from_pylist(rows), tmp)
+
+
+def missing_batches(out: Path, n_batches: int) -> list[int]:
+    """The batches of `out` (of `n_batches`) that no shard has written yet."""
+    files = SyntheticFiles(out)
+    return [b for b in range(n_batches) if not files.batch(b).is_file()]
+
+
+def segment_totals(rows_segments: list[list[str]], empty: list[int]) -> dict:
+    """Manifest totals of the EOS-separated segments: how many, how many empty ones were
+    dropped, and how many exact duplicates of an earlier segment there are (kept)."""
+    flat = [s for segs in rows_segments for s in segs]
+    return {
+        "segments": len(flat),
+        "empty_segments": int(sum(empty)),
+        "duplicate_segments": len(flat) - len(set(flat)),
+    }
+
+
+def merge(out: Path, formats=("parquet",), log=print) -> Path:
+    """Check that every batch is there and write `synthetic.parquet` (+ .jsonl) and a manifest.
+    Shards that finish together (or `cdsynth merge`) merge one at a time."""
+    with output_lock(out, wait=True):
+        return _merge(out, formats, log)
+
+
+def _merge(out: Path, formats, log) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = SyntheticFiles(out)
+    meta = read_json(files.config)
+    missing = missing_batches(out, meta["n_batches"])
+    if missing:
+        raise UserError(
+            f"{out}: {len(missing)} of {meta['n_batches']} batches missing "
+            f"(first: {missing[0]}); run the remaining shards"
+        )
+    table = pa.concat_tables(  # a batch whose rows all have no segments has list<null>
+        (pq.read_table(files.batch(b)) for b in range(meta["n_batches"])),
+        promote_options="default",
+    )
+    if "parquet" in formats:
+        with atomic_path(files.parquet) as tmp:
+            pq.write_table(table, tmp)
+    if "jsonl" in formats:
+        write_jsonl(files.jsonl, table.to_pylist())
+    n_tokens = int(pa.compute.sum(table.column("n_new_tokens")).as_py())
+    totals = {
+        "rows": table.num_rows,
+        "new_tokens": n_tokens,
+        "words": int(sum(len(t.split()) for t in table.column("text").to_pylist())),
+        "ended_with_eos": int(pa.compute.sum(table.column("ended_with_eos")).as_py()),
+    }
+    if "segments" in table.column_names:
+        totals.update(
+            segment_totals(
+                table.column("segments").to_pylist(), table.column("empty_segments").to_pylist()
+            )
+        )
+    if "engine" in table.column_names:
+        engines = table.column("engine").to_pylist()
+        totals["engines"] = {e: engines.count(e) for e in sorted(set(engines))}
+    write_manifest(
+        out,
+        config=meta["config"],
+        inputs=meta["inputs"],
+        totals=totals,
+        config_hash_generate=meta["config_hash"],
+        prefixes=meta.get("prefixes"),
+        engine=meta.get("engine"),
+    )
+    log(
+        f"synthetic corpus {out.name}: {totals['rows']} completions, {n_tokens} new tokens "
+        f"-> {files.parquet}"
+    )
+    return out
