@@ -37,7 +37,6 @@ from .shards import (
     parse_shard,
     row_segments,
     segment_totals,
-    text_of,
     text_segments,
 )
 
@@ -72,7 +71,6 @@ __all__ = [
     "select_prefix_documents",
     "special_tokens",
     "stratum_counts",
-    "text_of",
     "text_segments",
     "work_items",
 ]

@@ -33,7 +33,8 @@ import numpy as np
 
 from ..config import GenerateConfig
 from ..errors import UserError
-from ..fileio import file_hash, parse_jsonl, read_json
+from ..fileio import file_hash, parse_jsonl
+from ..identity import is_current, read_record, real_tokens_identity
 from ..tokenizer import BOS_ID
 from ..workspace import SyntheticFiles, Workspace
 
@@ -207,12 +208,12 @@ def real_train_tokens(
     if not train.is_file():
         raise UserError(f"generate.corpus_tokens=real needs the train split {train}")
     tok_files = sorted(tokenizer_path.glob("tokenizer*")) + sorted(tokenizer_path.glob("*.txt"))
-    key = {"train": file_hash(train), "tokenizer": [file_hash(f) for f in tok_files]}
-    cache = SyntheticFiles(out).real_tokens
-    if cache.is_file() and read_json(cache).get("key") == key:
-        return int(read_json(cache)["tokens"]), None
+    ident = real_tokens_identity(file_hash(train), [file_hash(f) for f in tok_files])
+    cached = read_record(SyntheticFiles(out).real_tokens)
+    if is_current(cached, ident):
+        return int(cached["tokens"]), None
     n = count_tokens(tokenizer, [r["text"] for r in read_split(train.parent, "train")])
-    return n, {"key": key, "tokens": n}
+    return n, {"identity": ident, "tokens": n}
 
 
 def select_prefix_documents(

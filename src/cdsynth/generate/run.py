@@ -24,10 +24,9 @@ from ..fileio import (
     file_hash,
     nonfinite_weight,
     read_json,
-    stable_hash,
     write_json,
 )
-from ..identity import identity
+from ..identity import output_identity
 from ..locks import output_lock
 from ..workspace import SyntheticFiles, Workspace, checkpoint_state
 from . import shards  # shards.write_batch by name: tests stop a run there
@@ -188,8 +187,7 @@ def run_generation(
         inputs["train"] = file_hash(Workspace(workdir).split("train"))
     # the one identity rule (identity.py): batch size and engine change the output only
     # through float rounding, formats and device not at all
-    hashed = identity("generate", to_dict(cfg))
-    config_hash = stable_hash({"generate": hashed, "inputs": inputs, "dtype": str(dtype)})
+    config_hash = output_identity("generate", to_dict(cfg), inputs, dtype=str(dtype))
     meta = {
         "config": to_dict(cfg),
         "config_hash": config_hash,

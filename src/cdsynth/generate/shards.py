@@ -20,7 +20,7 @@ from ..errors import UserError
 from ..fileio import atomic_path, read_json, write_json, write_jsonl, write_manifest
 from ..locks import is_locked, lock_file, output_lock
 from ..workspace import SyntheticFiles, Workspace
-from .loop import OUR_TOKENS, SpecialTokens
+from .loop import SpecialTokens
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -61,14 +61,6 @@ def row_segments(
     tokens. The BOS is left out so that a BOS that is also EOS (GPT-2) starts no segment."""
     body = prefix[1:] if tokens.bos is not None and prefix[:1] == [tokens.bos] else prefix
     return text_segments(tokenizer, (body if keep_prefix else []) + new, tokens.eos)
-
-
-def text_of(
-    tokenizer, prefix: list[int], new: list[int], keep_prefix: bool, tokens=OUR_TOKENS
-) -> str:
-    """Decoded text without special tokens; EOS boundaries become blank lines."""
-    segs = row_segments(tokenizer, prefix, new, keep_prefix, tokens)
-    return "\n\n".join(t for t in segs if t)
 
 
 def check_or_record_config(out: Path, meta: dict, shard_lock: str) -> None:
@@ -172,8 +164,8 @@ def _merge(out: Path, formats, log) -> Path:
         out,
         config=meta["config"],
         inputs=meta["inputs"],
+        identity=meta["config_hash"],
         totals=totals,
-        config_hash_generate=meta["config_hash"],
         prefixes=meta.get("prefixes"),
         engine=meta.get("engine"),
     )
