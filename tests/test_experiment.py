@@ -178,8 +178,8 @@ def test_a_stage_killed_half_way_resumes(study, monkeypatch):
 
 
 def test_sweeps_expand_into_conditions_and_plots(tmp_path):
+    from cdsynth.report.study_facts import sweep_groups
     from cdsynth.study import condition_specs, study_conditions
-    from cdsynth.study_facts import sweep_groups
 
     cfg = tiny_config(
         tmp_path, *STUDY[:4], "study.sweeps=[{base: cd-early, key: ratio, values: [0.1, 0.5]}]"

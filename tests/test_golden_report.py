@@ -17,7 +17,8 @@ from .conftest import tiny_config
 from .test_report import reading_words, write_run
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "golden"
-# a frozen copy of the reference study's summary.json as of the split (results/ moves on as the study grows)
+# a frozen copy of the reference study's summary.json as of the split
+# (results/ moves on as the study grows)
 REFERENCE = GOLDEN / "reference-cpu.summary.json"
 FIGURE = re.compile(r'src="data:image/png;base64,[A-Za-z0-9+/=]*"')
 
@@ -26,7 +27,7 @@ def _render(folder: Path) -> tuple[str, str, list[str]]:
     from cdsynth.fileio import read_json
 
     try:
-        from cdsynth.render import render_report
+        from cdsynth.report.render import render_report
     except ImportError:  # before the split
         from cdsynth.report import render_report
 
@@ -40,7 +41,7 @@ def _render(folder: Path) -> tuple[str, str, list[str]]:
 def hand_made_summary(root: Path) -> dict:
     """summarize() of hand-made eval folders: every kind of task the report derives."""
     try:
-        from cdsynth.summary import summarize
+        from cdsynth.report.summary import summarize
     except ImportError:  # before the split
         from cdsynth.report import summarize
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 MOST_LINES = 600
-REPORT = {"summary", "render", "tables", "findings", "plots", "report", "study_facts", "claims"}
+REPORT_PACKAGE = "cdsynth.report"
 STATISTICS = {"analysis", "power", "claims", "item_statistics", "tasks"}
 
 
@@ -98,22 +98,25 @@ def test_no_module_over_600_lines():
     assert long == {}
 
 
-def forbidden(importers: set[str], targets: tuple[str, ...]) -> dict[str, set[str]]:
+def forbidden(importers, targets: tuple[str, ...]) -> dict[str, set[str]]:
+    """What each module for which `importers(name)` holds imports of `targets` (or below)."""
     edges = graph()
     return {
         m: bad
         for m in edges
-        if m.rpartition(".")[2] in importers and m.count(".") == 1
+        if importers(m)
         if (bad := {t for t in edges[m] if any(t == x or t.startswith(x + ".") for x in targets)})
     }
 
 
 def test_the_report_reads_no_corpus_tokenizer_or_stage():
-    assert forbidden(REPORT, ("cdsynth.corpus", "cdsynth.tokenizer", "cdsynth.stages")) == {}
+    in_report = lambda m: m == REPORT_PACKAGE or m.startswith(REPORT_PACKAGE + ".")  # noqa: E731
+    assert forbidden(in_report, ("cdsynth.corpus", "cdsynth.tokenizer", "cdsynth.stages")) == {}
 
 
 def test_statistics_import_no_evaluation_module():
-    assert forbidden(STATISTICS, ("cdsynth.evaluate",)) == {}
+    statistics = lambda m: m in {f"cdsynth.{s}" for s in STATISTICS}  # noqa: E731
+    assert forbidden(statistics, ("cdsynth.evaluate",)) == {}
 
 
 def test_engines_know_no_pipeline_stage():

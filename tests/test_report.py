@@ -10,8 +10,8 @@ import pytest
 
 from cdsynth import analysis
 from cdsynth.claims import claim_verdicts, forest_data
-from cdsynth.summary import summarize
-from cdsynth.tables import table2_cell
+from cdsynth.report.summary import summarize
+from cdsynth.report.tables import table2_cell
 from cdsynth.tasks import LOWER_IS_BETTER
 
 from .conftest import tiny_config
@@ -311,7 +311,7 @@ def test_summary_has_reading_cis_seeds_and_survives_a_method_without_scores(tmp_
     }
     # power: the per-seed differences' spread and the seeds a paired t would need
     from cdsynth.power import seeds_for_power
-    from cdsynth.tables import power_table
+    from cdsynth.report.tables import power_table
 
     et = rows["cd-early"]["entity_tracking"]
     d = np.array([accs["cd-early", k] - accs["baseline", k] for k in (0, 1)])
@@ -332,7 +332,7 @@ def test_synthetic_totals_show_the_segment_counts_when_present(tmp_path):
 
 
 def test_paper_figures_only_beside_the_papers_configuration():
-    from cdsynth.findings import claim_lines
+    from cdsynth.report.findings import claim_lines
 
     s = full_summary()
     assert all("paper" not in c for c in claim_lines(s, paper=False))
@@ -370,7 +370,7 @@ def full_summary(seeds=(0, 1), **kw):
 
 
 def test_claims_say_what_was_tested():
-    from cdsynth.findings import claim_lines
+    from cdsynth.report.findings import claim_lines
 
     s = full_summary()
     got = {c["key"]: c for c in claim_lines(s, paper=False)}
@@ -401,8 +401,8 @@ def test_claims_say_what_was_tested():
 
 
 def test_one_seed_marks_its_stars_item_only_and_says_so():
-    from cdsynth.findings import study_findings
-    from cdsynth.tables import ITEM_ONLY
+    from cdsynth.report.findings import study_findings
+    from cdsynth.report.tables import ITEM_ONLY
 
     two = full_summary(seeds=(0, 1))
     assert table2_cell(two, "cd-early", "entity_tracking")["second"].endswith("*")
@@ -413,7 +413,7 @@ def test_one_seed_marks_its_stars_item_only_and_says_so():
 
 
 def test_findings_are_computed_from_the_numbers():
-    from cdsynth.findings import study_findings
+    from cdsynth.report.findings import study_findings
 
     text = study_findings(full_summary(), None)
     # every condition has a CI below 0 on perplexity; only cd-early gains on entity tracking
@@ -427,7 +427,7 @@ def test_the_papers_configuration_only_in_the_papers_regime(tmp_path):
     from pathlib import Path
 
     from cdsynth.config import load_config
-    from cdsynth.study_facts import paper_regime
+    from cdsynth.report.study_facts import paper_regime
 
     paper = Path(__file__).parents[1] / "configs" / "paper.yaml"
     assert paper_regime(load_config(paper))["matches"]
@@ -440,7 +440,7 @@ def test_the_papers_configuration_only_in_the_papers_regime(tmp_path):
 
 
 def test_subtask_table_has_a_delta_column_sorted_by_it():
-    from cdsynth.tables import subtask_table
+    from cdsynth.report.tables import subtask_table
 
     s = full_summary()
     s["subtasks"] = {
@@ -457,7 +457,7 @@ def test_subtask_table_has_a_delta_column_sorted_by_it():
 
 
 def test_a_code_fence_outlasts_backticks_in_a_sample():
-    from cdsynth.render import _fence
+    from cdsynth.report.render import _fence
 
     assert _fence("plain").startswith("```text\n")
     assert _fence("a ``` b").startswith("````text\n") and _fence("a ``` b").endswith("\n````")
@@ -470,7 +470,7 @@ def png_size(path):
 
 def rendered(tmp_path, seeds=(0, 1)):
     """A report rendered from a hand-made summary.json with a ratio sweep and samples."""
-    from cdsynth.render import render_report
+    from cdsynth.report.render import render_report
 
     s = full_summary(seeds=seeds)
     for m in s["methods"]:
@@ -546,7 +546,7 @@ def test_curves_skip_methods_with_fewer_than_two_points(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from cdsynth.plots import _plot_bands
+    from cdsynth.report.plots import _plot_bands
 
     fig, ax = plt.subplots()
     n = _plot_bands(ax, {"a": {"1": [1.0, 2.0], "2": [2.0]}, "b": {"5": [1.0]}}, 1.0, {"a": "k"})
@@ -660,8 +660,8 @@ def paper_sized_summary():
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_a_paper_sized_table_2_reads_at_1280_and_390px(tmp_path, width):
-    from cdsynth.render import page_head
-    from cdsynth.tables import table2_html
+    from cdsynth.report.render import page_head
+    from cdsynth.report.tables import table2_html
 
     s = paper_sized_summary()
     page = page_head("t") + table2_html(s) + "</body></html>"
@@ -694,7 +694,7 @@ def test_reading_statistic_refits_the_real_regressions_per_resample():
 
 
 def test_each_sweep_of_the_config_is_one_plot_with_its_base_condition(tmp_path):
-    from cdsynth.study_facts import sweep_specs
+    from cdsynth.report.study_facts import sweep_specs
 
     cfg = tiny_config(
         tmp_path,
@@ -714,7 +714,7 @@ def test_each_sweep_of_the_config_is_one_plot_with_its_base_condition(tmp_path):
 
 def test_a_finished_study_prints_its_table_from_summary_json(tmp_path):
     from cdsynth.report import printed_summary
-    from cdsynth.tables import main_table, md_table
+    from cdsynth.report.tables import main_table, md_table
 
     cfg = tiny_config(tmp_path)
     folder = tmp_path / "report"
@@ -728,7 +728,7 @@ def test_a_finished_study_prints_its_table_from_summary_json(tmp_path):
 
 
 def test_the_layout_probe_sees_broken_headers_overflow_and_narrow_figures(tmp_path):
-    from cdsynth.render import page_head
+    from cdsynth.report.render import page_head
 
     page = (
         page_head("t") + "<table style='width:120px;table-layout:fixed'><tr>"

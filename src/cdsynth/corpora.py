@@ -15,12 +15,12 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from .analysis import diagnostic_rows, sample_rows
+from .blocks import blocks_folder
 from .config import ExperimentConfig
 from .corpus import read_split
 from .fileio import read_json
-from .blocks import blocks_folder
+from .report.summary import CorpusInputs
 from .study import study_conditions
-from .summary import CorpusInputs
 from .tokenizer import load_tokenizer
 from .workspace import Workspace
 

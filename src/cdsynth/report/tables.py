@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .tasks import LOWER_IS_BETTER, task_label, task_unit
+from ..tasks import LOWER_IS_BETTER, task_label, task_unit
 
 ITEM_ONLY = "†"
 

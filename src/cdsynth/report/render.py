@@ -13,7 +13,7 @@ import html
 import re
 from pathlib import Path
 
-from .fileio import write_text
+from ..fileio import write_text
 from .findings import claim_lines, study_findings
 from .plots import plot_forests, plot_learning_curves, plot_sweeps
 from .tables import (

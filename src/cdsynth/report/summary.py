@@ -23,15 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import analysis
-from .analysis import corpus_diagnostics, ngrams
-from .claims import claim_verdicts
-from .config import ExperimentConfig
-from .fileio import read_json
-from .study import method_roles
-from .study_facts import eval_loss_points, model_tables, paper_regime, provenance, sweep_specs
-from .tables import main_table
-from .tasks import (
+from .. import analysis
+from ..analysis import corpus_diagnostics, ngrams
+from ..claims import claim_verdicts
+from ..config import ExperimentConfig
+from ..fileio import read_json
+from ..study import method_roles
+from ..tasks import (
     PAPER_MU_ONLY,
     derived_tasks,
     lower_is_better,
@@ -39,7 +37,9 @@ from .tasks import (
     statistic_for,
     task,
 )
-from .workspace import Workspace, eval_dir, list_checkpoints, step_of
+from ..workspace import Workspace, eval_dir, list_checkpoints, step_of
+from .study_facts import eval_loss_points, model_tables, paper_regime, provenance, sweep_specs
+from .tables import main_table
 
 
 def _derived_score(result: dict, field: str):

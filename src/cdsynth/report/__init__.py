@@ -15,12 +15,12 @@ from pathlib import Path
 
 import yaml
 
-from .config import ExperimentConfig
-from .fileio import read_json, write_json, write_text
+from ..config import ExperimentConfig
+from ..fileio import read_json, write_json, write_text
+from ..workspace import Workspace
 from .render import render_report
 from .summary import CorpusInputs, collect_report
 from .tables import main_table, md_table
-from .workspace import Workspace
 
 
 def write_report(

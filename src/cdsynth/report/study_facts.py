@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ExperimentConfig, to_dict
-from .fileio import git_commit, read_json, stable_hash, versions
-from .study import condition_specs, study_conditions
+from ..config import ExperimentConfig, to_dict
+from ..fileio import git_commit, read_json, stable_hash, versions
+from ..study import condition_specs, study_conditions
+from ..workspace import Workspace, latest_checkpoint
 from .tables import fmt_value
-from .workspace import Workspace, latest_checkpoint
 
 # The paper's training regime (configs/paper.yaml, read in its released code): the study is
 # "the paper's configuration" only when every one of these matches.

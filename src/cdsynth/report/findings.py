@@ -9,9 +9,10 @@ from `claims.claim_verdicts`, computed into the summary.
 
 from __future__ import annotations
 
-from .analysis import significance_mark
-from .claims import claim_subject
-from .study import ROLE_LABELS
+from ..analysis import significance_mark
+from ..claims import claim_subject
+from ..study import ROLE_LABELS
+from ..tasks import LOWER_IS_BETTER, claim_tasks, task_label
 from .tables import (
     ITEM_ONLY,
     diff_text,
@@ -20,7 +21,6 @@ from .tables import (
     single_seed,
     value_text,
 )
-from .tasks import LOWER_IS_BETTER, claim_tasks, task_label
 
 # The paper's published figures for its headline claims, transcribed from the seed summary
 # ../shared/seeds/000_ad0207118ff246d7.txt (arXiv 2510.08245: "Key Results", "Mechanism 3"

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .claims import forest_data
+from ..claims import forest_data
+from ..tasks import LOWER_IS_BETTER, task_label
 from .tables import unit_of
-from .tasks import LOWER_IS_BETTER, task_label
 
 DPI = 160
 
