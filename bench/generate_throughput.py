@@ -9,7 +9,7 @@ same batch, prefixes, length and dtype for every method. Prints tokens/s (new to
 seconds) and the ratios d/a, d/b, d/c. The naive method re-runs BAD on the whole text every
 step; it is timed over `--naive-new` tokens only (its cost per token grows with length, so this
 overstates its speed, which only makes our ratio against it conservative). (e) is the generic
-engine (`hf_engine.HFEngine`, what runs for non-LLaMA pairs) on copies of the same two models.
+engine (`engine.hf.HFEngine`, what runs for non-LLaMA pairs) on copies of the same two models.
 `--without` turns parts of (d)'s one-graph step off to measure what each buys: `packed`
 (oneDNN-packed products: plain F.linear instead), `kernel` (the C++ attention kernel: the torch
 formulation instead), `graph` (the whole step: the per-op loop with per-layer compiled pieces).
