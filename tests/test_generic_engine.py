@@ -426,5 +426,22 @@ def test_corpus_tokens_real_counts_the_train_split_under_goods_tokenizer(models_
     from cdsynth.generate import real_train_tokens
 
     gpt2_dir = models_ws / "models" / "gpt2"
-    n, cache = real_train_tokens(tok, gpt2_dir, models_ws, models_ws / "synthetic" / "real")
-    assert n == cache["tokens"] == real and sorted(cache["key"]) == ["tokenizer", "train"]
+    out = models_ws / "synthetic" / "real"
+    n, cache = real_train_tokens(tok, gpt2_dir, models_ws, out)
+    assert n == cache["tokens"] == real and sorted(cache) == ["identity", "tokens"]
+    # once recorded, the count is read back (no record to write), as is a record written
+    # before the one identity rule, which held the hashed mapping itself
+    from cdsynth.fileio import file_hash, write_json
+
+    out.mkdir(parents=True)
+    write_json(out / "real_tokens.json", cache)
+    assert real_train_tokens(tok, gpt2_dir, models_ws, out) == (real, None)
+    files = sorted(gpt2_dir.glob("tokenizer*")) + sorted(gpt2_dir.glob("*.txt"))
+    old_key = {
+        "train": file_hash(models_ws / "corpus" / "train.jsonl"),
+        "tokenizer": [file_hash(f) for f in files],
+    }
+    write_json(out / "real_tokens.json", {"key": old_key, "tokens": real})
+    assert real_train_tokens(tok, gpt2_dir, models_ws, out) == (real, None)
+    write_json(out / "real_tokens.json", {"key": {**old_key, "train": "other"}, "tokens": 1})
+    assert real_train_tokens(tok, gpt2_dir, models_ws, out)[0] == real
