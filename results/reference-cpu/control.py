@@ -9,7 +9,7 @@ no synthetic rows, its own cosine schedule. Run from the repository root, after 
     .venv/bin/python results/reference-cpu/control.py
 
 It links the study's runs beside the control runs and writes a full report (mean-max, the
-same hierarchical paired bootstrap) to runs/reference-cpu-control/report/.
+same statistics as the study: the seeds scheme) to runs/reference-cpu-control/report/.
 """
 
 import dataclasses

@@ -52,7 +52,8 @@ def sweep_points(summary: dict) -> list[tuple[str, str, list[tuple[str, str]]]]:
     out = []
     for sw in summary["summary"].get("sweeps") or []:
         points = [(str(p["x"]), p["method"]) for p in sw["points"]]
-        default = next((m for x, m in points if x in ("0", "1.0", "0.3")), points[0][1])
+        # the sweep's base condition: the one not named after the swept setting
+        default = next(m for _, m in points if f"-{sw['key']}-" not in m)
         out.append((sw["key"], default, points))
     return out
 
