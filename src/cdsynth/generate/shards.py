@@ -18,6 +18,7 @@ from pathlib import Path
 from ..config import GenerateConfig
 from ..errors import UserError
 from ..fileio import atomic_path, read_json, write_json, write_jsonl, write_manifest
+from ..identity import is_current, read_record
 from ..locks import is_locked, lock_file, output_lock
 from ..workspace import SyntheticFiles, Workspace
 from .loop import SpecialTokens
@@ -70,19 +71,16 @@ def check_or_record_config(out: Path, meta: dict, shard_lock: str) -> None:
     another shard of it is running; with neither it holds nothing to lose and is taken over.
     Call it holding the folder's lock."""
     cfg_file = SyntheticFiles(out).config
-    old = read_json(cfg_file) if cfg_file.is_file() else None
-    if old is not None and (old["config_hash"], old["n_batches"]) == (
-        meta["config_hash"],
-        meta["n_batches"],
-    ):
+    old = read_record(cfg_file)  # {} where none was recorded
+    if is_current(old, meta["config_hash"]) and old["n_batches"] == meta["n_batches"]:
         return
-    started = old is not None and len(missing_batches(out, old["n_batches"])) < old["n_batches"]
+    started = old and len(missing_batches(out, old["n_batches"])) < old["n_batches"]
     others = [
         f
         for f in out.parent.glob(lock_file(out, "shard-*").name)
         if f.name != lock_file(out, shard_lock).name and is_locked(f)
     ]
-    if old is not None and (started or others):
+    if old and (started or others):
         raise UserError(
             f"{out} holds a corpus made with another config; use another generate.name or "
             "delete the folder"
