@@ -26,7 +26,7 @@ from .fileio import atomic_path, file_hash, parse_jsonl, read_json, write_json
 from .identity import blocks_identity
 from .locks import output_lock
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
-from .workspace import Workspace
+from .workspace import SyntheticFiles, Workspace
 
 
 def synthetic_documents(path: str | Path) -> tuple[list[Path], list[str], dict]:
@@ -39,8 +39,8 @@ def synthetic_documents(path: str | Path) -> tuple[list[Path], list[str], dict]:
     segments are the only ones left out and are counted, exact duplicates are kept and counted.
     Returns (files, documents, counts)."""
     p = Path(path)
-    if p.is_dir() and (p / "synthetic.parquet").is_file():
-        p = p / "synthetic.parquet"
+    if p.is_dir() and SyntheticFiles(p).parquet.is_file():
+        p = SyntheticFiles(p).parquet
     files = [p] if p.is_file() else sorted(p.glob("*.parquet")) or sorted(p.glob("*.jsonl"))
     if not files:
         raise UserError(f"no synthetic text (.parquet or .jsonl) found at {p}")

@@ -114,10 +114,11 @@ def merge(config: Optional[str] = ConfigArg, overrides: Optional[List[str]] = Ov
     """Check that every shard of a synthetic corpus finished and merge them."""
     from .generate import merge as merge_batches
     from .generate import output_dir
+    from .workspace import SyntheticFiles
 
     cfg = _config(config, overrides)
     out = output_dir(cfg.generate, cfg.workdir)
-    if not (out / "generate_config.json").is_file():
+    if not SyntheticFiles(out).config.is_file():
         raise UserError(f"no generation in {out} (run `cdsynth generate` first)")
     merge_batches(out, cfg.generate.formats)
 

@@ -22,7 +22,7 @@ from .fileio import read_json
 from .report.summary import CorpusInputs
 from .study import study_conditions
 from .tokenizer import load_tokenizer
-from .workspace import Workspace
+from .workspace import SyntheticFiles, Workspace
 
 SYNTHETIC_TOTALS = ("segments", "empty_segments", "duplicate_segments")
 
@@ -69,7 +69,7 @@ def corpus_inputs(cfg: ExperimentConfig) -> CorpusInputs:
     train_docs = [r["text"] for r in read_split(ws.corpus, "train")]
     synthetic_rows = {}
     for cond in study_conditions(cfg):
-        path = ws.synthetic(cond.name) / "synthetic.parquet"
+        path = SyntheticFiles(ws.synthetic(cond.name)).parquet
         if path.is_file():
             synthetic_rows[cond.name] = pq.read_table(path).to_pylist()
     n = min(
