@@ -17,14 +17,11 @@ from cdsynth.generate import generate_batch, make_engines
 
 from .test_generate import prefixes_of, random_model
 
-needs_onednn = pytest.mark.skipif(
-    not can_pack(torch.device("cpu"), torch.float32), reason="no packed oneDNN products"
-)
 
-
-@needs_onednn
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_packed_linear_equals_f_linear(dtype):
+    if not can_pack(torch.device("cpu"), dtype):  # bf16 needs avx512bw or avx_ne_convert
+        pytest.skip(f"this CPU has no packed oneDNN products in {dtype}")
     g = torch.Generator().manual_seed(0)
     w = torch.randn(96, 40, generator=g).to(dtype)
     x = torch.randn(7, 40, generator=g).to(dtype)
@@ -291,3 +288,18 @@ def test_step_with_scans_outside_the_graph_gives_the_same_corpus(monkeypatch):
         assert a.mean_vhead_size == b.mean_vhead_size
         for x, y in zip(a.step_scores, b.step_scores, strict=True):
             assert torch.equal(x, y)
+
+
+def test_kernel_is_built_for_the_vector_units_torch_uses(monkeypatch):
+    """Torch held to AVX2 (ATEN_CPU_CAPABILITY=avx2, as `make test-avx2` does) holds our
+    kernel to AVX2 too, so that the AVX2 run tests what an AVX2-only CPU runs."""
+    import platform
+
+    from cdsynth.engine import cpu_attention
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("x86-64 only")
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    assert "-mno-avx512f" in cpu_attention.compiler_flags()
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    assert cpu_attention.compiler_flags() == cpu_attention.FLAGS

@@ -557,7 +557,8 @@ def test_curves_skip_methods_with_fewer_than_two_points(tmp_path):
 # --- layout at 1280 and 390 px (headless Chromium; Debian/Ubuntu: apt-get install chromium) ----
 
 # added to a copy of a page: after layout, it lists the cells whose content overflows, the
-# table headers with a word broken across lines, and the figures narrower than 300 px
+# table headers with a word broken across lines, and the figures narrower than 300 px, and
+# posts them to the page that frames it
 LAYOUT_PROBE = """<script>window.addEventListener('load', () => {
   const bad = [], broken = [], narrow = [];
   document.querySelectorAll('td,th').forEach(c => {
@@ -578,18 +579,30 @@ LAYOUT_PROBE = """<script>window.addEventListener('load', () => {
   document.querySelectorAll('img').forEach(i => {
     if (i.getBoundingClientRect().width < 300) narrow.push(i.alt);
   });
+  // to the page whose frame holds this one (FRAME below)
+  window.parent.postMessage(JSON.stringify({page: document.documentElement.scrollWidth,
+    bad: bad, broken: broken, narrow: narrow}), '*');
+});</script>"""
+
+
+# the page is laid out in a frame exactly `width` px wide inside a wider window: a browser's
+# window has a minimum width of its own (Debian's chromium 156 lays a 390 px window out at
+# 485 px), a frame has none. The frame's probe posts its result to this page, which shows it.
+FRAME = """<!doctype html><html><body style="margin:0">
+<iframe src="{src}" style="border:0;width:{width}px;height:900px"></iframe>
+<script>window.addEventListener('message', e => {{
   const o = document.createElement('pre');
   o.id = 'probe';
-  o.textContent = JSON.stringify({page: document.documentElement.scrollWidth, bad: bad,
-    broken: broken, narrow: narrow});
+  o.textContent = e.data;
   document.body.appendChild(o);
-});</script>"""
+}});</script></body></html>"""
 
 
 def chromium_layout(page: str, tmp_path, width: int = 1280) -> dict:
     """{"page": document width, "bad": [overflowing cells], "broken": [header words split
-    across lines], "narrow": [figures under 300 px]} of an HTML page `width` px wide, or
-    skips the test where Chromium is not installed."""
+    across lines], "narrow": [figures under 300 px]} of an HTML page laid out `width` px
+    wide (in a frame of that width, whatever the browser's minimum window size), or skips
+    the test where Chromium is not installed."""
     import html
     import re
     import shutil
@@ -601,6 +614,8 @@ def chromium_layout(page: str, tmp_path, width: int = 1280) -> dict:
         pytest.skip("Chromium is not installed (apt-get install chromium-headless-shell)")
     path = tmp_path / f"page{width}.html"
     path.write_text(page.replace("</body>", LAYOUT_PROBE + "</body>"))
+    frame = tmp_path / f"frame{width}.html"
+    frame.write_text(FRAME.format(src=path.name, width=width))
     r = subprocess.run(
         [
             chromium,
@@ -612,11 +627,11 @@ def chromium_layout(page: str, tmp_path, width: int = 1280) -> dict:
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            f"--window-size={width},900",
+            f"--window-size={width + 200},1000",
             "--virtual-time-budget=5000",
             f"--user-data-dir={tmp_path / 'profile'}",
             "--dump-dom",
-            path.as_uri(),
+            frame.as_uri(),
         ],
         capture_output=True,
         text=True,
@@ -735,10 +750,11 @@ def test_the_layout_probe_sees_broken_headers_overflow_and_narrow_figures(tmp_pa
         "<th style='overflow-wrap:anywhere'>blimp_supplementary_evaluation</th>"
         "<td style='white-space:nowrap'>a long line that cannot wrap</td></tr></table>"
         "<img alt='small' style='width:200px;min-width:0' src='data:image/png;base64,'/>"
-        "</body></html>"
+        "<div style='width:450px'>wider than a phone</div></body></html>"
     )
     got = chromium_layout(page, tmp_path, 390)
     assert got["broken"] and got["bad"] and got["narrow"] == ["small"]
+    assert 450 <= got["page"] < 485  # the page's own width, not the browser's minimum window
 
 
 def test_every_task_has_one_record_and_derived_tasks_name_their_parent():

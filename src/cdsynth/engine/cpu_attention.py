@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import platform
 import subprocess
 import sys
 import sysconfig
@@ -35,6 +36,16 @@ from .llama_math import attend
 
 SOURCE = Path(__file__).parent / "csrc" / "decode_attention.cpp"
 FLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-shared", "-fPIC", "-std=c++17"]
+# torch held below the CPU's own vector units (ATEN_CPU_CAPABILITY=avx2 on an AVX-512 CPU,
+# as .ci/run does) holds the kernel there too: the same code paths as on such a CPU
+CAPABILITY_FLAGS = {"AVX2": ["-mno-avx512f"], "DEFAULT": ["-mno-avx"]}
+
+
+def compiler_flags() -> list[str]:
+    """FLAGS, less the vector units above torch's CPU capability (x86-64)."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return FLAGS
+    return FLAGS + CAPABILITY_FLAGS.get(torch.backends.cpu.get_cpu_capability(), [])
 
 
 def reference_attention(q, k, v, k_cache, v_cache, key_valid):
@@ -70,8 +81,6 @@ def _cpu_flags() -> str:
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        import platform
-
         return platform.processor()
     return next((x for x in text.splitlines() if x.startswith(("flags", "Features"))), "")
 
@@ -87,7 +96,7 @@ def _build() -> Path:
         "\n".join(
             [
                 SOURCE.read_text(),
-                " ".join(FLAGS),
+                " ".join(compiler_flags()),
                 torch.__version__,
                 torch.backends.cpu.get_cpu_capability(),
                 _cpu_flags(),  # -march=native: a build is only for CPUs with these flags
@@ -102,7 +111,7 @@ def _build() -> Path:
     tmp = so.with_name(f".{so.name}.{os.getpid()}.tmp")
     cmd = [
         os.environ.get("CXX", "g++"),
-        *FLAGS,
+        *compiler_flags(),
         "-D_GLIBCXX_USE_CXX11_ABI=" + str(int(torch._C._GLIBCXX_USE_CXX11_ABI)),
         *(f"-I{p}" for p in [*includes, py_include]),
         str(SOURCE),
