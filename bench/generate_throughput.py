@@ -1,11 +1,16 @@
 """Decoding throughput: HF generate (one model), naive CD, the paper's loop, and our CD engines.
 
-    python bench/generate_throughput.py [--batch 64] [--prefix 20] [--new 400] [--dtype bf16]
+    python bench/generate_throughput.py [--batch 64] [--prefix 20] [--new 400] [--dtype auto]
     python bench/generate_throughput.py --methods d --without packed,kernel   # ablations
     python bench/generate_throughput.py --device cuda --preset paper-good --batch 256 --json f
 
 Same two random LLaMA models (GOOD: 4 x 256, BAD: 4 x 256, vocab 8192; ~7.4M parameters each),
-same batch, prefixes, length and dtype for every method. Prints tokens/s (new tokens x rows /
+same batch, prefixes and length for every method. `--dtype auto` (the default) runs each method
+in the dtype a user gets with `generate.dtype=auto` (`generate.run.resolve_dtype`): bf16 where
+the CPU has bf16 arithmetic; on an AVX2-only CPU, the lean engine (d) in bf16 storage with
+float32 arithmetic and the transformers paths (a, b, c, e, f) in float32, their fastest there;
+`--dtype bf16|fp32` runs every method in that dtype. The first line names the dtypes, torch's
+CPU capability and the CPU model. Prints tokens/s (new tokens x rows /
 seconds) and the ratios d/a, d/b, d/c. The naive method re-runs BAD on the whole text every
 step; it is timed over `--naive-new` tokens only (its cost per token grows with length, so this
 overstates its speed, which only makes our ratio against it conservative). (e) is the generic
@@ -38,9 +43,11 @@ import torch
 from cdsynth.config import PRESETS, DecodingConfig, ModelConfig
 from cdsynth.engine.hf import HFEngine
 from cdsynth.generate import generate_batch, make_engines
+from cdsynth.generate.run import resolve_dtype
 from cdsynth.train import build_model
 
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
+DTYPE_NAMES = {torch.bfloat16: "bf16", torch.float32: "fp32"}
 
 
 def models(vocab: int, dtype, preset: str = "cpu-small", device: str = "cpu"):
@@ -162,7 +169,7 @@ def step_bytes(lean, batch: int, context: float) -> dict:
     weights = sum(t.numel() * t.element_size() for L in lean.layers for t in L.values())
     weights += sum(t.numel() * t.element_size() for t in (lean.norm, lean.lm_head))
     per_token = 2 * len(lean.layers) * lean.n_models * lean.n_kv * lean.head_dim
-    kv = per_token * torch.finfo(lean.dtype).bits // 8 * batch * context
+    kv = per_token * torch.finfo(lean.cache_dtype).bits // 8 * batch * context
     return {"weights": weights, "kv_cache": kv, "total": weights + kv}
 
 
@@ -176,7 +183,7 @@ def main() -> None:
     ap.add_argument("--naive-new", type=int, default=48)
     ap.add_argument("--vocab", type=int, default=None, help="default: the preset's, else 8192")
     ap.add_argument("--hf-new", type=int, default=None, help="(a), (f): tokens timed (--new)")
-    ap.add_argument("--dtype", choices=list(DTYPES), default="bf16")
+    ap.add_argument("--dtype", choices=["auto", *DTYPES], default="auto")
     ap.add_argument(
         "--repeats",
         type=int,
@@ -196,10 +203,13 @@ def main() -> None:
     methods = a.methods or ("afcde" if a.device == "cuda" else "abcde")
     vocab = a.vocab or PRESETS[a.preset].get("vocab_size") or 8192
     hf_new = a.hf_new or a.new
-    dtype, dev = DTYPES[a.dtype], a.device
+    dev = a.device
+    # the lean engine's dtype (d) and the transformers paths' (a, b, c, e, f)
+    dtype = resolve_dtype(a.dtype, torch.device(dev), "lean")
+    hf_dtype = resolve_dtype(a.dtype, torch.device(dev), "generic")
     ablate(set(filter(None, a.without.split(","))))
     torch.manual_seed(0)
-    good, bad = models(vocab, dtype, a.preset, dev)
+    good, bad = models(vocab, hf_dtype, a.preset, dev)
     ids = torch.randint(4, vocab, (a.batch, a.prefix))
     ids[:, 0] = 1
     prefixes = ids.tolist()
@@ -208,7 +218,7 @@ def main() -> None:
     # --without graph: generate_batch's per-op loop (per-layer compiled pieces), as before
     engines[0].fused_step = "graph" not in a.without.split(",")
     # the generic engine switches its models' attention kernel: give it its own copies
-    generic = [HFEngine(m, dtype, dev) for m in models(vocab, dtype, a.preset, dev)]
+    generic = [HFEngine(m, hf_dtype, dev) for m in models(vocab, hf_dtype, a.preset, dev)]
     static = dict(cache_implementation="static")
     ours(engines, prefixes, 8)  # warm-up (compiles the decode attention)
     if "e" in methods:
@@ -250,11 +260,21 @@ def main() -> None:
         cpu = next(x.split(":", 1)[1].strip() for x in lines if x.startswith("Model name"))
     except (OSError, StopIteration):
         pass
-    where = f"{torch.get_num_threads()} threads, CPU {cpu}"
+    where = (
+        f"{torch.get_num_threads()} threads, CPU {cpu}, "
+        f"capability {torch.backends.cpu.get_cpu_capability()}"
+    )
     if dev == "cuda":
         where = f"GPU {torch.cuda.get_device_name(0)}, CPU {cpu}"
     print(
-        f"batch {a.batch}, prefix {a.prefix}, {a.new} new tokens, vocab {vocab}, {a.dtype}, "
+        f"batch {a.batch}, prefix {a.prefix}, {a.new} new tokens, vocab {vocab}, "
+        f"dtype {a.dtype} (d: {DTYPE_NAMES[dtype]}"
+        + (
+            f" storage, {DTYPE_NAMES[engines[0].dtype]} arithmetic"
+            if engines[0].dtype != dtype
+            else ""
+        )
+        + f"; a, b, c, e, f: {DTYPE_NAMES[hf_dtype]}), "
         + (f"model {a.preset}, " if a.preset != "cpu-small" else "")
         + f"torch {torch.__version__}, {where}"
         + (f", without {a.without}" if a.without else "")
@@ -291,6 +311,7 @@ def main() -> None:
             "args": vars(a),
             "vocab": vocab,
             "torch": torch.__version__,
+            "dtype": {"d": DTYPE_NAMES[dtype], "others": DTYPE_NAMES[hf_dtype]},
             "names": {k: names[k] for k in results},
             "tokens_per_s": results,
             "runs": timings,

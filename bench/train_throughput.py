@@ -4,14 +4,16 @@
     python bench/train_throughput.py --device cuda --preset paper-good --seq 1024 --batch 32
 
 Prints steady-state tokens/s of both (the first `--skip` steps, which include compilation,
-are excluded), their ratio, and our model FLOP/s (MFU) against a bf16 matmul peak measured on
-the same device (2048^3 on a CPU, 8192^3 on CUDA, random data, synchronized).
+are excluded), their ratio, and our model FLOP/s (MFU) against a matmul peak measured on the
+same device in the run's precision (2048^3 on a CPU, 8192^3 on CUDA, random data,
+synchronized). The first line names the precision, torch's CPU capability and the CPU model.
 
-Both get their best settings for the device: bf16 autocast, fused AdamW, the same LR schedule,
-betas and clipping. Ours compiles forward + loss (`--no-compile` turns that off). `--runs`
-picks what is timed: cdsynth, hf (Trainer), hf-compile (Trainer with `torch_compile`); the
-default is cdsynth,hf on a CPU and all three on CUDA, where the ratio is taken against the
-faster Trainer. On CUDA both run TF32 for leftover fp32 matmuls.
+Both get their best settings for the device: the precision `train.precision=auto` picks
+(`--precision`: bf16 autocast where the device has bf16 arithmetic, float32 on an AVX2-only
+CPU, where bf16 is emulated), fused AdamW, the same LR schedule, betas and clipping. Ours
+compiles forward + loss (`--no-compile` turns that off). `--runs` picks what is timed:
+cdsynth, hf (Trainer), hf-compile (Trainer with `torch_compile`); the default is cdsynth,hf on
+a CPU and all three on CUDA, where the ratio is taken against the faster Trainer. On CUDA both run TF32 for leftover fp32 matmuls.
 
 `--preset paper-good` is the paper's 12 x 768 model with its 32000-token vocabulary (the
 vocabulary of a preset that names one, else `--vocab`, default 8192). Random weights and
@@ -36,6 +38,7 @@ import numpy as np
 import torch
 
 from cdsynth.config import PRESETS, ModelConfig, TokenizerConfig, TrainConfig
+from cdsynth.distributed import bf16_supported
 from cdsynth.tokenizer import save_tokenizer, train_tokenizer
 from cdsynth.train import (
     IGNORE,
@@ -53,12 +56,14 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def bf16_matmul_peak(device: str = "cpu", n: int | None = None, reps: int = 10) -> float:
-    """FLOP/s of an n^3 bf16 matmul on random data (mean of `reps` after 3 warm-ups)."""
+def matmul_peak(
+    device: str = "cpu", dtype=torch.bfloat16, n: int | None = None, reps: int = 10
+) -> float:
+    """FLOP/s of an n^3 matmul in `dtype` on random data (mean of `reps` after 3 warm-ups)."""
     n = n or (8192 if device == "cuda" else 2048)
     g = torch.Generator(device=device).manual_seed(0)
-    a = torch.randn(n, n, dtype=torch.bfloat16, device=device, generator=g)
-    b = torch.randn(n, n, dtype=torch.bfloat16, device=device, generator=g)
+    a = torch.randn(n, n, dtype=dtype, device=device, generator=g)
+    b = torch.randn(n, n, dtype=dtype, device=device, generator=g)
     for _ in range(3):
         a @ b
     sync(device)
@@ -69,11 +74,24 @@ def bf16_matmul_peak(device: str = "cpu", n: int | None = None, reps: int = 10) 
     return 2 * n**3 * reps / (time.perf_counter() - t)
 
 
+def cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        return next(x.split(":", 1)[1].strip() for x in text.splitlines() if "model name" in x)
+    except (OSError, StopIteration):
+        import platform
+
+        return platform.processor() or "?"
+
+
 def device_line(device: str) -> str:
     if device == "cuda":
         p = torch.cuda.get_device_properties(0)
         return f"{p.name}, {p.total_memory / 2**30:.0f} GiB, {p.multi_processor_count} SMs"
-    return f"CPU, {torch.get_num_threads()} threads"
+    return (
+        f"CPU {cpu_model()}, capability {torch.backends.cpu.get_cpu_capability()}, "
+        f"{torch.get_num_threads()} threads"
+    )
 
 
 def flops_per_token(model, n_layers: int, hidden: int, seq: int) -> float:
@@ -108,6 +126,7 @@ def run_ours(tmp: Path, cfg: TrainConfig, skip: int) -> float:
 def run_hf_trainer(
     tmp: Path, cfg: TrainConfig, vocab: int, skip: int, device: str, compile_: bool
 ) -> float:
+    """The Trainer in the same precision as ours (`cfg.precision`: bf16 or fp32)."""
     import inspect
 
     from transformers import Trainer, TrainerCallback, TrainingArguments
@@ -146,7 +165,7 @@ def run_hf_trainer(
         lr_scheduler_type="cosine",
         adam_beta2=cfg.beta2,
         max_grad_norm=cfg.grad_clip,
-        bf16=True,
+        bf16=cfg.precision == "bf16",
         use_cpu=device == "cpu",
         save_strategy="no",
         report_to=[],
@@ -200,7 +219,7 @@ def profile_step(cfg: TrainConfig, vocab: int, tmp: Path, steps: int, top: int =
         n_valid = int((labels_for(ids) != IGNORE).sum())
         ids = ids.to(device)
         for start in range(0, len(ids), cfg.micro_batch_size):
-            with torch.autocast(dev_type, dtype=torch.bfloat16):
+            with torch.autocast(dev_type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
                 loss = loss_fn(model, ids[start : start + cfg.micro_batch_size])
             (loss / n_valid).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -268,6 +287,7 @@ def main() -> None:
     ap.add_argument("--micro", type=int, default=None, help="rows per forward (default --batch)")
     ap.add_argument("--seq", type=int, default=256)
     ap.add_argument("--no-compile", action="store_true", help="ours without torch.compile")
+    ap.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto")
     ap.add_argument(
         "--runs",
         default=None,
@@ -285,6 +305,10 @@ def main() -> None:
         raise SystemExit(f"--runs: choose from cdsynth, hf, hf-compile, got {a.runs}")
     vocab = a.vocab or PRESETS[a.preset].get("vocab_size") or 8192
     micro = a.micro or a.batch
+    bf16 = a.precision == "bf16" or (
+        a.precision == "auto" and bf16_supported(torch.device(a.device))
+    )  # as train.py resolves train.precision=auto
+    precision = "bf16" if bf16 else "fp32"
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         tok = train_tokenizer(["a b c"], TokenizerConfig(vocab_size=300, min_frequency=1))
@@ -299,7 +323,7 @@ def main() -> None:
             micro_batch_size=micro,
             block_len=a.seq,
             warmup_steps=5,
-            precision="bf16",
+            precision=precision,
             compile=not a.no_compile,
             eval_every=10**9,
             checkpoint_every=10**9,
@@ -317,20 +341,20 @@ def main() -> None:
         m = mcfg.resolved()
         fpt = flops_per_token(build_model(mcfg, vocab), m.n_layers, m.hidden, a.seq)
         prof = profile_step(cfg, vocab, tmp, a.profile) if a.profile else None
-    peak = bf16_matmul_peak(a.device)
+    peak = matmul_peak(a.device, torch.bfloat16 if bf16 else torch.float32)
     ours = results.get("cdsynth")
     hf = {k: v for k, v in results.items() if k != "cdsynth"}
     print(
         f"device: {device_line(a.device)}; model {a.preset} ({m.n_layers} x {m.hidden}) vocab "
         f"{vocab}, batch {a.batch} x {a.seq} (micro {micro}), {a.steps} steps (first {a.skip} "
-        f"excluded), torch {torch.__version__}, {torch.get_num_threads()} threads"
+        f"excluded), precision {a.precision} ({precision}), torch {torch.__version__}"
     )
-    print("| trainer | tokens/s | model TFLOP/s | share of bf16 peak (MFU) |")
+    print(f"| trainer | tokens/s | model TFLOP/s | share of {precision} peak (MFU) |")
     print("|---|---|---|---|")
     for name, tps in results.items():
         print(f"| {name} | {tps:,.0f} | {tps * fpt / 1e12:.3f} | {tps * fpt / peak:.1%} |")
     best_hf = max(hf, key=hf.get) if hf else None
-    line = f"bf16 matmul peak measured: {peak / 1e12:.2f} TFLOP/s"
+    line = f"{precision} matmul peak measured: {peak / 1e12:.2f} TFLOP/s"
     if best_hf and ours:
         line = f"ratio cdsynth / Trainer: {ours / hf[best_hf]:.2f}x (vs {best_hf}); " + line
     print(line)
@@ -342,7 +366,8 @@ def main() -> None:
             "args": vars(a),
             "vocab": vocab,
             "flops_per_token": fpt,
-            "bf16_peak_flops": peak,
+            "precision": precision,
+            "peak_flops": peak,
             "tokens_per_s": results,
             "mfu": {k: v * fpt / peak for k, v in results.items()},
             "best_trainer": best_hf,

@@ -11,6 +11,10 @@ overhead that dominates decoding small models on a CPU. Differences from a plain
   positions as unpadded ones;
 - logits for the last position only, from a final norm and vocabulary projection computed in
   float32 (float64 for a float64 model) whatever the weights' dtype;
+- bf16 on a CPU without bf16 arithmetic (AVX2-only: oneDNN has no bf16 kernels there and torch
+  emulates bf16 products, ~15x slower): bf16 storage with float32 arithmetic (`arithmetic_dtype`):
+  the weights rounded to bf16 and held in float32, the KV cache in bf16 (half the bytes a step
+  reads), every product and sum in float32;
 - `step` (decode_step.py): one token per row as one compiled graph over the weights laid out
   by `decode_weights` (products on oneDNN-packed copies, attention by our CPU kernel,
   cpu_attention.py); `forward` serves prompts and the dropout amateur, and is the eager
@@ -80,6 +84,17 @@ def _check_supported(hf_model) -> None:
         raise UserError(reason)
 
 
+def arithmetic_dtype(dtype: torch.dtype, device) -> torch.dtype:
+    """The dtype a lean engine asked for `dtype` computes in on `device`: `dtype` itself,
+    except bf16 on a CPU without bf16 arithmetic, which computes in float32 (on weights
+    rounded to bf16, over a bf16 KV cache)."""
+    from ..distributed import bf16_supported
+
+    if dtype == torch.bfloat16 and not bf16_supported(torch.device(device)):
+        return torch.float32
+    return dtype
+
+
 def make_engines(
     good_hf, bad_hf=None, dtype=torch.float32, device="cpu", bad_dropout: float = 0.0
 ) -> list[LeanLlama]:
@@ -120,8 +135,10 @@ class LeanLlama:
         rope = first.model.rotary_emb
         self.config = cfg
         self.n_models = len(hf_models)
-        self.dtype = dtype
         self.device = torch.device(device)
+        # storage: the KV cache's dtype and the weights' precision; arithmetic: `dtype`
+        self.cache_dtype = dtype
+        self.dtype = dtype = arithmetic_dtype(dtype, self.device)
         # one-query attention over a bf16 cache: a compiled fused kernel reads the cache once,
         # ~2x faster than matmuls on this memory-bound step (bench/, BENCHMARKS.md)
         self.compiled_decode = compile_decode and dtype == torch.bfloat16
@@ -141,10 +158,11 @@ class LeanLlama:
             self.n_heads, self.n_kv, self.head_dim, self.eps, self.rope_scale
         )
 
-        def stack(get, transpose=False, to=dtype):
+        def stack(get, transpose=False, to=dtype, stored=self.cache_dtype):
             ts = [get(m).detach() for m in hf_models]
             ts = [t.t() if transpose else t for t in ts]
-            return torch.stack(ts).to(self.device, to).contiguous()
+            # bf16 storage under float32 arithmetic: weights rounded to bf16, held in float32
+            return torch.stack(ts).to(self.device, stored).to(to).contiguous()
 
         def norm(get):  # (M, 1, 1, H): broadcasts over (M, B, T, H)
             return stack(get)[:, None, None, :]
@@ -170,8 +188,8 @@ class LeanLlama:
         # twice, and their rounding moved ~4x more probability mass than a bf16 body did on a
         # trained model (bench/decode_precision.py, BENCHMARKS.md)
         head = torch.float64 if dtype == torch.float64 else torch.float32
-        self.norm = stack(lambda m: m.model.norm.weight, to=head)[:, None, :]
-        self.lm_head = stack(lambda m: m.lm_head.weight, transpose=True, to=head)
+        self.norm = stack(lambda m: m.model.norm.weight, to=head, stored=head)[:, None, :]
+        self.lm_head = stack(lambda m: m.lm_head.weight, transpose=True, to=head, stored=head)
 
     def step(self, rule: DecodingConfig, vocab: int | None) -> StepFn | None:
         """The one-graph decode step (decode_step.py) for `rule` and `vocab`, made once per
@@ -182,8 +200,8 @@ class LeanLlama:
         shape = (self.n_models, batch, self.n_kv, max_len, self.head_dim)
         n = len(self.layers)
         return KVCache(
-            [torch.zeros(shape, dtype=self.dtype, device=self.device) for _ in range(n)],
-            [torch.zeros(shape, dtype=self.dtype, device=self.device) for _ in range(n)],
+            [torch.zeros(shape, dtype=self.cache_dtype, device=self.device) for _ in range(n)],
+            [torch.zeros(shape, dtype=self.cache_dtype, device=self.device) for _ in range(n)],
         )
 
     def decode_weights(self) -> dict:

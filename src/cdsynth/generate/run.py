@@ -75,13 +75,41 @@ def hub_snapshot(repo_id: str, local: Path) -> Path:
     return Path(folder)
 
 
-def _dtype(name: str, device: torch.device) -> torch.dtype:
-    """generate.dtype (a `config.DType`, checked at load) as a torch dtype on `device`."""
+def resolve_dtype(name: str, device: torch.device, engine: str) -> torch.dtype:
+    """generate.dtype (a `config.DType`, checked at load) as a torch dtype for `engine` on
+    `device`. auto: the fastest correct one. bf16 wherever the device has bf16 arithmetic; on
+    a CPU without it (AVX2-only), bf16 for the lean engine, which then stores bf16 and
+    computes in float32 (`engine.lean.arithmetic_dtype`), and float32 for the generic one,
+    whose transformers forwards would emulate bf16 (BENCHMARKS.md)."""
     from ..distributed import bf16_supported
 
     if name == "auto":
-        return torch.bfloat16 if bf16_supported(device) else torch.float32
+        if bf16_supported(device) or (engine == "lean" and device.type == "cpu"):
+            return torch.bfloat16
+        return torch.float32
     return {"bf16": torch.bfloat16, "fp32": torch.float32, "fp64": torch.float64}[name]
+
+
+def dtype_note(dtype: torch.dtype, device: torch.device, engine: str) -> str | None:
+    """One line on what bf16 means on a CPU without bf16 arithmetic (None elsewhere)."""
+    from ..distributed import bf16_supported
+
+    if dtype != torch.bfloat16 or device.type != "cpu" or bf16_supported(device):
+        return None
+    cpu = torch.backends.cpu.get_cpu_capability()
+    if engine == "lean":
+        return (
+            f"bf16 on this CPU ({cpu}, no bf16 arithmetic): bf16 weights and KV cache, "
+            "float32 arithmetic"
+        )
+    return (
+        f"bf16 is emulated on this CPU ({cpu}, no bf16 arithmetic): the generic engine runs "
+        f"~{EMULATED_BF16_SLOWDOWN:g}x slower than in fp32; set generate.dtype=auto or fp32"
+    )
+
+
+# the generic engine in bf16 against fp32 on an AVX2-only CPU (BENCHMARKS.md)
+EMULATED_BF16_SLOWDOWN = 2
 
 
 def check_generate_config(cfg: GenerateConfig) -> None:
@@ -143,7 +171,6 @@ def run_generation(
     out = output_dir(cfg, workdir)
     files = SyntheticFiles(out)
     device = pick_device(cfg.device)
-    dtype = _dtype(cfg.dtype, device)
     good_path = resolve_model_path(cfg.good, workdir)
     bad_path = (
         resolve_model_path(cfg.bad, workdir) if cfg.bad and cfg.decoding.strategy == "cd" else None
@@ -163,6 +190,7 @@ def run_generation(
     engine, why = choose_engine(
         cfg.engine, meta_model(good_path), meta_model(bad_path) if bad_path else None, dropout > 0
     )
+    dtype = resolve_dtype(cfg.dtype, device, engine)
     for path in (good_path, bad_path):  # loaded only later, once the output is locked
         if path is not None:
             check_weight_files(path)
@@ -211,6 +239,8 @@ def run_generation(
             log(f"resuming {cfg.name} from batch {done + 1} of {n_batches} ({done} done)")
         if mine:
             log(f"generate {cfg.name}: {engine} engine ({why})")
+            if note := dtype_note(dtype, device, engine):
+                log(f"generate {cfg.name}: {note}")
             if tokens.bos is None:
                 log(f"generate {cfg.name}: the tokenizer has no BOS token; prefixes start unmarked")
             if tokens.eos is None:

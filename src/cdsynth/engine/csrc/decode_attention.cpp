@@ -3,6 +3,8 @@
 // decode_attention_(q, k, v, k_cache, v_cache, valid) -> out
 //   q (M, B, H, D): the new token's queries; k, v (M, B, KV, D): its keys and values, written
 //   into slot end - 1 of k_cache, v_cache (M, B, KV, Lmax, D), where end = valid.size(1);
+//   q, k, v and out share one dtype; the caches have it too, or are bf16 under float32
+//   (bf16 storage, float32 arithmetic: where a CPU has no bf16 arithmetic);
 //   valid (B, end) bool: which slots hold real tokens. Returns (M, B, H, D): softmax(q.k / sqrt(D))
 //   over the valid slots, times v; query head h reads kv head h / (H / KV). Scores, softmax
 //   and sums in float (double for double); one pass over K, one over V, per (m, b, h) row.
@@ -12,7 +14,7 @@
 #include <c10/util/BFloat16.h>
 #include <torch/library.h>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -119,23 +121,79 @@ void attend_row_avx512(const float* qa, const T* kr, const T* vr, const T* next_
 }
 #endif
 
-template <typename T, typename A>
+#if defined(__AVX2__) && defined(__FMA__)
+// 8 lanes of keys or values as float32
+inline __m256 load8(const c10::BFloat16* p) {
+  __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+inline float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// The AVX-512 row's loop with 8 lanes (an AVX2-only CPU: AMD Zen 2/3, Intel client chips),
+// for D a multiple of 8 and at most 128: q and the accumulator stay in registers.
+template <typename T>
+void attend_row_avx2(const float* qa, const T* kr, const T* vr, const bool* mr, int64_t end,
+                     int64_t D, float scale, float* s, float* out) {
+  const int64_t nv = D / 8;
+  __m256 q[16], acc[16];
+  for (int64_t i = 0; i < nv; ++i) q[i] = _mm256_loadu_ps(qa + 8 * i);
+  int64_t l = 0;
+  for (; l + 4 <= end; l += 4) {
+    const T* k0 = kr + l * D;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t i = 0; i < nv; ++i) {
+      a0 = _mm256_fmadd_ps(q[i], load8(k0 + 8 * i), a0);
+      a1 = _mm256_fmadd_ps(q[i], load8(k0 + D + 8 * i), a1);
+      a2 = _mm256_fmadd_ps(q[i], load8(k0 + 2 * D + 8 * i), a2);
+      a3 = _mm256_fmadd_ps(q[i], load8(k0 + 3 * D + 8 * i), a3);
+    }
+    s[l] = hsum8(a0) * scale;
+    s[l + 1] = hsum8(a1) * scale;
+    s[l + 2] = hsum8(a2) * scale;
+    s[l + 3] = hsum8(a3) * scale;
+  }
+  for (; l < end; ++l) {
+    __m256 a0 = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nv; ++i) a0 = _mm256_fmadd_ps(q[i], load8(kr + l * D + 8 * i), a0);
+    s[l] = hsum8(a0) * scale;
+  }
+  const float sum = softmax_numerators(s, mr, end);
+  for (int64_t i = 0; i < nv; ++i) acc[i] = _mm256_setzero_ps();
+  for (int64_t j = 0; j < end; ++j) {
+    if (!mr[j]) continue;
+    const __m256 p = _mm256_set1_ps(s[j]);
+    const T* vl = vr + j * D;
+    for (int64_t i = 0; i < nv; ++i) acc[i] = _mm256_fmadd_ps(p, load8(vl + 8 * i), acc[i]);
+  }
+  const __m256 inv = _mm256_set1_ps(1.0f / sum);
+  for (int64_t i = 0; i < nv; ++i) _mm256_storeu_ps(out + 8 * i, _mm256_mul_ps(acc[i], inv));
+}
+#endif
+
+// TQ: the queries' and the output's type; T: the caches'; A: the arithmetic's
+template <typename TQ, typename T, typename A>
 void attend(const at::Tensor& q, const at::Tensor& kc, const at::Tensor& vc,
             const at::Tensor& valid, at::Tensor& out) {
   const int64_t M = q.size(0), B = q.size(1), H = q.size(2), D = q.size(3);
   const int64_t KV = kc.size(2), Lmax = kc.size(3), end = valid.size(1);
   const int64_t rep = H / KV, vstride = valid.stride(0);
-  const T* qp = q.data_ptr<T>();
+  const TQ* qp = q.data_ptr<TQ>();
   const T* kp = kc.data_ptr<T>();
   const T* vp = vc.data_ptr<T>();
   const bool* mp = valid.data_ptr<bool>();
-  T* op = out.data_ptr<T>();
+  TQ* op = out.data_ptr<TQ>();
   const A scale = A(1) / std::sqrt(A(D));
   at::parallel_for(0, M * B * H, 1, [&](int64_t lo, int64_t hi) {
     std::vector<A> s(end), qa(D), acc(D);
     for (int64_t r = lo; r < hi; ++r) {
       const int64_t h = r % H, mb = r / H, b = mb % B;
-      const T* qr = qp + r * D;
+      const TQ* qr = qp + r * D;
       for (int64_t d = 0; d < D; ++d) qa[d] = widen(qr[d]);
       const int64_t base = (mb * KV + h / rep) * Lmax * D;
       const T* kr = kp + base;
@@ -148,8 +206,17 @@ void attend(const at::Tensor& q, const at::Tensor& kc, const at::Tensor& vc,
           const T* next_kr = r + 1 < hi ? kp + (mbn * KV + hn / rep) * Lmax * D : nullptr;
           attend_row_avx512<T>(qa.data(), kr, vr, next_kr, mr, end, D, scale, s.data(),
                                acc.data());
-          T* orow = op + r * D;
-          for (int64_t d = 0; d < D; ++d) orow[d] = static_cast<T>(acc[d]);
+          TQ* orow = op + r * D;
+          for (int64_t d = 0; d < D; ++d) orow[d] = static_cast<TQ>(acc[d]);
+          continue;
+        }
+      }
+#elif defined(__AVX2__) && defined(__FMA__)
+      if constexpr (std::is_same_v<A, float>) {
+        if (D % 8 == 0 && D <= 128) {
+          attend_row_avx2<T>(qa.data(), kr, vr, mr, end, D, scale, s.data(), acc.data());
+          TQ* orow = op + r * D;
+          for (int64_t d = 0; d < D; ++d) orow[d] = static_cast<TQ>(acc[d]);
           continue;
         }
       }
@@ -188,14 +255,18 @@ void attend(const at::Tensor& q, const at::Tensor& kc, const at::Tensor& vc,
 #pragma omp simd
         for (int64_t d = 0; d < D; ++d) acc[d] += p * widen(vl[d]);
       }
-      T* orow = op + r * D;
-      for (int64_t d = 0; d < D; ++d) orow[d] = static_cast<T>(acc[d] / sum);
+      TQ* orow = op + r * D;
+      for (int64_t d = 0; d < D; ++d) orow[d] = static_cast<TQ>(acc[d] / sum);
     }
   });
 }
 
 // cache[m, b, h, slot, :] = x[m, b, h, :] for every (m, b, h); x contiguous (M, B, KV, D)
 void write_slot(const at::Tensor& x, at::Tensor& cache, int64_t slot) {
+  if (x.scalar_type() != cache.scalar_type()) {  // float32 into a bf16 cache: rounded
+    cache.narrow(3, slot, 1).copy_(x.unsqueeze(3));
+    return;
+  }
   const int64_t rows = x.size(0) * x.size(1) * x.size(2), D = x.size(3);
   const int64_t Lmax = cache.size(3), bytes = D * x.element_size();
   const char* src = static_cast<const char*>(x.data_ptr());
@@ -213,17 +284,26 @@ at::Tensor decode_attention_(const at::Tensor& q, const at::Tensor& k, const at:
   TORCH_CHECK(valid.scalar_type() == at::kBool && valid.stride(1) == 1, "valid: bool rows");
   const int64_t end = valid.size(1);
   TORCH_CHECK(end >= 1 && end <= k_cache.size(3), "valid.size(1) must be in [1, cache length]");
-  TORCH_CHECK(k.scalar_type() == k_cache.scalar_type() && v.scalar_type() == k.scalar_type() &&
-                  q.scalar_type() == k.scalar_type(),
-              "decode_attention_: q, k, v and the caches must have one dtype");
+  const bool bf16_cache = q.scalar_type() == at::kFloat && k_cache.scalar_type() == at::kBFloat16;
+  TORCH_CHECK(v.scalar_type() == k.scalar_type() && q.scalar_type() == k.scalar_type() &&
+                  v_cache.scalar_type() == k_cache.scalar_type() &&
+                  (k_cache.scalar_type() == q.scalar_type() || bf16_cache),
+              "decode_attention_: q, k, v and the caches must have one dtype (or float32 with "
+              "bf16 caches)");
   write_slot(k.contiguous(), k_cache, end - 1);
   write_slot(v.contiguous(), v_cache, end - 1);
   at::Tensor qc = q.contiguous();
   at::Tensor out = at::empty_like(qc);
+  if (bf16_cache) {
+    attend<float, c10::BFloat16, float>(qc, k_cache, v_cache, valid, out);
+    return out;
+  }
   switch (q.scalar_type()) {
-    case at::kBFloat16: attend<c10::BFloat16, float>(qc, k_cache, v_cache, valid, out); break;
-    case at::kFloat: attend<float, float>(qc, k_cache, v_cache, valid, out); break;
-    case at::kDouble: attend<double, double>(qc, k_cache, v_cache, valid, out); break;
+    case at::kBFloat16:
+      attend<c10::BFloat16, c10::BFloat16, float>(qc, k_cache, v_cache, valid, out);
+      break;
+    case at::kFloat: attend<float, float, float>(qc, k_cache, v_cache, valid, out); break;
+    case at::kDouble: attend<double, double, double>(qc, k_cache, v_cache, valid, out); break;
     default: TORCH_CHECK(false, "decode_attention_: bf16, fp32 or fp64 only");
   }
   return out;
