@@ -13,7 +13,8 @@ Both get their best settings for the device: the precision `train.precision=auto
 CPU, where bf16 is emulated), fused AdamW, the same LR schedule, betas and clipping. Ours
 compiles forward + loss (`--no-compile` turns that off). `--runs` picks what is timed:
 cdsynth, hf (Trainer), hf-compile (Trainer with `torch_compile`); the default is cdsynth,hf on
-a CPU and all three on CUDA, where the ratio is taken against the faster Trainer. On CUDA both run TF32 for leftover fp32 matmuls.
+a CPU and all three on CUDA, where the ratio is taken against the faster Trainer. On CUDA
+both run TF32 for leftover fp32 matmuls.
 
 `--preset paper-good` is the paper's 12 x 768 model with its 32000-token vocabulary (the
 vocabulary of a preset that names one, else `--vocab`, default 8192). Random weights and
