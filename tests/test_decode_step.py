@@ -360,3 +360,23 @@ def test_bf16_without_bf16_arithmetic_stores_bf16_and_computes_in_float32(monkey
         engines[0].fused_step = fused
         runs.append(generate_batch(engines, prefixes_of([3, 7, 5]), keys, rule, 24, seed=4))
     assert runs[0].tokens == runs[1].tokens
+
+
+def test_auto_dtype_per_engine_and_cpu(monkeypatch):
+    """generate.dtype=auto: bf16 where the CPU has bf16 arithmetic; without it, bf16 storage
+    for the lean engine and float32 for the generic one; bf16 asked of the generic engine
+    there says in one line that it is emulated."""
+    from cdsynth import distributed
+    from cdsynth.generate.run import dtype_note, resolve_dtype
+
+    cpu = torch.device("cpu")
+    for has_bf16 in (True, False):
+        monkeypatch.setattr(distributed, "bf16_supported", lambda device, v=has_bf16: v)
+        assert resolve_dtype("auto", cpu, "lean") == torch.bfloat16
+        assert resolve_dtype("auto", cpu, "generic") == (
+            torch.bfloat16 if has_bf16 else torch.float32
+        )
+        assert resolve_dtype("fp32", cpu, "lean") == torch.float32
+        assert dtype_note(torch.float32, cpu, "generic") is None
+    assert "emulated" in dtype_note(torch.bfloat16, cpu, "generic")
+    assert "float32 arithmetic" in dtype_note(torch.bfloat16, cpu, "lean")
