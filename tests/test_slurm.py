@@ -159,7 +159,17 @@ def test_a_cancelled_training_job_shows_as_failed_and_resumes_to_the_same_bytes(
     ws = tmp_path / "ws"
     path = config_file(tmp_path, ws, *study)
     cdsynth("experiment", "run", path, "--executor", "slurm")
+    # `experiment cancel` cancels all the study queued; every stage stays resumable
+    first = [r["job"] for r in jobs_of(ws).values()]
+    assert "5 job(s) cancelled" in cdsynth("experiment", "cancel", path)
+    wait_until(lambda: not live(first))
+    lines = cdsynth("experiment", "status", path).splitlines()
+    assert all("CANCELLED" in x for x in lines[:5] if not x.endswith("  done")), lines
+    assert "0 job(s) cancelled" in cdsynth("experiment", "cancel", path)
+    out = cdsynth("experiment", "run", path, "--executor", "slurm")
+    assert "job(s) submitted, 0 already queued or running" in out
     train = jobs_of(ws)["train__baseline-seed0"]["job"]
+    assert train not in first
     run = ws / "runs" / "baseline-seed0"
     wait_until(lambda: (run / "step_10" / "state.json").is_file(), every=0.1)
     # submitting again while it runs: no second job for anything queued or running
