@@ -58,14 +58,24 @@ def stage_command(
     cfg: ExperimentConfig, config_path: Path, stage: Stage, nproc: int = 1, nnodes: int = 1
 ) -> list[str]:
     """The command that runs `stage` in a process of its own: this Python, this cdsynth.
-    `nproc` > 1 or `nnodes` > 1: under torchrun, nproc processes on each of nnodes nodes."""
+    `nproc` > 1 or `nnodes` > 1: under torchrun, nproc processes on each of nnodes nodes. An
+    evaluation names the zip passwords the config set, for the job to read from its
+    environment (they are part of its identity)."""
     command = [sys.executable, "-m", "cdsynth.cli", "experiment", "run-stage"]
     command += [str(config_path), stage.name, "--identity", stage.hash]
     if nproc > 1 or nnodes > 1:
         command += ["--launcher", "torchrun", "--nproc", str(nproc), "--nnodes", str(nnodes)]
-    if names := set_passwords(cfg):
+    if stage.kind == "eval" and (names := set_passwords(cfg)):  # only evaluation reads them
         command += ["--passwords-from-env", ",".join(names)]
     return command
+
+
+def code_path() -> str:
+    """The folder this cdsynth is imported from: a stage's process puts it first on
+    PYTHONPATH, so it runs this code whatever the console script or venv would import."""
+    import cdsynth
+
+    return str(Path(cdsynth.__file__).resolve().parents[1])
 
 
 def local_gpus() -> list[str]:
@@ -100,7 +110,8 @@ class Parallel:
     def run(self, cfg: ExperimentConfig, stages: list[Stage], log) -> list[tuple[str, str]]:
         ws = Workspace(cfg.workdir)
         config = write_job_config(cfg)
-        env = {**os.environ, **password_env(cfg)}
+        path = os.pathsep.join(x for x in (code_path(), os.environ.get("PYTHONPATH")) if x)
+        env = {**os.environ, **password_env(cfg), "PYTHONPATH": path}
         done = {s.name for s in stages if stage_state(cfg, s) == "done"}
         what = {name: "skipped" for name in done}
         waiting = [s for s in stages if s.name not in done]

@@ -25,11 +25,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-import cdsynth
-
 from .config import ExperimentConfig
 from .errors import UserError
-from .executors import password_env, stage_command, write_job_config
+from .executors import code_path, password_env, stage_command, write_job_config
 from .fileio import write_json, write_text
 from .graph import Stage, build_graph, stage_state
 from .identity import read_record
@@ -137,12 +135,11 @@ def job_script(cfg: ExperimentConfig, config_path: Path, stage: Stage) -> str:
         if getattr(res, key):
             lines.append(f"#SBATCH --{key}={getattr(res, key)}")
     lines += [f"#SBATCH {x.removeprefix('#SBATCH').strip()}" for x in res.sbatch]
-    code = str(Path(cdsynth.__file__).resolve().parents[1])  # this cdsynth's code, first
     command = stage_command(cfg, config_path, stage, nproc=max(res.gpus, 1), nnodes=res.nodes)
     lines += [
         "set -euo pipefail",
         f"cd {shlex.quote(str(here))}",
-        f'export PYTHONPATH={shlex.quote(code)}"${{PYTHONPATH:+:$PYTHONPATH}}"',
+        f'export PYTHONPATH={shlex.quote(code_path())}"${{PYTHONPATH:+:$PYTHONPATH}}"',
         *cfg.slurm.setup,
         f"exec {shlex.join(command)}",
     ]
