@@ -236,8 +236,9 @@ def test_a_job_script_is_readable_runnable_and_asks_for_its_kinds_resources(tmp_
     assert run.startswith(f"exec {sys.executable} -m cdsynth.cli experiment run-stage {path}")
     assert "--launcher torchrun --nproc 4 --nnodes 2" in run
     assert "--passwords-from-env" not in run  # training never reads them
-    evaluation = job_script(cfg, path, stages["eval/baseline-seed0"]).splitlines()[-1]
-    assert evaluation.endswith("--passwords-from-env entity_tracking")
+    for name in ("eval/baseline-seed0", "report"):  # the report's identity holds eval's
+        last = job_script(cfg, path, stages[name]).splitlines()[-1]
+        assert last.endswith("--passwords-from-env entity_tracking"), name
     corpus = job_script(cfg, path, stages["corpus"])
     assert "--gres" not in corpus and "torchrun" not in corpus
     assert "#SBATCH --cpus-per-task=8" in corpus.splitlines()

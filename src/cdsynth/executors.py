@@ -59,13 +59,14 @@ def stage_command(
 ) -> list[str]:
     """The command that runs `stage` in a process of its own: this Python, this cdsynth.
     `nproc` > 1 or `nnodes` > 1: under torchrun, nproc processes on each of nnodes nodes. An
-    evaluation names the zip passwords the config set, for the job to read from its
-    environment (they are part of its identity)."""
+    evaluation, and a stage that reads one (the report), names the zip passwords the config
+    set, for the job to read from its environment: they are part of an evaluation's identity,
+    so of its readers'."""
     command = [sys.executable, "-m", "cdsynth.cli", "experiment", "run-stage"]
     command += [str(config_path), stage.name, "--identity", stage.hash]
     if nproc > 1 or nnodes > 1:
         command += ["--launcher", "torchrun", "--nproc", str(nproc), "--nnodes", str(nnodes)]
-    if stage.kind == "eval" and (names := set_passwords(cfg)):  # only evaluation reads them
+    if _reads_evaluation(stage) and (names := set_passwords(cfg)):
         command += ["--passwords-from-env", ",".join(names)]
     return command
 
@@ -76,6 +77,10 @@ def code_path() -> str:
     import cdsynth
 
     return str(Path(cdsynth.__file__).resolve().parents[1])
+
+
+def _reads_evaluation(stage: Stage) -> bool:
+    return stage.kind == "eval" or any(_reads_evaluation(d) for d in stage.deps)
 
 
 def local_gpus() -> list[str]:
