@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-avx2 test-slow test-all bench lint clean
+.PHONY: demo test test-avx2 test-slow test-slurm test-all bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,6 +28,12 @@ test-avx2: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]
+
+# The Slurm tests on a single-node Slurm, installed and started here where none answers (as
+# root, Debian: scripts/slurm-single-node.sh); where it cannot be, the tests skip and say why.
+test-slurm: $(STAMP)
+	scripts/slurm-single-node.sh status || scripts/slurm-single-node.sh start || true
+	$(BIN)/python -m pytest -q -m slurm tests/test_slurm.py -rs
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m "slow or not slow"

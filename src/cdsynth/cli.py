@@ -151,14 +151,85 @@ app.add_typer(experiment_app, name="experiment")
 def experiment_run(
     config: str = typer.Argument(..., help="experiment config (YAML)"),
     overrides: Optional[List[str]] = OverridesArg,
-    launcher: str = typer.Option("local", help="local or torchrun"),
+    executor: str = typer.Option(
+        "local", help="local (this machine) or slurm (one Slurm job a stage; returns at once)"
+    ),
+    parallel: int = typer.Option(
+        1, help="local: stages side by side, one per slot (on a GPU machine, one per GPU)"
+    ),
+    launcher: str = typer.Option("local", help="local or torchrun (local, one at a time)"),
     nproc: int = typer.Option(2, help="processes per stage under torchrun"),
 ):
-    """Run every stage that is not done yet (cached by config hash), then print the summary."""
+    """Run every stage that is not done yet (cached by config hash), then print the summary;
+    with --executor slurm, submit them as jobs and return."""
     from .graph import run_experiment
 
     cfg = _config(config, overrides)
-    run_experiment(cfg, launcher=launcher, nproc=nproc, progress=sys.stderr.isatty())
+    run_experiment(
+        cfg,
+        launcher=launcher,
+        nproc=nproc,
+        progress=sys.stderr.isatty() and parallel == 1 and executor == "local",
+        executor=_executor(executor, parallel, launcher),
+    )
+
+
+def _executor(name: str, parallel: int, launcher: str):
+    """The executor `experiment run` asked for (None: one stage after another, here)."""
+    if name not in ("local", "slurm"):
+        raise UserError(f"--executor must be local or slurm, got {name!r}")
+    if (name == "slurm" or parallel != 1) and launcher != "local":
+        raise UserError("--launcher torchrun runs one stage at a time on this machine")
+    if name == "slurm":
+        if parallel != 1:
+            raise UserError("--parallel is for --executor local (Slurm runs what it can)")
+        from .slurm import SlurmExecutor
+
+        return SlurmExecutor()
+    if parallel == 1:
+        return None
+    from .executors import Parallel, local_gpus
+
+    return Parallel(parallel, tuple(local_gpus()))
+
+
+@experiment_app.command("run-stage", hidden=True)
+def experiment_run_stage(
+    config: str = typer.Argument(..., help="experiment config (YAML)"),
+    stage: str = typer.Argument(..., help="a stage's name, as `experiment status` shows it"),
+    overrides: Optional[List[str]] = OverridesArg,
+    identity: Optional[str] = typer.Option(None, help="refuse if the stage's identity differs"),
+    launcher: str = typer.Option("local", help="local or torchrun"),
+    nproc: int = typer.Option(2, help="processes per node under torchrun"),
+    nnodes: int = typer.Option(1, help="nodes under torchrun (inside a Slurm job)"),
+    passwords_from_env: Optional[str] = typer.Option(
+        None, help="zip passwords the study set, read from $CDSYNTH_<NAME>_PASSWORD"
+    ),
+):
+    """Run one stage of the study (what each job of an executor runs): it resumes where it
+    stopped and does nothing when done."""
+    import dataclasses
+
+    from .graph import run_named_stage
+
+    if launcher not in ("local", "torchrun"):
+        raise UserError("--launcher must be local or torchrun")
+    cfg = _config(config, overrides)
+    if passwords_from_env:
+        pw = {}
+        for name in passwords_from_env.split(","):
+            value = os.environ.get(f"CDSYNTH_{name.upper()}_PASSWORD")
+            if name not in ("ewok", "entity_tracking") or not value:
+                raise UserError(
+                    f"the study set evaluate.passwords.{name}: this job needs "
+                    f"$CDSYNTH_{name.upper()}_PASSWORD in its environment"
+                )
+            pw[name] = value
+        passwords = dataclasses.replace(cfg.evaluate.passwords, **pw)
+        cfg = dataclasses.replace(
+            cfg, evaluate=dataclasses.replace(cfg.evaluate, passwords=passwords)
+        )
+    run_named_stage(cfg, stage, identity, launcher, nproc, nnodes)
 
 
 @experiment_app.command("status")
@@ -166,10 +237,27 @@ def experiment_status(
     config: str = typer.Argument(..., help="experiment config (YAML)"),
     overrides: Optional[List[str]] = OverridesArg,
 ):
-    """A table of the study's stages: done, partial (how far), stale or to do; then what is left."""
+    """A table of the study's stages: done, queued, running or failed (a Slurm job: its id,
+    state and log), partial (how far), stale or to do; then what is left."""
     from .graph import status_lines
+    from .slurm import stage_jobs
 
-    print("\n".join(status_lines(_config(config, overrides))))
+    cfg = _config(config, overrides)
+    print("\n".join(status_lines(cfg, jobs=stage_jobs(cfg))))
+
+
+@experiment_app.command("cancel")
+def experiment_cancel(
+    config: str = typer.Argument(..., help="experiment config (YAML)"),
+    overrides: Optional[List[str]] = OverridesArg,
+):
+    """Cancel the study's queued and running Slurm jobs (the stages stay resumable)."""
+    from .slurm import cancel_study
+
+    cancelled = cancel_study(_config(config, overrides))
+    for stage, job in cancelled:
+        print(f"[{stage}] job {job} cancelled")
+    print(f"{len(cancelled)} job(s) cancelled")
 
 
 @experiment_app.command("report")

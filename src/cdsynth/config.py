@@ -41,6 +41,7 @@ from .config_checks import (
     check_name,
     yaml_complaint,
 )
+from .config_slurm import SlurmConfig
 from .errors import UserError
 
 
@@ -415,6 +416,7 @@ class ExperimentConfig:
     generate: GenerateConfig = field(default_factory=GenerateConfig)
     evaluate: EvalConfig = field(default_factory=EvalConfig)
     study: StudyConfig = field(default_factory=StudyConfig)
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)  # where jobs go: config_slurm
 
 
 def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()):

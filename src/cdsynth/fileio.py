@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_orphans(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}@{_HOST}")
     _remove(tmp)
     try:
         yield tmp
@@ -41,12 +42,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         _remove(tmp)
 
 
+_HOST = socket.gethostname()
+
+
 def remove_orphans(path: Path) -> list[Path]:
-    """Remove the temporary siblings `.NAME.tmpPID` of `path` left by a killed process (a
-    PID that no longer runs); a live writer's are left alone. Returns what was removed."""
+    """Remove the temporary siblings `.NAME.tmpPID@HOST` of `path` left by a killed process of
+    this host (a PID that no longer runs here); a live writer's are left alone, and so are
+    other hosts' (on a shared filesystem their PIDs mean nothing here). A name without a host
+    (written before hosts were named) counts as this host's. Returns what was removed."""
     removed = []
     for tmp in path.parent.glob(f".{path.name}.tmp*"):
-        pid = tmp.name[len(f".{path.name}.tmp") :]
+        pid, _, host = tmp.name[len(f".{path.name}.tmp") :].partition("@")
+        if host not in ("", _HOST):
+            continue
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             _remove(tmp)
             removed.append(tmp)

@@ -2,6 +2,8 @@
 
     stages = build_graph(cfg)        # corpus, tokenizer, train, generate, eval, report
     run_experiment(cfg)              # every stage not done (locally or under torchrun)
+    run_experiment(cfg, executor=e)  # ... through an `Executor` (executors.py, slurm.py)
+    run_named_stage(cfg, "train/x")  # one stage: what every executor's job runs
     experiment_status(cfg)           # done / partial / stale / to do per stage
 
 A stage's identity (`identity.stage_identity`) is the hash of what changes its output (its
@@ -13,6 +15,7 @@ whether the output is current.
 from __future__ import annotations
 
 import dataclasses
+import os
 import platform
 import shutil
 import subprocess
@@ -21,7 +24,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 import yaml
 
@@ -182,71 +185,87 @@ def stage_state(cfg: ExperimentConfig, stage: Stage) -> str:
     return "done" if r.get("complete") else "partial"
 
 
-def run_stage(cfg: ExperimentConfig, stage: Stage, launcher: str = "local", nproc: int = 2) -> None:
-    state = stage_state(cfg, stage)
-    if state == "stale" and stage.output.exists():
-        shutil.rmtree(stage.output)  # made from other inputs: redo from scratch
+def run_stage(
+    cfg: ExperimentConfig, stage: Stage, launcher: str = "local", nproc: int = 2, nnodes: int = 1
+) -> None:
+    """Run one stage (resuming it where it stopped, redoing it where stale) and record it.
+    Its record's lock refuses a second launcher of the same stage, wherever it runs."""
     rec = _record_path(cfg, stage)
-    write_json(rec, {"name": stage.name, "identity": stage.hash, "complete": False})
-    start = time.monotonic()
-    if launcher == "torchrun" and stage.cli is not None:
-        _torchrun(cfg, stage, nproc)
-    else:
-        stage.action()
-    write_json(
-        rec,
-        {
-            "name": stage.name,
-            "identity": stage.hash,
-            "complete": True,
-            # this launch's wall time (a resumed stage: its last launch only) and where
-            "seconds": round(time.monotonic() - start, 1),
-            "machine": platform.node(),
-            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        },
-    )
+    with output_lock(rec):
+        state = stage_state(cfg, stage)
+        if state == "stale" and stage.output.exists():
+            shutil.rmtree(stage.output)  # made from other inputs: redo from scratch
+        write_json(rec, {"name": stage.name, "identity": stage.hash, "complete": False})
+        start = time.monotonic()
+        if launcher == "torchrun" and stage.cli is not None:
+            _torchrun(cfg, stage, nproc, nnodes)
+        else:
+            stage.action()
+        write_json(
+            rec,
+            {
+                "name": stage.name,
+                "identity": stage.hash,
+                "complete": True,
+                # this launch's wall time (a resumed stage: its last launch only) and where
+                "seconds": round(time.monotonic() - start, 1),
+                "machine": platform.node(),
+                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            },
+        )
 
 
-def _torchrun(cfg: ExperimentConfig, stage: Stage, nproc: int) -> None:
+def _torchrun(cfg: ExperimentConfig, stage: Stage, nproc: int, nnodes: int = 1) -> None:
+    """The stage's own command under torchrun: `nproc` processes on this node, or on each of
+    the `nnodes` nodes of a Slurm allocation (one torchrun per node through srun, meeting at
+    this node)."""
     command, c = stage.cli
     path = Workspace(cfg.workdir).stage_file(stage.name, ".yaml")
     data = to_dict(c)
     # train and generate never read the zip passwords: they stay out of files on disk
     data["evaluate"]["passwords"] = {k: None for k in data["evaluate"]["passwords"]}
     write_text(path, yaml.safe_dump(data, sort_keys=False))
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node",
-            str(nproc),
-            "-m",
-            "cdsynth.cli",
-            command,
-            str(path),
+    where = ["--standalone"]
+    if nnodes > 1:
+        job = os.environ.get("SLURM_JOB_ID")
+        if job is None:
+            raise UserError(f"stage {stage.name}: --nnodes {nnodes} runs only inside a Slurm job")
+        where = [
+            f"--nnodes={nnodes}",
+            "--rdzv-backend=c10d",
+            f"--rdzv-endpoint={platform.node()}:29500",
+            f"--rdzv-id=cdsynth-{job}",
         ]
+    launch = [sys.executable, "-m", "torch.distributed.run", *where]
+    srun = ["srun", f"--nodes={nnodes}", "--ntasks-per-node=1"] if nnodes > 1 else []
+    r = subprocess.run(
+        [*srun, *launch, "--nproc_per_node", str(nproc), "-m", "cdsynth.cli", command, str(path)]
     )
     if r.returncode != 0:
         raise UserError(f"stage {stage.name} failed under torchrun (exit code {r.returncode})")
 
 
-def run_experiment(
-    cfg: ExperimentConfig,
-    launcher: str = "local",
-    nproc: int = 2,
-    log=print,
-    progress: bool = False,
-) -> list[tuple[str, str]]:
-    """Run every stage that is not done; returns [(stage, what happened)]."""
-    if launcher not in ("local", "torchrun"):
-        raise UserError("--launcher must be local or torchrun")
-    stages = build_graph(cfg, log=log, progress=progress)
-    check_stages(cfg, stages)
-    done = []
-    # one study per workdir at a time (its stages lock their own outputs as well)
-    with output_lock(Workspace(cfg.workdir).root / "experiment"):
+class Executor(Protocol):
+    """Where a study's stages run: in this process (`InProcess`), side by side on this machine
+    (`executors.Parallel`), as Slurm jobs (`slurm.SlurmExecutor`); a Ray backend would be one
+    more class. `run` gets the whole graph, each stage after its inputs, and runs (or submits)
+    every stage that is not done, each after the stages it reads; it returns [(stage, what
+    happened)]. A stage always runs through `run_stage` (here) or `run_named_stage` (in a
+    `cdsynth experiment run-stage` process), so its locks, records and resume rules are the
+    same under every executor."""
+
+    def run(self, cfg: ExperimentConfig, stages: list[Stage], log) -> list[tuple[str, str]]: ...
+
+
+@dataclass(frozen=True)
+class InProcess:
+    """One stage after another in this process, or each under torchrun on this node."""
+
+    launcher: str = "local"  # local | torchrun
+    nproc: int = 2  # processes per stage under torchrun
+
+    def run(self, cfg: ExperimentConfig, stages: list[Stage], log) -> list[tuple[str, str]]:
+        done = []
         for stage in stages:
             state = stage_state(cfg, stage)
             if state == "done":
@@ -255,9 +274,63 @@ def run_experiment(
                     log(report.printed_summary(cfg))
                 continue
             log(f"[{stage.name}] {'resuming' if state == 'partial' else 'running'}")
-            run_stage(cfg, stage, launcher, nproc)
+            run_stage(cfg, stage, self.launcher, self.nproc)
             done.append((stage.name, "ran"))
-    return done
+        return done
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    launcher: str = "local",
+    nproc: int = 2,
+    log=print,
+    progress: bool = False,
+    executor: Executor | None = None,
+) -> list[tuple[str, str]]:
+    """Run every stage that is not done (through `executor`; by default in this process with
+    `launcher`); returns [(stage, what happened)]."""
+    if launcher not in ("local", "torchrun"):
+        raise UserError("--launcher must be local or torchrun")
+    stages = build_graph(cfg, log=log, progress=progress)
+    check_stages(cfg, stages)
+    # one study per workdir at a time (its stages lock their own outputs as well)
+    with output_lock(Workspace(cfg.workdir).root / "experiment"):
+        return (executor or InProcess(launcher, nproc)).run(cfg, stages, log)
+
+
+def run_named_stage(
+    cfg: ExperimentConfig,
+    name: str,
+    identity: str | None = None,
+    launcher: str = "local",
+    nproc: int = 2,
+    nnodes: int = 1,
+    log=print,
+    progress: bool = False,
+) -> str:
+    """Run the stage called `name` of the study (`cdsynth experiment run-stage`): what an
+    executor's job runs. Refused when the config no longer gives the stage the `identity` it
+    was submitted with, or when a stage it reads is not done; a done stage is left alone.
+    Returns "ran" or "skipped"."""
+    stages = {s.name: s for s in build_graph(cfg, log=log, progress=progress)}
+    stage = stages.get(name)
+    if stage is None:
+        raise UserError(f"no stage named '{name}' in this study; stages: {', '.join(stages)}")
+    if identity is not None and identity != stage.hash:
+        raise UserError(
+            f"stage {name} was submitted for another config (identity {identity[:12]}, now "
+            f"{stage.hash[:12]}); rerun `cdsynth experiment run` to submit it again"
+        )
+    waiting = [d.name for d in stage.deps if stage_state(cfg, d) != "done"]
+    if waiting:
+        raise UserError(f"stage {name} reads {', '.join(waiting)}, not done yet: run it first")
+    if stage_state(cfg, stage) == "done":
+        log(f"[{name}] done already")
+        return "skipped"
+    check_stages(cfg, [stage])
+    log(f"[{name}] {'resuming' if stage_state(cfg, stage) == 'partial' else 'running'}")
+    run_stage(cfg, stage, launcher, nproc, nnodes)
+    return "ran"
 
 
 def check_stages(cfg: ExperimentConfig, stages: list[Stage]) -> None:
@@ -296,16 +369,22 @@ def stage_progress(stage: Stage) -> str:
     return ""
 
 
-def status_lines(cfg: ExperimentConfig) -> list[str]:
+def status_lines(
+    cfg: ExperimentConfig, jobs: Callable[[list[Stage]], dict[str, str]] | None = None
+) -> list[str]:
     """`cdsynth experiment status`: each stage's state (with its progress where started) and
-    a last line counting what is left."""
+    a last line counting what is left. `jobs(stages)` may name, for stages that are not done,
+    the state of the job an executor gave them ("queued (job 12)", "failed (job 12 ...)")."""
     stages = build_graph(cfg, log=lambda *a: None)
     states = [stage_state(cfg, s) for s in stages]
+    todo = [s for s, state in zip(stages, states, strict=True) if state != "done"]
+    by_job = jobs(todo) if jobs is not None and todo else {}
     width = max(len(s.name) for s in stages)
     lines = []
     for s, state in zip(stages, states, strict=True):
         more = stage_progress(s) if state == "partial" and s.output.exists() else ""
-        lines.append(f"{s.name:<{width}}  {state}" + (f" ({more})" if more else ""))
+        shown = by_job.get(s.name, state)
+        lines.append(f"{s.name:<{width}}  {shown}" + (f" ({more})" if more else ""))
     lines += wall_time_lines(cfg, stages)
     left = [s.kind for s, state in zip(stages, states, strict=True) if state != "done"]
     kinds = ", ".join(f"{left.count(k)} {k}" for k in dict.fromkeys(left))

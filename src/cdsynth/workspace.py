@@ -11,6 +11,10 @@ workdir/synthetic/<name>/                    cdsynth generate (files: `Synthetic
   synthetic.parquet, synthetic.jsonl           merged, with manifest.json
 workdir/report/                              cdsynth experiment report
 workdir/stages/<stage>.json                  the study graph's records
+workdir/stages/<stage>.slurm.json            the Slurm job last submitted for the stage
+workdir/jobs/config-<hash>.yaml              the resolved config the jobs read (no passwords)
+workdir/jobs/<stage>.sh                      a stage's job script (runnable by hand)
+workdir/jobs/<stage>-<job id>.log            a job's output (`<stage>-local.log`: --parallel)
 """
 
 from __future__ import annotations
@@ -58,6 +62,21 @@ class Workspace:
 
     def stage_file(self, stage_name: str, suffix: str = ".json") -> Path:
         return self.root / "stages" / (stage_name.replace("/", "__") + suffix)
+
+    @property
+    def jobs(self) -> Path:
+        """Job scripts, their logs and the config they read."""
+        return self.root / "jobs"
+
+    def job_config(self, key: str) -> Path:
+        return self.jobs / f"config-{key}.yaml"
+
+    def job_script(self, stage_name: str) -> Path:
+        return self.jobs / (stage_name.replace("/", "__") + ".sh")
+
+    def job_log(self, stage_name: str, job: str) -> Path:
+        """A stage's job output: `job` is a Slurm job id (or %j in a script), or "local"."""
+        return self.jobs / f"{stage_name.replace('/', '__')}-{job}.log"
 
 
 class SyntheticFiles:
