@@ -109,7 +109,7 @@ def dtype_note(dtype: torch.dtype, device: torch.device, engine: str) -> str | N
 
 
 # the generic engine in bf16 against fp32 on an AVX2-only CPU (BENCHMARKS.md)
-EMULATED_BF16_SLOWDOWN = 2
+EMULATED_BF16_SLOWDOWN = 3
 
 
 def check_generate_config(cfg: GenerateConfig) -> None:
