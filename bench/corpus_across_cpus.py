@@ -162,8 +162,8 @@ def main() -> None:
     for dtype in a.dtypes.split(","):
         extra = [*base, f"generate.dtype={dtype}"]
         ref_name = f"ref-{dtype}"
-        for old in (workdir / "synthetic").glob(f"*{dtype}*"):
-            shutil.rmtree(old)  # made afresh: no batch of an earlier run is reused
+        for old in (workdir / "synthetic").glob(f"*{dtype}*"):  # folders and their locks
+            shutil.rmtree(old) if old.is_dir() else old.unlink()  # no earlier batch reused
         print(f"{dtype}: the reference")
         if error := generate(config, [*extra, f"generate.name={ref_name}"], "native", None):
             sys.exit(error)
