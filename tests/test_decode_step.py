@@ -380,3 +380,30 @@ def test_auto_dtype_per_engine_and_cpu(monkeypatch):
         assert dtype_note(torch.float32, cpu, "generic") is None
     assert "emulated" in dtype_note(torch.bfloat16, cpu, "generic")
     assert "float32 arithmetic" in dtype_note(torch.bfloat16, cpu, "lean")
+
+
+@pytest.mark.slow
+def test_kernel_compiles_for_aarch64(tmp_path):
+    """The kernel's source builds for 64-bit ARM (Graviton, Ampere, Apple silicon under Linux):
+    cross-compiled to an object file by Debian's aarch64-linux-gnu-g++ (package
+    g++-aarch64-linux-gnu; .ci/run installs it) with the flags of a native build there, armv8-a
+    in place of -march=native. Nothing is linked or run: no ARM machine has run the kernel
+    (where it cannot be built, decoding runs the torch formulation: test_generate.py checks
+    that it makes the same corpus)."""
+    import shutil
+    import subprocess
+
+    from cdsynth.engine import cpu_attention
+
+    cxx = shutil.which("aarch64-linux-gnu-g++")
+    if cxx is None:
+        pytest.skip("no aarch64 cross compiler (apt-get install g++-aarch64-linux-gnu)")
+    flags = [f for f in cpu_attention.FLAGS if f not in ("-march=native", "-shared")]
+    obj = tmp_path / "decode_attention.o"
+    cmd = [cxx, *flags, "-march=armv8-a", *cpu_attention.header_flags()]
+    done = subprocess.run(
+        [*cmd, "-c", str(cpu_attention.SOURCE), "-o", str(obj)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    header = obj.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == 183  # AArch64

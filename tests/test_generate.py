@@ -1,5 +1,7 @@
 """The generation engine against references: HF forwards, brute force, shards and resume."""
 
+import json
+
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -252,6 +254,124 @@ def test_shards_and_resume_give_the_same_corpus(trained, monkeypatch):
         gen_config(trained, "generate.name=b7", "generate.batch_size=7"), log=quiet, progress=False
     )
     assert [r["token_ids"] for r in read_rows(b7)] == [r["token_ids"] for r in rows]
+
+
+def fake_machine(capability: str, cpu: str):
+    """A stand-in for `machine_record`: the batches say they were made on another machine."""
+
+    def record(device, dtype, engine):
+        return {"device": "cpu", "capability": capability, "cpu": cpu, "torch": "2.13.0+cpu",
+                "dtype": str(dtype).removeprefix("torch."), "engine": engine}  # fmt: skip
+
+    return record
+
+
+def test_batches_record_their_machine(trained):
+    from cdsynth.generate import batch_machine
+    from cdsynth.machine import cpu_model
+
+    out = run_generate(gen_config(trained, "generate.name=here"), log=quiet, progress=False)
+    here = {
+        "device": "cpu",
+        "capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu": cpu_model(),
+        "torch": torch.__version__,
+        "dtype": "float64",
+        "engine": "lean",
+    }
+    assert [batch_machine(out / "batches" / f"batch_{b:06d}.parquet") for b in range(4)] == [
+        here
+    ] * 4
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["machines"] == [{**here, "batches": 4}]
+    assert manifest["mixed_machines"] is False
+    # the merged file carries no batch's record: the manifest is the corpus's
+    assert pq.read_schema(out / "synthetic.parquet").metadata is None
+
+
+def test_shards_on_two_machines_make_a_mixed_corpus_of_the_same_identity(trained, monkeypatch):
+    """Shard 0 on one (faked) machine, shard 1 on another: merge says so in one line and in
+    the manifest; the machine is not part of the identity, so the corpus is the one-machine
+    corpus (same identity, nothing redone) and a run finished elsewhere discards nothing."""
+    import shutil
+
+    from cdsynth.generate import run as run_mod
+    from cdsynth.identity import is_current, read_record
+
+    cfg = gen_config(trained, "generate.name=two-machines")
+    one = run_generate(cfg, log=quiet, progress=False)  # on this machine, then made again
+    one_rows, one_identity = read_rows(one), read_record(one / "manifest.json")["identity"]
+    shutil.rmtree(one)
+    monkeypatch.setattr(run_mod, "machine_record", fake_machine("AVX512", "AMD EPYC 9B14"))
+    run_generate(cfg, shard=(0, 2), log=quiet, progress=False)
+    monkeypatch.setattr(run_mod, "machine_record", fake_machine("AVX2", "AMD EPYC 7B13"))
+    log: list[str] = []
+    out = run_generate(cfg, shard=(1, 2), log=log.append, progress=False)
+    line = log[-1]
+    assert line.startswith("synthetic corpus two-machines: made on mixed machines (2 kinds): ")
+    assert "AVX512 cpu (AMD EPYC 9B14), torch 2.13.0+cpu, float64, lean engine (2 batches)" in line
+    manifest = read_record(out / "manifest.json")
+    assert manifest["mixed_machines"] is True
+    assert [(m["capability"], m["cpu"], m["batches"]) for m in manifest["machines"]] == [
+        ("AVX2", "AMD EPYC 7B13", 2),
+        ("AVX512", "AMD EPYC 9B14", 2),
+    ]
+    assert is_current(manifest, one_identity)
+    assert [r["token_ids"] for r in read_rows(out)] == [r["token_ids"] for r in one_rows]
+    # run again on a third machine: every batch is current, none is made again
+    monkeypatch.setattr(run_mod, "machine_record", fake_machine("AVX512", "Intel Xeon 8481C"))
+    written = interrupt_after(monkeypatch, shards, "write_batch", 99)
+    run_generate(cfg, log=quiet, progress=False)
+    assert written["n"] == 0
+    assert read_record(out / "manifest.json")["mixed_machines"] is True
+
+
+def test_machine_totals_count_batches_per_machine():
+    from cdsynth.generate import machine_totals
+    from cdsynth.generate.shards import machines_line
+
+    a, b = {"capability": "AVX512", "cpu": "x"}, {"capability": "AVX2", "cpu": "y"}
+    assert machine_totals([a, b, a, None]) == [
+        {**a, "batches": 2},
+        {"unrecorded": True, "batches": 1},
+        {**b, "batches": 1},
+    ]
+    one = {"device": "cpu", "capability": "AVX2", "cpu": "AMD EPYC 7B13", "torch": "2.13.0",
+           "dtype": "float32", "engine": "lean"}  # fmt: skip
+    assert machines_line("cd", machine_totals([one, None])) == (
+        "synthetic corpus cd: made on AVX2 cpu (AMD EPYC 7B13), torch 2.13.0, float32, lean "
+        "engine (1 batches); 1 batches from before cdsynth recorded machines"
+    )
+
+
+def test_the_attention_kernel_and_its_fallback_make_the_same_corpus(trained, monkeypatch):
+    """The torch formulation (what runs where the C++ kernel cannot be built, e.g. a CPU
+    without g++) makes the kernel's corpus, token for token, in float64."""
+    from cdsynth.engine import cpu_attention
+
+    if not cpu_attention.kernel_available():
+        pytest.skip("the C++ attention kernel cannot be built here (see the warning)")
+    calls = {"n": 0}
+    real = cpu_attention.reference_attention
+
+    def counted(*args):
+        calls["n"] += 1
+        return real(*args)
+
+    monkeypatch.setattr(cpu_attention, "reference_attention", counted)
+    kernel = run_generate(gen_config(trained, "generate.name=kernel"), log=quiet, progress=False)
+    assert calls["n"] == 0
+    monkeypatch.setattr(cpu_attention, "use_kernel", lambda device: False)
+    torch_ops = run_generate(
+        gen_config(trained, "generate.name=no-kernel"), log=quiet, progress=False
+    )
+    assert calls["n"] > 0
+    rows, ref = read_rows(kernel), read_rows(torch_ops)
+    assert [r["token_ids"] for r in rows] == [r["token_ids"] for r in ref]
+    assert [r["text"] for r in rows] == [r["text"] for r in ref]
+    np.testing.assert_allclose(
+        [r["mean_contrast"] for r in rows], [r["mean_contrast"] for r in ref], rtol=1e-12
+    )
 
 
 def test_output_rows_and_datasets(trained):

@@ -7,7 +7,8 @@ workdir/runs/<run>/step_N/                   cdsynth train (checkpoints)
 workdir/runs/<run>/eval/step_N/<task>.json   cdsynth eval
 workdir/synthetic/<name>/                    cdsynth generate (files: `SyntheticFiles`)
   generate_config.json, real_tokens.json       the corpus's config record, token count cache
-  batches/batch_<b>.parquet                    one per batch, written by the shards
+  batches/batch_<b>.parquet                    one per batch, written by the shards (each
+                                                 records its machine: generate/shards.py)
   synthetic.parquet, synthetic.jsonl           merged, with manifest.json
 workdir/report/                              cdsynth experiment report
 workdir/stages/<stage>.json                  the study graph's records

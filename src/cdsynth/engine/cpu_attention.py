@@ -85,13 +85,21 @@ def _cpu_flags() -> str:
     return next((x for x in text.splitlines() if x.startswith(("flags", "Features"))), "")
 
 
+def header_flags() -> list[str]:
+    """The flags that compile the source against this torch and Python (ABI, include paths);
+    the same for a cross-compile (tests: the aarch64 build check)."""
+    from torch.utils import cpp_extension
+
+    includes = [*cpp_extension.include_paths(), sysconfig.get_paths()["include"]]
+    abi = "-D_GLIBCXX_USE_CXX11_ABI=" + str(int(torch._C._GLIBCXX_USE_CXX11_ABI))
+    return [abi, *(f"-I{p}" for p in includes)]
+
+
 def _build() -> Path:
     """Compile the kernel (once: the shared library is cached by what it depends on)."""
     from torch.utils import cpp_extension
 
-    includes = cpp_extension.include_paths()
     libs = cpp_extension.library_paths()
-    py_include = sysconfig.get_paths()["include"]
     key = hashlib.sha256(
         "\n".join(
             [
@@ -112,8 +120,7 @@ def _build() -> Path:
     cmd = [
         os.environ.get("CXX", "g++"),
         *compiler_flags(),
-        "-D_GLIBCXX_USE_CXX11_ABI=" + str(int(torch._C._GLIBCXX_USE_CXX11_ABI)),
-        *(f"-I{p}" for p in [*includes, py_include]),
+        *header_flags(),
         str(SOURCE),
         "-o",
         str(tmp),

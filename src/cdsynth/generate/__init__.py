@@ -30,7 +30,9 @@ from .prefixes import (
 )
 from .run import check_generate_config, choose_engine, resolve_model_path, run_generation
 from .shards import (
+    batch_machine,
     check_or_record_config,
+    machine_totals,
     merge,
     missing_batches,
     output_dir,
@@ -44,6 +46,7 @@ __all__ = [
     "OUR_TOKENS",
     "BatchResult",
     "SpecialTokens",
+    "batch_machine",
     "check_generate_config",
     "check_or_record_config",
     "choose_documents",
@@ -54,6 +57,7 @@ __all__ = [
     "generate_batch",
     "left_pad",
     "load_prefixes",
+    "machine_totals",
     "make_engines",
     "merge",
     "missing_batches",

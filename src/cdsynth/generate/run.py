@@ -28,6 +28,7 @@ from ..fileio import (
 )
 from ..identity import output_identity
 from ..locks import output_lock
+from ..machine import machine_record
 from ..workspace import SyntheticFiles, Workspace, checkpoint_state
 from . import shards  # shards.write_batch by name: tests stop a run there
 from .loop import generate_batch, special_tokens
@@ -263,6 +264,8 @@ def run_generation(
                 "bad_step": _checkpoint_step(bad_path) if bad_path else None,
                 "engine": engine,
             }
+            # where this shard's batches are made: recorded with each, never in the identity
+            machine = machine_record(device, dtype, engine)
             bar = None
             if progress:
                 from tqdm.auto import tqdm
@@ -288,7 +291,7 @@ def run_generation(
                         model_info,
                         config_hash,
                     )
-                    shards.write_batch(rows, files.batch(b))
+                    shards.write_batch(rows, files.batch(b), machine)
                     if bar is not None:
                         bar.update(len(keys) * cfg.new_tokens)
             finally:

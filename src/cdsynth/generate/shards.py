@@ -2,17 +2,24 @@
 
     out = output_dir(cfg, workdir)                 # workdir/synthetic/<name>/ (workspace.py)
     check_or_record_config(out, meta, lock_name)   # generate_config.json: one config a folder
-    write_batch(rows, out, b)                      # batches/batch_<b>.parquet, atomically
+    write_batch(rows, path, machine)               # batches/batch_<b>.parquet, atomically
     merge(out, formats)                            # synthetic.parquet (+ .jsonl), manifest.json
 
 Batches are fixed by global index (items in prefix-major order, `batch_size` per batch);
 shard s of n takes batches b with b % n == s and writes each atomically; a restarted run
 skips finished batches; the last finished shard merges them. Every file name comes from
 `workspace.SyntheticFiles`.
+
+Each batch records the machine that made it (`machine.machine_record`: CPU capability or GPU,
+CPU model, torch, dtype, engine) in its Parquet schema's metadata, written with the batch in
+one atomic file; the merge lists the machines in the manifest (`machines`, `mixed_machines`)
+and says in one line when batches come from more than one kind of machine. The machine is
+not part of the corpus's identity: shards may run anywhere.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..config import GenerateConfig
@@ -20,6 +27,7 @@ from ..errors import UserError
 from ..fileio import atomic_path, read_json, write_json, write_jsonl, write_manifest
 from ..identity import is_current, read_record
 from ..locks import is_locked, lock_file, output_lock
+from ..machine import describe
 from ..workspace import SyntheticFiles, Workspace
 from .loop import SpecialTokens
 
@@ -88,13 +96,44 @@ def check_or_record_config(out: Path, meta: dict, shard_lock: str) -> None:
     write_json(cfg_file, meta)
 
 
-def write_batch(rows: list[dict], path: Path) -> None:
-    """One batch's rows as a Parquet file, written atomically."""
+# the key of a batch's machine record in its Parquet schema metadata
+MACHINE_KEY = b"cdsynth.machine"
+
+
+def write_batch(rows: list[dict], path: Path, machine: dict) -> None:
+    """One batch's rows as a Parquet file, written atomically, with the machine that made
+    them (`machine.machine_record`) in the schema's metadata."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    table = pa.Table.from_pylist(rows).replace_schema_metadata(
+        {MACHINE_KEY: json.dumps(machine, sort_keys=True)}
+    )
     with atomic_path(path) as tmp:
-        pq.write_table(pa.Table.from_pylist(rows), tmp)
+        pq.write_table(table, tmp)
+
+
+def batch_machine(path: Path) -> dict | None:
+    """The machine record of a batch file (None: written before batches recorded one)."""
+    import pyarrow.parquet as pq
+
+    raw = (pq.read_schema(path).metadata or {}).get(MACHINE_KEY)
+    return json.loads(raw) if raw is not None else None
+
+
+def machine_totals(records: list[dict | None]) -> list[dict]:
+    """The distinct machines of a corpus's batches (`records`, one per batch, None where a
+    batch recorded none), each with its number of batches, most batches first; batches with
+    no record as one entry `{"unrecorded": True, "batches": n}`."""
+    counts: dict[str, int] = {}
+    for r in records:
+        key = json.dumps(r, sort_keys=True)
+        counts[key] = counts.get(key, 0) + 1
+    out = []
+    for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        record = json.loads(key)
+        out.append({**record, "batches": n} if record else {"unrecorded": True, "batches": n})
+    return out
 
 
 def missing_batches(out: Path, n_batches: int) -> list[int]:
@@ -136,7 +175,9 @@ def _merge(out: Path, formats, log) -> Path:
     table = pa.concat_tables(  # a batch whose rows all have no segments has list<null>
         (pq.read_table(files.batch(b)) for b in range(meta["n_batches"])),
         promote_options="default",
-    )
+    ).replace_schema_metadata(None)  # the batches' machines go to the manifest
+    machines = machine_totals([batch_machine(files.batch(b)) for b in range(meta["n_batches"])])
+    recorded = [m for m in machines if not m.get("unrecorded")]
     if "parquet" in formats:
         with atomic_path(files.parquet) as tmp:
             pq.write_table(table, tmp)
@@ -166,9 +207,28 @@ def _merge(out: Path, formats, log) -> Path:
         totals=totals,
         prefixes=meta.get("prefixes"),
         engine=meta.get("engine"),
+        machines=machines,
+        mixed_machines=len(recorded) > 1,
     )
     log(
         f"synthetic corpus {out.name}: {totals['rows']} completions, {n_tokens} new tokens "
         f"-> {files.parquet}"
     )
+    log(machines_line(out.name, machines))
     return out
+
+
+def machines_line(name: str, machines: list[dict]) -> str:
+    """merge's one line on where a corpus was made (`machines`: `machine_totals`)."""
+    recorded = [m for m in machines if not m.get("unrecorded")]
+    unrecorded = sum(m["batches"] for m in machines if m.get("unrecorded"))
+    parts = [f"{describe(m)} ({m['batches']} batches)" for m in recorded]
+    if unrecorded:
+        parts.append(f"{unrecorded} batches from before cdsynth recorded machines")
+    if len(recorded) > 1:
+        return (
+            f"synthetic corpus {name}: made on mixed machines ({len(recorded)} kinds): "
+            f"{'; '.join(parts)}; tokens may differ from a one-machine run where floats "
+            "round differently (docs/method.md, 'The same corpus')"
+        )
+    return f"synthetic corpus {name}: made on {'; '.join(parts)}"

@@ -85,14 +85,9 @@ def hardware() -> str:
 
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    info = Path("/proc/cpuinfo")
-    if info.is_file():
-        names = [
-            x.split(":", 1)[1].strip() for x in info.read_text().splitlines() if "model name" in x
-        ]
-        cpu = names[0] if names else cpu
-    text = f"{cpu}, {os.cpu_count()} CPU cores"
+    from ..machine import cpu_model
+
+    text = f"{cpu_model()}, {os.cpu_count()} CPU cores"
     if torch.cuda.is_available():
         gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         text += f"; GPU: {', '.join(dict.fromkeys(gpus))} x {len(gpus)}"
