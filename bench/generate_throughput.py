@@ -44,6 +44,7 @@ from cdsynth.config import PRESETS, DecodingConfig, ModelConfig
 from cdsynth.engine.hf import HFEngine
 from cdsynth.generate import generate_batch, make_engines
 from cdsynth.generate.run import resolve_dtype
+from cdsynth.machine import cpu_model
 from cdsynth.train import build_model
 
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
@@ -251,15 +252,7 @@ def main() -> None:
         "f": "HF generate(do_sample=True), one model, static cache (compiled on CUDA)"
         + (f" ({hf_new} tokens)" if hf_new != a.new else ""),
     }
-    import platform
-    import subprocess
-
-    cpu = platform.processor() or "?"
-    try:  # lscpu's model name: the CPU kind the figures belong to
-        lines = subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-        cpu = next(x.split(":", 1)[1].strip() for x in lines if x.startswith("Model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_model()  # the CPU kind the figures belong to
     where = (
         f"{torch.get_num_threads()} threads, CPU {cpu}, "
         f"capability {torch.backends.cpu.get_cpu_capability()}"

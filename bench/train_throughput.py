@@ -40,6 +40,7 @@ import torch
 
 from cdsynth.config import PRESETS, ModelConfig, TokenizerConfig, TrainConfig
 from cdsynth.distributed import bf16_supported
+from cdsynth.machine import cpu_model
 from cdsynth.tokenizer import save_tokenizer, train_tokenizer
 from cdsynth.train import (
     IGNORE,
@@ -73,16 +74,6 @@ def matmul_peak(
         a @ b
     sync(device)
     return 2 * n**3 * reps / (time.perf_counter() - t)
-
-
-def cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        return next(x.split(":", 1)[1].strip() for x in text.splitlines() if "model name" in x)
-    except (OSError, StopIteration):
-        import platform
-
-        return platform.processor() or "?"
 
 
 def device_line(device: str) -> str:
