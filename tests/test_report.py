@@ -581,7 +581,9 @@ LAYOUT_PROBE = """<script>window.addEventListener('load', () => {
   });
   // to the page whose frame holds this one (FRAME below)
   window.parent.postMessage(JSON.stringify({page: document.documentElement.scrollWidth,
-    bad: bad, broken: broken, narrow: narrow}), '*');
+    bad: bad, broken: broken, narrow: narrow,
+    heading: (document.querySelector('h1') || {textContent: ''}).textContent,
+    tables: document.querySelectorAll('table').length}), '*');
 });</script>"""
 
 
@@ -600,9 +602,10 @@ FRAME = """<!doctype html><html><body style="margin:0">
 
 def chromium_layout(page: str, tmp_path, width: int = 1280) -> dict:
     """{"page": document width, "bad": [overflowing cells], "broken": [header words split
-    across lines], "narrow": [figures under 300 px]} of an HTML page laid out `width` px
-    wide (in a frame of that width, whatever the browser's minimum window size), or skips
-    the test where Chromium is not installed."""
+    across lines], "narrow": [figures under 300 px], "heading": its first h1, "tables": how
+    many tables it shows} of an HTML page laid out `width` px wide (in a frame of that width,
+    whatever the browser's minimum window size), or skips the test where Chromium is not
+    installed."""
     import html
     import re
     import shutil
@@ -640,7 +643,7 @@ def chromium_layout(page: str, tmp_path, width: int = 1280) -> dict:
     assert r.returncode == 0
     probe = re.search(r'<pre id="probe">(.*?)</pre>', r.stdout, re.S)
     assert probe, "the layout probe did not run"
-    return {"dom": r.stdout, **json.loads(html.unescape(probe.group(1)))}
+    return json.loads(html.unescape(probe.group(1)))
 
 
 def paper_sized_summary():
