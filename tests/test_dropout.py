@@ -211,6 +211,7 @@ def test_output_layer_is_float32_whatever_the_weights():
     torch.testing.assert_close(logits[-1, 0], ref, rtol=1e-6, atol=1e-5)
     # and a bf16 product of the same hidden state would not be that
     bf = torch.bmm(
-        lean_engine.rms_norm(seen["x"], lean.norm.bfloat16(), lean.eps), lean.lm_head.bfloat16()
+        lean_engine.rms_norm(seen["x"].bfloat16(), lean.norm.bfloat16(), lean.eps),
+        lean.lm_head.bfloat16(),
     )
     assert (bf[0].float() - ref).abs().max() > 10 * (logits[-1, 0] - ref).abs().max()
