@@ -23,10 +23,9 @@ test: $(STAMP)
 # an AVX2-only CPU (AMD Zen 2/3, Intel client chips) runs, on whatever CPU this is
 ISA_TESTS := tests/test_generate.py tests/test_generic_engine.py tests/test_decode_step.py \
 	tests/test_corpus_bytes.py tests/test_train.py tests/test_dropout.py tests/test_evaluate.py
-# (with its own inductor cache: inductor does not key its compiled C++ by the capability)
+# (tests/conftest.py gives each capability its own inductor cache)
 test-avx2: $(STAMP)
-	ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 TORCHINDUCTOR_CACHE_DIR=$(CURDIR)/.cache/inductor-avx2 \
-		$(BIN)/python -m pytest -q $(ISA_TESTS)
+	ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 $(BIN)/python -m pytest -q $(ISA_TESTS)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]

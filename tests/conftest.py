@@ -1,10 +1,25 @@
+import getpass
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+import torch
 
 from cdsynth.config import load_config
 from cdsynth.stages import run_corpus, run_tokenizer
+
+# inductor keys its compiled C++ by neither ATEN_CPU_CAPABILITY nor ONEDNN_MAX_CPU_ISA: code
+# compiled natively on an AVX-512 CPU and reused with torch held to AVX2 gave wrong numbers
+# (and the reverse crashed), so each CPU capability the tests run under gets its own cache
+os.environ.setdefault(
+    "TORCHINDUCTOR_CACHE_DIR",
+    str(
+        Path(tempfile.gettempdir())
+        / f"torchinductor_{getpass.getuser()}_{torch.backends.cpu.get_cpu_capability().lower()}"
+    ),
+)
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

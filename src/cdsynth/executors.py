@@ -28,15 +28,14 @@ from . import report
 from .config import ExperimentConfig, to_dict
 from .errors import UserError
 from .fileio import stable_hash, write_text
-from .graph import Stage, stage_state
+from .graph import Stage, config_without_passwords, stage_state
 from .workspace import Workspace
 
 
 def write_job_config(cfg: ExperimentConfig) -> Path:
     """The resolved config, zip passwords blanked, as the file the jobs read (named by its
     content, so a job queued before the config changed still reads its own)."""
-    data = to_dict(cfg)
-    data["evaluate"]["passwords"] = {k: None for k in data["evaluate"]["passwords"]}
+    data = config_without_passwords(cfg)
     path = Workspace(cfg.workdir).job_config(stable_hash(data)[:12]).resolve()
     if not path.is_file():
         write_text(path, yaml.safe_dump(data, sort_keys=False))

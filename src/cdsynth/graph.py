@@ -221,10 +221,8 @@ def _torchrun(cfg: ExperimentConfig, stage: Stage, nproc: int, nnodes: int = 1) 
     this node)."""
     command, c = stage.cli
     path = Workspace(cfg.workdir).stage_file(stage.name, ".yaml")
-    data = to_dict(c)
     # train and generate never read the zip passwords: they stay out of files on disk
-    data["evaluate"]["passwords"] = {k: None for k in data["evaluate"]["passwords"]}
-    write_text(path, yaml.safe_dump(data, sort_keys=False))
+    write_text(path, yaml.safe_dump(config_without_passwords(c), sort_keys=False))
     where = ["--standalone"]
     if nnodes > 1:
         job = os.environ.get("SLURM_JOB_ID")
@@ -243,6 +241,13 @@ def _torchrun(cfg: ExperimentConfig, stage: Stage, nproc: int, nnodes: int = 1) 
     )
     if r.returncode != 0:
         raise UserError(f"stage {stage.name} failed under torchrun (exit code {r.returncode})")
+
+
+def config_without_passwords(cfg: ExperimentConfig) -> dict:
+    """The resolved config as a dict, the zip passwords blanked: what files on disk hold."""
+    data = to_dict(cfg)
+    data["evaluate"]["passwords"] = {k: None for k in data["evaluate"]["passwords"]}
+    return data
 
 
 class Executor(Protocol):

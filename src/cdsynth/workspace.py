@@ -23,6 +23,11 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def file_stem(stage_name: str) -> str:
+    """A stage's name as the start of a file name: "train/baseline" -> "train__baseline"."""
+    return stage_name.replace("/", "__")
+
+
 class Workspace:
     def __init__(self, workdir: str | Path):
         self.root = Path(workdir)
@@ -62,7 +67,7 @@ class Workspace:
         return self.root / "report"
 
     def stage_file(self, stage_name: str, suffix: str = ".json") -> Path:
-        return self.root / "stages" / (stage_name.replace("/", "__") + suffix)
+        return self.root / "stages" / (file_stem(stage_name) + suffix)
 
     @property
     def jobs(self) -> Path:
@@ -73,11 +78,11 @@ class Workspace:
         return self.jobs / f"config-{key}.yaml"
 
     def job_script(self, stage_name: str) -> Path:
-        return self.jobs / (stage_name.replace("/", "__") + ".sh")
+        return self.jobs / (file_stem(stage_name) + ".sh")
 
     def job_log(self, stage_name: str, job: str) -> Path:
         """A stage's job output: `job` is a Slurm job id (or %j in a script), or "local"."""
-        return self.jobs / f"{stage_name.replace('/', '__')}-{job}.log"
+        return self.jobs / f"{file_stem(stage_name)}-{job}.log"
 
 
 class SyntheticFiles:

@@ -17,7 +17,7 @@ import torch
 
 from ..config import GenerateConfig, to_dict
 from ..decoding import scans_in_graph
-from ..engine.lean import make_engines, unsupported
+from ..engine.lean import arithmetic_dtype, make_engines, unsupported
 from ..errors import UserError
 from ..fileio import (
     checkpoint_fingerprint,
@@ -93,9 +93,7 @@ def resolve_dtype(name: str, device: torch.device, engine: str) -> torch.dtype:
 
 def dtype_note(dtype: torch.dtype, device: torch.device, engine: str) -> str | None:
     """One line on what bf16 means on a CPU without bf16 arithmetic (None elsewhere)."""
-    from ..distributed import bf16_supported
-
-    if dtype != torch.bfloat16 or device.type != "cpu" or bf16_supported(device):
+    if device.type != "cpu" or arithmetic_dtype(dtype, device) == dtype:
         return None
     cpu = torch.backends.cpu.get_cpu_capability()
     if engine == "lean":

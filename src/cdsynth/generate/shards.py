@@ -117,7 +117,12 @@ def batch_machine(path: Path) -> dict | None:
     """The machine record of a batch file (None: written before batches recorded one)."""
     import pyarrow.parquet as pq
 
-    raw = (pq.read_schema(path).metadata or {}).get(MACHINE_KEY)
+    return machine_of(pq.read_schema(path).metadata)
+
+
+def machine_of(schema_metadata: dict | None) -> dict | None:
+    """The machine record in a batch's Parquet schema metadata (None where it has none)."""
+    raw = (schema_metadata or {}).get(MACHINE_KEY)
     return json.loads(raw) if raw is not None else None
 
 
@@ -172,11 +177,10 @@ def _merge(out: Path, formats, log) -> Path:
             f"{out}: {len(missing)} of {meta['n_batches']} batches missing "
             f"(first: {missing[0]}); run the remaining shards"
         )
-    table = pa.concat_tables(  # a batch whose rows all have no segments has list<null>
-        (pq.read_table(files.batch(b)) for b in range(meta["n_batches"])),
-        promote_options="default",
-    ).replace_schema_metadata(None)  # the batches' machines go to the manifest
-    machines = machine_totals([batch_machine(files.batch(b)) for b in range(meta["n_batches"])])
+    batches = [pq.read_table(files.batch(b)) for b in range(meta["n_batches"])]
+    machines = machine_totals([machine_of(t.schema.metadata) for t in batches])
+    # a batch whose rows all have no segments has list<null>; the machines go to the manifest
+    table = pa.concat_tables(batches, promote_options="default").replace_schema_metadata(None)
     recorded = [m for m in machines if not m.get("unrecorded")]
     if "parquet" in formats:
         with atomic_path(files.parquet) as tmp:

@@ -1,0 +1,2905 @@
+# AOT ID: ['22_inference']
+from ctypes import c_void_p, c_long, c_int
+import torch
+import math
+import random
+import os
+import tempfile
+from math import inf, nan
+from cmath import nanj
+from torch._inductor.hooks import run_intermediate_hooks
+from torch._inductor.utils import maybe_profile
+from torch._inductor.codegen.memory_planning import _align as align
+from torch import device, empty_strided
+from torch._inductor.async_compile import AsyncCompile
+from torch._inductor.select_algorithm import extern_kernels
+
+aten = torch.ops.aten
+inductor_ops = torch.ops.inductor
+_quantized = torch.ops._quantized
+assert_size_stride = torch._C._dynamo.guards.assert_size_stride
+assert_alignment = torch._C._dynamo.guards.assert_alignment
+empty_strided_cpu = torch._C._dynamo.guards._empty_strided_cpu
+empty_strided_cpu_pinned = torch._C._dynamo.guards._empty_strided_cpu_pinned
+empty_strided_cuda = torch._C._dynamo.guards._empty_strided_cuda
+empty_strided_xpu = torch._C._dynamo.guards._empty_strided_xpu
+empty_strided_mtia = torch._C._dynamo.guards._empty_strided_mtia
+reinterpret_tensor = torch._C._dynamo.guards._reinterpret_tensor
+alloc_from_pool = torch.ops.inductor._alloc_from_pool
+async_compile = AsyncCompile()
+empty_strided_p2p = torch._C._distributed_c10d._SymmetricMemory.empty_strided_p2p
+
+
+cpp_fused_add_index_mean_mul_packed_linear_pow_rsqrt_select_0 = async_compile.cpp_pybinding(['const int64_t*', 'const float*', 'const float*', 'float*', 'float*', 'float*', 'const int64_t'], r'''
+#include <torch/csrc/inductor/cpp_prefix.h>
+extern "C"  void  kernel(const int64_t* in_ptr0,
+                       const float* in_ptr1,
+                       const float* in_ptr2,
+                       float* out_ptr0,
+                       float* out_ptr1,
+                       float* out_ptr2,
+                       const int64_t ks0)
+{
+    std::atomic<int> inductor_cpu_integer_div_error{0};
+    inductor_cpu_integer_div_error_flag = &inductor_cpu_integer_div_error;
+    {
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(2L); x0+=static_cast<int64_t>(1L))
+        {
+            #pragma GCC ivdep
+            for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(ks0); x1+=static_cast<int64_t>(1L))
+            {
+                {
+                    float tmp_acc0 = 0;
+                    at::vec::Vectorized<float> tmp_acc0_vec = at::vec::Vectorized<float>(0);
+                    for(int64_t x2=static_cast<int64_t>(0L); x2<static_cast<int64_t>(32L); x2+=static_cast<int64_t>(8L))
+                    {
+                        {
+                            if(C10_LIKELY(x2 >= static_cast<int64_t>(0) && x2 < static_cast<int64_t>(32L)))
+                            {
+                                auto tmp0 = in_ptr0[static_cast<int64_t>(x1)];
+                                auto tmp1 = 60L;
+                                auto tmp2 = c10::convert<int64_t>(tmp1);
+                                auto tmp3 = int64_t(tmp0 + tmp2);
+                                auto tmp4 = tmp0 < 0;
+                                auto tmp5 = tmp4 ? tmp3 : tmp0;
+                                auto tmp6 = tmp5;
+                                auto tmp7 = c10::convert<int64_t>(tmp6);
+                                TORCH_CHECK((0 <= tmp7) & (tmp7 < 60L), "index out of bounds: 0 <= tmp7 < 60L");
+                                auto tmp9 = at::vec::Vectorized<float>::loadu(in_ptr1 + static_cast<int64_t>(x2 + 32L*tmp5 + 1920L*x0), static_cast<int64_t>(8));
+                                auto tmp10 = tmp9 * tmp9;
+                                tmp_acc0_vec = tmp_acc0_vec + tmp10;
+                            }
+                        }
+                    }
+                    tmp_acc0 = tmp_acc0 + at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return x + y; }, tmp_acc0_vec);
+                    out_ptr0[static_cast<int64_t>(x1 + ks0*x0)] = static_cast<float>(tmp_acc0);
+                }
+            }
+        }
+    }
+    {
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(ks0); x0+=static_cast<int64_t>(1L))
+        {
+            for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(32L); x1+=static_cast<int64_t>(8L))
+            {
+                {
+                    if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(32L)))
+                    {
+                        auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(x1), static_cast<int64_t>(8));
+                        auto tmp1 = in_ptr0[static_cast<int64_t>(x0)];
+                        auto tmp11 = out_ptr0[static_cast<int64_t>(x0)];
+                        auto tmp20 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(32L + x1), static_cast<int64_t>(8));
+                        auto tmp22 = out_ptr0[static_cast<int64_t>(ks0 + x0)];
+                        auto tmp2 = 60L;
+                        auto tmp3 = c10::convert<int64_t>(tmp2);
+                        auto tmp4 = int64_t(tmp1 + tmp3);
+                        auto tmp5 = tmp1 < 0;
+                        auto tmp6 = tmp5 ? tmp4 : tmp1;
+                        auto tmp7 = tmp6;
+                        auto tmp8 = c10::convert<int64_t>(tmp7);
+                        TORCH_CHECK((0 <= tmp8) & (tmp8 < 60L), "index out of bounds: 0 <= tmp8 < 60L");
+                        auto tmp10 = at::vec::Vectorized<float>::loadu(in_ptr1 + static_cast<int64_t>(x1 + 32L*tmp6), static_cast<int64_t>(8));
+                        auto tmp12 = static_cast<float>(32.0);
+                        auto tmp13 = tmp11 / tmp12;
+                        auto tmp14 = static_cast<float>(1e-06);
+                        auto tmp15 = float(tmp13 + tmp14);
+                        auto tmp16 = 1 / std::sqrt(tmp15);
+                        auto tmp17 = at::vec::Vectorized<float>(tmp16);
+                        auto tmp18 = tmp10 * tmp17;
+                        auto tmp19 = tmp0 * tmp18;
+                        auto tmp21 = at::vec::Vectorized<float>::loadu(in_ptr1 + static_cast<int64_t>(1920L + x1 + 32L*tmp6), static_cast<int64_t>(8));
+                        auto tmp23 = tmp22 / tmp12;
+                        auto tmp24 = float(tmp23 + tmp14);
+                        auto tmp25 = 1 / std::sqrt(tmp24);
+                        auto tmp26 = at::vec::Vectorized<float>(tmp25);
+                        auto tmp27 = tmp21 * tmp26;
+                        auto tmp28 = tmp20 * tmp27;
+                        tmp19.store(out_ptr1 + static_cast<int64_t>(x1 + 32L*x0));
+                        tmp28.store(out_ptr2 + static_cast<int64_t>(x1 + 32L*x0));
+                    }
+                }
+            }
+        }
+    }
+    inductor_cpu_integer_div_error_flag = nullptr;
+    inductor_cpu_throw_if_integer_div_error(inductor_cpu_integer_div_error);
+}
+''')
+
+
+cpp_fused__to_copy_add_cat_cos_decode_attention__mul_neg_select_sin_slice_split_with_sizes_stack_unsqueeze_view_1 = async_compile.cpp_pybinding(['const float*', 'const float*', 'const float*', 'const int64_t*', 'const float*', 'const float*', 'const float*', 'float*', 'float*', 'float*', 'float*', 'float*', 'float*', 'float*', 'float*', 'const int64_t'], r'''
+#include <torch/csrc/inductor/cpp_prefix.h>
+extern "C"  void  kernel(const float* in_ptr0,
+                       const float* in_ptr1,
+                       const float* in_ptr2,
+                       const int64_t* in_ptr3,
+                       const float* in_ptr4,
+                       const float* in_ptr5,
+                       const float* in_ptr6,
+                       float* out_ptr0,
+                       float* out_ptr1,
+                       float* out_ptr2,
+                       float* out_ptr3,
+                       float* out_ptr4,
+                       float* out_ptr5,
+                       float* out_ptr6,
+                       float* out_ptr7,
+                       const int64_t ks0)
+{
+    std::atomic<int> inductor_cpu_integer_div_error{0};
+    inductor_cpu_integer_div_error_flag = &inductor_cpu_integer_div_error;
+    {
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(96L*ks0); x0+=static_cast<int64_t>(8L))
+        {
+            {
+                if(C10_LIKELY(x0 >= static_cast<int64_t>(0) && x0 < static_cast<int64_t>(96L*ks0)))
+                {
+                    auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr0 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    tmp0.store(out_ptr0 + static_cast<int64_t>(x0));
+                }
+            }
+        }
+    }
+    {
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(96L*ks0); x0+=static_cast<int64_t>(8L))
+        {
+            {
+                if(C10_LIKELY(x0 >= static_cast<int64_t>(0) && x0 < static_cast<int64_t>(96L*ks0)))
+                {
+                    auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr1 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    tmp0.store(out_ptr1 + static_cast<int64_t>(x0));
+                }
+            }
+        }
+    }
+    {
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(2L*ks0); x0+=static_cast<int64_t>(1L))
+        {
+            #pragma GCC ivdep
+            for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(2L); x1+=static_cast<int64_t>(1L))
+            {
+                for(int64_t x2=static_cast<int64_t>(0L); x2<static_cast<int64_t>(8L); x2+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x2 >= static_cast<int64_t>(0) && x2 < static_cast<int64_t>(8L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(8L + x2 + 16L*x1 + 96L*x0), static_cast<int64_t>(8));
+                            auto tmp1 = tmp0.neg();
+                            tmp1.store(out_ptr2 + static_cast<int64_t>(x2 + 16L*x1 + 32L*x0));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    {
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(2L*ks0); x0+=static_cast<int64_t>(1L))
+        {
+            #pragma GCC ivdep
+            for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(2L); x1+=static_cast<int64_t>(1L))
+            {
+                for(int64_t x2=static_cast<int64_t>(0L); x2<static_cast<int64_t>(8L); x2+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x2 >= static_cast<int64_t>(0) && x2 < static_cast<int64_t>(8L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(x2 + 16L*x1 + 96L*x0), static_cast<int64_t>(8));
+                            tmp0.store(out_ptr3 + static_cast<int64_t>(x2 + 16L*x1 + 32L*x0));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    {
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(2L*ks0); x0+=static_cast<int64_t>(1L))
+        {
+            #pragma GCC ivdep
+            for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(2L); x1+=static_cast<int64_t>(1L))
+            {
+                for(int64_t x2=static_cast<int64_t>(0L); x2<static_cast<int64_t>(8L); x2+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x2 >= static_cast<int64_t>(0) && x2 < static_cast<int64_t>(8L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(40L + x2 + 16L*x1 + 96L*x0), static_cast<int64_t>(8));
+                            auto tmp1 = tmp0.neg();
+                            tmp1.store(out_ptr4 + static_cast<int64_t>(x2 + 16L*x1 + 32L*x0));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    {
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(2L*ks0); x0+=static_cast<int64_t>(1L))
+        {
+            #pragma GCC ivdep
+            for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(2L); x1+=static_cast<int64_t>(1L))
+            {
+                for(int64_t x2=static_cast<int64_t>(0L); x2<static_cast<int64_t>(8L); x2+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x2 >= static_cast<int64_t>(0) && x2 < static_cast<int64_t>(8L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(32L + x2 + 16L*x1 + 96L*x0), static_cast<int64_t>(8));
+                            tmp0.store(out_ptr5 + static_cast<int64_t>(x2 + 16L*x1 + 32L*x0));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    {
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(2L); x0+=static_cast<int64_t>(1L))
+        {
+            #pragma GCC ivdep
+            for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(ks0); x1+=static_cast<int64_t>(1L))
+            {
+                #pragma GCC ivdep
+                for(int64_t x2=static_cast<int64_t>(0L); x2<static_cast<int64_t>(2L); x2+=static_cast<int64_t>(1L))
+                {
+                    for(int64_t x3=static_cast<int64_t>(0L); x3<static_cast<int64_t>(16L); x3+=static_cast<int64_t>(8L))
+                    {
+                        {
+                            if(C10_LIKELY(x3 >= static_cast<int64_t>(0) && x3 < static_cast<int64_t>(16L)))
+                            {
+                                auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(x3 + 16L*x2 + 96L*x1 + 96L*ks0*x0), static_cast<int64_t>(8));
+                                auto tmp1 = in_ptr3[static_cast<int64_t>(x1)];
+                                auto tmp3 = at::vec::Vectorized<float>::loadu(in_ptr4 + static_cast<int64_t>((static_cast<int64_t>(x3) % static_cast<int64_t>(8L))), static_cast<int64_t>(8));
+                                auto tmp11 = at::vec::Vectorized<float>::loadu(in_ptr5 + static_cast<int64_t>(x3 + 16L*x2 + 32L*x1 + 32L*ks0*x0), static_cast<int64_t>(8));
+                                auto tmp16 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(32L + x3 + 16L*x2 + 96L*x1 + 96L*ks0*x0), static_cast<int64_t>(8));
+                                auto tmp18 = at::vec::Vectorized<float>::loadu(in_ptr6 + static_cast<int64_t>(x3 + 16L*x2 + 32L*x1 + 32L*ks0*x0), static_cast<int64_t>(8));
+                                auto tmp2 = c10::convert<float>(tmp1);
+                                auto tmp4 = at::vec::Vectorized<float>(tmp2);
+                                auto tmp5 = tmp4 * tmp3;
+                                auto tmp6 = tmp5.cos();
+                                auto tmp7 = static_cast<float>(1.0);
+                                auto tmp8 = at::vec::Vectorized<float>(tmp7);
+                                auto tmp9 = tmp6 * tmp8;
+                                auto tmp10 = tmp0 * tmp9;
+                                auto tmp12 = tmp5.sin();
+                                auto tmp13 = tmp12 * tmp8;
+                                auto tmp14 = tmp11 * tmp13;
+                                auto tmp15 = tmp10 + tmp14;
+                                auto tmp17 = tmp16 * tmp9;
+                                auto tmp19 = tmp18 * tmp13;
+                                auto tmp20 = tmp17 + tmp19;
+                                tmp15.store(out_ptr6 + static_cast<int64_t>(x3 + 16L*x2 + 32L*x1 + 32L*ks0*x0));
+                                tmp20.store(out_ptr7 + static_cast<int64_t>(x3 + 16L*x2 + 32L*x1 + 32L*ks0*x0));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    inductor_cpu_integer_div_error_flag = nullptr;
+    inductor_cpu_throw_if_integer_div_error(inductor_cpu_integer_div_error);
+}
+''')
+
+
+cpp_fused_add_index_mean_mul_pow_rsqrt_stack_2 = async_compile.cpp_pybinding(['const float*', 'const float*', 'const int64_t*', 'const float*', 'const float*', 'const float*', 'float*', 'float*', 'float*', 'float*', 'const int64_t'], r'''
+#include <torch/csrc/inductor/cpp_prefix.h>
+extern "C"  void  kernel(const float* in_ptr0,
+                       const float* in_ptr1,
+                       const int64_t* in_ptr2,
+                       const float* in_ptr3,
+                       const float* in_ptr4,
+                       const float* in_ptr5,
+                       float* out_ptr0,
+                       float* out_ptr1,
+                       float* out_ptr2,
+                       float* out_ptr3,
+                       const int64_t ks0)
+{
+    std::atomic<int> inductor_cpu_integer_div_error{0};
+    inductor_cpu_integer_div_error_flag = &inductor_cpu_integer_div_error;
+    {
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(32L*ks0); x0+=static_cast<int64_t>(8L))
+        {
+            {
+                if(C10_LIKELY(x0 >= static_cast<int64_t>(0) && x0 < static_cast<int64_t>(32L*ks0)))
+                {
+                    auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr0 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    tmp0.store(out_ptr0 + static_cast<int64_t>(x0));
+                }
+            }
+        }
+    }
+    {
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(32L*ks0); x0+=static_cast<int64_t>(8L))
+        {
+            {
+                if(C10_LIKELY(x0 >= static_cast<int64_t>(0) && x0 < static_cast<int64_t>(32L*ks0)))
+                {
+                    auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr1 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    tmp0.store(out_ptr1 + static_cast<int64_t>(x0));
+                }
+            }
+        }
+    }
+    {
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(2L); x0+=static_cast<int64_t>(1L))
+        {
+            #pragma GCC ivdep
+            for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(ks0); x1+=static_cast<int64_t>(1L))
+            {
+                {
+                    float tmp_acc0 = 0;
+                    at::vec::Vectorized<float> tmp_acc0_vec = at::vec::Vectorized<float>(0);
+                    for(int64_t x2=static_cast<int64_t>(0L); x2<static_cast<int64_t>(32L); x2+=static_cast<int64_t>(8L))
+                    {
+                        {
+                            if(C10_LIKELY(x2 >= static_cast<int64_t>(0) && x2 < static_cast<int64_t>(32L)))
+                            {
+                                auto tmp0 = in_ptr2[static_cast<int64_t>(x1)];
+                                auto tmp10 = at::vec::Vectorized<float>::loadu(in_ptr4 + static_cast<int64_t>(x2 + 32L*x1 + 32L*ks0*x0), static_cast<int64_t>(8));
+                                auto tmp1 = 60L;
+                                auto tmp2 = c10::convert<int64_t>(tmp1);
+                                auto tmp3 = int64_t(tmp0 + tmp2);
+                                auto tmp4 = tmp0 < 0;
+                                auto tmp5 = tmp4 ? tmp3 : tmp0;
+                                auto tmp6 = tmp5;
+                                auto tmp7 = c10::convert<int64_t>(tmp6);
+                                TORCH_CHECK((0 <= tmp7) & (tmp7 < 60L), "index out of bounds: 0 <= tmp7 < 60L");
+                                auto tmp9 = at::vec::Vectorized<float>::loadu(in_ptr3 + static_cast<int64_t>(x2 + 32L*tmp5 + 1920L*x0), static_cast<int64_t>(8));
+                                auto tmp11 = tmp9 + tmp10;
+                                auto tmp12 = tmp11 * tmp11;
+                                tmp_acc0_vec = tmp_acc0_vec + tmp12;
+                            }
+                        }
+                    }
+                    tmp_acc0 = tmp_acc0 + at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return x + y; }, tmp_acc0_vec);
+                    out_ptr2[static_cast<int64_t>(x1 + ks0*x0)] = static_cast<float>(tmp_acc0);
+                }
+                for(int64_t x2=static_cast<int64_t>(0L); x2<static_cast<int64_t>(32L); x2+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x2 >= static_cast<int64_t>(0) && x2 < static_cast<int64_t>(32L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr5 + static_cast<int64_t>(x2 + 32L*x0), static_cast<int64_t>(8));
+                            auto tmp1 = in_ptr2[static_cast<int64_t>(x1)];
+                            auto tmp11 = at::vec::Vectorized<float>::loadu(in_ptr4 + static_cast<int64_t>(x2 + 32L*x1 + 32L*ks0*x0), static_cast<int64_t>(8));
+                            auto tmp13 = out_ptr2[static_cast<int64_t>(x1 + ks0*x0)];
+                            auto tmp2 = 60L;
+                            auto tmp3 = c10::convert<int64_t>(tmp2);
+                            auto tmp4 = int64_t(tmp1 + tmp3);
+                            auto tmp5 = tmp1 < 0;
+                            auto tmp6 = tmp5 ? tmp4 : tmp1;
+                            auto tmp7 = tmp6;
+                            auto tmp8 = c10::convert<int64_t>(tmp7);
+                            TORCH_CHECK((0 <= tmp8) & (tmp8 < 60L), "index out of bounds: 0 <= tmp8 < 60L");
+                            auto tmp10 = at::vec::Vectorized<float>::loadu(in_ptr3 + static_cast<int64_t>(x2 + 32L*tmp6 + 1920L*x0), static_cast<int64_t>(8));
+                            auto tmp12 = tmp10 + tmp11;
+                            auto tmp14 = static_cast<float>(32.0);
+                            auto tmp15 = tmp13 / tmp14;
+                            auto tmp16 = static_cast<float>(1e-06);
+                            auto tmp17 = float(tmp15 + tmp16);
+                            auto tmp18 = 1 / std::sqrt(tmp17);
+                            auto tmp19 = at::vec::Vectorized<float>(tmp18);
+                            auto tmp20 = tmp12 * tmp19;
+                            auto tmp21 = tmp0 * tmp20;
+                            tmp21.store(out_ptr3 + static_cast<int64_t>(x2 + 32L*x1 + 32L*ks0*x0));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    inductor_cpu_integer_div_error_flag = nullptr;
+    inductor_cpu_throw_if_integer_div_error(inductor_cpu_integer_div_error);
+}
+''')
+
+
+cpp_fused_mul_silu_split_stack_3 = async_compile.cpp_pybinding(['const float*', 'const float*', 'const float*', 'float*', 'float*', 'float*', 'const int64_t'], r'''
+#include <torch/csrc/inductor/cpp_prefix.h>
+extern "C"  void  kernel(const float* in_ptr0,
+                       const float* in_ptr1,
+                       const float* in_ptr2,
+                       float* out_ptr0,
+                       float* out_ptr1,
+                       float* out_ptr2,
+                       const int64_t ks0)
+{
+    std::atomic<int> inductor_cpu_integer_div_error{0};
+    inductor_cpu_integer_div_error_flag = &inductor_cpu_integer_div_error;
+    {
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(128L*ks0); x0+=static_cast<int64_t>(8L))
+        {
+            {
+                if(C10_LIKELY(x0 >= static_cast<int64_t>(0) && x0 < static_cast<int64_t>(128L*ks0)))
+                {
+                    auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr0 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    tmp0.store(out_ptr0 + static_cast<int64_t>(x0));
+                }
+            }
+        }
+    }
+    {
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(128L*ks0); x0+=static_cast<int64_t>(8L))
+        {
+            {
+                if(C10_LIKELY(x0 >= static_cast<int64_t>(0) && x0 < static_cast<int64_t>(128L*ks0)))
+                {
+                    auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr1 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    tmp0.store(out_ptr1 + static_cast<int64_t>(x0));
+                }
+            }
+        }
+    }
+    {
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(2L*ks0); x0+=static_cast<int64_t>(1L))
+        {
+            for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(64L); x1+=static_cast<int64_t>(8L))
+            {
+                {
+                    if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(64L)))
+                    {
+                        auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(x1 + 128L*x0), static_cast<int64_t>(8));
+                        auto tmp7 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(64L + x1 + 128L*x0), static_cast<int64_t>(8));
+                        auto tmp1 = tmp0.neg();
+                        auto tmp2 = tmp1.exp();
+                        auto tmp3 = static_cast<float>(1.0);
+                        auto tmp4 = at::vec::Vectorized<float>(tmp3);
+                        auto tmp5 = tmp2 + tmp4;
+                        auto tmp6 = tmp0 / tmp5;
+                        auto tmp8 = tmp6 * tmp7;
+                        tmp8.store(out_ptr2 + static_cast<int64_t>(x1 + 64L*x0));
+                    }
+                }
+            }
+        }
+    }
+    inductor_cpu_integer_div_error_flag = nullptr;
+    inductor_cpu_throw_if_integer_div_error(inductor_cpu_integer_div_error);
+}
+''')
+
+
+cpp_fused_add_index_mean_mul_pow_rsqrt_stack_4 = async_compile.cpp_pybinding(['const float*', 'const float*', 'const int64_t*', 'const float*', 'const float*', 'const float*', 'const float*', 'float*', 'float*', 'float*', 'float*', 'const int64_t'], r'''
+#include <torch/csrc/inductor/cpp_prefix.h>
+extern "C"  void  kernel(const float* in_ptr0,
+                       const float* in_ptr1,
+                       const int64_t* in_ptr2,
+                       const float* in_ptr3,
+                       const float* in_ptr4,
+                       const float* in_ptr5,
+                       const float* in_ptr6,
+                       float* out_ptr0,
+                       float* out_ptr1,
+                       float* out_ptr2,
+                       float* out_ptr3,
+                       const int64_t ks0)
+{
+    std::atomic<int> inductor_cpu_integer_div_error{0};
+    inductor_cpu_integer_div_error_flag = &inductor_cpu_integer_div_error;
+    {
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(32L*ks0); x0+=static_cast<int64_t>(8L))
+        {
+            {
+                if(C10_LIKELY(x0 >= static_cast<int64_t>(0) && x0 < static_cast<int64_t>(32L*ks0)))
+                {
+                    auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr0 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    tmp0.store(out_ptr0 + static_cast<int64_t>(x0));
+                }
+            }
+        }
+    }
+    {
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(32L*ks0); x0+=static_cast<int64_t>(8L))
+        {
+            {
+                if(C10_LIKELY(x0 >= static_cast<int64_t>(0) && x0 < static_cast<int64_t>(32L*ks0)))
+                {
+                    auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr1 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    tmp0.store(out_ptr1 + static_cast<int64_t>(x0));
+                }
+            }
+        }
+    }
+    {
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(2L); x0+=static_cast<int64_t>(1L))
+        {
+            #pragma GCC ivdep
+            for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(ks0); x1+=static_cast<int64_t>(1L))
+            {
+                {
+                    float tmp_acc0 = 0;
+                    at::vec::Vectorized<float> tmp_acc0_vec = at::vec::Vectorized<float>(0);
+                    for(int64_t x2=static_cast<int64_t>(0L); x2<static_cast<int64_t>(32L); x2+=static_cast<int64_t>(8L))
+                    {
+                        {
+                            if(C10_LIKELY(x2 >= static_cast<int64_t>(0) && x2 < static_cast<int64_t>(32L)))
+                            {
+                                auto tmp0 = in_ptr2[static_cast<int64_t>(x1)];
+                                auto tmp10 = at::vec::Vectorized<float>::loadu(in_ptr4 + static_cast<int64_t>(x2 + 32L*x1 + 32L*ks0*x0), static_cast<int64_t>(8));
+                                auto tmp12 = at::vec::Vectorized<float>::loadu(in_ptr5 + static_cast<int64_t>(x2 + 32L*x1 + 32L*ks0*x0), static_cast<int64_t>(8));
+                                auto tmp1 = 60L;
+                                auto tmp2 = c10::convert<int64_t>(tmp1);
+                                auto tmp3 = int64_t(tmp0 + tmp2);
+                                auto tmp4 = tmp0 < 0;
+                                auto tmp5 = tmp4 ? tmp3 : tmp0;
+                                auto tmp6 = tmp5;
+                                auto tmp7 = c10::convert<int64_t>(tmp6);
+                                TORCH_CHECK((0 <= tmp7) & (tmp7 < 60L), "index out of bounds: 0 <= tmp7 < 60L");
+                                auto tmp9 = at::vec::Vectorized<float>::loadu(in_ptr3 + static_cast<int64_t>(x2 + 32L*tmp5 + 1920L*x0), static_cast<int64_t>(8));
+                                auto tmp11 = tmp9 + tmp10;
+                                auto tmp13 = tmp11 + tmp12;
+                                auto tmp14 = tmp13 * tmp13;
+                                tmp_acc0_vec = tmp_acc0_vec + tmp14;
+                            }
+                        }
+                    }
+                    tmp_acc0 = tmp_acc0 + at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return x + y; }, tmp_acc0_vec);
+                    out_ptr2[static_cast<int64_t>(x1 + ks0*x0)] = static_cast<float>(tmp_acc0);
+                }
+                for(int64_t x2=static_cast<int64_t>(0L); x2<static_cast<int64_t>(32L); x2+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x2 >= static_cast<int64_t>(0) && x2 < static_cast<int64_t>(32L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr6 + static_cast<int64_t>(x2 + 32L*x0), static_cast<int64_t>(8));
+                            auto tmp1 = in_ptr2[static_cast<int64_t>(x1)];
+                            auto tmp11 = at::vec::Vectorized<float>::loadu(in_ptr4 + static_cast<int64_t>(x2 + 32L*x1 + 32L*ks0*x0), static_cast<int64_t>(8));
+                            auto tmp13 = at::vec::Vectorized<float>::loadu(in_ptr5 + static_cast<int64_t>(x2 + 32L*x1 + 32L*ks0*x0), static_cast<int64_t>(8));
+                            auto tmp15 = out_ptr2[static_cast<int64_t>(x1 + ks0*x0)];
+                            auto tmp2 = 60L;
+                            auto tmp3 = c10::convert<int64_t>(tmp2);
+                            auto tmp4 = int64_t(tmp1 + tmp3);
+                            auto tmp5 = tmp1 < 0;
+                            auto tmp6 = tmp5 ? tmp4 : tmp1;
+                            auto tmp7 = tmp6;
+                            auto tmp8 = c10::convert<int64_t>(tmp7);
+                            TORCH_CHECK((0 <= tmp8) & (tmp8 < 60L), "index out of bounds: 0 <= tmp8 < 60L");
+                            auto tmp10 = at::vec::Vectorized<float>::loadu(in_ptr3 + static_cast<int64_t>(x2 + 32L*tmp6 + 1920L*x0), static_cast<int64_t>(8));
+                            auto tmp12 = tmp10 + tmp11;
+                            auto tmp14 = tmp12 + tmp13;
+                            auto tmp16 = static_cast<float>(32.0);
+                            auto tmp17 = tmp15 / tmp16;
+                            auto tmp18 = static_cast<float>(1e-06);
+                            auto tmp19 = float(tmp17 + tmp18);
+                            auto tmp20 = 1 / std::sqrt(tmp19);
+                            auto tmp21 = at::vec::Vectorized<float>(tmp20);
+                            auto tmp22 = tmp14 * tmp21;
+                            auto tmp23 = tmp0 * tmp22;
+                            tmp23.store(out_ptr3 + static_cast<int64_t>(x2 + 32L*x1 + 32L*ks0*x0));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    inductor_cpu_integer_div_error_flag = nullptr;
+    inductor_cpu_throw_if_integer_div_error(inductor_cpu_integer_div_error);
+}
+''')
+
+
+cpp_fused_add_index_mean_mul_packed_linear_pow_rsqrt_select_stack_5 = async_compile.cpp_pybinding(['const float*', 'const float*', 'const int64_t*', 'const float*', 'const float*', 'const float*', 'const float*', 'const float*', 'float*', 'float*', 'float*', 'float*', 'float*', 'const int64_t'], r'''
+#include <torch/csrc/inductor/cpp_prefix.h>
+extern "C"  void  kernel(const float* in_ptr0,
+                       const float* in_ptr1,
+                       const int64_t* in_ptr2,
+                       const float* in_ptr3,
+                       const float* in_ptr4,
+                       const float* in_ptr5,
+                       const float* in_ptr6,
+                       const float* in_ptr7,
+                       float* out_ptr0,
+                       float* out_ptr1,
+                       float* out_ptr2,
+                       float* out_ptr3,
+                       float* out_ptr4,
+                       const int64_t ks0)
+{
+    std::atomic<int> inductor_cpu_integer_div_error{0};
+    inductor_cpu_integer_div_error_flag = &inductor_cpu_integer_div_error;
+    {
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(32L*ks0); x0+=static_cast<int64_t>(8L))
+        {
+            {
+                if(C10_LIKELY(x0 >= static_cast<int64_t>(0) && x0 < static_cast<int64_t>(32L*ks0)))
+                {
+                    auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr0 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    tmp0.store(out_ptr0 + static_cast<int64_t>(x0));
+                }
+            }
+        }
+    }
+    {
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(32L*ks0); x0+=static_cast<int64_t>(8L))
+        {
+            {
+                if(C10_LIKELY(x0 >= static_cast<int64_t>(0) && x0 < static_cast<int64_t>(32L*ks0)))
+                {
+                    auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr1 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    tmp0.store(out_ptr1 + static_cast<int64_t>(x0));
+                }
+            }
+        }
+    }
+    {
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(2L); x0+=static_cast<int64_t>(1L))
+        {
+            #pragma GCC ivdep
+            for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(ks0); x1+=static_cast<int64_t>(1L))
+            {
+                for(int64_t x2=static_cast<int64_t>(0L); x2<static_cast<int64_t>(32L); x2+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x2 >= static_cast<int64_t>(0) && x2 < static_cast<int64_t>(32L)))
+                        {
+                            auto tmp0 = in_ptr2[static_cast<int64_t>(x1)];
+                            auto tmp10 = at::vec::Vectorized<float>::loadu(in_ptr4 + static_cast<int64_t>(x2 + 32L*x1 + 32L*ks0*x0), static_cast<int64_t>(8));
+                            auto tmp12 = at::vec::Vectorized<float>::loadu(in_ptr5 + static_cast<int64_t>(x2 + 32L*x1 + 32L*ks0*x0), static_cast<int64_t>(8));
+                            auto tmp14 = at::vec::Vectorized<float>::loadu(in_ptr6 + static_cast<int64_t>(x2 + 32L*x1 + 32L*ks0*x0), static_cast<int64_t>(8));
+                            auto tmp1 = 60L;
+                            auto tmp2 = c10::convert<int64_t>(tmp1);
+                            auto tmp3 = int64_t(tmp0 + tmp2);
+                            auto tmp4 = tmp0 < 0;
+                            auto tmp5 = tmp4 ? tmp3 : tmp0;
+                            auto tmp6 = tmp5;
+                            auto tmp7 = c10::convert<int64_t>(tmp6);
+                            TORCH_CHECK((0 <= tmp7) & (tmp7 < 60L), "index out of bounds: 0 <= tmp7 < 60L");
+                            auto tmp9 = at::vec::Vectorized<float>::loadu(in_ptr3 + static_cast<int64_t>(x2 + 32L*tmp5 + 1920L*x0), static_cast<int64_t>(8));
+                            auto tmp11 = tmp9 + tmp10;
+                            auto tmp13 = tmp11 + tmp12;
+                            auto tmp15 = tmp13 + tmp14;
+                            tmp15.store(out_ptr2 + static_cast<int64_t>(x2 + 32L*x1 + 32L*ks0*x0));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    {
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(2L*ks0); x0+=static_cast<int64_t>(1L))
+        {
+            {
+                float tmp_acc0 = 0;
+                at::vec::Vectorized<float> tmp_acc0_vec = at::vec::Vectorized<float>(0);
+                for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(32L); x1+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(32L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(out_ptr2 + static_cast<int64_t>(x1 + 32L*x0), static_cast<int64_t>(8));
+                            auto tmp1 = tmp0 * tmp0;
+                            tmp_acc0_vec = tmp_acc0_vec + tmp1;
+                        }
+                    }
+                }
+                tmp_acc0 = tmp_acc0 + at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return x + y; }, tmp_acc0_vec);
+                out_ptr3[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc0);
+            }
+        }
+    }
+    {
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(ks0); x0+=static_cast<int64_t>(1L))
+        {
+            for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(32L); x1+=static_cast<int64_t>(8L))
+            {
+                {
+                    if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(32L)))
+                    {
+                        auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr7 + static_cast<int64_t>(x1), static_cast<int64_t>(8));
+                        auto tmp1 = at::vec::Vectorized<float>::loadu(out_ptr2 + static_cast<int64_t>(x1 + 32L*x0), static_cast<int64_t>(8));
+                        auto tmp2 = out_ptr3[static_cast<int64_t>(x0)];
+                        auto tmp3 = static_cast<float>(32.0);
+                        auto tmp4 = tmp2 / tmp3;
+                        auto tmp5 = static_cast<float>(1e-06);
+                        auto tmp6 = float(tmp4 + tmp5);
+                        auto tmp7 = 1 / std::sqrt(tmp6);
+                        auto tmp8 = at::vec::Vectorized<float>(tmp7);
+                        auto tmp9 = tmp1 * tmp8;
+                        auto tmp10 = tmp0 * tmp9;
+                        tmp10.store(out_ptr4 + static_cast<int64_t>(x1 + 32L*x0));
+                    }
+                }
+            }
+        }
+    }
+    inductor_cpu_integer_div_error_flag = nullptr;
+    inductor_cpu_throw_if_integer_div_error(inductor_cpu_integer_div_error);
+}
+''')
+
+
+cpp_fused_add_mean_mul_packed_linear_pow_rsqrt_select_6 = async_compile.cpp_pybinding(['const float*', 'const float*', 'const float*', 'float*', 'const int64_t'], r'''
+#include <torch/csrc/inductor/cpp_prefix.h>
+extern "C"  void  kernel(const float* in_ptr0,
+                       const float* in_ptr1,
+                       const float* in_ptr2,
+                       float* out_ptr0,
+                       const int64_t ks0)
+{
+    std::atomic<int> inductor_cpu_integer_div_error{0};
+    inductor_cpu_integer_div_error_flag = &inductor_cpu_integer_div_error;
+    {
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(ks0); x0+=static_cast<int64_t>(1L))
+        {
+            for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(32L); x1+=static_cast<int64_t>(8L))
+            {
+                {
+                    if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(32L)))
+                    {
+                        auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr0 + static_cast<int64_t>(32L + x1), static_cast<int64_t>(8));
+                        auto tmp1 = at::vec::Vectorized<float>::loadu(in_ptr1 + static_cast<int64_t>(x1 + 32L*ks0 + 32L*x0), static_cast<int64_t>(8));
+                        auto tmp2 = in_ptr2[static_cast<int64_t>(ks0 + x0)];
+                        auto tmp3 = static_cast<float>(32.0);
+                        auto tmp4 = tmp2 / tmp3;
+                        auto tmp5 = static_cast<float>(1e-06);
+                        auto tmp6 = float(tmp4 + tmp5);
+                        auto tmp7 = 1 / std::sqrt(tmp6);
+                        auto tmp8 = at::vec::Vectorized<float>(tmp7);
+                        auto tmp9 = tmp1 * tmp8;
+                        auto tmp10 = tmp0 * tmp9;
+                        tmp10.store(out_ptr0 + static_cast<int64_t>(x1 + 32L*x0));
+                    }
+                }
+            }
+        }
+    }
+    inductor_cpu_integer_div_error_flag = nullptr;
+    inductor_cpu_throw_if_integer_div_error(inductor_cpu_integer_div_error);
+}
+''')
+
+
+cpp_fused_add_mean_mul_packed_linear_pow_rsqrt_select_stack_7 = async_compile.cpp_pybinding(['const float*', 'const float*', 'const float*', 'const float*', 'const float*', 'float*', 'float*', 'float*', 'float*', 'const int64_t'], r'''
+#include <torch/csrc/inductor/cpp_prefix.h>
+extern "C"  void  kernel(const float* in_ptr0,
+                       const float* in_ptr1,
+                       const float* in_ptr2,
+                       const float* in_ptr3,
+                       const float* in_ptr4,
+                       float* out_ptr0,
+                       float* out_ptr1,
+                       float* out_ptr2,
+                       float* out_ptr3,
+                       const int64_t ks0)
+{
+    std::atomic<int> inductor_cpu_integer_div_error{0};
+    inductor_cpu_integer_div_error_flag = &inductor_cpu_integer_div_error;
+    {
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(32L*ks0); x0+=static_cast<int64_t>(8L))
+        {
+            {
+                if(C10_LIKELY(x0 >= static_cast<int64_t>(0) && x0 < static_cast<int64_t>(32L*ks0)))
+                {
+                    auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr0 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    tmp0.store(out_ptr0 + static_cast<int64_t>(x0));
+                }
+            }
+        }
+    }
+    {
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(32L*ks0); x0+=static_cast<int64_t>(8L))
+        {
+            {
+                if(C10_LIKELY(x0 >= static_cast<int64_t>(0) && x0 < static_cast<int64_t>(32L*ks0)))
+                {
+                    auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr1 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    tmp0.store(out_ptr1 + static_cast<int64_t>(x0));
+                }
+            }
+        }
+    }
+    {
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(2L*ks0); x0+=static_cast<int64_t>(1L))
+        {
+            {
+                float tmp_acc0 = 0;
+                at::vec::Vectorized<float> tmp_acc0_vec = at::vec::Vectorized<float>(0);
+                for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(32L); x1+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(32L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(x1 + 32L*x0), static_cast<int64_t>(8));
+                            auto tmp1 = at::vec::Vectorized<float>::loadu(in_ptr3 + static_cast<int64_t>(x1 + 32L*x0), static_cast<int64_t>(8));
+                            auto tmp2 = tmp0 + tmp1;
+                            auto tmp3 = tmp2 * tmp2;
+                            tmp_acc0_vec = tmp_acc0_vec + tmp3;
+                        }
+                    }
+                }
+                tmp_acc0 = tmp_acc0 + at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return x + y; }, tmp_acc0_vec);
+                out_ptr2[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc0);
+            }
+        }
+    }
+    {
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(ks0); x0+=static_cast<int64_t>(1L))
+        {
+            for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(32L); x1+=static_cast<int64_t>(8L))
+            {
+                {
+                    if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(32L)))
+                    {
+                        auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr4 + static_cast<int64_t>(x1), static_cast<int64_t>(8));
+                        auto tmp1 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(x1 + 32L*x0), static_cast<int64_t>(8));
+                        auto tmp2 = at::vec::Vectorized<float>::loadu(in_ptr3 + static_cast<int64_t>(x1 + 32L*x0), static_cast<int64_t>(8));
+                        auto tmp4 = out_ptr2[static_cast<int64_t>(x0)];
+                        auto tmp3 = tmp1 + tmp2;
+                        auto tmp5 = static_cast<float>(32.0);
+                        auto tmp6 = tmp4 / tmp5;
+                        auto tmp7 = static_cast<float>(1e-06);
+                        auto tmp8 = float(tmp6 + tmp7);
+                        auto tmp9 = 1 / std::sqrt(tmp8);
+                        auto tmp10 = at::vec::Vectorized<float>(tmp9);
+                        auto tmp11 = tmp3 * tmp10;
+                        auto tmp12 = tmp0 * tmp11;
+                        tmp12.store(out_ptr3 + static_cast<int64_t>(x1 + 32L*x0));
+                    }
+                }
+            }
+        }
+    }
+    inductor_cpu_integer_div_error_flag = nullptr;
+    inductor_cpu_throw_if_integer_div_error(inductor_cpu_integer_div_error);
+}
+''')
+
+
+cpp_fused_add_mean_mul_packed_linear_pow_rsqrt_select_stack_8 = async_compile.cpp_pybinding(['const float*', 'const float*', 'const float*', 'const float*', 'float*', 'const int64_t'], r'''
+#include <torch/csrc/inductor/cpp_prefix.h>
+extern "C"  void  kernel(const float* in_ptr0,
+                       const float* in_ptr1,
+                       const float* in_ptr2,
+                       const float* in_ptr3,
+                       float* out_ptr0,
+                       const int64_t ks0)
+{
+    std::atomic<int> inductor_cpu_integer_div_error{0};
+    inductor_cpu_integer_div_error_flag = &inductor_cpu_integer_div_error;
+    {
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(ks0); x0+=static_cast<int64_t>(1L))
+        {
+            for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(32L); x1+=static_cast<int64_t>(8L))
+            {
+                {
+                    if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(32L)))
+                    {
+                        auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr0 + static_cast<int64_t>(32L + x1), static_cast<int64_t>(8));
+                        auto tmp1 = at::vec::Vectorized<float>::loadu(in_ptr1 + static_cast<int64_t>(x1 + 32L*ks0 + 32L*x0), static_cast<int64_t>(8));
+                        auto tmp2 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(x1 + 32L*ks0 + 32L*x0), static_cast<int64_t>(8));
+                        auto tmp4 = in_ptr3[static_cast<int64_t>(ks0 + x0)];
+                        auto tmp3 = tmp1 + tmp2;
+                        auto tmp5 = static_cast<float>(32.0);
+                        auto tmp6 = tmp4 / tmp5;
+                        auto tmp7 = static_cast<float>(1e-06);
+                        auto tmp8 = float(tmp6 + tmp7);
+                        auto tmp9 = 1 / std::sqrt(tmp8);
+                        auto tmp10 = at::vec::Vectorized<float>(tmp9);
+                        auto tmp11 = tmp3 * tmp10;
+                        auto tmp12 = tmp0 * tmp11;
+                        tmp12.store(out_ptr0 + static_cast<int64_t>(x1 + 32L*x0));
+                    }
+                }
+            }
+        }
+    }
+    inductor_cpu_integer_div_error_flag = nullptr;
+    inductor_cpu_throw_if_integer_div_error(inductor_cpu_integer_div_error);
+}
+''')
+
+
+cpp_fused__log_softmax__softmax_abs_add_all_amax_argmax_div_eq_gt_log_max_mul_ne_scalar_tensor_select_stack_sub_sum_where_9 = async_compile.cpp_pybinding(['const float*', 'const float*', 'const float*', 'float*', 'float*', 'bool*', 'float*', 'float*', 'float*', 'int64_t*', 'bool*', 'float*', 'float*', 'float*', 'float*', 'float*', 'float*', 'bool*', 'float*', 'float*', 'float*', 'float*', 'float*', 'bool*', 'float*', 'float*', 'float*', 'float*', 'int64_t*', 'float*', 'const int64_t'], r'''
+#include <torch/csrc/inductor/cpp_prefix.h>
+extern "C"  void  kernel(const float* in_ptr0,
+                       const float* in_ptr1,
+                       const float* in_ptr2,
+                       float* out_ptr0,
+                       float* out_ptr1,
+                       bool* out_ptr2,
+                       float* out_ptr3,
+                       float* out_ptr4,
+                       float* out_ptr5,
+                       int64_t* out_ptr6,
+                       bool* out_ptr7,
+                       float* out_ptr8,
+                       float* out_ptr9,
+                       float* out_ptr10,
+                       float* out_ptr11,
+                       float* out_ptr12,
+                       float* out_ptr13,
+                       bool* out_ptr14,
+                       float* out_ptr15,
+                       float* out_ptr16,
+                       float* out_ptr17,
+                       float* out_ptr18,
+                       float* out_ptr19,
+                       bool* out_ptr20,
+                       float* out_ptr21,
+                       float* out_ptr22,
+                       float* out_ptr23,
+                       float* out_ptr24,
+                       int64_t* out_ptr25,
+                       float* out_ptr26,
+                       const int64_t ks0)
+{
+    std::atomic<int> inductor_cpu_integer_div_error{0};
+    inductor_cpu_integer_div_error_flag = &inductor_cpu_integer_div_error;
+    {
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(60L*ks0); x0+=static_cast<int64_t>(8L))
+        {
+            {
+                if(C10_LIKELY(x0 >= static_cast<int64_t>(0) && x0 < static_cast<int64_t>(8L*(c10::div_floor_integer(static_cast<int64_t>(15L*ks0), static_cast<int64_t>(2L))))))
+                {
+                    auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr0 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    tmp0.store(out_ptr0 + static_cast<int64_t>(x0));
+                }
+                if(C10_UNLIKELY(x0 >= static_cast<int64_t>(8L*(c10::div_floor_integer(static_cast<int64_t>(15L*ks0), static_cast<int64_t>(2L)))) && x0 < static_cast<int64_t>(60L*ks0)))
+                {
+                    auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr0 + static_cast<int64_t>(x0), static_cast<int64_t>((-8L)*(c10::div_floor_integer(static_cast<int64_t>(15L*ks0), static_cast<int64_t>(2L))) + 60L*ks0));
+                    tmp0.store(out_ptr0 + static_cast<int64_t>(x0), static_cast<int64_t>((-8L)*(c10::div_floor_integer(static_cast<int64_t>(15L*ks0), static_cast<int64_t>(2L))) + 60L*ks0));
+                }
+            }
+        }
+    }
+    {
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(60L*ks0); x0+=static_cast<int64_t>(8L))
+        {
+            {
+                if(C10_LIKELY(x0 >= static_cast<int64_t>(0) && x0 < static_cast<int64_t>(8L*(c10::div_floor_integer(static_cast<int64_t>(15L*ks0), static_cast<int64_t>(2L))))))
+                {
+                    auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr1 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    tmp0.store(out_ptr1 + static_cast<int64_t>(x0));
+                }
+                if(C10_UNLIKELY(x0 >= static_cast<int64_t>(8L*(c10::div_floor_integer(static_cast<int64_t>(15L*ks0), static_cast<int64_t>(2L)))) && x0 < static_cast<int64_t>(60L*ks0)))
+                {
+                    auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr1 + static_cast<int64_t>(x0), static_cast<int64_t>((-8L)*(c10::div_floor_integer(static_cast<int64_t>(15L*ks0), static_cast<int64_t>(2L))) + 60L*ks0));
+                    tmp0.store(out_ptr1 + static_cast<int64_t>(x0), static_cast<int64_t>((-8L)*(c10::div_floor_integer(static_cast<int64_t>(15L*ks0), static_cast<int64_t>(2L))) + 60L*ks0));
+                }
+            }
+        }
+    }
+    {
+        std::unique_ptr<float []> buf_local_buffer_data_0 = std::make_unique<float []>(60L);
+        float* local_buffer_data_0 = buf_local_buffer_data_0.get();
+        std::unique_ptr<float []> buf_local_buffer_data_1 = std::make_unique<float []>(60L);
+        float* local_buffer_data_1 = buf_local_buffer_data_1.get();
+        std::unique_ptr<float []> buf_local_buffer_data_2 = std::make_unique<float []>(60L);
+        float* local_buffer_data_2 = buf_local_buffer_data_2.get();
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(ks0); x0+=static_cast<int64_t>(1L))
+        {
+            {
+                bool tmp_acc0 = 0;
+                at::vec::VecMask<float,1> tmp_acc0_vec = at::vec::VecMask<float,1>::from(0);
+                float tmp_acc1 = -std::numeric_limits<float>::infinity();
+                at::vec::Vectorized<float> tmp_acc1_vec = at::vec::Vectorized<float>(-std::numeric_limits<float>::infinity());
+                float tmp_acc2 = -std::numeric_limits<float>::infinity();
+                at::vec::Vectorized<float> tmp_acc2_vec = at::vec::Vectorized<float>(-std::numeric_limits<float>::infinity());
+                float tmp_acc3 = 0;
+                at::vec::Vectorized<float> tmp_acc3_vec = at::vec::Vectorized<float>(0);
+                IndexValue<float> tmp_acc4 = IndexValue<float>{0, -std::numeric_limits<float>::infinity()};
+                IndexValueVec<float, 1, 2> tmp_acc4_vec = IndexValueVec<float, 1, 2>(-std::numeric_limits<float>::infinity());
+                for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(60L); x1+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(56L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(8));
+                            auto tmp1 = static_cast<float>(1.0);
+                            auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                            auto tmp3 = tmp0 / tmp2;
+                            auto tmp4 = at::vec::VecMask<float,1>(tmp3 == tmp3);
+                            auto tmp5 = tmp3.abs();
+                            auto tmp6 = std::numeric_limits<float>::infinity();
+                            auto tmp7 = at::vec::Vectorized<float>(tmp6);
+                            auto tmp8 = at::vec::VecMask<float,1>(tmp5 != tmp7);
+                            auto tmp9 = tmp4.template cast<int32_t,1>();
+                            auto tmp10 = tmp8.template cast<int32_t,1>();
+                            auto tmp11 = tmp9 & tmp10;
+                            auto tmp12 = ~tmp11;
+                            auto tmp13 = tmp12.template cast<float,1>();
+                            auto tmp14 = tmp0 * tmp2;
+                            tmp_acc0_vec = tmp_acc0_vec | tmp13;
+                            tmp_acc1_vec = at::vec::maximum(tmp_acc1_vec, tmp14);
+                            tmp_acc2_vec = at::vec::maximum(tmp_acc2_vec, tmp3);
+                            tmp_acc3_vec = tmp_acc3_vec + tmp0;
+                            tmp_acc4_vec = argmax_combine_vec<float, 1, 2, true>(tmp_acc4_vec, tmp0, x1);
+                        }
+                        if(C10_UNLIKELY(x1 >= static_cast<int64_t>(56L) && x1 < static_cast<int64_t>(60L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(4L));
+                            auto tmp1 = static_cast<float>(1.0);
+                            auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                            auto tmp3 = tmp0 / tmp2;
+                            auto tmp4 = at::vec::VecMask<float,1>(tmp3 == tmp3);
+                            auto tmp5 = tmp3.abs();
+                            auto tmp6 = std::numeric_limits<float>::infinity();
+                            auto tmp7 = at::vec::Vectorized<float>(tmp6);
+                            auto tmp8 = at::vec::VecMask<float,1>(tmp5 != tmp7);
+                            auto tmp9 = tmp4.template cast<int32_t,1>();
+                            auto tmp10 = tmp8.template cast<int32_t,1>();
+                            auto tmp11 = tmp9 & tmp10;
+                            auto tmp12 = ~tmp11;
+                            auto tmp13 = tmp12.template cast<float,1>();
+                            auto tmp14 = tmp0 * tmp2;
+                            tmp_acc0_vec = any_masked_reduce(tmp_acc0_vec, tmp13, static_cast<int64_t>(4L));
+                            tmp_acc1_vec = max_masked_reduce(tmp_acc1_vec, tmp14, static_cast<int64_t>(4L));
+                            tmp_acc2_vec = max_masked_reduce(tmp_acc2_vec, tmp3, static_cast<int64_t>(4L));
+                            tmp_acc3_vec = sum_masked_reduce(tmp_acc3_vec, tmp0, static_cast<int64_t>(4L));
+                            tmp_acc4_vec = argmax_combine_vec<float, 1, 2, true>(tmp_acc4_vec, tmp0, x1, static_cast<int64_t>(4L));
+                        }
+                    }
+                }
+                tmp_acc0 = tmp_acc0 || !tmp_acc0_vec.all_zero();
+                out_ptr2[static_cast<int64_t>(x0)] = static_cast<bool>(tmp_acc0);
+                tmp_acc1 = max_propagate_nan(tmp_acc1, at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return at::vec::maximum(x, y); }, tmp_acc1_vec));
+                out_ptr3[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc1);
+                tmp_acc2 = max_propagate_nan(tmp_acc2, at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return at::vec::maximum(x, y); }, tmp_acc2_vec));
+                out_ptr4[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc2);
+                tmp_acc3 = tmp_acc3 + at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return x + y; }, tmp_acc3_vec);
+                out_ptr5[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc3);
+                tmp_acc4 = argmax_combine(tmp_acc4, argmax_vec_reduce_all(tmp_acc4_vec));
+                out_ptr6[static_cast<int64_t>(x0)] = static_cast<int64_t>(tmp_acc4.index);
+            }
+            {
+                bool tmp_acc0 = 0;
+                at::vec::VecMask<float,1> tmp_acc0_vec = at::vec::VecMask<float,1>::from(0);
+                float tmp_acc1 = -std::numeric_limits<float>::infinity();
+                at::vec::Vectorized<float> tmp_acc1_vec = at::vec::Vectorized<float>(-std::numeric_limits<float>::infinity());
+                float tmp_acc2 = -std::numeric_limits<float>::infinity();
+                at::vec::Vectorized<float> tmp_acc2_vec = at::vec::Vectorized<float>(-std::numeric_limits<float>::infinity());
+                float tmp_acc3 = -std::numeric_limits<float>::infinity();
+                at::vec::Vectorized<float> tmp_acc3_vec = at::vec::Vectorized<float>(-std::numeric_limits<float>::infinity());
+                for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(60L); x1+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(56L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(8));
+                            auto tmp1 = static_cast<float>(1.0);
+                            auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                            auto tmp3 = tmp0 / tmp2;
+                            auto tmp4 = at::vec::VecMask<float,1>(tmp3 == tmp3);
+                            auto tmp5 = tmp3.abs();
+                            auto tmp6 = std::numeric_limits<float>::infinity();
+                            auto tmp7 = at::vec::Vectorized<float>(tmp6);
+                            auto tmp8 = at::vec::VecMask<float,1>(tmp5 != tmp7);
+                            auto tmp9 = tmp4.template cast<int32_t,1>();
+                            auto tmp10 = tmp8.template cast<int32_t,1>();
+                            auto tmp11 = tmp9 & tmp10;
+                            auto tmp12 = ~tmp11;
+                            auto tmp13 = tmp12.template cast<float,1>();
+                            auto tmp14 = tmp0 * tmp2;
+                            tmp_acc0_vec = tmp_acc0_vec | tmp13;
+                            tmp_acc1_vec = at::vec::maximum(tmp_acc1_vec, tmp14);
+                            tmp_acc2_vec = at::vec::maximum(tmp_acc2_vec, tmp3);
+                            tmp_acc3_vec = at::vec::maximum(tmp_acc3_vec, tmp0);
+                        }
+                        if(C10_UNLIKELY(x1 >= static_cast<int64_t>(56L) && x1 < static_cast<int64_t>(60L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(4L));
+                            auto tmp1 = static_cast<float>(1.0);
+                            auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                            auto tmp3 = tmp0 / tmp2;
+                            auto tmp4 = at::vec::VecMask<float,1>(tmp3 == tmp3);
+                            auto tmp5 = tmp3.abs();
+                            auto tmp6 = std::numeric_limits<float>::infinity();
+                            auto tmp7 = at::vec::Vectorized<float>(tmp6);
+                            auto tmp8 = at::vec::VecMask<float,1>(tmp5 != tmp7);
+                            auto tmp9 = tmp4.template cast<int32_t,1>();
+                            auto tmp10 = tmp8.template cast<int32_t,1>();
+                            auto tmp11 = tmp9 & tmp10;
+                            auto tmp12 = ~tmp11;
+                            auto tmp13 = tmp12.template cast<float,1>();
+                            auto tmp14 = tmp0 * tmp2;
+                            tmp_acc0_vec = any_masked_reduce(tmp_acc0_vec, tmp13, static_cast<int64_t>(4L));
+                            tmp_acc1_vec = max_masked_reduce(tmp_acc1_vec, tmp14, static_cast<int64_t>(4L));
+                            tmp_acc2_vec = max_masked_reduce(tmp_acc2_vec, tmp3, static_cast<int64_t>(4L));
+                            tmp_acc3_vec = max_masked_reduce(tmp_acc3_vec, tmp0, static_cast<int64_t>(4L));
+                        }
+                    }
+                }
+                tmp_acc0 = tmp_acc0 || !tmp_acc0_vec.all_zero();
+                out_ptr7[static_cast<int64_t>(x0)] = static_cast<bool>(tmp_acc0);
+                tmp_acc1 = max_propagate_nan(tmp_acc1, at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return at::vec::maximum(x, y); }, tmp_acc1_vec));
+                out_ptr8[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc1);
+                tmp_acc2 = max_propagate_nan(tmp_acc2, at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return at::vec::maximum(x, y); }, tmp_acc2_vec));
+                out_ptr9[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc2);
+                tmp_acc3 = max_propagate_nan(tmp_acc3, at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return at::vec::maximum(x, y); }, tmp_acc3_vec));
+                out_ptr10[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc3);
+            }
+            {
+                float tmp_acc0 = 0;
+                at::vec::Vectorized<float> tmp_acc0_vec = at::vec::Vectorized<float>(0);
+                for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(60L); x1+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(56L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(8));
+                            auto tmp1 = out_ptr10[static_cast<int64_t>(x0)];
+                            auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                            auto tmp3 = tmp0 - tmp2;
+                            auto tmp4 = tmp3.exp();
+                            tmp_acc0_vec = tmp_acc0_vec + tmp4;
+                        }
+                        if(C10_UNLIKELY(x1 >= static_cast<int64_t>(56L) && x1 < static_cast<int64_t>(60L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(4L));
+                            auto tmp1 = out_ptr10[static_cast<int64_t>(x0)];
+                            auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                            auto tmp3 = tmp0 - tmp2;
+                            auto tmp4 = tmp3.exp();
+                            tmp_acc0_vec = sum_masked_reduce(tmp_acc0_vec, tmp4, static_cast<int64_t>(4L));
+                        }
+                    }
+                }
+                tmp_acc0 = tmp_acc0 + at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return x + y; }, tmp_acc0_vec);
+                out_ptr11[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc0);
+            }
+            {
+                float tmp_acc0 = 0;
+                at::vec::Vectorized<float> tmp_acc0_vec = at::vec::Vectorized<float>(0);
+                for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(60L); x1+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(56L)))
+                        {
+                            auto tmp0 = out_ptr2[static_cast<int64_t>(x0)];
+                            auto tmp2 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(8));
+                            auto tmp6 = out_ptr3[static_cast<int64_t>(x0)];
+                            auto tmp11 = out_ptr4[static_cast<int64_t>(x0)];
+                            auto tmp17 = out_ptr7[static_cast<int64_t>(x0)];
+                            auto tmp19 = out_ptr8[static_cast<int64_t>(x0)];
+                            auto tmp23 = out_ptr9[static_cast<int64_t>(x0)];
+                            auto tmp1 = !tmp0;
+                            auto tmp3 = static_cast<float>(1.0);
+                            auto tmp4 = at::vec::Vectorized<float>(tmp3);
+                            auto tmp5 = tmp2 * tmp4;
+                            auto tmp7 = at::vec::Vectorized<float>(tmp6);
+                            auto tmp8 = tmp5 - tmp7;
+                            auto tmp9 = tmp8 / tmp4;
+                            auto tmp10 = tmp2 / tmp4;
+                            auto tmp12 = at::vec::Vectorized<float>(tmp11);
+                            auto tmp13 = tmp10 - tmp12;
+                            auto tmp14 = at::vec::VecMask<float,1>::from(tmp1);
+                            auto tmp15 = decltype(tmp9)::blendv(tmp13, tmp9, tmp14.template cast<float,1>());
+                            auto tmp16 = tmp15.exp();
+                            auto tmp18 = !tmp17;
+                            auto tmp20 = at::vec::Vectorized<float>(tmp19);
+                            auto tmp21 = tmp5 - tmp20;
+                            auto tmp22 = tmp21 / tmp4;
+                            auto tmp24 = at::vec::Vectorized<float>(tmp23);
+                            auto tmp25 = tmp10 - tmp24;
+                            auto tmp26 = at::vec::VecMask<float,1>::from(tmp18);
+                            auto tmp27 = decltype(tmp22)::blendv(tmp25, tmp22, tmp26.template cast<float,1>());
+                            auto tmp28 = tmp27.exp();
+                            tmp16.store(local_buffer_data_0 + static_cast<int64_t>(x1));
+                            tmp28.store(local_buffer_data_1 + static_cast<int64_t>(x1));
+                            tmp_acc0_vec = tmp_acc0_vec + tmp16;
+                        }
+                        if(C10_UNLIKELY(x1 >= static_cast<int64_t>(56L) && x1 < static_cast<int64_t>(60L)))
+                        {
+                            auto tmp0 = out_ptr2[static_cast<int64_t>(x0)];
+                            auto tmp2 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(4L));
+                            auto tmp6 = out_ptr3[static_cast<int64_t>(x0)];
+                            auto tmp11 = out_ptr4[static_cast<int64_t>(x0)];
+                            auto tmp17 = out_ptr7[static_cast<int64_t>(x0)];
+                            auto tmp19 = out_ptr8[static_cast<int64_t>(x0)];
+                            auto tmp23 = out_ptr9[static_cast<int64_t>(x0)];
+                            auto tmp1 = !tmp0;
+                            auto tmp3 = static_cast<float>(1.0);
+                            auto tmp4 = at::vec::Vectorized<float>(tmp3);
+                            auto tmp5 = tmp2 * tmp4;
+                            auto tmp7 = at::vec::Vectorized<float>(tmp6);
+                            auto tmp8 = tmp5 - tmp7;
+                            auto tmp9 = tmp8 / tmp4;
+                            auto tmp10 = tmp2 / tmp4;
+                            auto tmp12 = at::vec::Vectorized<float>(tmp11);
+                            auto tmp13 = tmp10 - tmp12;
+                            auto tmp14 = at::vec::VecMask<float,1>::from(tmp1);
+                            auto tmp15 = decltype(tmp9)::blendv(tmp13, tmp9, tmp14.template cast<float,1>());
+                            auto tmp16 = tmp15.exp();
+                            auto tmp18 = !tmp17;
+                            auto tmp20 = at::vec::Vectorized<float>(tmp19);
+                            auto tmp21 = tmp5 - tmp20;
+                            auto tmp22 = tmp21 / tmp4;
+                            auto tmp24 = at::vec::Vectorized<float>(tmp23);
+                            auto tmp25 = tmp10 - tmp24;
+                            auto tmp26 = at::vec::VecMask<float,1>::from(tmp18);
+                            auto tmp27 = decltype(tmp22)::blendv(tmp25, tmp22, tmp26.template cast<float,1>());
+                            auto tmp28 = tmp27.exp();
+                            tmp16.store(local_buffer_data_0 + static_cast<int64_t>(x1), static_cast<int64_t>(4L));
+                            tmp28.store(local_buffer_data_1 + static_cast<int64_t>(x1), static_cast<int64_t>(4L));
+                            tmp_acc0_vec = sum_masked_reduce(tmp_acc0_vec, tmp16, static_cast<int64_t>(4L));
+                        }
+                    }
+                }
+                tmp_acc0 = tmp_acc0 + at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return x + y; }, tmp_acc0_vec);
+                out_ptr12[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc0);
+            }
+            {
+                float tmp_acc0 = 0;
+                at::vec::Vectorized<float> tmp_acc0_vec = at::vec::Vectorized<float>(0);
+                for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(60L); x1+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(56L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(local_buffer_data_1 + static_cast<int64_t>(x1), static_cast<int64_t>(8));
+                            tmp_acc0_vec = tmp_acc0_vec + tmp0;
+                        }
+                        if(C10_UNLIKELY(x1 >= static_cast<int64_t>(56L) && x1 < static_cast<int64_t>(60L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(local_buffer_data_1 + static_cast<int64_t>(x1), static_cast<int64_t>(4L));
+                            tmp_acc0_vec = sum_masked_reduce(tmp_acc0_vec, tmp0, static_cast<int64_t>(4L));
+                        }
+                    }
+                }
+                tmp_acc0 = tmp_acc0 + at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return x + y; }, tmp_acc0_vec);
+                out_ptr13[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc0);
+            }
+            {
+                bool tmp_acc0 = 0;
+                at::vec::VecMask<float,1> tmp_acc0_vec = at::vec::VecMask<float,1>::from(0);
+                float tmp_acc1 = -std::numeric_limits<float>::infinity();
+                at::vec::Vectorized<float> tmp_acc1_vec = at::vec::Vectorized<float>(-std::numeric_limits<float>::infinity());
+                float tmp_acc2 = -std::numeric_limits<float>::infinity();
+                at::vec::Vectorized<float> tmp_acc2_vec = at::vec::Vectorized<float>(-std::numeric_limits<float>::infinity());
+                for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(60L); x1+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(56L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(x1 + 60L*ks0 + 60L*x0), static_cast<int64_t>(8));
+                            auto tmp1 = static_cast<float>(1.0);
+                            auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                            auto tmp3 = tmp0 / tmp2;
+                            auto tmp4 = at::vec::VecMask<float,1>(tmp3 == tmp3);
+                            auto tmp5 = tmp3.abs();
+                            auto tmp6 = std::numeric_limits<float>::infinity();
+                            auto tmp7 = at::vec::Vectorized<float>(tmp6);
+                            auto tmp8 = at::vec::VecMask<float,1>(tmp5 != tmp7);
+                            auto tmp9 = tmp4.template cast<int32_t,1>();
+                            auto tmp10 = tmp8.template cast<int32_t,1>();
+                            auto tmp11 = tmp9 & tmp10;
+                            auto tmp12 = ~tmp11;
+                            auto tmp13 = tmp12.template cast<float,1>();
+                            auto tmp14 = tmp0 * tmp2;
+                            tmp_acc0_vec = tmp_acc0_vec | tmp13;
+                            tmp_acc1_vec = at::vec::maximum(tmp_acc1_vec, tmp14);
+                            tmp_acc2_vec = at::vec::maximum(tmp_acc2_vec, tmp3);
+                        }
+                        if(C10_UNLIKELY(x1 >= static_cast<int64_t>(56L) && x1 < static_cast<int64_t>(60L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(x1 + 60L*ks0 + 60L*x0), static_cast<int64_t>(4L));
+                            auto tmp1 = static_cast<float>(1.0);
+                            auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                            auto tmp3 = tmp0 / tmp2;
+                            auto tmp4 = at::vec::VecMask<float,1>(tmp3 == tmp3);
+                            auto tmp5 = tmp3.abs();
+                            auto tmp6 = std::numeric_limits<float>::infinity();
+                            auto tmp7 = at::vec::Vectorized<float>(tmp6);
+                            auto tmp8 = at::vec::VecMask<float,1>(tmp5 != tmp7);
+                            auto tmp9 = tmp4.template cast<int32_t,1>();
+                            auto tmp10 = tmp8.template cast<int32_t,1>();
+                            auto tmp11 = tmp9 & tmp10;
+                            auto tmp12 = ~tmp11;
+                            auto tmp13 = tmp12.template cast<float,1>();
+                            auto tmp14 = tmp0 * tmp2;
+                            tmp_acc0_vec = any_masked_reduce(tmp_acc0_vec, tmp13, static_cast<int64_t>(4L));
+                            tmp_acc1_vec = max_masked_reduce(tmp_acc1_vec, tmp14, static_cast<int64_t>(4L));
+                            tmp_acc2_vec = max_masked_reduce(tmp_acc2_vec, tmp3, static_cast<int64_t>(4L));
+                        }
+                    }
+                }
+                tmp_acc0 = tmp_acc0 || !tmp_acc0_vec.all_zero();
+                out_ptr14[static_cast<int64_t>(x0)] = static_cast<bool>(tmp_acc0);
+                tmp_acc1 = max_propagate_nan(tmp_acc1, at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return at::vec::maximum(x, y); }, tmp_acc1_vec));
+                out_ptr15[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc1);
+                tmp_acc2 = max_propagate_nan(tmp_acc2, at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return at::vec::maximum(x, y); }, tmp_acc2_vec));
+                out_ptr16[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc2);
+            }
+            {
+                float tmp_acc0 = 0;
+                at::vec::Vectorized<float> tmp_acc0_vec = at::vec::Vectorized<float>(0);
+                for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(60L); x1+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(56L)))
+                        {
+                            auto tmp0 = out_ptr14[static_cast<int64_t>(x0)];
+                            auto tmp2 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(x1 + 60L*ks0 + 60L*x0), static_cast<int64_t>(8));
+                            auto tmp6 = out_ptr15[static_cast<int64_t>(x0)];
+                            auto tmp11 = out_ptr16[static_cast<int64_t>(x0)];
+                            auto tmp1 = !tmp0;
+                            auto tmp3 = static_cast<float>(1.0);
+                            auto tmp4 = at::vec::Vectorized<float>(tmp3);
+                            auto tmp5 = tmp2 * tmp4;
+                            auto tmp7 = at::vec::Vectorized<float>(tmp6);
+                            auto tmp8 = tmp5 - tmp7;
+                            auto tmp9 = tmp8 / tmp4;
+                            auto tmp10 = tmp2 / tmp4;
+                            auto tmp12 = at::vec::Vectorized<float>(tmp11);
+                            auto tmp13 = tmp10 - tmp12;
+                            auto tmp14 = at::vec::VecMask<float,1>::from(tmp1);
+                            auto tmp15 = decltype(tmp9)::blendv(tmp13, tmp9, tmp14.template cast<float,1>());
+                            auto tmp16 = tmp15.exp();
+                            tmp16.store(local_buffer_data_2 + static_cast<int64_t>(x1));
+                            tmp_acc0_vec = tmp_acc0_vec + tmp16;
+                        }
+                        if(C10_UNLIKELY(x1 >= static_cast<int64_t>(56L) && x1 < static_cast<int64_t>(60L)))
+                        {
+                            auto tmp0 = out_ptr14[static_cast<int64_t>(x0)];
+                            auto tmp2 = at::vec::Vectorized<float>::loadu(in_ptr2 + static_cast<int64_t>(x1 + 60L*ks0 + 60L*x0), static_cast<int64_t>(4L));
+                            auto tmp6 = out_ptr15[static_cast<int64_t>(x0)];
+                            auto tmp11 = out_ptr16[static_cast<int64_t>(x0)];
+                            auto tmp1 = !tmp0;
+                            auto tmp3 = static_cast<float>(1.0);
+                            auto tmp4 = at::vec::Vectorized<float>(tmp3);
+                            auto tmp5 = tmp2 * tmp4;
+                            auto tmp7 = at::vec::Vectorized<float>(tmp6);
+                            auto tmp8 = tmp5 - tmp7;
+                            auto tmp9 = tmp8 / tmp4;
+                            auto tmp10 = tmp2 / tmp4;
+                            auto tmp12 = at::vec::Vectorized<float>(tmp11);
+                            auto tmp13 = tmp10 - tmp12;
+                            auto tmp14 = at::vec::VecMask<float,1>::from(tmp1);
+                            auto tmp15 = decltype(tmp9)::blendv(tmp13, tmp9, tmp14.template cast<float,1>());
+                            auto tmp16 = tmp15.exp();
+                            tmp16.store(local_buffer_data_2 + static_cast<int64_t>(x1), static_cast<int64_t>(4L));
+                            tmp_acc0_vec = sum_masked_reduce(tmp_acc0_vec, tmp16, static_cast<int64_t>(4L));
+                        }
+                    }
+                }
+                tmp_acc0 = tmp_acc0 + at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return x + y; }, tmp_acc0_vec);
+                out_ptr17[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc0);
+            }
+            {
+                float tmp_acc0 = -std::numeric_limits<float>::infinity();
+                at::vec::Vectorized<float> tmp_acc0_vec = at::vec::Vectorized<float>(-std::numeric_limits<float>::infinity());
+                for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(60L); x1+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(56L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(local_buffer_data_0 + static_cast<int64_t>(x1), static_cast<int64_t>(8));
+                            auto tmp1 = out_ptr12[static_cast<int64_t>(x0)];
+                            auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                            auto tmp3 = tmp0 / tmp2;
+                            tmp_acc0_vec = at::vec::maximum(tmp_acc0_vec, tmp3);
+                        }
+                        if(C10_UNLIKELY(x1 >= static_cast<int64_t>(56L) && x1 < static_cast<int64_t>(60L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(local_buffer_data_0 + static_cast<int64_t>(x1), static_cast<int64_t>(4L));
+                            auto tmp1 = out_ptr12[static_cast<int64_t>(x0)];
+                            auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                            auto tmp3 = tmp0 / tmp2;
+                            tmp_acc0_vec = max_masked_reduce(tmp_acc0_vec, tmp3, static_cast<int64_t>(4L));
+                        }
+                    }
+                }
+                tmp_acc0 = max_propagate_nan(tmp_acc0, at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return at::vec::maximum(x, y); }, tmp_acc0_vec));
+                out_ptr18[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc0);
+            }
+            {
+                bool tmp_acc0 = 0;
+                at::vec::VecMask<float,1> tmp_acc0_vec = at::vec::VecMask<float,1>::from(0);
+                float tmp_acc1 = -std::numeric_limits<float>::infinity();
+                at::vec::Vectorized<float> tmp_acc1_vec = at::vec::Vectorized<float>(-std::numeric_limits<float>::infinity());
+                float tmp_acc2 = -std::numeric_limits<float>::infinity();
+                at::vec::Vectorized<float> tmp_acc2_vec = at::vec::Vectorized<float>(-std::numeric_limits<float>::infinity());
+                for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(60L); x1+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(56L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(local_buffer_data_0 + static_cast<int64_t>(x1), static_cast<int64_t>(8));
+                            auto tmp1 = out_ptr12[static_cast<int64_t>(x0)];
+                            auto tmp4 = out_ptr18[static_cast<int64_t>(x0)];
+                            auto tmp13 = at::vec::Vectorized<float>::loadu(local_buffer_data_2 + static_cast<int64_t>(x1), static_cast<int64_t>(8));
+                            auto tmp14 = out_ptr17[static_cast<int64_t>(x0)];
+                            auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                            auto tmp3 = tmp0 / tmp2;
+                            auto tmp5 = static_cast<float>(0.1);
+                            auto tmp6 = float(tmp4 * tmp5);
+                            auto tmp7 = at::vec::Vectorized<float>(tmp6);
+                            auto tmp8 = at::vec::VecMask<float,1>(tmp3 > tmp7);
+                            auto tmp9 = static_cast<float>(1e-10);
+                            auto tmp10 = at::vec::Vectorized<float>(tmp9);
+                            auto tmp11 = tmp3 + tmp10;
+                            auto tmp12 = tmp11.log();
+                            auto tmp15 = at::vec::Vectorized<float>(tmp14);
+                            auto tmp16 = tmp13 / tmp15;
+                            auto tmp17 = tmp16 + tmp10;
+                            auto tmp18 = tmp17.log();
+                            auto tmp19 = static_cast<float>(1.0);
+                            auto tmp20 = at::vec::Vectorized<float>(tmp19);
+                            auto tmp21 = tmp18 * tmp20;
+                            auto tmp22 = tmp12 - tmp21;
+                            auto tmp23 = static_cast<float>(-20.0);
+                            auto tmp24 = at::vec::Vectorized<float>(tmp23);
+                            auto tmp25 = decltype(tmp22)::blendv(tmp24, tmp22, tmp8.template cast<float,1>());
+                            auto tmp26 = tmp25 / tmp20;
+                            auto tmp27 = at::vec::VecMask<float,1>(tmp26 == tmp26);
+                            auto tmp28 = tmp26.abs();
+                            auto tmp29 = std::numeric_limits<float>::infinity();
+                            auto tmp30 = at::vec::Vectorized<float>(tmp29);
+                            auto tmp31 = at::vec::VecMask<float,1>(tmp28 != tmp30);
+                            auto tmp32 = tmp27.template cast<int32_t,1>();
+                            auto tmp33 = tmp31.template cast<int32_t,1>();
+                            auto tmp34 = tmp32 & tmp33;
+                            auto tmp35 = ~tmp34;
+                            auto tmp36 = tmp35.template cast<float,1>();
+                            auto tmp37 = tmp25 * tmp20;
+                            tmp25.store(out_ptr19 + static_cast<int64_t>(x1 + 60L*x0));
+                            tmp_acc0_vec = tmp_acc0_vec | tmp36;
+                            tmp_acc1_vec = at::vec::maximum(tmp_acc1_vec, tmp37);
+                            tmp_acc2_vec = at::vec::maximum(tmp_acc2_vec, tmp26);
+                        }
+                        if(C10_UNLIKELY(x1 >= static_cast<int64_t>(56L) && x1 < static_cast<int64_t>(60L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(local_buffer_data_0 + static_cast<int64_t>(x1), static_cast<int64_t>(4L));
+                            auto tmp1 = out_ptr12[static_cast<int64_t>(x0)];
+                            auto tmp4 = out_ptr18[static_cast<int64_t>(x0)];
+                            auto tmp13 = at::vec::Vectorized<float>::loadu(local_buffer_data_2 + static_cast<int64_t>(x1), static_cast<int64_t>(4L));
+                            auto tmp14 = out_ptr17[static_cast<int64_t>(x0)];
+                            auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                            auto tmp3 = tmp0 / tmp2;
+                            auto tmp5 = static_cast<float>(0.1);
+                            auto tmp6 = float(tmp4 * tmp5);
+                            auto tmp7 = at::vec::Vectorized<float>(tmp6);
+                            auto tmp8 = at::vec::VecMask<float,1>(tmp3 > tmp7);
+                            auto tmp9 = static_cast<float>(1e-10);
+                            auto tmp10 = at::vec::Vectorized<float>(tmp9);
+                            auto tmp11 = tmp3 + tmp10;
+                            auto tmp12 = tmp11.log();
+                            auto tmp15 = at::vec::Vectorized<float>(tmp14);
+                            auto tmp16 = tmp13 / tmp15;
+                            auto tmp17 = tmp16 + tmp10;
+                            auto tmp18 = tmp17.log();
+                            auto tmp19 = static_cast<float>(1.0);
+                            auto tmp20 = at::vec::Vectorized<float>(tmp19);
+                            auto tmp21 = tmp18 * tmp20;
+                            auto tmp22 = tmp12 - tmp21;
+                            auto tmp23 = static_cast<float>(-20.0);
+                            auto tmp24 = at::vec::Vectorized<float>(tmp23);
+                            auto tmp25 = decltype(tmp22)::blendv(tmp24, tmp22, tmp8.template cast<float,1>());
+                            auto tmp26 = tmp25 / tmp20;
+                            auto tmp27 = at::vec::VecMask<float,1>(tmp26 == tmp26);
+                            auto tmp28 = tmp26.abs();
+                            auto tmp29 = std::numeric_limits<float>::infinity();
+                            auto tmp30 = at::vec::Vectorized<float>(tmp29);
+                            auto tmp31 = at::vec::VecMask<float,1>(tmp28 != tmp30);
+                            auto tmp32 = tmp27.template cast<int32_t,1>();
+                            auto tmp33 = tmp31.template cast<int32_t,1>();
+                            auto tmp34 = tmp32 & tmp33;
+                            auto tmp35 = ~tmp34;
+                            auto tmp36 = tmp35.template cast<float,1>();
+                            auto tmp37 = tmp25 * tmp20;
+                            tmp25.store(out_ptr19 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(4L));
+                            tmp_acc0_vec = any_masked_reduce(tmp_acc0_vec, tmp36, static_cast<int64_t>(4L));
+                            tmp_acc1_vec = max_masked_reduce(tmp_acc1_vec, tmp37, static_cast<int64_t>(4L));
+                            tmp_acc2_vec = max_masked_reduce(tmp_acc2_vec, tmp26, static_cast<int64_t>(4L));
+                        }
+                    }
+                }
+                tmp_acc0 = tmp_acc0 || !tmp_acc0_vec.all_zero();
+                out_ptr20[static_cast<int64_t>(x0)] = static_cast<bool>(tmp_acc0);
+                tmp_acc1 = max_propagate_nan(tmp_acc1, at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return at::vec::maximum(x, y); }, tmp_acc1_vec));
+                out_ptr21[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc1);
+                tmp_acc2 = max_propagate_nan(tmp_acc2, at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return at::vec::maximum(x, y); }, tmp_acc2_vec));
+                out_ptr22[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc2);
+            }
+            {
+                float tmp_acc0 = 0;
+                at::vec::Vectorized<float> tmp_acc0_vec = at::vec::Vectorized<float>(0);
+                for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(60L); x1+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(56L)))
+                        {
+                            auto tmp0 = out_ptr20[static_cast<int64_t>(x0)];
+                            auto tmp2 = at::vec::Vectorized<float>::loadu(out_ptr19 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(8));
+                            auto tmp6 = out_ptr21[static_cast<int64_t>(x0)];
+                            auto tmp11 = out_ptr22[static_cast<int64_t>(x0)];
+                            auto tmp1 = !tmp0;
+                            auto tmp3 = static_cast<float>(1.0);
+                            auto tmp4 = at::vec::Vectorized<float>(tmp3);
+                            auto tmp5 = tmp2 * tmp4;
+                            auto tmp7 = at::vec::Vectorized<float>(tmp6);
+                            auto tmp8 = tmp5 - tmp7;
+                            auto tmp9 = tmp8 / tmp4;
+                            auto tmp10 = tmp2 / tmp4;
+                            auto tmp12 = at::vec::Vectorized<float>(tmp11);
+                            auto tmp13 = tmp10 - tmp12;
+                            auto tmp14 = at::vec::VecMask<float,1>::from(tmp1);
+                            auto tmp15 = decltype(tmp9)::blendv(tmp13, tmp9, tmp14.template cast<float,1>());
+                            auto tmp16 = tmp15.exp();
+                            tmp16.store(local_buffer_data_0 + static_cast<int64_t>(x1));
+                            tmp_acc0_vec = tmp_acc0_vec + tmp16;
+                        }
+                        if(C10_UNLIKELY(x1 >= static_cast<int64_t>(56L) && x1 < static_cast<int64_t>(60L)))
+                        {
+                            auto tmp0 = out_ptr20[static_cast<int64_t>(x0)];
+                            auto tmp2 = at::vec::Vectorized<float>::loadu(out_ptr19 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(4L));
+                            auto tmp6 = out_ptr21[static_cast<int64_t>(x0)];
+                            auto tmp11 = out_ptr22[static_cast<int64_t>(x0)];
+                            auto tmp1 = !tmp0;
+                            auto tmp3 = static_cast<float>(1.0);
+                            auto tmp4 = at::vec::Vectorized<float>(tmp3);
+                            auto tmp5 = tmp2 * tmp4;
+                            auto tmp7 = at::vec::Vectorized<float>(tmp6);
+                            auto tmp8 = tmp5 - tmp7;
+                            auto tmp9 = tmp8 / tmp4;
+                            auto tmp10 = tmp2 / tmp4;
+                            auto tmp12 = at::vec::Vectorized<float>(tmp11);
+                            auto tmp13 = tmp10 - tmp12;
+                            auto tmp14 = at::vec::VecMask<float,1>::from(tmp1);
+                            auto tmp15 = decltype(tmp9)::blendv(tmp13, tmp9, tmp14.template cast<float,1>());
+                            auto tmp16 = tmp15.exp();
+                            tmp16.store(local_buffer_data_0 + static_cast<int64_t>(x1), static_cast<int64_t>(4L));
+                            tmp_acc0_vec = sum_masked_reduce(tmp_acc0_vec, tmp16, static_cast<int64_t>(4L));
+                        }
+                    }
+                }
+                tmp_acc0 = tmp_acc0 + at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return x + y; }, tmp_acc0_vec);
+                out_ptr23[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc0);
+            }
+            {
+                float tmp_acc0 = -std::numeric_limits<float>::infinity();
+                at::vec::Vectorized<float> tmp_acc0_vec = at::vec::Vectorized<float>(-std::numeric_limits<float>::infinity());
+                for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(60L); x1+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(56L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(local_buffer_data_1 + static_cast<int64_t>(x1), static_cast<int64_t>(8));
+                            auto tmp1 = out_ptr13[static_cast<int64_t>(x0)];
+                            auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                            auto tmp3 = tmp0 / tmp2;
+                            tmp_acc0_vec = at::vec::maximum(tmp_acc0_vec, tmp3);
+                        }
+                        if(C10_UNLIKELY(x1 >= static_cast<int64_t>(56L) && x1 < static_cast<int64_t>(60L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(local_buffer_data_1 + static_cast<int64_t>(x1), static_cast<int64_t>(4L));
+                            auto tmp1 = out_ptr13[static_cast<int64_t>(x0)];
+                            auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                            auto tmp3 = tmp0 / tmp2;
+                            tmp_acc0_vec = max_masked_reduce(tmp_acc0_vec, tmp3, static_cast<int64_t>(4L));
+                        }
+                    }
+                }
+                tmp_acc0 = max_propagate_nan(tmp_acc0, at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return at::vec::maximum(x, y); }, tmp_acc0_vec));
+                out_ptr24[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc0);
+            }
+            {
+                int64_t tmp_acc0 = 0;
+                at::vec::VectorizedN<int64_t,2> tmp_acc0_vec = at::vec::VectorizedN<int64_t,2>(0);
+                for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(60L); x1+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(56L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(local_buffer_data_1 + static_cast<int64_t>(x1), static_cast<int64_t>(8));
+                            auto tmp1 = out_ptr13[static_cast<int64_t>(x0)];
+                            auto tmp4 = out_ptr24[static_cast<int64_t>(x0)];
+                            auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                            auto tmp3 = tmp0 / tmp2;
+                            auto tmp5 = static_cast<float>(0.1);
+                            auto tmp6 = float(tmp4 * tmp5);
+                            auto tmp7 = at::vec::Vectorized<float>(tmp6);
+                            auto tmp8 = at::vec::VecMask<float,1>(tmp3 > tmp7);
+                            auto tmp9 = tmp8.to<int64_t,2>();
+                            tmp_acc0_vec = tmp_acc0_vec + tmp9;
+                        }
+                        if(C10_UNLIKELY(x1 >= static_cast<int64_t>(56L) && x1 < static_cast<int64_t>(60L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(local_buffer_data_1 + static_cast<int64_t>(x1), static_cast<int64_t>(4L));
+                            auto tmp1 = out_ptr13[static_cast<int64_t>(x0)];
+                            auto tmp4 = out_ptr24[static_cast<int64_t>(x0)];
+                            auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                            auto tmp3 = tmp0 / tmp2;
+                            auto tmp5 = static_cast<float>(0.1);
+                            auto tmp6 = float(tmp4 * tmp5);
+                            auto tmp7 = at::vec::Vectorized<float>(tmp6);
+                            auto tmp8 = at::vec::VecMask<float,1>(tmp3 > tmp7);
+                            auto tmp9 = tmp8.to<int64_t,2>();
+                            tmp_acc0_vec = sum_masked_reduce(tmp_acc0_vec, tmp9, static_cast<int64_t>(4L));
+                        }
+                    }
+                }
+                tmp_acc0 = tmp_acc0 + at::vec::vec_reduce_all<int64_t, 2>([](at::vec::Vectorized<int64_t>& x, at::vec::Vectorized<int64_t>& y) { return x + y; }, tmp_acc0_vec);
+                out_ptr25[static_cast<int64_t>(x0)] = static_cast<int64_t>(tmp_acc0);
+            }
+            for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(60L); x1+=static_cast<int64_t>(8L))
+            {
+                {
+                    if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(56L)))
+                    {
+                        auto tmp0 = at::vec::Vectorized<float>::loadu(local_buffer_data_0 + static_cast<int64_t>(x1), static_cast<int64_t>(8));
+                        auto tmp1 = out_ptr23[static_cast<int64_t>(x0)];
+                        auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                        auto tmp3 = tmp0 / tmp2;
+                        tmp3.store(out_ptr26 + static_cast<int64_t>(x1 + 60L*x0));
+                    }
+                    if(C10_UNLIKELY(x1 >= static_cast<int64_t>(56L) && x1 < static_cast<int64_t>(60L)))
+                    {
+                        auto tmp0 = at::vec::Vectorized<float>::loadu(local_buffer_data_0 + static_cast<int64_t>(x1), static_cast<int64_t>(4L));
+                        auto tmp1 = out_ptr23[static_cast<int64_t>(x0)];
+                        auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                        auto tmp3 = tmp0 / tmp2;
+                        tmp3.store(out_ptr26 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(4L));
+                    }
+                }
+            }
+        }
+    }
+    inductor_cpu_integer_div_error_flag = nullptr;
+    inductor_cpu_throw_if_integer_div_error(inductor_cpu_integer_div_error);
+}
+''')
+
+
+cpp_fused__softmax__to_copy_amax_arange_div_gt_le_scalar_tensor_scatter_sum_where_zeros_like_10 = async_compile.cpp_pybinding(['float*', 'const float*', 'const int64_t*', 'bool*', 'int64_t*', 'double*', 'double*', 'double*', 'int64_t*', 'const int64_t'], r'''
+#include <torch/csrc/inductor/cpp_prefix.h>
+extern "C"  void  kernel(float* in_out_ptr0,
+                       const float* in_ptr0,
+                       const int64_t* in_ptr1,
+                       bool* out_ptr0,
+                       int64_t* out_ptr1,
+                       double* out_ptr2,
+                       double* out_ptr3,
+                       double* out_ptr4,
+                       int64_t* out_ptr5,
+                       const int64_t ks0)
+{
+    std::atomic<int> inductor_cpu_integer_div_error{0};
+    inductor_cpu_integer_div_error_flag = &inductor_cpu_integer_div_error;
+    {
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(60L*ks0); x0+=static_cast<int64_t>(8L))
+        {
+            {
+                if(C10_LIKELY(x0 >= static_cast<int64_t>(0) && x0 < static_cast<int64_t>(8L*(c10::div_floor_integer(static_cast<int64_t>(15L*ks0), static_cast<int64_t>(2L))))))
+                {
+                    auto tmp0 = static_cast<bool>(false);
+                    auto tmp1 = at::vec::VecMask<float,1>::from(tmp0);
+                    tmp1.store(out_ptr0 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                }
+                if(C10_UNLIKELY(x0 >= static_cast<int64_t>(8L*(c10::div_floor_integer(static_cast<int64_t>(15L*ks0), static_cast<int64_t>(2L)))) && x0 < static_cast<int64_t>(60L*ks0)))
+                {
+                    auto tmp0 = static_cast<bool>(false);
+                    auto tmp1 = at::vec::VecMask<float,1>::from(tmp0);
+                    tmp1.store(out_ptr0 + static_cast<int64_t>(x0), static_cast<int64_t>((-8L)*(c10::div_floor_integer(static_cast<int64_t>(15L*ks0), static_cast<int64_t>(2L))) + 60L*ks0));
+                }
+            }
+        }
+    }
+    {
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(ks0); x0+=static_cast<int64_t>(1L))
+        {
+            {
+                int64_t tmp_acc0 = 0;
+                at::vec::VectorizedN<int64_t,2> tmp_acc0_vec = at::vec::VectorizedN<int64_t,2>(0);
+                for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(60L); x1+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(56L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr0 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(8));
+                            auto tmp1 = static_cast<float>(0.9);
+                            auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                            auto tmp3 = at::vec::VecMask<float,1>(tmp0 <= tmp2);
+                            auto tmp4 = tmp3.to<int64_t,2>();
+                            tmp_acc0_vec = tmp_acc0_vec + tmp4;
+                        }
+                        if(C10_UNLIKELY(x1 >= static_cast<int64_t>(56L) && x1 < static_cast<int64_t>(60L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr0 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(4L));
+                            auto tmp1 = static_cast<float>(0.9);
+                            auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                            auto tmp3 = at::vec::VecMask<float,1>(tmp0 <= tmp2);
+                            auto tmp4 = tmp3.to<int64_t,2>();
+                            tmp_acc0_vec = sum_masked_reduce(tmp_acc0_vec, tmp4, static_cast<int64_t>(4L));
+                        }
+                    }
+                }
+                tmp_acc0 = tmp_acc0 + at::vec::vec_reduce_all<int64_t, 2>([](at::vec::Vectorized<int64_t>& x, at::vec::Vectorized<int64_t>& y) { return x + y; }, tmp_acc0_vec);
+                out_ptr1[static_cast<int64_t>(x0)] = static_cast<int64_t>(tmp_acc0);
+            }
+            for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(60L); x1+=static_cast<int64_t>(8L))
+            {
+                {
+                    if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(56L)))
+                    {
+                        auto tmp0 = at::vec::VectorizedN<int64_t,2>::loadu(in_ptr1 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(8));
+                        auto tmp4 = out_ptr1[static_cast<int64_t>(x0)];
+                        auto tmp1 =
+                        [&]
+                        {
+                            __at_align__ std::array<int64_t, 8> tmpbuf;
+                            tmp0.store(tmpbuf.data(), static_cast<int64_t>(8));
+                            return tmpbuf;
+                        }
+                        ()
+                        ;
+                        auto tmp2 =
+                        [&]
+                        {
+                            __at_align__ std::array<int64_t, 8> tmpbuf;
+                            #pragma GCC unroll 8
+                            for (long x1_inner = 0; x1_inner < static_cast<int64_t>(8); x1_inner++)
+                            {
+                                tmpbuf[x1_inner] = static_cast<int64_t>(tmp1[x1_inner]);
+                            }
+                            return at::vec::VectorizedN<int64_t,2>::loadu(tmpbuf.data(), static_cast<int64_t>(8));
+                        }
+                        ()
+                        ;
+                        TORCH_CHECK((at::vec::VecMask<int64_t,2>((at::vec::VectorizedN<int64_t,2>(0) <= tmp2) & (tmp2 < at::vec::VectorizedN<int64_t,2>(60L)))).all_masked(), "index out of bounds: 0 <= tmp2 < 60L");
+                        auto tmp5 = x1;
+                        auto tmp6 = c10::convert<int64_t>(tmp5);
+                        auto tmp7 = at::vec::VectorizedN<int64_t,2>::arange(tmp6, 1);
+                        auto tmp8 = at::vec::VectorizedN<int64_t,2>(tmp4);
+                        auto tmp9 = at::vec::VecMask<int64_t,2>(tmp7 <= tmp8);
+                        [&]
+                        {
+                            __at_align__ std::array<bool, 32> tmpbuf;
+                            tmp9.store(tmpbuf.data(), static_cast<int64_t>(32));
+                            #pragma GCC unroll 8
+                            for (long x1_inner = 0; x1_inner < static_cast<int64_t>(8); x1_inner++)
+                            {
+                                out_ptr0[static_cast<int64_t>(tmp1[x1_inner] + 60L*x0)] = tmpbuf[x1_inner];
+                            }
+                        }
+                        ()
+                        ;
+                    }
+                    if(C10_UNLIKELY(x1 >= static_cast<int64_t>(56L) && x1 < static_cast<int64_t>(60L)))
+                    {
+                        auto tmp0 = at::vec::VectorizedN<int64_t,2>::loadu(in_ptr1 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(4L));
+                        auto tmp4 = out_ptr1[static_cast<int64_t>(x0)];
+                        auto tmp1 =
+                        [&]
+                        {
+                            __at_align__ std::array<int64_t, 8> tmpbuf;
+                            tmp0.store(tmpbuf.data(), static_cast<int64_t>(4L));
+                            return tmpbuf;
+                        }
+                        ()
+                        ;
+                        auto tmp2 =
+                        [&]
+                        {
+                            __at_align__ std::array<int64_t, 8> tmpbuf;
+                            #pragma GCC unroll 8
+                            for (long x1_inner = 0; x1_inner < static_cast<int64_t>(4L); x1_inner++)
+                            {
+                                tmpbuf[x1_inner] = static_cast<int64_t>(tmp1[x1_inner]);
+                            }
+                            return at::vec::VectorizedN<int64_t,2>::loadu(tmpbuf.data(), static_cast<int64_t>(4L));
+                        }
+                        ()
+                        ;
+                        TORCH_CHECK((at::vec::VecMask<int64_t,2>::set(at::vec::VecMask<int64_t,2>::from(1), (at::vec::VecMask<int64_t,2>((at::vec::VectorizedN<int64_t,2>(0) <= tmp2) & (tmp2 < at::vec::VectorizedN<int64_t,2>(60L)))), static_cast<int64_t>(4L))).all_masked(), "index out of bounds: 0 <= tmp2 < 60L");
+                        auto tmp5 = x1;
+                        auto tmp6 = c10::convert<int64_t>(tmp5);
+                        auto tmp7 = at::vec::VectorizedN<int64_t,2>::arange(tmp6, 1);
+                        auto tmp8 = at::vec::VectorizedN<int64_t,2>(tmp4);
+                        auto tmp9 = at::vec::VecMask<int64_t,2>(tmp7 <= tmp8);
+                        [&]
+                        {
+                            __at_align__ std::array<bool, 32> tmpbuf;
+                            tmp9.store(tmpbuf.data(), static_cast<int64_t>(16L));
+                            #pragma GCC unroll 8
+                            for (long x1_inner = 0; x1_inner < static_cast<int64_t>(4L); x1_inner++)
+                            {
+                                out_ptr0[static_cast<int64_t>(tmp1[x1_inner] + 60L*x0)] = tmpbuf[x1_inner];
+                            }
+                        }
+                        ()
+                        ;
+                    }
+                }
+            }
+        }
+    }
+    {
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(60L*ks0); x0+=static_cast<int64_t>(8L))
+        {
+            {
+                if(C10_LIKELY(x0 >= static_cast<int64_t>(0) && x0 < static_cast<int64_t>(8L*(c10::div_floor_integer(static_cast<int64_t>(15L*ks0), static_cast<int64_t>(2L))))))
+                {
+                    auto tmp0 = at::vec::VecMask<float,1>::from(out_ptr0 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    auto tmp1 = at::vec::Vectorized<float>::loadu(in_out_ptr0 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    auto tmp2 = static_cast<float>(1.0);
+                    auto tmp3 = at::vec::Vectorized<float>(tmp2);
+                    auto tmp4 = tmp1 / tmp3;
+                    auto tmp5 = static_cast<float>(-20.0);
+                    auto tmp6 = at::vec::Vectorized<float>(tmp5);
+                    auto tmp7 = decltype(tmp4)::blendv(tmp6, tmp4, tmp0.template cast<float,1>());
+                    tmp7.store(in_out_ptr0 + static_cast<int64_t>(x0));
+                }
+                if(C10_UNLIKELY(x0 >= static_cast<int64_t>(8L*(c10::div_floor_integer(static_cast<int64_t>(15L*ks0), static_cast<int64_t>(2L)))) && x0 < static_cast<int64_t>(60L*ks0)))
+                {
+                    for (int64_t x0_tail = static_cast<int64_t>(8L*(c10::div_floor_integer(static_cast<int64_t>(15L*ks0), static_cast<int64_t>(2L))));x0_tail < static_cast<int64_t>(60L*ks0); x0_tail++)
+                    {
+                        auto tmp0 = out_ptr0[static_cast<int64_t>(x0_tail)];
+                        auto tmp1 = in_out_ptr0[static_cast<int64_t>(x0_tail)];
+                        auto tmp2 = static_cast<float>(1.0);
+                        auto tmp3 = tmp1 / tmp2;
+                        auto tmp4 = static_cast<float>(-20.0);
+                        auto tmp5 = tmp0 ? tmp3 : tmp4;
+                        in_out_ptr0[static_cast<int64_t>(x0_tail)] = tmp5;
+                    }
+                }
+            }
+        }
+    }
+    {
+        std::unique_ptr<double []> buf_local_buffer_data_0 = std::make_unique<double []>(60L);
+        double* local_buffer_data_0 = buf_local_buffer_data_0.get();
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(ks0); x0+=static_cast<int64_t>(1L))
+        {
+            {
+                double tmp_acc0 = -std::numeric_limits<double>::infinity();
+                at::vec::VectorizedN<double,2> tmp_acc0_vec = at::vec::VectorizedN<double,2>(-std::numeric_limits<double>::infinity());
+                for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(60L); x1+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(56L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_out_ptr0 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(8));
+                            auto tmp1 = at::vec::convert<double,2,float,1>(tmp0);
+                            tmp_acc0_vec = at::vec::maximum(tmp_acc0_vec, tmp1);
+                        }
+                        if(C10_UNLIKELY(x1 >= static_cast<int64_t>(56L) && x1 < static_cast<int64_t>(60L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_out_ptr0 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(4L));
+                            auto tmp1 = at::vec::convert<double,2,float,1>(tmp0);
+                            tmp_acc0_vec = max_masked_reduce(tmp_acc0_vec, tmp1, static_cast<int64_t>(4L));
+                        }
+                    }
+                }
+                tmp_acc0 = max_propagate_nan(tmp_acc0, at::vec::vec_reduce_all<double, 2>([](at::vec::Vectorized<double>& x, at::vec::Vectorized<double>& y) { return at::vec::maximum(x, y); }, tmp_acc0_vec));
+                out_ptr2[static_cast<int64_t>(x0)] = static_cast<double>(tmp_acc0);
+            }
+            {
+                double tmp_acc0 = 0;
+                at::vec::VectorizedN<double,2> tmp_acc0_vec = at::vec::VectorizedN<double,2>(0);
+                for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(60L); x1+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(56L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_out_ptr0 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(8));
+                            auto tmp2 = out_ptr2[static_cast<int64_t>(x0)];
+                            auto tmp1 = at::vec::convert<double,2,float,1>(tmp0);
+                            auto tmp3 = at::vec::VectorizedN<double,2>(tmp2);
+                            auto tmp4 = tmp1 - tmp3;
+                            auto tmp5 = tmp4.exp();
+                            tmp5.store(local_buffer_data_0 + static_cast<int64_t>(x1), static_cast<int64_t>(8));
+                            tmp_acc0_vec = tmp_acc0_vec + tmp5;
+                        }
+                        if(C10_UNLIKELY(x1 >= static_cast<int64_t>(56L) && x1 < static_cast<int64_t>(60L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_out_ptr0 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(4L));
+                            auto tmp2 = out_ptr2[static_cast<int64_t>(x0)];
+                            auto tmp1 = at::vec::convert<double,2,float,1>(tmp0);
+                            auto tmp3 = at::vec::VectorizedN<double,2>(tmp2);
+                            auto tmp4 = tmp1 - tmp3;
+                            auto tmp5 = tmp4.exp();
+                            tmp5.store(local_buffer_data_0 + static_cast<int64_t>(x1), static_cast<int64_t>(4L));
+                            tmp_acc0_vec = sum_masked_reduce(tmp_acc0_vec, tmp5, static_cast<int64_t>(4L));
+                        }
+                    }
+                }
+                tmp_acc0 = tmp_acc0 + at::vec::vec_reduce_all<double, 2>([](at::vec::Vectorized<double>& x, at::vec::Vectorized<double>& y) { return x + y; }, tmp_acc0_vec);
+                out_ptr3[static_cast<int64_t>(x0)] = static_cast<double>(tmp_acc0);
+            }
+            {
+                int64_t tmp_acc0 = std::numeric_limits<int64_t>::min();
+                at::vec::VectorizedN<int64_t,2> tmp_acc0_vec = at::vec::VectorizedN<int64_t,2>(std::numeric_limits<int64_t>::min());
+                for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(60L); x1+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(56L)))
+                        {
+                            auto tmp0 = at::vec::VectorizedN<double,2>::loadu(local_buffer_data_0 + static_cast<int64_t>(x1), static_cast<int64_t>(8));
+                            auto tmp1 = out_ptr3[static_cast<int64_t>(x0)];
+                            auto tmp2 = at::vec::VectorizedN<double,2>(tmp1);
+                            auto tmp3 = tmp0 / tmp2;
+                            auto tmp4 = static_cast<double>(0.0);
+                            auto tmp5 = at::vec::VectorizedN<double,2>(tmp4);
+                            auto tmp6 = at::vec::VecMask<double,2>(tmp3 > tmp5);
+                            auto tmp7 = x1;
+                            auto tmp8 = c10::convert<int64_t>(tmp7);
+                            auto tmp9 = at::vec::VectorizedN<int64_t,2>::arange(tmp8, 1);
+                            auto tmp10 = static_cast<int64_t>(0);
+                            auto tmp11 = at::vec::VectorizedN<int64_t,2>(tmp10);
+                            auto tmp12 = decltype(tmp9)::blendv(tmp11, tmp9, tmp6.template cast<int64_t,2>());
+                            tmp3.store(out_ptr4 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(8));
+                            tmp_acc0_vec = at::vec::maximum(tmp_acc0_vec, tmp12);
+                        }
+                        if(C10_UNLIKELY(x1 >= static_cast<int64_t>(56L) && x1 < static_cast<int64_t>(60L)))
+                        {
+                            auto tmp0 = at::vec::VectorizedN<double,2>::loadu(local_buffer_data_0 + static_cast<int64_t>(x1), static_cast<int64_t>(4L));
+                            auto tmp1 = out_ptr3[static_cast<int64_t>(x0)];
+                            auto tmp2 = at::vec::VectorizedN<double,2>(tmp1);
+                            auto tmp3 = tmp0 / tmp2;
+                            auto tmp4 = static_cast<double>(0.0);
+                            auto tmp5 = at::vec::VectorizedN<double,2>(tmp4);
+                            auto tmp6 = at::vec::VecMask<double,2>(tmp3 > tmp5);
+                            auto tmp7 = x1;
+                            auto tmp8 = c10::convert<int64_t>(tmp7);
+                            auto tmp9 = at::vec::VectorizedN<int64_t,2>::arange(tmp8, 1);
+                            auto tmp10 = static_cast<int64_t>(0);
+                            auto tmp11 = at::vec::VectorizedN<int64_t,2>(tmp10);
+                            auto tmp12 = decltype(tmp9)::blendv(tmp11, tmp9, tmp6.template cast<int64_t,2>());
+                            tmp3.store(out_ptr4 + static_cast<int64_t>(x1 + 60L*x0), static_cast<int64_t>(4L));
+                            tmp_acc0_vec = max_masked_reduce(tmp_acc0_vec, tmp12, static_cast<int64_t>(4L));
+                        }
+                    }
+                }
+                tmp_acc0 = max_propagate_nan(tmp_acc0, at::vec::vec_reduce_all<int64_t, 2>([](at::vec::Vectorized<int64_t>& x, at::vec::Vectorized<int64_t>& y) { return at::vec::maximum(x, y); }, tmp_acc0_vec));
+                out_ptr5[static_cast<int64_t>(x0)] = static_cast<int64_t>(tmp_acc0);
+            }
+        }
+    }
+    inductor_cpu_integer_div_error_flag = nullptr;
+    inductor_cpu_throw_if_integer_div_error(inductor_cpu_integer_div_error);
+}
+''')
+
+
+cpp_fused_mul_select_11 = async_compile.cpp_pybinding(['const double*', 'const double*', 'double*', 'const int64_t'], r'''
+#include <torch/csrc/inductor/cpp_prefix.h>
+extern "C"  void  kernel(const double* in_ptr0,
+                       const double* in_ptr1,
+                       double* out_ptr0,
+                       const int64_t ks0)
+{
+    std::atomic<int> inductor_cpu_integer_div_error{0};
+    inductor_cpu_integer_div_error_flag = &inductor_cpu_integer_div_error;
+    {
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(ks0); x0+=static_cast<int64_t>(1L))
+        {
+            {
+                {
+                    auto tmp0 = in_ptr0[static_cast<int64_t>(x0)];
+                    auto tmp1 = in_ptr1[static_cast<int64_t>(59L + 60L*x0)];
+                    auto tmp2 = double(tmp0 * tmp1);
+                    out_ptr0[static_cast<int64_t>(x0)] = tmp2;
+                }
+            }
+        }
+    }
+    inductor_cpu_integer_div_error_flag = nullptr;
+    inductor_cpu_throw_if_integer_div_error(inductor_cpu_integer_div_error);
+}
+''')
+
+
+cpp_fused__log_softmax_abs_all_eq_gather_ge_mul_ne_select_squeeze_stack_sub_sum_unsqueeze_where_12 = async_compile.cpp_pybinding(['float*', 'float*', 'int64_t*', 'float*', 'const float*', 'const int64_t*', 'const int64_t*', 'const float*', 'float*', 'float*', 'bool*', 'bool*', 'bool*', 'bool*', 'bool*', 'const int64_t'], r'''
+#include <torch/csrc/inductor/cpp_prefix.h>
+extern "C"  void  kernel(float* in_out_ptr0,
+                       float* in_out_ptr1,
+                       int64_t* in_out_ptr2,
+                       float* in_out_ptr3,
+                       const float* in_ptr0,
+                       const int64_t* in_ptr1,
+                       const int64_t* in_ptr2,
+                       const float* in_ptr3,
+                       float* out_ptr0,
+                       float* out_ptr2,
+                       bool* out_ptr3,
+                       bool* out_ptr4,
+                       bool* out_ptr5,
+                       bool* out_ptr6,
+                       bool* out_ptr7,
+                       const int64_t ks0)
+{
+    std::atomic<int> inductor_cpu_integer_div_error{0};
+    inductor_cpu_integer_div_error_flag = &inductor_cpu_integer_div_error;
+    auto out_ptr1 = in_out_ptr1;
+    {
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(ks0); x0+=static_cast<int64_t>(1L))
+        {
+            {
+                float tmp_acc0 = -std::numeric_limits<float>::infinity();
+                at::vec::Vectorized<float> tmp_acc0_vec = at::vec::Vectorized<float>(-std::numeric_limits<float>::infinity());
+                for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(60L); x1+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(56L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr0 + static_cast<int64_t>(x1 + 60L*ks0 + 60L*x0), static_cast<int64_t>(8));
+                            tmp_acc0_vec = at::vec::maximum(tmp_acc0_vec, tmp0);
+                        }
+                        if(C10_UNLIKELY(x1 >= static_cast<int64_t>(56L) && x1 < static_cast<int64_t>(60L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr0 + static_cast<int64_t>(x1 + 60L*ks0 + 60L*x0), static_cast<int64_t>(4L));
+                            tmp_acc0_vec = max_masked_reduce(tmp_acc0_vec, tmp0, static_cast<int64_t>(4L));
+                        }
+                    }
+                }
+                tmp_acc0 = max_propagate_nan(tmp_acc0, at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return at::vec::maximum(x, y); }, tmp_acc0_vec));
+                out_ptr0[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc0);
+            }
+        }
+    }
+    {
+        #pragma GCC ivdep
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(ks0); x0+=static_cast<int64_t>(1L))
+        {
+            {
+                float tmp_acc0 = 0;
+                at::vec::Vectorized<float> tmp_acc0_vec = at::vec::Vectorized<float>(0);
+                float tmp_acc1 = 0;
+                at::vec::Vectorized<float> tmp_acc1_vec = at::vec::Vectorized<float>(0);
+                for(int64_t x1=static_cast<int64_t>(0L); x1<static_cast<int64_t>(60L); x1+=static_cast<int64_t>(8L))
+                {
+                    {
+                        if(C10_LIKELY(x1 >= static_cast<int64_t>(0) && x1 < static_cast<int64_t>(56L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr0 + static_cast<int64_t>(x1 + 60L*ks0 + 60L*x0), static_cast<int64_t>(8));
+                            auto tmp1 = out_ptr0[static_cast<int64_t>(x0)];
+                            auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                            auto tmp3 = tmp0 - tmp2;
+                            auto tmp4 = tmp3.exp();
+                            tmp_acc0_vec = tmp_acc0_vec + tmp4;
+                            tmp_acc1_vec = tmp_acc1_vec + tmp0;
+                        }
+                        if(C10_UNLIKELY(x1 >= static_cast<int64_t>(56L) && x1 < static_cast<int64_t>(60L)))
+                        {
+                            auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr0 + static_cast<int64_t>(x1 + 60L*ks0 + 60L*x0), static_cast<int64_t>(4L));
+                            auto tmp1 = out_ptr0[static_cast<int64_t>(x0)];
+                            auto tmp2 = at::vec::Vectorized<float>(tmp1);
+                            auto tmp3 = tmp0 - tmp2;
+                            auto tmp4 = tmp3.exp();
+                            tmp_acc0_vec = sum_masked_reduce(tmp_acc0_vec, tmp4, static_cast<int64_t>(4L));
+                            tmp_acc1_vec = sum_masked_reduce(tmp_acc1_vec, tmp0, static_cast<int64_t>(4L));
+                        }
+                    }
+                }
+                tmp_acc0 = tmp_acc0 + at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return x + y; }, tmp_acc0_vec);
+                in_out_ptr1[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc0);
+                tmp_acc1 = tmp_acc1 + at::vec::vec_reduce_all<float, 1>([](at::vec::Vectorized<float>& x, at::vec::Vectorized<float>& y) { return x + y; }, tmp_acc1_vec);
+                out_ptr2[static_cast<int64_t>(x0)] = static_cast<float>(tmp_acc1);
+            }
+        }
+    }
+    {
+        for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(ks0); x0+=static_cast<int64_t>(8L))
+        {
+            {
+                if(C10_LIKELY(x0 >= static_cast<int64_t>(0) && x0 < static_cast<int64_t>(8L*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L))))))
+                {
+                    auto tmp0 = at::vec::Vectorized<float>::loadu(in_out_ptr0 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    auto tmp2 = at::vec::Vectorized<float>::loadu(out_ptr1 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    auto tmp4 = at::vec::VectorizedN<int64_t,2>::loadu(in_out_ptr2 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    auto tmp8 = at::vec::VectorizedN<int64_t,2>::loadu(in_ptr1 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    auto tmp14 = at::vec::Vectorized<float>::loadu(in_out_ptr3 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    auto tmp18 = at::vec::Vectorized<float>::loadu(out_ptr0 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    auto tmp22 = at::vec::VectorizedN<int64_t,2>::loadu(in_ptr2 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    auto tmp1 = tmp0.log();
+                    auto tmp3 = tmp2.log();
+                    auto tmp5 = static_cast<int64_t>(60);
+                    auto tmp6 = at::vec::VectorizedN<int64_t,2>(tmp5);
+                    auto tmp7 = at::vec::VecMask<int64_t,2>(tmp4 >= tmp6);
+                    auto tmp9 = decltype(tmp8)::blendv(tmp4, tmp8, tmp7.template cast<int64_t,2>());
+                    auto tmp10 =
+                    [&]
+                    {
+                        __at_align__ std::array<int64_t, 8> tmpbuf;
+                        tmp9.store(tmpbuf.data(), static_cast<int64_t>(8));
+                        return tmpbuf;
+                    }
+                    ()
+                    ;
+                    auto tmp11 =
+                    [&]
+                    {
+                        __at_align__ std::array<int64_t, 8> tmpbuf;
+                        #pragma GCC unroll 8
+                        for (long x0_inner = 0; x0_inner < static_cast<int64_t>(8); x0_inner++)
+                        {
+                            tmpbuf[x0_inner] = static_cast<int64_t>(tmp10[x0_inner]);
+                        }
+                        return at::vec::VectorizedN<int64_t,2>::loadu(tmpbuf.data(), static_cast<int64_t>(8));
+                    }
+                    ()
+                    ;
+                    TORCH_CHECK((at::vec::VecMask<int64_t,2>((at::vec::VectorizedN<int64_t,2>(0) <= tmp11) & (tmp11 < at::vec::VectorizedN<int64_t,2>(60L)))).all_masked(), "index out of bounds: 0 <= tmp11 < 60L");
+                    auto tmp13 =
+                    [&]
+                    {
+                        __at_align__ std::array<float, 8> tmpbuf;
+                        #pragma GCC unroll 8
+                        for (long x0_inner = 0; x0_inner < static_cast<int64_t>(8); x0_inner++)
+                        {
+                            tmpbuf[x0_inner] = in_ptr0[static_cast<int64_t>(tmp10[x0_inner] + 60L*x0 + 60L*x0_inner)];
+                        }
+                        return at::vec::Vectorized<float>::loadu(tmpbuf.data(), static_cast<int64_t>(8));
+                    }
+                    ()
+                    ;
+                    auto tmp15 = tmp13 - tmp14;
+                    auto tmp16 = tmp15 - tmp1;
+                    auto tmp17 =
+                    [&]
+                    {
+                        __at_align__ std::array<float, 8> tmpbuf;
+                        #pragma GCC unroll 8
+                        for (long x0_inner = 0; x0_inner < static_cast<int64_t>(8); x0_inner++)
+                        {
+                            tmpbuf[x0_inner] = in_ptr0[static_cast<int64_t>(tmp10[x0_inner] + 60L*ks0 + 60L*x0 + 60L*x0_inner)];
+                        }
+                        return at::vec::Vectorized<float>::loadu(tmpbuf.data(), static_cast<int64_t>(8));
+                    }
+                    ()
+                    ;
+                    auto tmp19 = tmp17 - tmp18;
+                    auto tmp20 = tmp19 - tmp3;
+                    auto tmp21 = tmp16 - tmp20;
+                    auto tmp23 = at::vec::VecMask<int64_t,2>(tmp9 != tmp22);
+                    tmp9.store(in_out_ptr2 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                    tmp21.store(in_out_ptr3 + static_cast<int64_t>(x0));
+                    tmp23.store(out_ptr3 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                }
+                if(C10_UNLIKELY(x0 >= static_cast<int64_t>(8L*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))) && x0 < static_cast<int64_t>(ks0)))
+                {
+                    auto tmp0 = at::vec::Vectorized<float>::loadu(in_out_ptr0 + static_cast<int64_t>(x0), static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))));
+                    auto tmp2 = at::vec::Vectorized<float>::loadu(out_ptr1 + static_cast<int64_t>(x0), static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))));
+                    auto tmp4 = at::vec::VectorizedN<int64_t,2>::loadu(in_out_ptr2 + static_cast<int64_t>(x0), static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))));
+                    auto tmp8 = at::vec::VectorizedN<int64_t,2>::loadu(in_ptr1 + static_cast<int64_t>(x0), static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))));
+                    auto tmp14 = at::vec::Vectorized<float>::loadu(in_out_ptr3 + static_cast<int64_t>(x0), static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))));
+                    auto tmp18 = at::vec::Vectorized<float>::loadu(out_ptr0 + static_cast<int64_t>(x0), static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))));
+                    auto tmp22 = at::vec::VectorizedN<int64_t,2>::loadu(in_ptr2 + static_cast<int64_t>(x0), static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))));
+                    auto tmp1 = tmp0.log();
+                    auto tmp3 = tmp2.log();
+                    auto tmp5 = static_cast<int64_t>(60);
+                    auto tmp6 = at::vec::VectorizedN<int64_t,2>(tmp5);
+                    auto tmp7 = at::vec::VecMask<int64_t,2>(tmp4 >= tmp6);
+                    auto tmp9 = decltype(tmp8)::blendv(tmp4, tmp8, tmp7.template cast<int64_t,2>());
+                    auto tmp10 =
+                    [&]
+                    {
+                        __at_align__ std::array<int64_t, 8> tmpbuf;
+                        tmp9.store(tmpbuf.data(), static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))));
+                        return tmpbuf;
+                    }
+                    ()
+                    ;
+                    auto tmp11 =
+                    [&]
+                    {
+                        __at_align__ std::array<int64_t, 8> tmpbuf;
+                        #pragma GCC unroll 8
+                        for (long x0_inner = 0; x0_inner < static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))); x0_inner++)
+                        {
+                            tmpbuf[x0_inner] = static_cast<int64_t>(tmp10[x0_inner]);
+                        }
+                        return at::vec::VectorizedN<int64_t,2>::loadu(tmpbuf.data(), static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))));
+                    }
+                    ()
+                    ;
+                    TORCH_CHECK((at::vec::VecMask<int64_t,2>::set(at::vec::VecMask<int64_t,2>::from(1), (at::vec::VecMask<int64_t,2>((at::vec::VectorizedN<int64_t,2>(0) <= tmp11) & (tmp11 < at::vec::VectorizedN<int64_t,2>(60L)))), static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))))).all_masked(), "index out of bounds: 0 <= tmp11 < 60L");
+                    auto tmp13 =
+                    [&]
+                    {
+                        __at_align__ std::array<float, 8> tmpbuf;
+                        #pragma GCC unroll 8
+                        for (long x0_inner = 0; x0_inner < static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))); x0_inner++)
+                        {
+                            tmpbuf[x0_inner] = in_ptr0[static_cast<int64_t>(tmp10[x0_inner] + 60L*x0 + 60L*x0_inner)];
+                        }
+                        return at::vec::Vectorized<float>::loadu(tmpbuf.data(), static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))));
+                    }
+                    ()
+                    ;
+                    auto tmp15 = tmp13 - tmp14;
+                    auto tmp16 = tmp15 - tmp1;
+                    auto tmp17 =
+                    [&]
+                    {
+                        __at_align__ std::array<float, 8> tmpbuf;
+                        #pragma GCC unroll 8
+                        for (long x0_inner = 0; x0_inner < static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))); x0_inner++)
+                        {
+                            tmpbuf[x0_inner] = in_ptr0[static_cast<int64_t>(tmp10[x0_inner] + 60L*ks0 + 60L*x0 + 60L*x0_inner)];
+                        }
+                        return at::vec::Vectorized<float>::loadu(tmpbuf.data(), static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))));
+                    }
+                    ()
+                    ;
+                    auto tmp19 = tmp17 - tmp18;
+                    auto tmp20 = tmp19 - tmp3;
+                    auto tmp21 = tmp16 - tmp20;
+                    auto tmp23 = at::vec::VecMask<int64_t,2>(tmp9 != tmp22);
+                    tmp9.store(in_out_ptr2 + static_cast<int64_t>(x0), static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))));
+                    tmp21.store(in_out_ptr3 + static_cast<int64_t>(x0), static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))));
+                    tmp23.store(out_ptr3 + static_cast<int64_t>(x0), static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))));
+                }
+            }
+        }
+    }
+    {
+        {
+            bool tmp_acc0 = 0;
+            at::vec::VecMask<float,1> tmp_acc0_vec = at::vec::VecMask<float,1>::from(0);
+            for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(ks0); x0+=static_cast<int64_t>(8L))
+            {
+                {
+                    if(C10_LIKELY(x0 >= static_cast<int64_t>(0) && x0 < static_cast<int64_t>(8L*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L))))))
+                    {
+                        auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr3 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                        auto tmp1 = at::vec::VecMask<float,1>(tmp0 == tmp0);
+                        auto tmp2 = tmp0.abs();
+                        auto tmp3 = std::numeric_limits<float>::infinity();
+                        auto tmp4 = at::vec::Vectorized<float>(tmp3);
+                        auto tmp5 = at::vec::VecMask<float,1>(tmp2 != tmp4);
+                        auto tmp6 = tmp1.template cast<int32_t,1>();
+                        auto tmp7 = tmp5.template cast<int32_t,1>();
+                        auto tmp8 = tmp6 & tmp7;
+                        auto tmp9 = ~tmp8;
+                        auto tmp10 = tmp9.template cast<float,1>();
+                        tmp_acc0_vec = tmp_acc0_vec | tmp10;
+                    }
+                    if(C10_UNLIKELY(x0 >= static_cast<int64_t>(8L*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))) && x0 < static_cast<int64_t>(ks0)))
+                    {
+                        auto tmp0 = at::vec::Vectorized<float>::loadu(in_ptr3 + static_cast<int64_t>(x0), static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))));
+                        auto tmp1 = at::vec::VecMask<float,1>(tmp0 == tmp0);
+                        auto tmp2 = tmp0.abs();
+                        auto tmp3 = std::numeric_limits<float>::infinity();
+                        auto tmp4 = at::vec::Vectorized<float>(tmp3);
+                        auto tmp5 = at::vec::VecMask<float,1>(tmp2 != tmp4);
+                        auto tmp6 = tmp1.template cast<int32_t,1>();
+                        auto tmp7 = tmp5.template cast<int32_t,1>();
+                        auto tmp8 = tmp6 & tmp7;
+                        auto tmp9 = ~tmp8;
+                        auto tmp10 = tmp9.template cast<float,1>();
+                        tmp_acc0_vec = any_masked_reduce(tmp_acc0_vec, tmp10, static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))));
+                    }
+                }
+            }
+            tmp_acc0 = tmp_acc0 || !tmp_acc0_vec.all_zero();
+            out_ptr4[static_cast<int64_t>(0L)] = static_cast<bool>(tmp_acc0);
+        }
+    }
+    {
+        {
+            bool tmp_acc0 = 0;
+            at::vec::VecMask<float,1> tmp_acc0_vec = at::vec::VecMask<float,1>::from(0);
+            for(int64_t x0=static_cast<int64_t>(0L); x0<static_cast<int64_t>(ks0); x0+=static_cast<int64_t>(8L))
+            {
+                {
+                    if(C10_LIKELY(x0 >= static_cast<int64_t>(0) && x0 < static_cast<int64_t>(8L*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L))))))
+                    {
+                        auto tmp0 = at::vec::Vectorized<float>::loadu(out_ptr2 + static_cast<int64_t>(x0), static_cast<int64_t>(8));
+                        auto tmp1 = at::vec::VecMask<float,1>(tmp0 == tmp0);
+                        auto tmp2 = tmp0.abs();
+                        auto tmp3 = std::numeric_limits<float>::infinity();
+                        auto tmp4 = at::vec::Vectorized<float>(tmp3);
+                        auto tmp5 = at::vec::VecMask<float,1>(tmp2 != tmp4);
+                        auto tmp6 = tmp1.template cast<int32_t,1>();
+                        auto tmp7 = tmp5.template cast<int32_t,1>();
+                        auto tmp8 = tmp6 & tmp7;
+                        auto tmp9 = ~tmp8;
+                        auto tmp10 = tmp9.template cast<float,1>();
+                        tmp_acc0_vec = tmp_acc0_vec | tmp10;
+                    }
+                    if(C10_UNLIKELY(x0 >= static_cast<int64_t>(8L*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))) && x0 < static_cast<int64_t>(ks0)))
+                    {
+                        auto tmp0 = at::vec::Vectorized<float>::loadu(out_ptr2 + static_cast<int64_t>(x0), static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))));
+                        auto tmp1 = at::vec::VecMask<float,1>(tmp0 == tmp0);
+                        auto tmp2 = tmp0.abs();
+                        auto tmp3 = std::numeric_limits<float>::infinity();
+                        auto tmp4 = at::vec::Vectorized<float>(tmp3);
+                        auto tmp5 = at::vec::VecMask<float,1>(tmp2 != tmp4);
+                        auto tmp6 = tmp1.template cast<int32_t,1>();
+                        auto tmp7 = tmp5.template cast<int32_t,1>();
+                        auto tmp8 = tmp6 & tmp7;
+                        auto tmp9 = ~tmp8;
+                        auto tmp10 = tmp9.template cast<float,1>();
+                        tmp_acc0_vec = any_masked_reduce(tmp_acc0_vec, tmp10, static_cast<int64_t>(ks0 + (-8L)*(c10::div_floor_integer(static_cast<int64_t>(ks0), static_cast<int64_t>(8L)))));
+                    }
+                }
+            }
+            tmp_acc0 = tmp_acc0 || !tmp_acc0_vec.all_zero();
+            out_ptr5[static_cast<int64_t>(0L)] = static_cast<bool>(tmp_acc0);
+        }
+    }
+    {
+        {
+            {
+                auto tmp0 = out_ptr4[static_cast<int64_t>(0L)];
+                auto tmp1 = !tmp0;
+                out_ptr6[static_cast<int64_t>(0L)] = tmp1;
+            }
+        }
+    }
+    {
+        {
+            {
+                auto tmp0 = out_ptr5[static_cast<int64_t>(0L)];
+                auto tmp1 = !tmp0;
+                out_ptr7[static_cast<int64_t>(0L)] = tmp1;
+            }
+        }
+    }
+    inductor_cpu_integer_div_error_flag = nullptr;
+    inductor_cpu_throw_if_integer_div_error(inductor_cpu_integer_div_error);
+}
+''')
+
+
+async_compile.wait(globals())
+del async_compile
+
+class Runner:
+    def __init__(self, partitions):
+        self.partitions = partitions
+
+    def recursively_apply_fns(self, fns):
+        new_callables = []
+        for fn, c in zip(fns, self.partitions):
+            new_callables.append(fn(c))
+        self.partitions = new_callables
+
+    def call(self, args):
+        arg0_1, arg1_1, arg2_1, arg3_1, arg4_1, arg5_1, arg6_1, arg7_1, arg8_1, arg9_1, arg10_1, arg11_1, arg12_1, arg13_1, arg14_1, arg15_1, arg16_1, arg17_1, arg18_1, arg19_1, arg20_1, arg21_1, arg22_1, arg23_1, arg24_1, arg25_1, arg26_1, arg27_1, arg28_1, arg29_1, arg30_1, arg31_1, arg32_1, arg33_1, arg34_1, arg35_1, arg36_1, arg37_1, arg38_1, arg39_1, arg40_1, arg41_1, arg42_1, arg43_1, arg44_1, arg45_1, arg46_1 = args
+        args.clear()
+        s23 = arg1_1
+        s80 = s23
+        s99 = s23
+        s82 = arg9_1
+        s8 = arg10_1
+        s63 = arg12_1
+        s39 = arg13_1
+        s22 = arg15_1
+        s89 = arg16_1
+        s29 = arg17_1
+        s68 = arg29_1
+        s42 = arg30_1
+        s41 = arg32_1
+        s30 = arg33_1
+        s75 = arg45_1
+        assert_size_stride(arg2_1, (s23, ), (1, ), 'input')
+        assert_size_stride(arg0_1, (2, 60, 32), (1920, 32, 1), 'input')
+        buf0 = empty_strided_cpu((2, s23, 1), (s23, 1, 2*s23), torch.float32)
+        assert_size_stride(arg6_1, (2, 1, 32), (32, 32, 1), 'input')
+        buf1 = empty_strided_cpu((s23, 32), (32, 1), torch.float32)
+        buf4 = empty_strided_cpu((s23, 32), (32, 1), torch.float32)
+        assert_size_stride(arg7_1, (96, 32), (32, 1), 'input')
+        cpp_fused_add_index_mean_mul_packed_linear_pow_rsqrt_select_0(arg2_1, arg0_1, arg6_1, buf0, buf1, buf4, s23)
+        del arg6_1
+        # Topologically Sorted Source Nodes: [x, pow_1, mean, add, rsqrt, h_1, h_2, getitem_8, packed_linear], Original ATen: [aten.index, aten.pow, aten.mean, aten.add, aten.rsqrt, aten.mul, aten.select, cdsynth.packed_linear]
+        buf2 = torch.ops.cdsynth.packed_linear.default(buf1, arg7_1)
+        del arg7_1
+        del buf1
+        buf3 = buf2
+        assert_size_stride(buf3, (s23, 96), (96, 1), 'torch.ops.cdsynth.packed_linear.default')
+        # buffer buf3 (op: torch.ops.cdsynth.packed_linear.default) is assumed to be not aligned
+        del buf2
+        assert_size_stride(arg8_1, (96, 32), (32, 1), 'input')
+        # Topologically Sorted Source Nodes: [x, pow_1, mean, add, rsqrt, h_1, h_2, getitem_9, packed_linear_1], Original ATen: [aten.index, aten.pow, aten.mean, aten.add, aten.rsqrt, aten.mul, aten.select, cdsynth.packed_linear]
+        buf5 = torch.ops.cdsynth.packed_linear.default(buf4, arg8_1)
+        del arg8_1
+        del buf4
+        buf6 = buf5
+        assert_size_stride(buf6, (s23, 96), (96, 1), 'torch.ops.cdsynth.packed_linear.default')
+        # buffer buf6 (op: torch.ops.cdsynth.packed_linear.default) is assumed to be not aligned
+        del buf5
+        buf9 = empty_strided_cpu((2*s23, 96), (96, 1), torch.float32)
+        buf7 = reinterpret_tensor(buf9, (s23, 96), (96, 1), 0)  # alias
+        buf8 = reinterpret_tensor(buf9, (s23, 96), (96, 1), 96*s23)  # alias
+        buf12 = empty_strided_cpu((2, s23, 2, 16), (32*s23, 32, 16, 1), torch.float32)
+        buf10 = reinterpret_tensor(buf12, (2, s23, 2, 8), (32*s23, 32, 16, 1), 0)  # alias
+        buf11 = reinterpret_tensor(buf12, (2, s23, 2, 8), (32*s23, 32, 16, 1), 8)  # alias
+        buf15 = empty_strided_cpu((2, s23, 2, 16), (32*s23, 32, 16, 1), torch.float32)
+        buf13 = reinterpret_tensor(buf15, (2, s23, 2, 8), (32*s23, 32, 16, 1), 0)  # alias
+        buf14 = reinterpret_tensor(buf15, (2, s23, 2, 8), (32*s23, 32, 16, 1), 8)  # alias
+        assert_size_stride(arg4_1, (s23, ), (1, ), 'input')
+        assert_size_stride(arg5_1, (8, ), (1, ), 'input')
+        buf16 = empty_strided_cpu((2, s23, 2, 16), (32*s23, 32, 16, 1), torch.float32)
+        buf17 = empty_strided_cpu((2, s23, 2, 16), (32*s23, 32, 16, 1), torch.float32)
+        assert_size_stride(arg11_1, (2, s82, 2, s8, 16), (32*s8*s82, 32*s8, 16*s8, 16, 1), 'input')
+        assert_size_stride(arg14_1, (2, s63, 2, s39, 16), (32*s39*s63, 32*s39, 16*s39, 16, 1), 'input')
+        assert_size_stride(arg18_1, (s22, s89), (s29, 1), 'input')
+        cpp_fused__to_copy_add_cat_cos_decode_attention__mul_neg_select_sin_slice_split_with_sizes_stack_unsqueeze_view_1(buf3, buf6, buf9, arg4_1, arg5_1, buf12, buf15, buf7, buf8, buf10, buf11, buf13, buf14, buf16, buf17, s23)
+        del buf10
+        del buf11
+        del buf12
+        del buf13
+        del buf14
+        del buf15
+        del buf3
+        del buf6
+        del buf7
+        del buf8
+        # Topologically Sorted Source Nodes: [stack, split, view, getitem_2, getitem_3, float_1, freqs, emb, cos, mul_1, cos_1, cos_2, mul_5, sin, mul_2, sin_1, sin_2, mul_6, q_1, view_1, mul_7, mul_8, k_1, view_2, att], Original ATen: [aten.stack, aten.split_with_sizes, aten.view, aten.unsqueeze, aten._to_copy, aten.mul, aten.cat, aten.cos, aten.select, aten.sin, aten.add, cdsynth_cpu.decode_attention_]
+        buf18 = torch.ops.cdsynth_cpu.decode_attention_.default(buf16, buf17, reinterpret_tensor(buf9, (2, s23, 2, 16), (96*s23, 96, 16, 1), 64), arg11_1, arg14_1, arg18_1)
+        del arg11_1
+        del arg14_1
+        del buf9
+        buf21 = buf18
+        assert_size_stride(buf21, (2, s23, 2, 16), (32*s23, 32, 16, 1), 'torch.ops.cdsynth_cpu.decode_attention_.default')
+        # buffer buf21 (op: torch.ops.cdsynth_cpu.decode_attention_.default) is assumed to be not aligned
+        del buf18
+        assert_size_stride(arg19_1, (32, 32), (32, 1), 'input')
+        # Topologically Sorted Source Nodes: [flatten, getitem_25, packed_linear_2], Original ATen: [aten.view, aten.select, cdsynth.packed_linear]
+        buf22 = torch.ops.cdsynth.packed_linear.default(reinterpret_tensor(buf21, (s23, 32), (32, 1), 0), arg19_1)
+        del arg19_1
+        buf23 = buf22
+        assert_size_stride(buf23, (s23, 32), (32, 1), 'torch.ops.cdsynth.packed_linear.default')
+        # buffer buf23 (op: torch.ops.cdsynth.packed_linear.default) is assumed to be not aligned
+        del buf22
+        assert_size_stride(arg20_1, (32, 32), (32, 1), 'input')
+        # Topologically Sorted Source Nodes: [flatten, getitem_26, packed_linear_3], Original ATen: [aten.view, aten.select, cdsynth.packed_linear]
+        buf24 = torch.ops.cdsynth.packed_linear.default(reinterpret_tensor(buf21, (s23, 32), (32, 1), 32*s23), arg20_1)
+        del arg20_1
+        del buf21
+        buf25 = buf24
+        assert_size_stride(buf25, (s23, 32), (32, 1), 'torch.ops.cdsynth.packed_linear.default')
+        # buffer buf25 (op: torch.ops.cdsynth.packed_linear.default) is assumed to be not aligned
+        del buf24
+        buf28 = reinterpret_tensor(buf17, (2*s23, 32), (32, 1), 0); del buf17  # reuse
+        buf26 = reinterpret_tensor(buf28, (s23, 32), (32, 1), 0)  # alias
+        buf27 = reinterpret_tensor(buf28, (s23, 32), (32, 1), 32*s23)  # alias
+        assert_size_stride(arg21_1, (2, 1, 32), (32, 32, 1), 'input')
+        buf29 = buf0; del buf0  # reuse
+        buf30 = reinterpret_tensor(buf16, (2, s23, 32), (32*s23, 32, 1), 0); del buf16  # reuse
+        assert_size_stride(arg22_1, (128, 32), (32, 1), 'input')
+        cpp_fused_add_index_mean_mul_pow_rsqrt_stack_2(buf23, buf25, arg2_1, arg0_1, buf28, arg21_1, buf26, buf27, buf29, buf30, s23)
+        del arg21_1
+        del buf23
+        del buf25
+        del buf26
+        del buf27
+        del buf29
+        # Topologically Sorted Source Nodes: [getitem_27, packed_linear_4], Original ATen: [aten.select, cdsynth.packed_linear]
+        buf31 = torch.ops.cdsynth.packed_linear.default(reinterpret_tensor(buf30, (s23, 32), (32, 1), 0), arg22_1)
+        del arg22_1
+        buf32 = buf31
+        assert_size_stride(buf32, (s23, 128), (128, 1), 'torch.ops.cdsynth.packed_linear.default')
+        # buffer buf32 (op: torch.ops.cdsynth.packed_linear.default) is assumed to be not aligned
+        del buf31
+        assert_size_stride(arg23_1, (128, 32), (32, 1), 'input')
+        # Topologically Sorted Source Nodes: [getitem_28, packed_linear_5], Original ATen: [aten.select, cdsynth.packed_linear]
+        buf33 = torch.ops.cdsynth.packed_linear.default(reinterpret_tensor(buf30, (s23, 32), (32, 1), 32*s23), arg23_1)
+        del arg23_1
+        del buf30
+        buf34 = buf33
+        assert_size_stride(buf34, (s23, 128), (128, 1), 'torch.ops.cdsynth.packed_linear.default')
+        # buffer buf34 (op: torch.ops.cdsynth.packed_linear.default) is assumed to be not aligned
+        del buf33
+        buf37 = empty_strided_cpu((2*s23, 128), (128, 1), torch.float32)
+        buf35 = reinterpret_tensor(buf37, (s23, 128), (128, 1), 0)  # alias
+        buf36 = reinterpret_tensor(buf37, (s23, 128), (128, 1), 128*s23)  # alias
+        buf38 = empty_strided_cpu((2, s23, 64), (64*s23, 64, 1), torch.float32)
+        assert_size_stride(arg24_1, (32, 64), (64, 1), 'input')
+        cpp_fused_mul_silu_split_stack_3(buf32, buf34, buf37, buf35, buf36, buf38, s23)
+        del buf32
+        del buf34
+        del buf35
+        del buf36
+        del buf37
+        # Topologically Sorted Source Nodes: [getitem_31, packed_linear_6], Original ATen: [aten.select, cdsynth.packed_linear]
+        buf39 = torch.ops.cdsynth.packed_linear.default(reinterpret_tensor(buf38, (s23, 64), (64, 1), 0), arg24_1)
+        del arg24_1
+        buf40 = buf39
+        assert_size_stride(buf40, (s23, 32), (32, 1), 'torch.ops.cdsynth.packed_linear.default')
+        # buffer buf40 (op: torch.ops.cdsynth.packed_linear.default) is assumed to be not aligned
+        del buf39
+        assert_size_stride(arg25_1, (32, 64), (64, 1), 'input')
+        # Topologically Sorted Source Nodes: [getitem_32, packed_linear_7], Original ATen: [aten.select, cdsynth.packed_linear]
+        buf41 = torch.ops.cdsynth.packed_linear.default(reinterpret_tensor(buf38, (s23, 64), (64, 1), 64*s23), arg25_1)
+        del arg25_1
+        del buf38
+        buf42 = buf41
+        assert_size_stride(buf42, (s23, 32), (32, 1), 'torch.ops.cdsynth.packed_linear.default')
+        # buffer buf42 (op: torch.ops.cdsynth.packed_linear.default) is assumed to be not aligned
+        del buf41
+        buf45 = empty_strided_cpu((2*s23, 32), (32, 1), torch.float32)
+        buf43 = reinterpret_tensor(buf45, (s23, 32), (32, 1), 0)  # alias
+        buf44 = reinterpret_tensor(buf45, (s23, 32), (32, 1), 32*s23)  # alias
+        assert_size_stride(arg26_1, (2, 1, 32), (32, 32, 1), 'input')
+        buf46 = empty_strided_cpu((2, s23, 1), (s23, 1, 2*s23), torch.float32)
+        buf47 = empty_strided_cpu((2, s23, 32), (32*s23, 32, 1), torch.float32)
+        assert_size_stride(arg27_1, (96, 32), (32, 1), 'input')
+        cpp_fused_add_index_mean_mul_pow_rsqrt_stack_4(buf40, buf42, arg2_1, arg0_1, buf28, buf45, arg26_1, buf43, buf44, buf46, buf47, s23)
+        del arg26_1
+        del buf40
+        del buf42
+        del buf43
+        del buf44
+        del buf46
+        # Topologically Sorted Source Nodes: [getitem_33, packed_linear_8], Original ATen: [aten.select, cdsynth.packed_linear]
+        buf48 = torch.ops.cdsynth.packed_linear.default(reinterpret_tensor(buf47, (s23, 32), (32, 1), 0), arg27_1)
+        del arg27_1
+        buf49 = buf48
+        assert_size_stride(buf49, (s23, 96), (96, 1), 'torch.ops.cdsynth.packed_linear.default')
+        # buffer buf49 (op: torch.ops.cdsynth.packed_linear.default) is assumed to be not aligned
+        del buf48
+        assert_size_stride(arg28_1, (96, 32), (32, 1), 'input')
+        # Topologically Sorted Source Nodes: [getitem_34, packed_linear_9], Original ATen: [aten.select, cdsynth.packed_linear]
+        buf50 = torch.ops.cdsynth.packed_linear.default(reinterpret_tensor(buf47, (s23, 32), (32, 1), 32*s23), arg28_1)
+        del arg28_1
+        buf51 = buf50
+        assert_size_stride(buf51, (s23, 96), (96, 1), 'torch.ops.cdsynth.packed_linear.default')
+        # buffer buf51 (op: torch.ops.cdsynth.packed_linear.default) is assumed to be not aligned
+        del buf50
+        buf54 = empty_strided_cpu((2*s23, 96), (96, 1), torch.float32)
+        buf52 = reinterpret_tensor(buf54, (s23, 96), (96, 1), 0)  # alias
+        buf53 = reinterpret_tensor(buf54, (s23, 96), (96, 1), 96*s23)  # alias
+        buf57 = reinterpret_tensor(buf47, (2, s23, 2, 16), (32*s23, 32, 16, 1), 0); del buf47  # reuse
+        buf55 = reinterpret_tensor(buf57, (2, s23, 2, 8), (32*s23, 32, 16, 1), 0)  # alias
+        buf56 = reinterpret_tensor(buf57, (2, s23, 2, 8), (32*s23, 32, 16, 1), 8)  # alias
+        buf60 = empty_strided_cpu((2, s23, 2, 16), (32*s23, 32, 16, 1), torch.float32)
+        buf58 = reinterpret_tensor(buf60, (2, s23, 2, 8), (32*s23, 32, 16, 1), 0)  # alias
+        buf59 = reinterpret_tensor(buf60, (2, s23, 2, 8), (32*s23, 32, 16, 1), 8)  # alias
+        buf61 = empty_strided_cpu((2, s23, 2, 16), (32*s23, 32, 16, 1), torch.float32)
+        buf62 = empty_strided_cpu((2, s23, 2, 16), (32*s23, 32, 16, 1), torch.float32)
+        assert_size_stride(arg31_1, (2, s68, 2, s42, 16), (32*s42*s68, 32*s42, 16*s42, 16, 1), 'input')
+        assert_size_stride(arg34_1, (2, s41, 2, s30, 16), (32*s30*s41, 32*s30, 16*s30, 16, 1), 'input')
+        cpp_fused__to_copy_add_cat_cos_decode_attention__mul_neg_select_sin_slice_split_with_sizes_stack_unsqueeze_view_1(buf49, buf51, buf54, arg4_1, arg5_1, buf57, buf60, buf52, buf53, buf55, buf56, buf58, buf59, buf61, buf62, s23)
+        del arg4_1
+        del arg5_1
+        del buf49
+        del buf51
+        del buf52
+        del buf53
+        del buf55
+        del buf56
+        del buf57
+        del buf58
+        del buf59
+        del buf60
+        # Topologically Sorted Source Nodes: [getitem_2, getitem_3, float_1, freqs, emb, cos, mul_1, cos_1, cos_2, sin, mul_2, sin_1, sin_2, stack_4, split_1, view_3, mul_14, mul_15, q_3, view_4, mul_16, mul_17, k_3, view_5, att_1], Original ATen: [aten.unsqueeze, aten._to_copy, aten.mul, aten.cat, aten.cos, aten.select, aten.sin, aten.stack, aten.split_with_sizes, aten.view, aten.add, cdsynth_cpu.decode_attention_]
+        buf63 = torch.ops.cdsynth_cpu.decode_attention_.default(buf61, buf62, reinterpret_tensor(buf54, (2, s23, 2, 16), (96*s23, 96, 16, 1), 64), arg31_1, arg34_1, arg18_1)
+        del arg18_1
+        del arg31_1
+        del arg34_1
+        del buf54
+        buf66 = buf63
+        assert_size_stride(buf66, (2, s23, 2, 16), (32*s23, 32, 16, 1), 'torch.ops.cdsynth_cpu.decode_attention_.default')
+        # buffer buf66 (op: torch.ops.cdsynth_cpu.decode_attention_.default) is assumed to be not aligned
+        del buf63
+        assert_size_stride(arg35_1, (32, 32), (32, 1), 'input')
+        # Topologically Sorted Source Nodes: [flatten_1, getitem_50, packed_linear_10], Original ATen: [aten.view, aten.select, cdsynth.packed_linear]
+        buf67 = torch.ops.cdsynth.packed_linear.default(reinterpret_tensor(buf66, (s23, 32), (32, 1), 0), arg35_1)
+        del arg35_1
+        buf68 = buf67
+        assert_size_stride(buf68, (s23, 32), (32, 1), 'torch.ops.cdsynth.packed_linear.default')
+        # buffer buf68 (op: torch.ops.cdsynth.packed_linear.default) is assumed to be not aligned
+        del buf67
+        assert_size_stride(arg36_1, (32, 32), (32, 1), 'input')
+        # Topologically Sorted Source Nodes: [flatten_1, getitem_51, packed_linear_11], Original ATen: [aten.view, aten.select, cdsynth.packed_linear]
+        buf69 = torch.ops.cdsynth.packed_linear.default(reinterpret_tensor(buf66, (s23, 32), (32, 1), 32*s23), arg36_1)
+        del arg36_1
+        del buf66
+        buf70 = buf69
+        assert_size_stride(buf70, (s23, 32), (32, 1), 'torch.ops.cdsynth.packed_linear.default')
+        # buffer buf70 (op: torch.ops.cdsynth.packed_linear.default) is assumed to be not aligned
+        del buf69
+        buf73 = reinterpret_tensor(buf62, (2*s23, 32), (32, 1), 0); del buf62  # reuse
+        buf71 = reinterpret_tensor(buf73, (s23, 32), (32, 1), 0)  # alias
+        buf72 = reinterpret_tensor(buf73, (s23, 32), (32, 1), 32*s23)  # alias
+        buf74 = reinterpret_tensor(buf61, (2, s23, 32), (32*s23, 32, 1), 0); del buf61  # reuse
+        buf75 = empty_strided_cpu((2, s23, 1), (s23, 1, 2*s23), torch.float32)
+        assert_size_stride(arg37_1, (2, 1, 32), (32, 32, 1), 'input')
+        buf76 = empty_strided_cpu((s23, 32), (32, 1), torch.float32)
+        assert_size_stride(arg38_1, (128, 32), (32, 1), 'input')
+        cpp_fused_add_index_mean_mul_packed_linear_pow_rsqrt_select_stack_5(buf68, buf70, arg2_1, arg0_1, buf28, buf45, buf73, arg37_1, buf71, buf72, buf74, buf75, buf76, s23)
+        del arg0_1
+        del arg2_1
+        del buf28
+        del buf45
+        del buf68
+        del buf70
+        del buf71
+        del buf72
+        del buf73
+        # Topologically Sorted Source Nodes: [pow_4, mean_3, add_10, rsqrt_3, h_10, h_11, getitem_52, packed_linear_12], Original ATen: [aten.pow, aten.mean, aten.add, aten.rsqrt, aten.mul, aten.select, cdsynth.packed_linear]
+        buf77 = torch.ops.cdsynth.packed_linear.default(buf76, arg38_1)
+        del arg38_1
+        buf78 = buf77
+        assert_size_stride(buf78, (s23, 128), (128, 1), 'torch.ops.cdsynth.packed_linear.default')
+        # buffer buf78 (op: torch.ops.cdsynth.packed_linear.default) is assumed to be not aligned
+        del buf77
+        buf79 = buf76; del buf76  # reuse
+        assert_size_stride(arg39_1, (128, 32), (32, 1), 'input')
+        cpp_fused_add_mean_mul_packed_linear_pow_rsqrt_select_6(arg37_1, buf74, buf75, buf79, s23)
+        del arg37_1
+        del buf75
+        # Topologically Sorted Source Nodes: [pow_4, mean_3, add_10, rsqrt_3, h_10, h_11, getitem_53, packed_linear_13], Original ATen: [aten.pow, aten.mean, aten.add, aten.rsqrt, aten.mul, aten.select, cdsynth.packed_linear]
+        buf80 = torch.ops.cdsynth.packed_linear.default(buf79, arg39_1)
+        del arg39_1
+        del buf79
+        buf81 = buf80
+        assert_size_stride(buf81, (s23, 128), (128, 1), 'torch.ops.cdsynth.packed_linear.default')
+        # buffer buf81 (op: torch.ops.cdsynth.packed_linear.default) is assumed to be not aligned
+        del buf80
+        buf84 = empty_strided_cpu((2*s23, 128), (128, 1), torch.float32)
+        buf82 = reinterpret_tensor(buf84, (s23, 128), (128, 1), 0)  # alias
+        buf83 = reinterpret_tensor(buf84, (s23, 128), (128, 1), 128*s23)  # alias
+        buf85 = empty_strided_cpu((2, s23, 64), (64*s23, 64, 1), torch.float32)
+        assert_size_stride(arg40_1, (32, 64), (64, 1), 'input')
+        cpp_fused_mul_silu_split_stack_3(buf78, buf81, buf84, buf82, buf83, buf85, s23)
+        del buf78
+        del buf81
+        del buf82
+        del buf83
+        del buf84
+        # Topologically Sorted Source Nodes: [getitem_56, packed_linear_14], Original ATen: [aten.select, cdsynth.packed_linear]
+        buf86 = torch.ops.cdsynth.packed_linear.default(reinterpret_tensor(buf85, (s23, 64), (64, 1), 0), arg40_1)
+        del arg40_1
+        buf87 = buf86
+        assert_size_stride(buf87, (s23, 32), (32, 1), 'torch.ops.cdsynth.packed_linear.default')
+        # buffer buf87 (op: torch.ops.cdsynth.packed_linear.default) is assumed to be not aligned
+        del buf86
+        assert_size_stride(arg41_1, (32, 64), (64, 1), 'input')
+        # Topologically Sorted Source Nodes: [getitem_57, packed_linear_15], Original ATen: [aten.select, cdsynth.packed_linear]
+        buf88 = torch.ops.cdsynth.packed_linear.default(reinterpret_tensor(buf85, (s23, 64), (64, 1), 64*s23), arg41_1)
+        del arg41_1
+        del buf85
+        buf89 = buf88
+        assert_size_stride(buf89, (s23, 32), (32, 1), 'torch.ops.cdsynth.packed_linear.default')
+        # buffer buf89 (op: torch.ops.cdsynth.packed_linear.default) is assumed to be not aligned
+        del buf88
+        buf92 = empty_strided_cpu((2*s23, 32), (32, 1), torch.float32)
+        buf90 = reinterpret_tensor(buf92, (s23, 32), (32, 1), 0)  # alias
+        buf91 = reinterpret_tensor(buf92, (s23, 32), (32, 1), 32*s23)  # alias
+        buf93 = empty_strided_cpu((2, s23, 1), (s23, 1, 2*s23), torch.float32)
+        assert_size_stride(arg42_1, (2, 1, 32), (32, 32, 1), 'input')
+        buf94 = empty_strided_cpu((s23, 32), (32, 1), torch.float32)
+        assert_size_stride(arg43_1, (60, 32), (32, 1), 'input')
+        cpp_fused_add_mean_mul_packed_linear_pow_rsqrt_select_stack_7(buf87, buf89, buf74, buf92, arg42_1, buf90, buf91, buf93, buf94, s23)
+        del buf87
+        del buf89
+        del buf90
+        del buf91
+        # Topologically Sorted Source Nodes: [stack_7, x_4, pow_5, mean_4, add_12, rsqrt_4, h_13, h_14, getitem_58, packed_linear_16], Original ATen: [aten.stack, aten.add, aten.pow, aten.mean, aten.rsqrt, aten.mul, aten.select, cdsynth.packed_linear]
+        buf95 = torch.ops.cdsynth.packed_linear.default(buf94, arg43_1)
+        del arg43_1
+        buf96 = buf95
+        assert_size_stride(buf96, (s23, 60), (60, 1), 'torch.ops.cdsynth.packed_linear.default')
+        # buffer buf96 (op: torch.ops.cdsynth.packed_linear.default) is assumed to be not aligned
+        del buf95
+        buf97 = buf94; del buf94  # reuse
+        assert_size_stride(arg44_1, (60, 32), (32, 1), 'input')
+        cpp_fused_add_mean_mul_packed_linear_pow_rsqrt_select_stack_8(arg42_1, buf74, buf92, buf93, buf97, s23)
+        del arg42_1
+        del buf74
+        del buf92
+        del buf93
+        # Topologically Sorted Source Nodes: [stack_7, x_4, pow_5, mean_4, add_12, rsqrt_4, h_13, h_14, getitem_59, packed_linear_17], Original ATen: [aten.stack, aten.add, aten.pow, aten.mean, aten.rsqrt, aten.mul, aten.select, cdsynth.packed_linear]
+        buf98 = torch.ops.cdsynth.packed_linear.default(buf97, arg44_1)
+        del arg44_1
+        del buf97
+        buf99 = buf98
+        assert_size_stride(buf99, (s23, 60), (60, 1), 'torch.ops.cdsynth.packed_linear.default')
+        # buffer buf99 (op: torch.ops.cdsynth.packed_linear.default) is assumed to be not aligned
+        del buf98
+        buf102 = empty_strided_cpu((2*s23, 60), (60, 1), torch.float32)
+        buf100 = reinterpret_tensor(buf102, (s23, 60), (60, 1), 0)  # alias
+        buf101 = reinterpret_tensor(buf102, (s23, 60), (60, 1), 60*s23)  # alias
+        buf103 = empty_strided_cpu((s23, 1), (1, s23), torch.bool)
+        buf104 = empty_strided_cpu((s23, 1), (1, s23), torch.float32)
+        buf105 = empty_strided_cpu((s23, 1), (1, s23), torch.float32)
+        buf156 = empty_strided_cpu((s23, ), (1, ), torch.float32)
+        buf163 = empty_strided_cpu((s23, ), (1, ), torch.int64)
+        buf125 = empty_strided_cpu((s23, 1), (1, s23), torch.bool)
+        buf126 = empty_strided_cpu((s23, 1), (1, s23), torch.float32)
+        buf127 = empty_strided_cpu((s23, 1), (1, s23), torch.float32)
+        buf132 = empty_strided_cpu((s23, 1), (1, s23), torch.float32)
+        buf133 = empty_strided_cpu((s23, 1), (1, s23), torch.float32)
+        buf107 = empty_strided_cpu((s23, 1), (1, s23), torch.float32)
+        buf129 = empty_strided_cpu((s23, 1), (1, s23), torch.float32)
+        buf110 = empty_strided_cpu((s23, 1), (1, s23), torch.bool)
+        buf111 = empty_strided_cpu((s23, 1), (1, s23), torch.float32)
+        buf112 = empty_strided_cpu((s23, 1), (1, s23), torch.float32)
+        buf114 = empty_strided_cpu((s23, 1), (1, s23), torch.float32)
+        buf108 = empty_strided_cpu((s23, 1), (1, s23), torch.float32)
+        buf115 = empty_strided_cpu((s23, 60), (60, 1), torch.float32)
+        buf116 = empty_strided_cpu((s23, 1), (1, s23), torch.bool)
+        buf117 = empty_strided_cpu((s23, 1), (1, s23), torch.float32)
+        buf118 = empty_strided_cpu((s23, 1), (1, s23), torch.float32)
+        buf120 = empty_strided_cpu((s23, 1), (1, s23), torch.float32)
+        buf130 = empty_strided_cpu((s23, 1), (1, s23), torch.float32)
+        buf165 = empty_strided_cpu((s23, ), (1, ), torch.int64)
+        buf121 = empty_strided_cpu((s23, 60), (60, 1), torch.float32)
+        cpp_fused__log_softmax__softmax_abs_add_all_amax_argmax_div_eq_gt_log_max_mul_ne_scalar_tensor_select_stack_sub_sum_where_9(buf96, buf99, buf102, buf100, buf101, buf103, buf104, buf105, buf156, buf163, buf125, buf126, buf127, buf132, buf133, buf107, buf129, buf110, buf111, buf112, buf114, buf108, buf115, buf116, buf117, buf118, buf120, buf130, buf165, buf121, s23)
+        del buf100
+        del buf101
+        del buf103
+        del buf104
+        del buf105
+        del buf107
+        del buf108
+        del buf110
+        del buf111
+        del buf112
+        del buf114
+        del buf116
+        del buf117
+        del buf118
+        del buf120
+        del buf126
+        del buf96
+        del buf99
+        # Topologically Sorted Source Nodes: [softmax_2, sort], Original ATen: [aten._softmax, aten.sort]
+        buf122 = torch.ops.aten.sort.stable(buf121, stable=False, dim=1, descending=True)
+        del buf121
+        buf123 = buf122[0]
+        assert_size_stride(buf123, (s23, 60), (60, 1), 'torch.ops.aten.sort.default')
+        assert_alignment(buf123, 16, 'torch.ops.aten.sort.default')
+        buf124 = buf122[1]
+        assert_size_stride(buf124, (s23, 60), (60, 1), 'torch.ops.aten.sort.default')
+        assert_alignment(buf124, 16, 'torch.ops.aten.sort.default')
+        del buf122
+        # Topologically Sorted Source Nodes: [row_cumsum_default], Original ATen: [cdsynth.row_cumsum]
+        buf135 = torch.ops.cdsynth.row_cumsum.default(buf123)
+        del buf123
+        buf136 = buf135
+        assert_size_stride(buf136, (s23, 60), (60, 1), 'torch.ops.cdsynth.row_cumsum.default')
+        assert_alignment(buf136, 16, 'torch.ops.cdsynth.row_cumsum.default')
+        del buf135
+        buf138 = empty_strided_cpu((s23, 60), (60, 1), torch.bool)
+        buf137 = empty_strided_cpu((s23, 1), (1, s23), torch.int64)
+        buf140 = buf115; del buf115  # reuse
+        buf141 = empty_strided_cpu((s23, 1), (1, s23), torch.float64)
+        buf143 = empty_strided_cpu((s23, 1), (1, s23), torch.float64)
+        buf144 = empty_strided_cpu((s23, 60), (60, 1), torch.float64)
+        buf150 = empty_strided_cpu((s23, ), (1, ), torch.int64)
+        cpp_fused__softmax__to_copy_amax_arange_div_gt_le_scalar_tensor_scatter_sum_where_zeros_like_10(buf140, buf136, buf124, buf138, buf137, buf141, buf143, buf144, buf150, s23)
+        del buf124
+        del buf136
+        del buf137
+        del buf138
+        del buf141
+        # Topologically Sorted Source Nodes: [cdf], Original ATen: [cdsynth.row_cumsum]
+        buf145 = torch.ops.cdsynth.row_cumsum.default(buf144)
+        del buf144
+        buf146 = buf145
+        assert_size_stride(buf146, (s23, 60), (60, 1), 'torch.ops.cdsynth.row_cumsum.default')
+        assert_alignment(buf146, 16, 'torch.ops.cdsynth.row_cumsum.default')
+        del buf145
+        assert_size_stride(arg46_1, (s23, ), (1, ), 'input')
+        buf147 = reinterpret_tensor(buf143, (s23, ), (1, ), 0); del buf143  # reuse
+        cpp_fused_mul_select_11(arg46_1, buf146, buf147, s23)
+        del arg46_1
+        # Topologically Sorted Source Nodes: [getitem_70, mul_26, target, searchsorted], Original ATen: [aten.select, aten.mul, aten.unsqueeze, aten.searchsorted]
+        buf148 = torch.ops.aten.searchsorted.Tensor(buf146, reinterpret_tensor(buf147, (s23, 1), (1, 0), 0), out_int32=False, right=True, side=None, sorter=None)
+        del buf146
+        del buf147
+        buf149 = buf148
+        assert_size_stride(buf149, (s23, 1), (1, 1), 'torch.ops.aten.searchsorted.Tensor')
+        assert_alignment(buf149, 16, 'torch.ops.aten.searchsorted.Tensor')
+        del buf148
+        buf152 = buf130; del buf130  # reuse
+        buf153 = buf129; del buf129  # reuse
+        buf158 = reinterpret_tensor(buf127, (s23, ), (1, ), 0); del buf127  # reuse
+        buf134 = buf133; del buf133  # reuse
+        buf154 = buf153; del buf153  # reuse
+        buf151 = reinterpret_tensor(buf149, (s23, ), (1, ), 0); del buf149  # reuse
+        buf155 = reinterpret_tensor(buf132, (s23, 1), (1, 1), 0); del buf132  # reuse
+        buf164 = reinterpret_tensor(buf125, (s23, ), (1, ), 0); del buf125  # reuse
+        buf157 = empty_strided_cpu((), (), torch.bool)
+        buf159 = empty_strided_cpu((), (), torch.bool)
+        buf162 = empty_strided_cpu((2, ), (1, ), torch.bool)
+        buf160 = reinterpret_tensor(buf162, (1, ), (1, ), 0)  # alias
+        buf161 = reinterpret_tensor(buf162, (1, ), (1, ), 1)  # alias
+        cpp_fused__log_softmax_abs_all_eq_gather_ge_mul_ne_select_squeeze_stack_sub_sum_unsqueeze_where_12(buf134, buf154, buf151, buf155, buf102, buf150, buf163, buf156, buf152, buf158, buf164, buf157, buf159, buf160, buf161, s23)
+        return (buf151, reinterpret_tensor(buf155, (s23, ), (1, ), 0), buf164, buf165, buf162, buf140, )
+
+runner = Runner(partitions=[])
+call = runner.call
+recursively_apply_fns = runner.recursively_apply_fns
+
+
+def get_args():
+    from torch._dynamo.testing import rand_strided
+    arg0_1 = rand_strided((2, 60, 32), (1920, 32, 1), device='cpu', dtype=torch.float32)
+    arg1_1 = 4
+    arg2_1 = rand_strided((4, ), (1, ), device='cpu', dtype=torch.int64)
+    arg3_1 = 4
+    arg4_1 = rand_strided((4, ), (1, ), device='cpu', dtype=torch.int64)
+    arg5_1 = rand_strided((8, ), (1, ), device='cpu', dtype=torch.float32)
+    arg6_1 = rand_strided((2, 1, 32), (32, 32, 1), device='cpu', dtype=torch.float32)
+    arg7_1 = rand_strided((96, 32), (32, 1), device='cpu', dtype=torch.float32)
+    arg8_1 = rand_strided((96, 32), (32, 1), device='cpu', dtype=torch.float32)
+    arg9_1 = 4
+    arg10_1 = 37
+    arg11_1 = rand_strided((2, 4, 2, 37, 16), (4736, 1184, 592, 16, 1), device='cpu', dtype=torch.float32)
+    arg12_1 = 4
+    arg13_1 = 37
+    arg14_1 = rand_strided((2, 4, 2, 37, 16), (4736, 1184, 592, 16, 1), device='cpu', dtype=torch.float32)
+    arg15_1 = 4
+    arg16_1 = 8
+    arg17_1 = 37
+    arg18_1 = rand_strided((4, 8), (37, 1), device='cpu', dtype=torch.bool)
+    arg19_1 = rand_strided((32, 32), (32, 1), device='cpu', dtype=torch.float32)
+    arg20_1 = rand_strided((32, 32), (32, 1), device='cpu', dtype=torch.float32)
+    arg21_1 = rand_strided((2, 1, 32), (32, 32, 1), device='cpu', dtype=torch.float32)
+    arg22_1 = rand_strided((128, 32), (32, 1), device='cpu', dtype=torch.float32)
+    arg23_1 = rand_strided((128, 32), (32, 1), device='cpu', dtype=torch.float32)
+    arg24_1 = rand_strided((32, 64), (64, 1), device='cpu', dtype=torch.float32)
+    arg25_1 = rand_strided((32, 64), (64, 1), device='cpu', dtype=torch.float32)
+    arg26_1 = rand_strided((2, 1, 32), (32, 32, 1), device='cpu', dtype=torch.float32)
+    arg27_1 = rand_strided((96, 32), (32, 1), device='cpu', dtype=torch.float32)
+    arg28_1 = rand_strided((96, 32), (32, 1), device='cpu', dtype=torch.float32)
+    arg29_1 = 4
+    arg30_1 = 37
+    arg31_1 = rand_strided((2, 4, 2, 37, 16), (4736, 1184, 592, 16, 1), device='cpu', dtype=torch.float32)
+    arg32_1 = 4
+    arg33_1 = 37
+    arg34_1 = rand_strided((2, 4, 2, 37, 16), (4736, 1184, 592, 16, 1), device='cpu', dtype=torch.float32)
+    arg35_1 = rand_strided((32, 32), (32, 1), device='cpu', dtype=torch.float32)
+    arg36_1 = rand_strided((32, 32), (32, 1), device='cpu', dtype=torch.float32)
+    arg37_1 = rand_strided((2, 1, 32), (32, 32, 1), device='cpu', dtype=torch.float32)
+    arg38_1 = rand_strided((128, 32), (32, 1), device='cpu', dtype=torch.float32)
+    arg39_1 = rand_strided((128, 32), (32, 1), device='cpu', dtype=torch.float32)
+    arg40_1 = rand_strided((32, 64), (64, 1), device='cpu', dtype=torch.float32)
+    arg41_1 = rand_strided((32, 64), (64, 1), device='cpu', dtype=torch.float32)
+    arg42_1 = rand_strided((2, 1, 32), (32, 32, 1), device='cpu', dtype=torch.float32)
+    arg43_1 = rand_strided((60, 32), (32, 1), device='cpu', dtype=torch.float32)
+    arg44_1 = rand_strided((60, 32), (32, 1), device='cpu', dtype=torch.float32)
+    arg45_1 = 4
+    arg46_1 = rand_strided((4, ), (1, ), device='cpu', dtype=torch.float64)
+    return [arg0_1, arg1_1, arg2_1, arg3_1, arg4_1, arg5_1, arg6_1, arg7_1, arg8_1, arg9_1, arg10_1, arg11_1, arg12_1, arg13_1, arg14_1, arg15_1, arg16_1, arg17_1, arg18_1, arg19_1, arg20_1, arg21_1, arg22_1, arg23_1, arg24_1, arg25_1, arg26_1, arg27_1, arg28_1, arg29_1, arg30_1, arg31_1, arg32_1, arg33_1, arg34_1, arg35_1, arg36_1, arg37_1, arg38_1, arg39_1, arg40_1, arg41_1, arg42_1, arg43_1, arg44_1, arg45_1, arg46_1]
+
+
+def benchmark_compiled_module(args, times=10, repeat=10):
+    from torch._inductor.utils import print_performance
+    fn = lambda: call(list(args))
+    return print_performance(fn, times=times, repeat=repeat, device='cpu')
+
+
+if __name__ == "__main__":
+    from torch._inductor.wrapper_benchmark import compiled_module_main
+    args = get_args()
+    compiled_module_main('None', lambda times, repeat: benchmark_compiled_module(args, times=times, repeat=repeat))
