@@ -327,6 +327,10 @@ class Passwords:
     entity_tracking: str | None = None
 
 
+EvalSet = Choice("EvalSet", "full fast", module=__name__)
+EvalRules = Choice("EvalRules", "babylm2025 babylm2026", module=__name__)
+
+
 @dataclass(frozen=True)
 class EvalConfig:
     """Which tasks to run on which checkpoints, and how to score them."""
@@ -334,7 +338,10 @@ class EvalConfig:
     tasks: list = field(
         default_factory=lambda: ["perplexity", "probes_agreement", "probes_tracking"]
     )
-    data_dir: str = "../shared/data"  # holds blimp/, blimp_filtered/, ewok/, ... (see docs)
+    data_dir: str = "../shared/data"  # holds blimp/, blimp_filtered/, ewok/, ... or the BabyLM
+    # evaluation_data folder as published (full_eval/, fast_eval/; see docs)
+    eval_set: EvalSet = EvalSet.full  # full | fast: which set of evaluation_data (published layout)
+    rules: EvalRules = EvalRules.babylm2025  # babylm2025 | babylm2026: the scoring rules
     passwords: Passwords = field(default_factory=Passwords)
     batch_tokens: int = 2048  # token positions per forward (prefix-tree nodes or padded)
     packing: Packing = (
@@ -353,6 +360,8 @@ class EvalConfig:
     def __post_init__(self):
         _choose(self, "packing", Packing, "evaluate.packing")
         _choose(self, "bos_rule", BosRule, "evaluate.bos_rule")
+        _choose(self, "eval_set", EvalSet, "evaluate.eval_set")
+        _choose(self, "rules", EvalRules, "evaluate.rules")
         _device(self.device, "evaluate.device")
         _require(self.batch_tokens >= 1, "evaluate.batch_tokens must be >= 1")
         for name in ("max_items", "perplexity_documents"):

@@ -47,6 +47,8 @@ OUTPUT_NEUTRAL = {
 # of the identity at that value, so adding a setting never makes finished work stale.
 ADDED_AT = {
     "generate": {("decoding", "penalty"): None},
+    # issue 38: the BabyLM evaluation_data sets and the 2026 scoring rules
+    "eval": {("eval_set",): "full", ("rules",): "babylm2025"},
 }
 
 

@@ -69,6 +69,7 @@ _RECORDS = [
     _accuracy("ewok", "EWoK", strata=("ConceptA", False), stands_for="ewok"),
     _accuracy("entity_tracking", "entity tracking", strata=("numops", True),
               stands_for="entity_tracking"),
+    _accuracy("comps", "COMPS"),
     Task("wug", "spearman", "wug", spearman_statistic, SPEARMAN, rule_version=2,
          shown_as=("wug", "wug_first_form")),
     Task("wug_first_form", "accuracy", "WUG first-form share (the paper's WUG)",

@@ -3,11 +3,13 @@
     results = evaluate_model(scorer, ["blimp", "ewok"], cfg, workdir)   # {task: TaskResult}
     evaluate_checkpoints("runs/demo/runs/baseline", cfg, workdir)      # every step_N, cached
 
-Task files are discovered at run time under `evaluate.data_dir`:
-blimp/ blimp_filtered/ blimp_supplement/ (*.jsonl), ewok/ewok_filtered.zip,
-entity_tracking/entity_tracking.zip, wug_adj/ (*.jsonl), reading/ (*.csv). Perplexity runs
-on the corpus's eval split: per document ("perplexity") or on packed blocks as the paper's code
-computes it ("perplexity_packed"). docs/method.md names the reference file of each rule.
+Task files are discovered at run time under `evaluate.data_dir`, in cdsynth's layout
+(blimp/ blimp_filtered/ blimp_supplement/ comps/ (*.jsonl), ewok/ewok_filtered.zip,
+entity_tracking/entity_tracking.zip, wug_adj/ (*.jsonl), reading/ (*.csv)) or in the BabyLM
+`evaluation_data` folder as published (full_eval/, fast_eval/; `layout`); every suite may be a
+folder of .jsonl files or a zip of them. `evaluate.rules` picks the 2025 or 2026 scoring rules
+(`rules`). Perplexity runs on the corpus's eval split: per document ("perplexity") or on
+packed blocks as the paper's code computes it ("perplexity_packed"). docs/method.md names the reference file of each rule.
 """
 
 from __future__ import annotations
@@ -19,7 +21,19 @@ from typing import Callable
 
 from ..errors import UserError
 from ..tasks import TASKS as RECORDS
-from . import entity_tracking, ewok, minimal_pairs, perplexity, probes, reading, subsets, wug
+from . import (
+    comps,
+    entity_tracking,
+    ewok,
+    layout,
+    minimal_pairs,
+    perplexity,
+    probes,
+    reading,
+    subsets,
+    wug,
+)
+from .rules import RULES, Rules
 
 # Each task's facts (metric, direction, strata, rule version, ...) are its record in
 # `cdsynth.tasks`; the rule versions, bumped when a task's scoring rule changes so that cached
@@ -47,6 +61,11 @@ def _files(name: str, files: dict, fn, cfg):
     return data, _recorded(fn, subset)
 
 
+def rules_of(cfg) -> Rules:
+    """The scoring rules `evaluate.rules` names (babylm2025 | babylm2026)."""
+    return RULES[str(cfg.rules)]
+
+
 def perplexity_documents(cfg, workdir: str | Path) -> tuple[list[dict], dict]:
     """The documents perplexity is computed on: a random sample of `perplexity_documents`
     of the eval split (or `perplexity_file`), stratified by the rows' "source"."""
@@ -67,44 +86,52 @@ def perplexity_documents(cfg, workdir: str | Path) -> tuple[list[dict], dict]:
 
 @dataclass(frozen=True)
 class TaskRunner:
-    """How a task runs: `load(root, cfg) -> {file: rows}` reads its files under
-    `evaluate.data_dir`, `score(scorer, {file: rows}) -> TaskResult` scores them (its facts:
-    `cdsynth.tasks`)."""
+    """How a task runs: `load(path, cfg, rules) -> {file: rows}` reads its suite (a folder or
+    a zip under `evaluate.data_dir`, `layout.suite_path`; None for the built-in probes),
+    `score(scorer, {file: rows}, rules) -> TaskResult` scores them (its facts: `cdsynth.tasks`;
+    the rules: `rules.RULES[evaluate.rules]`)."""
 
     load: Callable
     score: Callable
+    on_disk: bool = True  # False: built in (the probes), nothing is read from data_dir
+
+
+def _pairs(name: str) -> TaskRunner:
+    return TaskRunner(
+        lambda path, cfg, rules: minimal_pairs.load_pairs(path),
+        partial(minimal_pairs.score_pairs, name),
+    )
+
+
+def _ignores_rules(fn):
+    """A score function of a task no rule version changes (WUG, reading)."""
+    return lambda scorer, data, rules: fn(scorer, data)
 
 
 TASKS: dict[str, TaskRunner] = {
-    **{
-        name: TaskRunner(
-            lambda root, cfg, name=name: minimal_pairs.load_pairs(root / name),
-            partial(minimal_pairs.score_pairs, name),
-        )
-        for name in ("blimp", "blimp_filtered", "blimp_supplement")
-    },
+    **{name: _pairs(name) for name in ("blimp", "blimp_filtered", "blimp_supplement")},
     "ewok": TaskRunner(
-        lambda root, cfg: ewok.load(root / "ewok" / "ewok_filtered.zip", cfg.passwords.ewok),
-        ewok.score,
+        lambda path, cfg, rules: ewok.load(path, cfg.passwords.ewok, rules), ewok.score
     ),
     "entity_tracking": TaskRunner(
-        lambda root, cfg: entity_tracking.load(
-            root / "entity_tracking" / "entity_tracking.zip", cfg.passwords.entity_tracking
-        ),
+        lambda path, cfg, rules: entity_tracking.load(path, cfg.passwords.entity_tracking, rules),
         partial(entity_tracking.score_items, "entity_tracking"),
     ),
-    "wug": TaskRunner(lambda root, cfg: wug.load(root / "wug_adj"), wug.score),
+    "comps": TaskRunner(lambda path, cfg, rules: comps.load(path), comps.score),
+    "wug": TaskRunner(lambda path, cfg, rules: wug.load(path), _ignores_rules(wug.score)),
     "reading": TaskRunner(
-        lambda root, cfg: {"reading": reading.load(root / "reading")},
-        lambda scorer, files: reading.score(scorer, files["reading"]),
+        lambda path, cfg, rules: {"reading": reading.load(path)},
+        _ignores_rules(lambda scorer, files: reading.score(scorer, files["reading"])),
     ),
     "probes_agreement": TaskRunner(
-        lambda root, cfg: probes.agreement_pairs(cfg.probe_seed),
+        lambda path, cfg, rules: probes.agreement_pairs(cfg.probe_seed),
         partial(minimal_pairs.score_pairs, "probes_agreement"),
+        on_disk=False,
     ),
     "probes_tracking": TaskRunner(
-        lambda root, cfg: probes.tracking_items(cfg.probe_seed),
+        lambda path, cfg, rules: probes.tracking_items(cfg.probe_seed),
         partial(entity_tracking.score_items, "probes_tracking"),
+        on_disk=False,
     ),
 }
 # perplexity runs on the corpus's eval split, not on files under data_dir
@@ -124,7 +151,14 @@ def load_task(name: str, cfg, workdir: str | Path):
     task = TASKS.get(name)
     if task is None:
         raise UserError(f"unknown task '{name}'; choose from {', '.join(TASK_NAMES)}")
-    return _files(name, task.load(Path(cfg.data_dir), cfg), task.score, cfg)
+    rules = rules_of(cfg)
+    rules.check_task(name)
+    path = layout.suite_path(name, cfg) if task.on_disk else None
+    return _files(name, task.load(path, cfg, rules), partial(_with_rules, task.score, rules), cfg)
+
+
+def _with_rules(fn, rules: Rules, scorer, data):
+    return fn(scorer, data, rules)
 
 
 def evaluate_model(scorer, tasks, cfg, workdir: str | Path = ".") -> dict:

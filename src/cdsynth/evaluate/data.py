@@ -1,4 +1,7 @@
-"""Reading task files: JSONL on disk or inside a password-protected zip (read in place).
+"""Reading task files: JSONL on disk or inside a zip (read in place, with its password where
+it has one).
+
+    read_suite(path, "ewok", cfg.passwords.ewok, FIELDS)   # a folder of .jsonl or a .zip
 
 Every reader reports a malformed line as `file:line` and a missing field by name.
 """
@@ -39,8 +42,20 @@ def zip_password(name: str, configured: str | None) -> bytes:
     return pwd.encode()
 
 
-def zip_jsonl(path: Path, password: bytes, required: tuple[str, ...] = ()) -> dict[str, list[dict]]:
-    """{member stem: rows} for every .jsonl member of a zip, read in memory (never unzipped)."""
+def read_suite(
+    path: Path, name: str, password: str | None, required: tuple[str, ...] = ()
+) -> dict[str, list[dict]]:
+    """{file stem: rows} of a suite stored as a folder of .jsonl files or as a zip of them; a
+    zip's password (`password`, else $CDSYNTH_<NAME>_PASSWORD) is asked for only when the zip
+    is encrypted."""
+    if path.suffix == ".zip":
+        return zip_jsonl(path, lambda: zip_password(name, password), required)
+    return {f.stem: read_jsonl_file(f, required) for f in jsonl_files(path)}
+
+
+def zip_jsonl(path: Path, password, required: tuple[str, ...] = ()) -> dict[str, list[dict]]:
+    """{member stem: rows} for every .jsonl member of a zip, read in memory (never unzipped).
+    `password`: the bytes, or a function giving them, called only for an encrypted zip."""
     if not path.is_file():
         raise UserError(f"task file not found: {path}")
     out = {}
@@ -48,6 +63,11 @@ def zip_jsonl(path: Path, password: bytes, required: tuple[str, ...] = ()) -> di
         members = sorted(n for n in z.namelist() if n.endswith(".jsonl"))
         if not members:
             raise UserError(f"no .jsonl files inside {path}")
+        encrypted = any(z.getinfo(n).flag_bits & 0x1 for n in members)
+        if not encrypted:
+            password = None
+        elif callable(password):
+            password = password()
         for name in members:
             try:
                 data = z.read(name, pwd=password)

@@ -20,6 +20,7 @@ from ..identity import eval_identity, is_current, read_record, task_identity
 from ..locks import output_lock
 from ..workspace import eval_dir, list_checkpoints, step_of
 from . import RULE_VERSIONS, load_task
+from .rules import DEFAULT as DEFAULT_RULES
 from .scoring import Scorer
 
 
@@ -58,6 +59,8 @@ def evaluate_checkpoints(
         rule = {"bos_rule": cfg.bos_rule, "leading_space": cfg.leading_space}
         if name in RULE_VERSIONS:
             rule["version"] = RULE_VERSIONS[name]
+        if str(cfg.rules) != DEFAULT_RULES:  # added later: at its default, results stay current
+            rule["rules"] = str(cfg.rules)
         tasks[name] = (data, fn, task_identity(name, data, rule))
     bar = None
     if progress:

@@ -18,20 +18,19 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from ..errors import UserError
-from .data import jsonl_files, read_jsonl_file
+from .data import read_suite
 from .result import TaskResult
 
 
-def load(folder: Path) -> dict[str, list[dict]]:
-    out = {}
-    for f in jsonl_files(folder):
-        rows = read_jsonl_file(f, ("sentences", "ratio"))
+def load(path: Path) -> dict[str, list[dict]]:
+    """{file stem: items} of a folder of .jsonl files (or a zip of them)."""
+    out = read_suite(path, "wug", None, ("sentences", "ratio"))
+    for stem, rows in out.items():
         for n, row in enumerate(rows, 1):
             if len(row["sentences"].split("\t")) != 2:
                 raise UserError(
-                    f"{f}: item {n}: 'sentences' must hold two sentences split by a tab"
+                    f"{path}: {stem}: item {n}: 'sentences' must hold two sentences split by a tab"
                 )
-        out[f.stem] = rows
     return out
 
 
