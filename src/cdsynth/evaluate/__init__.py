@@ -9,7 +9,8 @@ entity_tracking/entity_tracking.zip, wug_adj/ (*.jsonl), reading/ (*.csv)) or in
 `evaluation_data` folder as published (full_eval/, fast_eval/; `layout`); every suite may be a
 folder of .jsonl files or a zip of them. `evaluate.rules` picks the 2025 or 2026 scoring rules
 (`rules`). Perplexity runs on the corpus's eval split: per document ("perplexity") or on
-packed blocks as the paper's code computes it ("perplexity_packed"). docs/method.md names the reference file of each rule.
+packed blocks as the paper's code computes it ("perplexity_packed"). docs/method.md names the
+reference file of each rule.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ class TaskRunner:
     load: Callable
     score: Callable
     on_disk: bool = True  # False: built in (the probes), nothing is read from data_dir
+    ruled: bool = True  # whether `evaluate.rules` changes its scores (not WUG's, not reading's)
 
 
 def _pairs(name: str) -> TaskRunner:
@@ -118,10 +120,13 @@ TASKS: dict[str, TaskRunner] = {
         partial(entity_tracking.score_items, "entity_tracking"),
     ),
     "comps": TaskRunner(lambda path, cfg, rules: comps.load(path), comps.score),
-    "wug": TaskRunner(lambda path, cfg, rules: wug.load(path), _ignores_rules(wug.score)),
+    "wug": TaskRunner(
+        lambda path, cfg, rules: wug.load(path), _ignores_rules(wug.score), ruled=False
+    ),
     "reading": TaskRunner(
         lambda path, cfg, rules: {"reading": reading.load(path)},
         _ignores_rules(lambda scorer, files: reading.score(scorer, files["reading"])),
+        ruled=False,
     ),
     "probes_agreement": TaskRunner(
         lambda path, cfg, rules: probes.agreement_pairs(cfg.probe_seed),

@@ -16,6 +16,8 @@ from pathlib import Path
 from ..errors import UserError
 from ..fileio import parse_jsonl
 
+PASSWORD_FIELDS = ("ewok", "entity_tracking")  # config.Passwords: the suites shipped zipped
+
 
 def jsonl_files(folder: Path) -> list[Path]:
     """The .jsonl files of a task folder, discovered at run time, sorted by name."""
@@ -36,9 +38,8 @@ def zip_password(name: str, configured: str | None) -> bytes:
     env = f"CDSYNTH_{name.upper()}_PASSWORD"
     pwd = configured or os.environ.get(env)
     if not pwd:
-        raise UserError(
-            f"the {name} data is a password-protected zip: set evaluate.passwords.{name} or ${env}"
-        )
+        where = f"evaluate.passwords.{name} or ${env}" if name in PASSWORD_FIELDS else f"${env}"
+        raise UserError(f"the {name} data is a password-protected zip: set {where}")
     return pwd.encode()
 
 

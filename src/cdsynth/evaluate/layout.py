@@ -12,8 +12,8 @@ Every suite may be a folder of .jsonl files or a .zip of them (`data.read_suite`
 task the candidates are tried in order and the first that exists is read, so a suite kept as
 the password zip and the same suite as plain JSONL give the same rows (and the same results).
 
-    suite_path("ewok", cfg)          # Path(".../ewok/ewok_filtered.zip")
-    published_tasks(cfg)             # the tasks the published folder holds, e.g. ["blimp_filtered", ...]
+    suite_path("ewok", cfg)      # Path(".../ewok/ewok_filtered.zip")
+    published_tasks(cfg)         # the tasks the published set holds: ["blimp_filtered", ...]
 """
 
 from __future__ import annotations
@@ -24,16 +24,17 @@ from ..errors import UserError
 
 EVAL_SETS = ("full", "fast")
 
-# task -> candidate suites (relative to data_dir), each a folder of .jsonl or NAME.zip
+# task -> (its folder under data_dir, the name the suite has inside it): the suite is read from
+# FOLDER/NAME/ or FOLDER/NAME.zip, else from FOLDER/ itself (or FOLDER.zip)
 OWN = {
-    "blimp": ("blimp",),
-    "blimp_filtered": ("blimp_filtered",),
-    "blimp_supplement": ("blimp_supplement",),
-    "ewok": ("ewok/ewok_filtered", "ewok"),
-    "entity_tracking": ("entity_tracking/entity_tracking", "entity_tracking"),
-    "comps": ("comps/comps", "comps"),
-    "wug": ("wug_adj/wug_adj", "wug_adj"),
-    "reading": ("reading",),
+    "blimp": ("blimp", "blimp"),
+    "blimp_filtered": ("blimp_filtered", "blimp_filtered"),
+    "blimp_supplement": ("blimp_supplement", "blimp_supplement"),
+    "ewok": ("ewok", "ewok_filtered"),
+    "entity_tracking": ("entity_tracking", "entity_tracking"),
+    "comps": ("comps", "comps"),
+    "wug": ("wug_adj", "wug_adj"),
+    "reading": ("reading", "reading"),
 }
 # task -> its folder under full_eval/ and under fast_eval/ (None: that set has no such suite)
 PUBLISHED = {
@@ -80,7 +81,9 @@ def suite_path(task: str, cfg) -> Path:
             )
         name = folders[EVAL_SETS.index(eval_set)]
         if name is None:
-            raise UserError(f"the {eval_set} evaluation set has no '{task}' suite; use eval_set full")
+            raise UserError(
+                f"the {eval_set} evaluation set has no '{task}' suite; use evaluate.eval_set full"
+            )
         candidates = (name,)
     else:
         if eval_set != "full":
@@ -88,7 +91,8 @@ def suite_path(task: str, cfg) -> Path:
                 f"evaluate.eval_set {eval_set} needs evaluate.data_dir to be the BabyLM "
                 f"evaluation_data folder (with {eval_set}_eval/); {root} has none"
             )
-        candidates = OWN[task]
+        folder, inner = OWN[task]
+        candidates = (f"{folder}/{inner}", folder)
     for c in candidates:
         found = _exists(root / c)
         if found is not None:

@@ -19,7 +19,7 @@ from ..fileio import checkpoint_fingerprint, nonfinite_weight, write_json, write
 from ..identity import eval_identity, is_current, read_record, task_identity
 from ..locks import output_lock
 from ..workspace import eval_dir, list_checkpoints, step_of
-from . import RULE_VERSIONS, load_task
+from . import RULE_VERSIONS, TASKS, load_task
 from .rules import DEFAULT as DEFAULT_RULES
 from .scoring import Scorer
 
@@ -40,6 +40,19 @@ def model_folders(path: str | Path, steps=None) -> list[Path]:
     return ckpts
 
 
+def scoring_rule(name: str, cfg: EvalConfig) -> dict:
+    """A task's scoring rule as its results' identity holds it: the BOS rule, the leading
+    space, the task's rule version where it has one, and the BabyLM rules where they are not
+    the 2025 ones and change the task's scores (added later: at the default, results made
+    before stay current)."""
+    rule = {"bos_rule": cfg.bos_rule, "leading_space": cfg.leading_space}
+    if name in RULE_VERSIONS:
+        rule["version"] = RULE_VERSIONS[name]
+    if str(cfg.rules) != DEFAULT_RULES and name in TASKS and TASKS[name].ruled:
+        rule["rules"] = str(cfg.rules)
+    return rule
+
+
 def evaluate_checkpoints(
     path: str | Path,
     cfg: EvalConfig,
@@ -56,12 +69,7 @@ def evaluate_checkpoints(
     tasks = {}
     for name in cfg.tasks:
         data, fn = load_task(name, cfg, workdir)
-        rule = {"bos_rule": cfg.bos_rule, "leading_space": cfg.leading_space}
-        if name in RULE_VERSIONS:
-            rule["version"] = RULE_VERSIONS[name]
-        if str(cfg.rules) != DEFAULT_RULES:  # added later: at its default, results stay current
-            rule["rules"] = str(cfg.rules)
-        tasks[name] = (data, fn, task_identity(name, data, rule))
+        tasks[name] = (data, fn, task_identity(name, data, scoring_rule(name, cfg)))
     bar = None
     if progress:
         from tqdm.auto import tqdm
