@@ -159,6 +159,9 @@ class TrainConfig:
     eval_every: int = 100
     eval_blocks: int = 64
     checkpoint_every: int = 100
+    # also save chck_<N>M where the real-corpus words seen cross a BabyLM track's schedule:
+    # babylm-strict-small | babylm-strict | a list of millions of words (`checkpoint_words`)
+    checkpoint_words: str | list | None = None
     decay: Decay = (
         Decay.matrices
     )  # weight decay on: matrices (embeddings, projections) | all (paper)
@@ -171,6 +174,10 @@ class TrainConfig:
     def __post_init__(self):
         _choose(self, "precision", Precision, "train.precision")
         _choose(self, "decay", Decay, "train.decay")
+        if self.checkpoint_words is not None:
+            from .checkpoint_words import schedule
+
+            schedule(self.checkpoint_words)  # a bad name or list: one line
         _device(self.device, "train.device")
         _require(self.steps > 0, f"train.steps must be > 0, got {self.steps}")
         _require(_finite(self.lr) and self.lr > 0, f"train.lr must be > 0, got {self.lr}")

@@ -49,6 +49,7 @@ ADDED_AT = {
     "generate": {("decoding", "penalty"): None},
     # issue 38: the BabyLM evaluation_data sets and the 2026 scoring rules
     "eval": {("eval_set",): "full", ("rules",): "babylm2025"},
+    "train": {("checkpoint_words",): None},
 }
 
 

@@ -6,8 +6,10 @@ Checkpoints are `out_dir/step_N/` folders written atomically: `save_pretrained` 
 (safetensors), the tokenizer, `optimizer.safetensors`, `rng.safetensors` and `state.json`
 (step, tokens seen, losses, the run's identity). A restarted run continues from its last complete
 checkpoint; the data order and learning rate are pure functions of the step, so the result is
-the same as an uninterrupted run (bit-identical on CPU in fp32). Under `torchrun` the model is
-wrapped in DDP, each rank takes a slice of every global batch, and rank 0 writes.
+the same as an uninterrupted run (bit-identical on CPU in fp32). With `train.checkpoint_words`
+the run also saves `out_dir/chck_<N>M/` (an HF model folder) after the step whose real-corpus
+words seen cross N million, the BabyLM revision names (`checkpoint_words`). Under `torchrun`
+the model is wrapped in DDP, each rank takes a slice of every global batch, and rank 0 writes.
 
 On CUDA: bf16 autocast (`precision: auto`), fused AdamW, `torch.compile` of forward + loss
 (`compile: true`), TF32 for the float32 matmuls that remain (restored when training ends),
@@ -23,12 +25,14 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .blocks import Blocks, MixtureSampler, synthetic_rows_before
+from .checkpoint_words import WordCounter, crossed, revision, schedule
 from .config import ModelConfig, TrainConfig, to_dict
 from .distributed import DistInfo, barrier, bf16_supported, init_distributed, pick_device
 from .errors import UserError, os_error_of
@@ -265,6 +269,7 @@ def train(
     model = build_model(cfg.model, len(tokenizer), cfg.dropout, cfg.seed).to(device)
     opt = make_optimizer(model, cfg)
     start_step, tokens_seen = 0, 0
+    words = WordCheckpoints(cfg.checkpoint_words, tokenizer) if cfg.checkpoint_words else None
     ckpt = latest_checkpoint(out_dir)
     if ckpt is not None:
         state = read_json(ckpt / "state.json")
@@ -274,6 +279,8 @@ def train(
                 "(train.name) or delete the folder"
             )
         start_step, tokens_seen = state["step"], state["tokens_seen"]
+        if words is not None:
+            words.resume(state)
         if start_step < cfg.steps:  # a finished run needs no weights
             from transformers import LlamaForCausalLM
 
@@ -376,6 +383,7 @@ def train(
                 "tok_s": cfg.batch_size * cfg.block_len / (time.perf_counter() - t0),
             }
             last = done == cfg.steps
+            marks = words.step(rows, is_syn, row) if words is not None else []
             if evalb is not None and (done % cfg.eval_every == 0 or last):
                 if dist_info.is_main:
                     row["eval_loss"] = evaluate_loss(
@@ -400,7 +408,11 @@ def train(
                     done, cfg.synthetic_ratio, cfg.batch_size
                 ),
                 "rows_total": done * cfg.batch_size,
+                **(words.state() if words is not None else {}),
             }
+            if marks and dist_info.is_main:
+                for name in marks:  # the weights after this step: one folder per mark passed
+                    save_word_checkpoint(raw_model, tokenizer, out_dir / name, state)
             if done % cfg.checkpoint_every == 0 or last:
                 if dist_info.is_main:
                     save_checkpoint(raw_model, opt, tokenizer, out_dir / f"step_{done}", state)
@@ -428,6 +440,39 @@ def stop_if_not_finite(loss: float, grad_norm: float, step: int, out_dir: Path) 
         f"gradient norm {grad_norm:g}; the last good checkpoint is "
         f"{last.name if last else 'none'} (try a lower train.lr or check the data)"
     )
+
+
+class WordCheckpoints:
+    """Words seen during training (`train.checkpoint_words`): the real corpus's words, repeats
+    included, and the synthetic rows' words apart; which chck_<N>M marks a step passes."""
+
+    def __init__(self, spec, tokenizer):
+        self.marks = schedule(spec)
+        self.counter = WordCounter(tokenizer)
+        self.real = self.synthetic = 0
+
+    def resume(self, state: dict) -> None:
+        self.real, self.synthetic = state["words_seen"], state["synthetic_words_seen"]
+
+    def step(self, rows: np.ndarray, is_syn: np.ndarray, metrics: dict) -> list[str]:
+        """Count one step's batch; record it in `metrics`; the revision names it passed."""
+        before = self.real
+        self.real += self.counter.count(rows[~is_syn])
+        self.synthetic += self.counter.count(rows[is_syn])
+        metrics.update(self.state())
+        return [revision(m) for m in crossed(before, self.real, self.marks)]
+
+    def state(self) -> dict:
+        return {"words_seen": self.real, "synthetic_words_seen": self.synthetic}
+
+
+def save_word_checkpoint(model, tokenizer, folder: Path, state: dict) -> None:
+    """A chck_<N>M folder: an HF model folder (weights, config, tokenizer) and the state of
+    the step it was saved at; no optimizer (runs resume from step_N)."""
+    with atomic_path(folder) as tmp:
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        tokenizer.save_pretrained(str(tmp))
+        write_json(tmp / "state.json", {**state, "revision": folder.name})
 
 
 def save_checkpoint(model, opt, tokenizer, folder: Path, state: dict) -> None:

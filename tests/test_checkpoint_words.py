@@ -1,0 +1,127 @@
+"""Checkpoints by words seen (train.checkpoint_words): the BabyLM schedules and revision names,
+an exact word count, and chck_<N>M folders saved where the real words seen cross a mark."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from cdsynth import checkpoint_words as cw
+from cdsynth import train as train_mod
+from cdsynth.errors import UserError
+from cdsynth.stages import run_train
+from cdsynth.tokenizer import BOS_ID, EOS_ID
+from cdsynth.workspace import Workspace
+
+from .conftest import interrupt_after, quiet, tiny_config
+
+
+def test_schedules_are_the_pipeline_revisions():
+    # scripts/eval_zero_shot_fast_all_revisions.sh: {1..9}, {10..100..10}; not strict-small:
+    # {200..1000..100}
+    small = [*range(1, 10), *range(10, 101, 10)]
+    assert [cw.revision(m) for m in cw.schedule("babylm-strict-small")] == [
+        f"chck_{i}M" for i in small
+    ]
+    assert cw.schedule("babylm-strict") == small + list(range(200, 1001, 100))
+    assert cw.schedule([20, 3, 3]) == [3, 20]
+    for bad in ("babylm-loose", [], [0], [1.5], [True]):
+        with pytest.raises(UserError, match="train.checkpoint_words"):
+            cw.schedule(bad)
+    with pytest.raises(UserError, match="train.checkpoint_words must be one of"):
+        tiny_config(".", "train.checkpoint_words=strict")
+    assert cw.crossed(999_999, 3_000_000, [1, 2, 3, 4]) == [1, 2, 3]
+    assert cw.crossed(1_000_000, 1_999_999, [1, 2]) == []
+
+
+TEXTS = [
+    "Once upon a time, Mia went to the park.",
+    '  Tom  said:\n"Hello!"\tThey   ran.\n\nThe end ',
+    "Ünïcödé wörds — like naïve café, and 3.14 or x=y+1.",
+    "one",
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def tok(tiny_workspace):
+    from cdsynth.tokenizer import load_tokenizer
+
+    return load_tokenizer(tiny_workspace / "tokenizer")
+
+
+def test_word_count_equals_str_split(tok):
+    counter = cw.WordCounter(tok)
+    for text in TEXTS:
+        ids = [BOS_ID, *tok(text, add_special_tokens=False)["input_ids"], EOS_ID]
+        assert counter.count(np.array([ids])) == len(text.split()), text
+    # documents packed into rows: a row edge loses at most the word it cuts
+    stream = [
+        i for t in TEXTS for i in [BOS_ID, *tok(t, add_special_tokens=False)["input_ids"], EOS_ID]
+    ]
+    stream += [0] * (-len(stream) % 8)
+    rows = np.array(stream).reshape(-1, 8)
+    exact = sum(len(t.split()) for t in TEXTS)
+    assert exact - (len(rows) - 1) <= counter.count(rows) <= exact
+    assert counter.count(rows[:0]) == 0
+
+
+def weights(folder):
+    return load_file(str(folder / "model.safetensors"))
+
+
+def test_word_checkpoints_are_saved_where_the_words_cross(workspace, monkeypatch):
+    monkeypatch.setattr(cw, "WORDS_PER_MARK", 100)  # tiny runs see ~200 words a step
+    marks = [1, 2, 3, 5, 8, 13, 21]
+    spec = f"train.checkpoint_words=[{', '.join(map(str, marks))}]"
+    cfg = tiny_config(workspace, spec, "train.checkpoint_every=1", "train.name=words")
+    out = run_train(cfg, log=quiet, progress=False)
+    metrics = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    seen = [0] + [m["words_seen"] for m in metrics]
+    assert all(a < b for a, b in zip(seen, seen[1:], strict=False))
+    saved = sorted(p.name for p in out.glob("chck_*"))
+    expected = {}
+    for m in marks:
+        steps = [s for s in range(1, len(seen)) if seen[s - 1] < m * 100 <= seen[s]]
+        if steps:
+            expected[f"chck_{m}M"] = steps[0]
+    assert saved == sorted(expected) and len(expected) >= 4
+    for name, step in expected.items():
+        state = json.loads((out / name / "state.json").read_text())
+        assert state["step"] == step and state["revision"] == name
+        assert state["words_seen"] == seen[step] and state["synthetic_words_seen"] == 0
+        a, b = weights(out / name), weights(out / f"step_{step}")
+        assert all(torch.equal(a[k], b[k]) for k in a)
+        assert (out / name / "tokenizer.json").is_file()
+        assert not (out / name / "optimizer.safetensors").exists()
+
+    # an interrupted run resumes its count: the same folders, the same words
+    interrupt_after(monkeypatch, train_mod, "save_checkpoint", 5)
+    cut_cfg = tiny_config(workspace, spec, "train.checkpoint_every=1", "train.name=cut")
+    with pytest.raises(KeyboardInterrupt):
+        run_train(cut_cfg, log=quiet, progress=False)
+    monkeypatch.undo()  # the saves work again (and the word unit is reset: set it again)
+    monkeypatch.setattr(cw, "WORDS_PER_MARK", 100)
+    cut = run_train(cut_cfg, log=quiet, progress=False)
+    assert sorted(p.name for p in cut.glob("chck_*")) == saved
+    for name in saved:
+        a, b = (json.loads((d / name / "state.json").read_text()) for d in (out, cut))
+        assert a["words_seen"] == b["words_seen"] and a["step"] == b["step"]
+    assert Workspace(workspace).run("cut") == cut
+
+
+def test_without_the_setting_the_run_is_unchanged(workspace):
+    """No chck folders, no word counts in the state, and the run's identity is the one runs
+    had before the setting existed (`identity.ADDED_AT`)."""
+    from cdsynth.config import to_dict
+    from cdsynth.identity import identity
+
+    cfg = tiny_config(workspace, "train.steps=4")
+    out = run_train(cfg, log=quiet, progress=False)
+    assert not list(out.glob("chck_*"))
+    assert "words_seen" not in json.loads((out / "step_4" / "state.json").read_text())
+    d = to_dict(cfg.train)
+    old = {k: v for k, v in d.items() if k != "checkpoint_words"}
+    assert identity("train", d) == identity("train", old)
