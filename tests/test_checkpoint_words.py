@@ -68,6 +68,12 @@ def test_word_count_equals_str_split(tok):
     assert counter.count(rows[:0]) == 0
 
 
+def tok_ids(text, folder):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(folder / "step_12"))(text)["input_ids"]
+
+
 def weights(folder):
     return load_file(str(folder / "model.safetensors"))
 
@@ -96,6 +102,53 @@ def test_word_checkpoints_are_saved_where_the_words_cross(workspace, monkeypatch
         assert all(torch.equal(a[k], b[k]) for k in a)
         assert (out / name / "tokenizer.json").is_file()
         assert not (out / name / "optimizer.safetensors").exists()
+
+    # the fast evaluation set on every chck folder, results under eval/chck_<N>M/
+    from cdsynth.config import EvalConfig
+    from cdsynth.evaluate.runner import evaluate_checkpoints
+
+    data = workspace / "evaluation_data"
+    (data / "full_eval").mkdir(parents=True)
+    fast = data / "fast_eval" / "blimp_fast"
+    fast.mkdir(parents=True)
+    (fast / "agreement.jsonl").write_text(
+        json.dumps({"sentence_good": "Mia was happy.", "sentence_bad": "Mia were happy."}) + "\n"
+    )
+    ecfg = EvalConfig(
+        tasks=["blimp_filtered", "probes_agreement"],
+        data_dir=str(data),
+        eval_set="fast",
+        checkpoints="words",
+        max_items=5,
+    )
+    res = evaluate_checkpoints(out, ecfg, workspace, log=quiet, progress=False)
+    assert list(res) == sorted(expected, key=lambda n: int(n[5:-1]))
+    for name in expected:
+        summary = json.loads((out / "eval" / name / "blimp_filtered.json").read_text())
+        assert summary["subtasks"].keys() == {"agreement"} and summary["n_items"] == 1
+    (workspace / "no-words").mkdir()
+    with pytest.raises(UserError, match="no chck_<N>M folders"):
+        evaluate_checkpoints(workspace / "no-words", ecfg, workspace, log=quiet, progress=False)
+
+    # exported as revisions of one model, loadable as the pipeline's run.py loads them
+    from transformers import AutoModelForCausalLM, AutoProcessor
+
+    from cdsynth.revisions import export_revisions
+
+    hub = workspace / "hub"
+    commits = export_revisions(out, hub, "cdsynth/words")
+    assert sorted(commits) == sorted([*expected, "main"])
+    assert export_revisions(out, hub, "cdsynth/words") == commits  # unchanged: same commits
+    for name in [*list(expected)[:2], "main"]:
+        kw = dict(revision=name, cache_dir=str(hub), local_files_only=True, trust_remote_code=True)
+        model = AutoModelForCausalLM.from_pretrained("cdsynth/words", **kw)
+        proc = AutoProcessor.from_pretrained("cdsynth/words", padding_side="right", **kw)
+        want = weights(out / (name if name != "main" else "step_12"))
+        got = model.state_dict()
+        assert all(torch.equal(got[k], want[k]) for k in want)
+        assert proc("Mia was happy.")["input_ids"] == tok_ids("Mia was happy.", out)
+    with pytest.raises(UserError, match="owner/name"):
+        export_revisions(out, hub, "words")
 
     # an interrupted run resumes its count: the same folders, the same words
     interrupt_after(monkeypatch, train_mod, "save_checkpoint", 5)

@@ -22,6 +22,9 @@ the rest of a word cut by the edge) is not counted: at most one word per row bou
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 
 from .errors import UserError
@@ -55,6 +58,19 @@ def schedule(spec) -> list[int]:
 def revision(millions: int) -> str:
     """The pipeline's revision name of a mark: chck_<N>M."""
     return f"chck_{millions}M"
+
+
+REVISION_NAME = re.compile(r"chck_(\d+)M")
+
+
+def word_checkpoints(run: str | Path) -> list[Path]:
+    """The chck_<N>M folders of a run, by N (each an HF model folder, written atomically)."""
+    found = [
+        (int(m[1]), p)
+        for p in Path(run).glob("chck_*M")
+        if (m := REVISION_NAME.fullmatch(p.name)) and (p / "config.json").is_file()
+    ]
+    return [p for _, p in sorted(found)]
 
 
 WORDS_PER_MARK = 1_000_000  # a mark of N is N million words

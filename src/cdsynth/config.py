@@ -336,6 +336,7 @@ class Passwords:
 
 EvalSet = Choice("EvalSet", "full fast", module=__name__)
 EvalRules = Choice("EvalRules", "babylm2025 babylm2026", module=__name__)
+Checkpoints = Choice("Checkpoints", "steps words", module=__name__)
 
 
 @dataclass(frozen=True)
@@ -360,6 +361,7 @@ class EvalConfig:
     perplexity_documents: int | None = 500  # eval-split documents used for perplexity
     perplexity_file: str | None = None  # JSONL with "text"; default workdir/corpus/eval.jsonl
     steps: list | None = None  # checkpoint steps to evaluate; None: all
+    checkpoints: Checkpoints = Checkpoints.steps  # steps (step_N) | words (chck_<N>M folders)
     probe_seed: int = 0
     subset_seed: int = 0  # seeds the random stratified subsets (max_items, perplexity_documents)
     device: str = "auto"  # auto | cpu | cuda
@@ -369,6 +371,7 @@ class EvalConfig:
         _choose(self, "bos_rule", BosRule, "evaluate.bos_rule")
         _choose(self, "eval_set", EvalSet, "evaluate.eval_set")
         _choose(self, "rules", EvalRules, "evaluate.rules")
+        _choose(self, "checkpoints", Checkpoints, "evaluate.checkpoints")
         _device(self.device, "evaluate.device")
         _require(self.batch_tokens >= 1, "evaluate.batch_tokens must be >= 1")
         for name in ("max_items", "perplexity_documents"):

@@ -48,7 +48,7 @@ OUTPUT_NEUTRAL = {
 ADDED_AT = {
     "generate": {("decoding", "penalty"): None},
     # issue 38: the BabyLM evaluation_data sets and the 2026 scoring rules
-    "eval": {("eval_set",): "full", ("rules",): "babylm2025"},
+    "eval": {("eval_set",): "full", ("rules",): "babylm2025", ("checkpoints",): "steps"},
     "train": {("checkpoint_words",): None},
 }
 

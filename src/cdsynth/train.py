@@ -469,6 +469,9 @@ class WordCheckpoints:
 def save_word_checkpoint(model, tokenizer, folder: Path, state: dict) -> None:
     """A chck_<N>M folder: an HF model folder (weights, config, tokenizer) and the state of
     the step it was saved at; no optimizer (runs resume from step_N)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     with atomic_path(folder) as tmp:
         model.save_pretrained(str(tmp), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp))

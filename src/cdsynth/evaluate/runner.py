@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ..checkpoint_words import word_checkpoints
 from ..config import EvalConfig
 from ..distributed import pick_device
 from ..engine.hf import check_weight_files
@@ -24,13 +25,21 @@ from .rules import DEFAULT as DEFAULT_RULES
 from .scoring import Scorer
 
 
-def model_folders(path: str | Path, steps=None) -> list[Path]:
-    """A model folder itself, or the complete step_N checkpoints of a run folder."""
+def model_folders(path: str | Path, steps=None, checkpoints: str = "steps") -> list[Path]:
+    """A model folder itself, or the complete step_N checkpoints of a run folder (its
+    chck_<N>M folders with checkpoints="words")."""
     path = Path(path)
     if (path / "config.json").is_file():
         return [path]
     if not path.is_dir():
         raise UserError(f"no run or model folder at {path}")
+    if str(checkpoints) == "words":
+        found = word_checkpoints(path)
+        if not found:
+            raise UserError(
+                f"no chck_<N>M folders to evaluate in {path} (train with train.checkpoint_words)"
+            )
+        return found
     ckpts = list_checkpoints(path)
     if steps:
         wanted = {int(s) for s in steps}
@@ -62,7 +71,7 @@ def evaluate_checkpoints(
     progress: bool = True,
 ) -> dict:
     """{checkpoint name: {task: summary}} for every checkpoint and task, cached on disk."""
-    folders = model_folders(path, cfg.steps)
+    folders = model_folders(path, cfg.steps, cfg.checkpoints)
     for folder in folders:  # formats checked before anything is written
         check_weight_files(folder)
     out = Path(out) if out else eval_dir(path)
