@@ -12,7 +12,7 @@ from cdsynth import checkpoint_words as cw
 from cdsynth import train as train_mod
 from cdsynth.errors import UserError
 from cdsynth.stages import run_train
-from cdsynth.tokenizer import BOS_ID, EOS_ID
+from cdsynth.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from cdsynth.workspace import Workspace
 
 from .conftest import interrupt_after, quiet, tiny_config
@@ -178,3 +178,25 @@ def test_without_the_setting_the_run_is_unchanged(workspace):
     d = to_dict(cfg.train)
     old = {k: v for k, v in d.items() if k != "checkpoint_words"}
     assert identity("train", d) == identity("train", old)
+
+
+def test_real_and_synthetic_words_are_counted_apart(tok, monkeypatch):
+    from cdsynth.train import WordCheckpoints
+
+    monkeypatch.setattr(cw, "WORDS_PER_MARK", 5)
+    real, syn = "Mia went to the park and sat down.", "Tom ran."
+
+    def row(text):  # <s> text </s>, cut or padded to 8 tokens
+        ids = [BOS_ID, *tok(text, add_special_tokens=False)["input_ids"], EOS_ID][:8]
+        return ids + [PAD_ID] * (8 - len(ids))
+
+    rows = np.array([row(real), row(syn), row(real)])
+    counter = cw.WordCounter(tok)
+    words = WordCheckpoints([1, 2, 4], tok)
+    metrics = {}
+    names = words.step(rows, np.array([False, True, False]), metrics)
+    n_real = counter.count(rows[[0, 2]])
+    assert metrics == {"words_seen": n_real, "synthetic_words_seen": counter.count(rows[[1]])}
+    assert metrics["synthetic_words_seen"] == 2 and n_real > 5
+    assert names == [cw.revision(m) for m in (1, 2, 4) if m * 5 <= n_real]
+    assert words.step(rows[:0], np.array([], dtype=bool), metrics) == []
