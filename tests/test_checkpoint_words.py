@@ -114,8 +114,20 @@ def test_word_checkpoints_are_saved_where_the_words_cross(workspace, monkeypatch
     (fast / "agreement.jsonl").write_text(
         json.dumps({"sentence_good": "Mia was happy.", "sentence_bad": "Mia were happy."}) + "\n"
     )
+    cdi = data / "full_eval" / "cdi_childes"  # AoA reads the full set's words in either set
+    cdi.mkdir()
+    words = ["dog", "ball", "cup", "park"]
+    (cdi / "cdi_childes.json").write_text(
+        json.dumps({w: [{"context": "Mia saw the"}, {"context": "Tom has a"}] for w in words})
+    )
+    months = ",".join(str(m) for m in range(16, 31))
+    table = f"word,{months}\n"
+    for k, w in enumerate(words):  # children learn the words 2 months apart
+        table += w + "".join(f",{1 / (1 + np.exp(18 + 2 * k - m)):.4f}" for m in range(16, 31))
+        table += "\n"
+    (cdi / "cdi_human.csv").write_text(table)
     ecfg = EvalConfig(
-        tasks=["blimp_filtered", "probes_agreement"],
+        tasks=["blimp_filtered", "probes_agreement", "aoa"],
         data_dir=str(data),
         eval_set="fast",
         checkpoints="words",
@@ -126,6 +138,10 @@ def test_word_checkpoints_are_saved_where_the_words_cross(workspace, monkeypatch
     for name in expected:
         summary = json.loads((out / "eval" / name / "blimp_filtered.json").read_text())
         assert summary["subtasks"].keys() == {"agreement"} and summary["n_items"] == 1
+    per_ckpt = json.loads((out / "eval" / saved[0] / "aoa.json").read_text())
+    assert per_ckpt["metric"] == "surprisal" and per_ckpt["n_items"] == 2 * len(words)
+    run_aoa = json.loads((out / "eval" / "aoa.json").read_text())
+    assert run_aoa["checkpoints"] == list(res) and "curve_fitness" in run_aoa
     (workspace / "no-words").mkdir()
     with pytest.raises(UserError, match="no chck_<N>M folders"):
         evaluate_checkpoints(workspace / "no-words", ecfg, workspace, log=quiet, progress=False)

@@ -53,9 +53,7 @@ def export_revisions(run_dir: str | Path, cache_dir: str | Path, repo_id: str) -
     repo = Path(cache_dir) / ("models--" + repo_id.replace("/", "--"))
     commits = {}
     for name, folder in found.items():
-        files = sorted(
-            p for p in folder.iterdir() if p.is_file() and p.name not in TRAINING_ONLY
-        )
+        files = sorted(p for p in folder.iterdir() if p.is_file() and p.name not in TRAINING_ONLY)
         digest = hashlib.sha1()
         for p in files:
             digest.update(f"{p.name}\0{file_hash(p)}\0".encode())

@@ -70,6 +70,9 @@ _RECORDS = [
     _accuracy("entity_tracking", "entity tracking", strata=("numops", True),
               stands_for="entity_tracking"),
     _accuracy("comps", "COMPS"),
+    # per checkpoint, the mean surprisal of the CDI words; the AoA score itself (the
+    # model-child correlation over a run's checkpoints) is the run's eval/aoa.json
+    Task("aoa", "surprisal", "AoA words: mean surprisal (nats)", None, (1.0, "nats"), True),
     Task("wug", "spearman", "wug", spearman_statistic, SPEARMAN, rule_version=2,
          shown_as=("wug", "wug_first_form")),
     Task("wug_first_form", "accuracy", "WUG first-form share (the paper's WUG)",

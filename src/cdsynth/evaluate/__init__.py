@@ -23,6 +23,7 @@ from typing import Callable
 from ..errors import UserError
 from ..tasks import TASKS as RECORDS
 from . import (
+    aoa,
     comps,
     entity_tracking,
     ewok,
@@ -127,6 +128,9 @@ TASKS: dict[str, TaskRunner] = {
         lambda path, cfg, rules: {"reading": reading.load(path)},
         _ignores_rules(lambda scorer, files: reading.score(scorer, files["reading"])),
         ruled=False,
+    ),
+    "aoa": TaskRunner(
+        lambda path, cfg, rules: aoa.load(path), _ignores_rules(aoa.score), ruled=False
     ),
     "probes_agreement": TaskRunner(
         lambda path, cfg, rules: probes.agreement_pairs(cfg.probe_seed),

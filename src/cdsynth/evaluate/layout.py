@@ -35,6 +35,7 @@ OWN = {
     "comps": ("comps", "comps"),
     "wug": ("wug_adj", "wug_adj"),
     "reading": ("reading", "reading"),
+    "aoa": ("cdi_childes", "cdi_childes"),
 }
 # task -> its folder under full_eval/ and under fast_eval/ (None: that set has no such suite)
 PUBLISHED = {
@@ -45,7 +46,8 @@ PUBLISHED = {
     "comps": ("comps", None),
     "wug": ("wug_adj_nominalization", "wug_adj_nominalization"),
     "reading": ("reading", "reading"),
-    "aoa": ("cdi_childes", None),
+    # AoA reads the full set's words in either set (the pipeline's eval_aoa.sh default)
+    "aoa": ("cdi_childes", "../full_eval/cdi_childes"),
 }
 
 

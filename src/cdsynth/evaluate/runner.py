@@ -16,11 +16,11 @@ from ..config import EvalConfig
 from ..distributed import pick_device
 from ..engine.hf import check_weight_files
 from ..errors import UserError
-from ..fileio import checkpoint_fingerprint, nonfinite_weight, write_json, write_jsonl
+from ..fileio import checkpoint_fingerprint, nonfinite_weight, read_jsonl, write_json, write_jsonl
 from ..identity import eval_identity, is_current, read_record, task_identity
 from ..locks import output_lock
 from ..workspace import eval_dir, list_checkpoints, step_of
-from . import RULE_VERSIONS, TASKS, load_task
+from . import RULE_VERSIONS, TASKS, aoa, layout, load_task
 from .rules import DEFAULT as DEFAULT_RULES
 from .scoring import Scorer
 
@@ -138,4 +138,27 @@ def evaluate_checkpoints(
     for ckpt, per_task in results.items():
         scores = ", ".join(f"{t} {s['score']:.4g}" for t, s in per_task.items())
         log(f"{ckpt}: {scores}")
+    if "aoa" in cfg.tasks:
+        write_aoa_score(out, folders, cfg, log)
     return results
+
+
+def write_aoa_score(out: Path, folders: list[Path], cfg: EvalConfig, log=print) -> dict | None:
+    """The AoA score over the scored checkpoints (`aoa.curve_fitness`), written to
+    OUT/aoa.json; needs the child table cdi_human.csv beside cdi_childes.json (as the
+    pipeline's AoA_word/run.py), else says so and writes nothing."""
+    from transformers import AutoTokenizer
+
+    suite = layout.suite_path("aoa", cfg)
+    human = (suite if suite.is_dir() else suite.parent) / aoa.HUMAN_FILE
+    if not human.is_file():
+        log(f"AoA: no child table {human}; the surprisals are scored, the AoA score is not")
+        return None
+    items = {f.name: read_jsonl(out / f.name / "aoa.items.jsonl") for f in folders}
+    result = aoa.curve_fitness(
+        items, aoa.read_human(human), AutoTokenizer.from_pretrained(folders[-1])
+    )
+    record = {**result, "checkpoints": list(items), "child_table": str(human)}
+    write_json(out / "aoa.json", record)
+    log(f"AoA: r = {result['curve_fitness']:.3f} over {result['n_words']} words")
+    return record
