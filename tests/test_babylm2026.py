@@ -376,3 +376,19 @@ def test_the_paper_study_keeps_the_2025_rules():
     for name in ("paper.yaml", "demo.yaml"):
         cfg = load_config(root / "configs" / name)
         assert str(cfg.evaluate.rules) == "babylm2025" and str(cfg.evaluate.eval_set) == "full"
+
+
+def test_comps_and_aoa_records():
+    """COMPS is an accuracy task like BLiMP (its bootstrap statistic, percent, and a
+    relative improvement, so it enters mu-Delta-REL when evaluated); AoA's per-checkpoint
+    record is a lower-is-better surprisal without a relative improvement (not in mu)."""
+    from cdsynth.analysis import relative_defined
+    from cdsynth.item_statistics import accuracy_statistic
+    from cdsynth.tasks import LOWER_IS_BETTER, reported_tasks, task
+
+    comps, aoa = task("comps"), task("aoa")
+    assert comps.metric == "accuracy" and comps.statistic is accuracy_statistic
+    assert comps.unit == (100.0, "accuracy, %") and relative_defined(comps.metric)
+    assert aoa.lower_is_better and "aoa" in LOWER_IS_BETTER and aoa.statistic is None
+    assert not relative_defined(aoa.metric)
+    assert reported_tasks(["blimp", "comps", "aoa"]) == ["blimp", "comps", "aoa"]
