@@ -381,7 +381,7 @@ def test_the_paper_study_keeps_the_2025_rules():
 def test_comps_and_aoa_records():
     """COMPS is an accuracy task like BLiMP (its bootstrap statistic, percent, and a
     relative improvement, so it enters mu-Delta-REL when evaluated); AoA's per-checkpoint
-    record is a lower-is-better surprisal without a relative improvement (not in mu)."""
+    record is a lower-is-better mean surprisal without a relative improvement (not in mu)."""
     from cdsynth.analysis import relative_defined
     from cdsynth.item_statistics import accuracy_statistic
     from cdsynth.tasks import LOWER_IS_BETTER, reported_tasks, task
@@ -389,6 +389,8 @@ def test_comps_and_aoa_records():
     comps, aoa = task("comps"), task("aoa")
     assert comps.metric == "accuracy" and comps.statistic is accuracy_statistic
     assert comps.unit == (100.0, "accuracy, %") and relative_defined(comps.metric)
-    assert aoa.lower_is_better and "aoa" in LOWER_IS_BETTER and aoa.statistic is None
+    assert aoa.lower_is_better and "aoa" in LOWER_IS_BETTER
+    items = [{"surprisal": x} for x in (1.0, 2.0, 6.0)]
+    np.testing.assert_allclose(aoa.statistic(items, np.array([[0, 1, 2], [2, 2, 0]])), [3, 13 / 3])
     assert not relative_defined(aoa.metric)
     assert reported_tasks(["blimp", "comps", "aoa"]) == ["blimp", "comps", "aoa"]

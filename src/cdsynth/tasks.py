@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 from .item_statistics import (
     accuracy_statistic,
     first_form_statistic,
@@ -54,6 +56,12 @@ class Task:
     paper_mu_only: bool = False  # only in the paper-mode mu-Delta-REL (the paper's WUG)
 
 
+def mean_surprisal_statistic(items: list[dict], idx: np.ndarray) -> np.ndarray:
+    """The aoa task's score of each resample: the mean of its items' surprisals, (B,)."""
+    s = np.array([it["surprisal"] for it in items], dtype=float)
+    return s[idx].mean(axis=1)
+
+
 def _accuracy(name: str, label: str, **kw) -> Task:
     return Task(name, "accuracy", label, accuracy_statistic, ACCURACY, **kw)
 
@@ -72,7 +80,8 @@ _RECORDS = [
     _accuracy("comps", "COMPS"),
     # per checkpoint, the mean surprisal of the CDI words; the AoA score itself (the
     # model-child correlation over a run's checkpoints) is the run's eval/aoa.json
-    Task("aoa", "surprisal", "AoA words: mean surprisal (nats)", None, (1.0, "nats"), True),
+    Task("aoa", "surprisal", "AoA words: mean surprisal (nats)", mean_surprisal_statistic,
+         (1.0, "nats"), True),
     Task("wug", "spearman", "wug", spearman_statistic, SPEARMAN, rule_version=2,
          shown_as=("wug", "wug_first_form")),
     Task("wug_first_form", "accuracy", "WUG first-form share (the paper's WUG)",
