@@ -39,7 +39,7 @@ from .generate import check_generate_inputs
 from .identity import OLDER_RULES, identity, is_current, read_record, stage_identity
 from .locks import output_lock
 from .stages import run_corpus, run_generate, run_tokenizer, run_train
-from .study import study_conditions, study_methods, train_config
+from .study import scored_steps, study_conditions, study_methods, train_config
 from .workspace import Workspace, eval_dir, latest_checkpoint, step_of
 
 
@@ -114,15 +114,18 @@ def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> lis
 
     evals: list[Stage] = []
     # what the evaluations read: each task's rule and the settings that choose its items
-    eval_config = {**to_dict(cfg.evaluate), "reads": task_reads(cfg.evaluate)}
+    tasks_read = task_reads(cfg.evaluate)
 
-    def eval_stage(run: str) -> None:
+    def eval_stage(tc) -> None:
         """A method's run is scored right after it trains, so finished runs have results
         while the study goes on (the order changes no output)."""
+        run = tc.name
+        # what it reads: the checkpoints it scores, each task's rule and item settings
+        reads = {"steps": scored_steps(tc, cfg.evaluate.steps), "tasks": tasks_read}
         ev = Stage(
             f"eval/{run}",
             "eval",
-            eval_config,
+            {**to_dict(cfg.evaluate), "reads": reads},
             [trains[run]],
             eval_dir(ws.run(run)),
             lambda: evaluate_checkpoints(
@@ -138,7 +141,7 @@ def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> lis
             tc = train_config(cfg, run, seed)
             train_stage(tc, [tok])
             if run == "baseline":
-                eval_stage(tc.name)
+                eval_stage(tc)
     corpora: dict[str, Stage] = {}  # conditions that differ only in ratio share a corpus
     for cond in study_conditions(cfg):
         s0 = st.model_seed
@@ -171,7 +174,7 @@ def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> lis
                 synthetic_ratio=cond.ratio,
             )
             train_stage(tc, [tok, gen])
-            eval_stage(tc.name)
+            eval_stage(tc)
     rep = Stage(
         "report",
         "report",

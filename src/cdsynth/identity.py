@@ -116,15 +116,11 @@ def identity(kind: str, config: dict, version: int = RULE) -> dict:
 
 
 def eval_reads(config: dict) -> dict:
-    """An evaluation stage's identity (rule 2): the checkpoint steps it scores (as a set; all
-    when unset) and what each task reads (`config["reads"]`: {task: its scoring rule and the
-    settings that choose its items}, made by `evaluate.runner.task_reads`), not the zip
+    """An evaluation stage's identity (rule 2): what it reads, `config["reads"]`, made by the
+    graph: the checkpoint steps it scores (`study.scored_steps`) and each task's scoring rule
+    and the settings that choose its items (`evaluate.runner.task_reads`); not the zip
     passwords, the settings of tasks it does not run, or the order of the lists."""
-    steps = config.get("steps")
-    return {
-        "steps": None if steps is None else sorted({int(s) for s in steps}),
-        "tasks": config["reads"],
-    }
+    return config["reads"]
 
 
 def identities(kind: str, config: dict, inputs: Any, **extra: Any) -> tuple[str, ...]:

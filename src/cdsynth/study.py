@@ -89,6 +89,13 @@ def saved_steps(tc: TrainConfig) -> list[int]:
     return sorted({*range(tc.checkpoint_every, tc.steps + 1, tc.checkpoint_every), tc.steps})
 
 
+def scored_steps(tc: TrainConfig, steps: list | None) -> list[int]:
+    """The checkpoints an evaluation of the run `tc` scores: those of `evaluate.steps` it saves
+    (all it saves when None), in order."""
+    saved = saved_steps(tc)
+    return saved if steps is None else sorted(set(saved) & {int(s) for s in steps})
+
+
 def checkpoint_of(tc: TrainConfig, run: str, step: int | None, where: str) -> str:
     """The checkpoint folder (workdir-relative) of `run` (config `tc`) at `step` (its last step
     if None), refused before anything runs when the run never saves that step."""
