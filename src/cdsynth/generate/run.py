@@ -243,6 +243,7 @@ def run_generation(
         "special_tokens": {"bos": tokens.bos, "eos": tokens.eos, "pad": tokens.pad},
     }
     s, n = shard
+    check_shard_layout(out, shard)  # before any lock file is made; again once locked (a race)
     # one writer per shard: shards run side by side, the same shard twice is refused
     with output_lock(out, f"shard-{s}-of-{n}"):
         if real_record is not None:
