@@ -217,6 +217,15 @@ def test_new_settings_leave_finished_evaluations_current():
     assert _without_added("eval", {**cfg, "rules": "babylm2026"}) != before
     for task in ("blimp", "ewok", "reading", "comps"):
         assert "rules" not in scoring_rule(task, EvalConfig())
+    from cdsynth.evaluate.runner import task_reads
+
+    tasks = ["blimp", "reading", "probes_agreement"]
+    plain = task_reads(EvalConfig(tasks=tasks))
+    assert all("eval_set" not in r and "rules" not in r["rule"] for r in plain.values())
+    fast = task_reads(EvalConfig(tasks=tasks, eval_set="fast", rules="babylm2026"))
+    assert fast["blimp"]["eval_set"] == "fast" and fast["blimp"]["rule"]["rules"] == "babylm2026"
+    assert fast["reading"]["rule"] == plain["reading"]["rule"]  # the rules do not change it
+    assert fast["probes_agreement"] == {**plain["probes_agreement"], "rule": fast["blimp"]["rule"]}
     new = EvalConfig(rules="babylm2026")
     assert scoring_rule("ewok", new)["rules"] == "babylm2026"
     assert "rules" not in scoring_rule("reading", new)  # the rules do not change reading

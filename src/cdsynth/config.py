@@ -420,6 +420,11 @@ class StudyConfig:
             f"study.good_seed must be one of study.seeds, got {self.good_seed}",
         )
         _require(bool(self.seeds), "study.seeds must list at least one seed")
+        _require(
+            len(set(self.seeds)) == len(self.seeds),
+            f"study.seeds must not repeat a seed (a repeated seed trains the same run twice), "
+            f"got {self.seeds}",
+        )
         _require(0 <= self.ratio <= 1, f"study.ratio must be in [0, 1], got {self.ratio}")
         _require(self.bootstrap_samples >= 1, "study.bootstrap_samples must be >= 1")
 

@@ -37,7 +37,7 @@ from .config import ModelConfig, TrainConfig, to_dict
 from .distributed import DistInfo, barrier, bf16_supported, init_distributed, pick_device
 from .errors import UserError, os_error_of
 from .fileio import atomic_path, read_json, warn, write_json, write_text
-from .identity import identity, is_current, output_identity, read_record
+from .identity import identities, identity, is_current, read_record
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID, load_tokenizer
 from .workspace import latest_checkpoint
 
@@ -263,9 +263,9 @@ def train(
     W = dist_info.world_size
     sampler = MixtureSampler(real, synth, cfg.synthetic_ratio, cfg.batch_size, cfg.seed)
 
-    run_identity = output_identity(
-        "train", to_dict(cfg), [real.meta, synth.meta if synth else None]
-    )
+    # this rule's identity first, then older rules' (a run recorded under one stays current)
+    run_identities = identities("train", to_dict(cfg), [real.meta, synth.meta if synth else None])
+    run_identity = run_identities[0]
     model = build_model(cfg.model, len(tokenizer), cfg.dropout, cfg.seed).to(device)
     opt = make_optimizer(model, cfg)
     start_step, tokens_seen = 0, 0
@@ -273,7 +273,7 @@ def train(
     ckpt = latest_checkpoint(out_dir)
     if ckpt is not None:
         state = read_json(ckpt / "state.json")
-        if not is_current(state, run_identity):
+        if not is_current(state, run_identities):
             raise UserError(
                 f"{out_dir} holds checkpoints of a different config; choose another run name "
                 "(train.name) or delete the folder"
@@ -282,9 +282,9 @@ def train(
         if words is not None:
             words.resume(state)
         if start_step < cfg.steps:  # a finished run needs no weights
-            from transformers import LlamaForCausalLM
+            from .engine.hf import load_causal_lm
 
-            loaded = LlamaForCausalLM.from_pretrained(str(ckpt), dtype=torch.float32)
+            loaded = load_causal_lm(ckpt, torch.float32)  # safetensors only: never a pickle
             model.load_state_dict(loaded.state_dict())
             del loaded
             load_optimizer(opt, ckpt)
@@ -305,7 +305,7 @@ def train(
         out_dir.mkdir(parents=True, exist_ok=True)
         _trim_metrics(out_dir / "metrics.jsonl", start_step)
         record = out_dir / "train_config.json"
-        if not is_current(read_record(record), run_identity):
+        if not is_current(read_record(record), run_identities):
             write_json(record, {"config": to_dict(cfg), "identity": run_identity})
     if start_step >= cfg.steps:
         return read_json(ckpt / "state.json")

@@ -90,6 +90,7 @@ def load_causal_lm(path: Path, dtype: torch.dtype = torch.float32):
 
     A checkpoint whose file lacks some weights (a base model without its LM head, say) would
     get random ones silently; that is an error here."""
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM
 
     causal_lm_config(path)
@@ -98,7 +99,7 @@ def load_causal_lm(path: Path, dtype: torch.dtype = torch.float32):
         model, info = AutoModelForCausalLM.from_pretrained(
             str(path), dtype=dtype, use_safetensors=True, output_loading_info=True
         )
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as e:
         raise UserError(f"cannot load the model in {path}: {first_line(e)}") from None
     missing = [k for k in info.get("missing_keys", []) if k]
     if missing:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from ..checkpoint_words import word_checkpoints
-from ..config import EvalConfig
+from ..config import EvalConfig, to_dict
 from ..distributed import pick_device
 from ..engine.hf import check_weight_files
 from ..errors import UserError
@@ -20,7 +20,7 @@ from ..fileio import checkpoint_fingerprint, nonfinite_weight, read_jsonl, write
 from ..identity import eval_identity, is_current, read_record, task_identity
 from ..locks import output_lock
 from ..workspace import eval_dir, list_checkpoints, step_of
-from . import RULE_VERSIONS, TASKS, aoa, layout, load_task
+from . import PERPLEXITY, RULE_VERSIONS, TASKS, aoa, layout, load_task
 from .rules import DEFAULT as DEFAULT_RULES
 from .scoring import Scorer
 
@@ -60,6 +60,36 @@ def scoring_rule(name: str, cfg: EvalConfig) -> dict:
     if str(cfg.rules) != DEFAULT_RULES and name in TASKS and TASKS[name].ruled:
         rule["rules"] = str(cfg.rules)
     return rule
+
+
+# The settings each kind of task reads to choose its items, besides its scoring rule: a task
+# with files under data_dir, the built-in probes, perplexity (on the corpus the study makes).
+DATA_SETTINGS = ("data_dir", "max_items", "subset_seed")
+PROBE_SETTINGS = ("probe_seed", "max_items", "subset_seed")
+PERPLEXITY_SETTINGS = ("perplexity_documents", "perplexity_file", "subset_seed")
+
+
+def task_reads(cfg: EvalConfig) -> dict[str, dict]:
+    """{task: the settings its results read besides the checkpoint} for the configured tasks:
+    its scoring rule and what chooses its items (`*_SETTINGS`), so that neither a zip
+    password, nor the settings of a task not run, nor the order of the list counts. What an
+    evaluation stage's identity holds (`identity.eval_reads`); each result then records the
+    identity of the items it scored (`task_identity`), and the runner redoes only results
+    whose items or rule changed."""
+    data = to_dict(cfg)
+    out = {}
+    for name in sorted(set(cfg.tasks)):
+        if name in PERPLEXITY:
+            keys = PERPLEXITY_SETTINGS
+        elif name.startswith("probes_"):
+            keys = PROBE_SETTINGS
+        else:
+            keys = DATA_SETTINGS
+        read = {k: data[k] for k in keys}
+        if keys is DATA_SETTINGS and str(cfg.eval_set) != "full":  # added later: issue 38
+            read["eval_set"] = str(cfg.eval_set)
+        out[name] = {**read, "rule": scoring_rule(name, cfg)}
+    return out
 
 
 def evaluate_checkpoints(
