@@ -143,6 +143,65 @@ def eval_(
     evaluate_checkpoints(path, ev, cfg.workdir, out=out, progress=sys.stderr.isatty())
 
 
+export_app = typer.Typer(
+    no_args_is_help=True, help="Hub-ready folders with cards: corpus, model, cd-generate."
+)
+app.add_typer(export_app, name="export")
+PushOpt = typer.Option(None, "--push", help="upload the folder to this Hub repo (user/name)")
+LicenseOpt = typer.Option("other", "--license", help="the card's license (a Hub license id)")
+LanguageOpt = typer.Option("en", "--language", help="the card's language code")
+
+
+def _push(folder, repo_id: Optional[str], repo_type: str) -> None:
+    print(f"wrote {folder}")
+    if repo_id:
+        from .export import push
+
+        print(f"uploaded to {push(folder, repo_id, repo_type)}")
+
+
+@export_app.command("corpus")
+def export_corpus_cmd(
+    folder: str = typer.Argument(..., help="a merged synthetic corpus: WORKDIR/synthetic/NAME"),
+    out: str = typer.Argument(..., help="the folder to write (README.md card + data/)"),
+    push: Optional[str] = PushOpt,
+    license: str = LicenseOpt,
+    language: str = LanguageOpt,
+):
+    """A synthetic corpus as a Hub dataset folder that `datasets.load_dataset(OUT)` reads."""
+    from .export import export_corpus
+
+    _push(export_corpus(folder, out, license, language), push, "dataset")
+
+
+@export_app.command("model")
+def export_model_cmd(
+    checkpoint: str = typer.Argument(..., help="a checkpoint: WORKDIR/runs/RUN/step_N"),
+    out: str = typer.Argument(..., help="the folder to write (README.md card + weights)"),
+    results: Optional[str] = typer.Option(
+        None, help="its evaluation results folder (default RUN/eval/step_N)"
+    ),
+    push: Optional[str] = PushOpt,
+    license: str = LicenseOpt,
+    language: str = LanguageOpt,
+):
+    """A checkpoint as a Hub model folder with a model card (training config, data, results)."""
+    from .export import export_model
+
+    _push(export_model(checkpoint, out, results, license, language), push, "model")
+
+
+@export_app.command("cd-generate")
+def export_cd_generate_cmd(
+    out: str = typer.Argument(..., help="the folder to write"),
+    push: Optional[str] = PushOpt,
+):
+    """The custom_generate folder: contrastive decoding inside transformers' generate."""
+    from .export import export_cd_generate
+
+    _push(export_cd_generate(out), push, "model")
+
+
 experiment_app = typer.Typer(no_args_is_help=True, help="The whole study: run, status, report.")
 app.add_typer(experiment_app, name="experiment")
 
