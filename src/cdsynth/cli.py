@@ -130,17 +130,31 @@ def eval_(
     config: Optional[str] = typer.Option(None, help="experiment config (YAML)"),
     tasks: Optional[str] = typer.Option(None, help="comma-separated task names"),
     out: Optional[str] = typer.Option(None, help="results folder (default PATH/eval)"),
+    format: str = typer.Option(
+        "cdsynth", help="cdsynth, or lm-eval: also lm-eval's results layout in OUT/lm-eval/"
+    ),
 ):
     """Evaluate checkpoints: perplexity, BLiMP, EWoK, entity tracking, WUG, reading, probes."""
     import dataclasses
+    from pathlib import Path
 
     from .evaluate.runner import evaluate_checkpoints
+    from .workspace import eval_dir
 
+    if format not in ("cdsynth", "lm-eval"):
+        raise UserError(f"--format must be cdsynth or lm-eval, got {format!r}")
     cfg = _config(config, overrides)
     ev = cfg.evaluate
     if tasks:
         ev = dataclasses.replace(ev, tasks=[t.strip() for t in tasks.split(",") if t.strip()])
-    evaluate_checkpoints(path, ev, cfg.workdir, out=out, progress=sys.stderr.isatty())
+    results = evaluate_checkpoints(path, ev, cfg.workdir, out=out, progress=sys.stderr.isatty())
+    if format == "lm-eval":
+        from .evaluate.lm_eval_format import write_lm_eval
+
+        root = Path(out) if out else eval_dir(path)
+        for checkpoint, per_task in results.items():
+            written = write_lm_eval(root / checkpoint, root / "lm-eval", list(per_task))
+            print(f"{checkpoint}: lm-eval results -> {written}")
 
 
 export_app = typer.Typer(
