@@ -51,9 +51,12 @@ def test_results_have_lm_evals_metric_keys_with_exact_values():
     res = lm_eval_results(SUMMARIES, ITEMS, "/runs/x/step_4", date=1.0)
     island, agreement = res["results"]["blimp_island"], res["results"]["blimp_agreement"]
     assert island == {
-        "name": "blimp_island", "alias": "blimp_island", "sample_len": 3,
-        "acc,none": 2 / 3, "acc_stderr,none": pytest.approx(1 / 3, rel=1e-12),
-    }  # fmt: skip  (sample sd of 1,0,1 is sqrt(1/3), over sqrt(3))
+        "name": "blimp_island",
+        "alias": "blimp_island",
+        "sample_len": 3,
+        "acc,none": 2 / 3,
+        "acc_stderr,none": pytest.approx(1 / 3, rel=1e-12),
+    }  # the sample sd of 1, 0, 1 is sqrt(1/3); over sqrt(3): 1/3
     assert agreement["acc,none"] == 0.75 and agreement["acc_stderr,none"] == pytest.approx(0.25)
     group = res["results"]["blimp"]
     assert group["acc,none"] == SUMMARIES["blimp"]["score"] and group["sample_len"] == 7
