@@ -91,6 +91,8 @@ def verdicts(summary):
 def test_claims_supported_contradicted_inconclusive():
     v = verdicts(hand_summary())
     assert v == {
+        # cd-early's mu-Delta-REL +5% [+2, +8]: above 0, and the paper's 4.9-5.7% inside
+        "aggregate:cd": "supported; the CI includes the paper's size",
         "above_baseline:entity_tracking": "supported",  # CI (0.01, 0.05) above 0
         "best:perplexity": "supported",  # lower than every main rival, CIs below 0
         "best:blimp": "inconclusive",  # best point, but the CIs span 0
@@ -112,6 +114,14 @@ def test_claims_supported_contradicted_inconclusive():
     assert v["best:mu_delta_rel"] == "contradicted"
     v = verdicts(hand_summary(et_ci=(-0.01, 0.05)))
     assert v["above_baseline:entity_tracking"] == "inconclusive"
+    # the aggregate claim: a CI that spans 0 but lies below the paper's size says both
+    s = hand_summary()
+    s["rows"]["cd-early"]["mu_delta_rel"] = {"value": -0.012, "ci": [-0.034, 0.0085]}
+    assert verdicts(s)["aggregate:cd"] == "inconclusive; the CI excludes the paper's size"
+    s["rows"]["cd-early"]["mu_delta_rel"] = {"value": 0.09, "ci": [0.06, 0.12]}
+    assert verdicts(s)["aggregate:cd"] == "supported; the CI excludes the paper's size"
+    s["rows"]["cd-early"]["mu_delta_rel"] = {"value": -0.05, "ci": [-0.08, -0.02]}
+    assert verdicts(s)["aggregate:cd"] == "contradicted; the CI excludes the paper's size"
 
 
 def test_claims_need_their_conditions():
@@ -331,13 +341,19 @@ def test_synthetic_totals_show_the_segment_counts_when_present(tmp_path):
     assert synthetic_totals(tmp_path) == {"segments": 12, "empty_segments": 1}
 
 
-def test_paper_figures_only_beside_the_papers_configuration():
+def test_the_papers_figure_stands_beside_each_tested_claim():
     from cdsynth.report.findings import claim_lines
 
     s = full_summary()
-    assert all("paper" not in c for c in claim_lines(s, paper=False))
+    outside = {c["key"]: c for c in claim_lines(s, paper=False)}
+    et = outside["above_baseline:entity_tracking"]["paper"]
+    assert "30.38" in et and et.endswith("(at the paper's scale)")
+    assert "paper" not in outside["above_baseline:ewok"]  # not run: nothing to set beside
     with_paper = {c["key"]: c for c in claim_lines(s, paper=True)}
-    assert "30.38" in with_paper["above_baseline:entity_tracking"]["paper"]
+    assert with_paper["above_baseline:entity_tracking"]["paper"] == (
+        "CD-Early-500 30.38 vs baseline 27.82 (+2.56)"
+    )
+    assert "4.90%" in with_paper["aggregate:cd"]["paper"]
 
 
 # --- verdicts in words, units, regime, rendering from summary.json alone ---------------------
@@ -374,13 +390,16 @@ def test_claims_say_what_was_tested():
 
     s = full_summary()
     got = {c["key"]: c for c in claim_lines(s, paper=False)}
-    assert len(got) == 5  # every headline claim is listed, none vanishes
+    assert len(got) == 6  # every headline claim is listed, none vanishes
     assert got["above_baseline:entity_tracking"]["verdict"] == "supported"
     # EWoK is not among the configured tasks; then configured but without results
     assert got["above_baseline:ewok"]["verdict"] == "not run"
     assert "evaluate.tasks" in got["above_baseline:ewok"]["evidence"]
     s["configured_tasks"].append("ewok")
-    assert "no results for ewok" in claim_lines(s, False)[1]["evidence"]
+    by_key = {c["key"]: c for c in claim_lines(s, False)}
+    assert "no results for ewok" in by_key["above_baseline:ewok"]["evidence"]
+    # the aggregate claim: mu-Delta-REL with its CI, in %
+    assert got["aggregate:cd"]["evidence"] == "cd-early mu-Delta-REL +5.0 [+2.0, +8.0]%"
     # evidence in the table's units: accuracies in %, differences in percentage points
     assert (
         "31% vs baseline 28%: Δ +3.0 [+1.0, +5.0]* points"
@@ -406,21 +425,38 @@ def test_one_seed_marks_its_stars_item_only_and_says_so():
 
     two = full_summary(seeds=(0, 1))
     assert table2_cell(two, "cd-early", "entity_tracking")["second"].endswith("*")
-    assert "seed" not in study_findings(two, None).split("tasks.")[1]
+    assert "items only" not in study_findings(two)["cannot"]
     one = full_summary(seeds=(0,))
     assert table2_cell(one, "cd-early", "entity_tracking")["second"].endswith("*" + ITEM_ONLY)
-    assert "one seed" in study_findings(one, None)
+    assert study_findings(one)["cannot"].endswith(f"Significance is over items only ({ITEM_ONLY}).")
 
 
 def test_findings_are_computed_from_the_numbers():
     from cdsynth.report.findings import study_findings
 
-    text = study_findings(full_summary(), None)
-    # every condition has a CI below 0 on perplexity; only cd-early gains on entity tracking
-    assert "Every condition lowers perplexity significantly" in text
-    assert "Entity tracking is significantly higher than the baseline's for cd-early, " in text
-    assert "No condition differs significantly from the baseline on BLiMP" in text
-    assert "Of the paper's 5 headline claims: 3 supported" in text
+    got = study_findings(full_summary())
+    # perplexity: both mixtures lower it significantly; the largest with its CI
+    assert got["found"] == [
+        "Perplexity falls (better): 2 of 2 mixtures lower it significantly, by 0.60 to 1.00 "
+        "(largest: no-contrast, Δ -1.00 [-1.50, -0.50])."
+    ]
+    # entity tracking: one gain and one (non-significant) loss: isolated, against chance
+    assert got["cannot"] == (
+        "No mixture differs from the baseline on BLiMP and mu-Delta-REL (every CI spans 0). "
+        "1 isolated significant difference (cd-early on entity tracking): chance alone gives "
+        "0.4 of 8 at the 5% level. With 2 seeds, small effects stay unresolved (the power "
+        "table gives the seeds each would need)."
+    )
+    # every mixture the same way, one significantly; a two-way suite near chance
+    s = full_summary()
+    s["rows"]["no-contrast"]["entity_tracking"].update(diff=0.01, ci=[-0.01, 0.03])
+    s["rows"]["baseline"]["blimp"]["value"] = 0.52
+    got = study_findings(s)
+    assert got["found"][1] == (
+        "Entity tracking rises (better): every mixture is above the baseline, by 1.0 to 3.0 "
+        "points; 1 of 2 significantly (largest: cd-early, Δ +3.0 [+1.0, +5.0] points)."
+    )
+    assert "BLiMP sits near chance (baseline 52.0%; chance 50%)." in got["cannot"]
 
 
 def test_the_papers_configuration_only_in_the_papers_regime(tmp_path):
@@ -522,7 +558,12 @@ def test_report_renders_from_summary_json_alone_with_its_sweeps(tmp_path):
     folder = rendered(tmp_path)
     md = (folder / "report.md").read_text()
     # key facts first: what was found, then provenance, then the main table with arrows
-    order = ["## What this study found", "## Provenance", "## Main results (Table 2)"]
+    order = [
+        "## What this study found",
+        "## Main results (Table 2)",
+        "## The paper's claims",
+        "## Provenance",
+    ]
     assert [md.index(h) for h in order] == sorted(md.index(h) for h in order)
     assert "| method | perplexity ↓ (perplexity) | blimp ↑ (accuracy, %) |" in md
     assert "mu-Delta-REL ↑ (%)" in md and "second line" not in md and "green" not in md
@@ -537,7 +578,8 @@ def test_report_renders_from_summary_json_alone_with_its_sweeps(tmp_path):
     assert "````text\n[prefix] Once upon\n[generated] a time ``` there\n````" in md
     html = (folder / "report.html").read_text()
     assert "<details>" in html and "<script" not in html and 'src="http' not in html
-    assert "perplexity ↓" in html and "class='t2 scroll'" in html
+    assert "perplexity ↓" in html and "class='t2 t2c scroll'" in html
+    assert "class='t2 t2c compact'" in html
 
 
 def test_curves_skip_methods_with_fewer_than_two_points(tmp_path):
@@ -549,7 +591,12 @@ def test_curves_skip_methods_with_fewer_than_two_points(tmp_path):
     from cdsynth.report.plots import _plot_bands
 
     fig, ax = plt.subplots()
-    n = _plot_bands(ax, {"a": {"1": [1.0, 2.0], "2": [2.0]}, "b": {"5": [1.0]}}, 1.0, {"a": "k"})
+    n = _plot_bands(
+        ax,
+        {"a": {"1": [1.0, 2.0], "2": [2.0]}, "b": {"5": [1.0]}},
+        1.0,
+        {"a": {"color": "k", "marker": "o"}},
+    )
     assert n == 1 and len(ax.lines) == 1 and len(ax.collections) == 1  # a's line and band
     plt.close(fig)
 
