@@ -4,6 +4,7 @@ data, and a summary of hand-made eval folders (a reading CI, a method without a 
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -444,8 +445,8 @@ def test_findings_are_computed_from_the_numbers():
     assert got["cannot"] == (
         "No mixture differs from the baseline on BLiMP and mu-Delta-REL (every CI spans 0). "
         "1 isolated significant difference (cd-early on entity tracking): chance alone gives "
-        "0.4 of 8 at the 5% level. With 2 seeds, small effects stay unresolved (the power "
-        "table gives the seeds each would need)."
+        "0.4 of 8 at the 5% level. With 2 seeds, small effects stay unresolved (see the power "
+        "table)."
     )
     # every mixture the same way, one significantly; a two-way suite near chance
     s = full_summary()
@@ -626,11 +627,27 @@ LAYOUT_PROBE = """<script>window.addEventListener('load', () => {
   document.querySelectorAll('img').forEach(i => {
     if (i.getBoundingClientRect().width < 300) narrow.push(i.alt);
   });
+  // the opening (its words, its bottom, the first table's top), Table 2's boxes (does one
+  // scroll sideways? its cells' display, its headers) and each figure's display scale
+  const box = e => e ? e.getBoundingClientRect() : null;
+  const opening = Array.from(document.querySelectorAll('.findings,.cannot'));
+  const firstTable = box(document.querySelector('table'));
+  const t2 = Array.from(document.querySelectorAll('.t2')).map(d => ({cls: d.className,
+    scroll: d.scrollWidth, client: d.clientWidth, visible: box(d).width > 0,
+    display: getComputedStyle(d.querySelectorAll('td')[1]).display,
+    heads: Array.from(d.querySelectorAll('th')).map(h => h.textContent)}));
+  const scales = Array.from(document.querySelectorAll('img')).filter(i => box(i).width > 0)
+    .map(i => ({alt: i.alt, scale: box(i).width / i.naturalWidth}));
   // to the page whose frame holds this one (FRAME below)
   window.parent.postMessage(JSON.stringify({page: document.documentElement.scrollWidth,
     bad: bad, broken: broken, narrow: narrow,
     heading: (document.querySelector('h1') || {textContent: ''}).textContent,
-    tables: document.querySelectorAll('table').length}), '*');
+    tables: document.querySelectorAll('table').length,
+    opening: {words: opening.map(e => e.textContent.trim().split(/\\s+/).length)
+                .reduce((a, b) => a + b, 0),
+              bottom: Math.max(0, ...opening.map(e => box(e).bottom)),
+              firstTable: firstTable ? firstTable.top : null},
+    t2: t2, scales: scales}), '*');
 });</script>"""
 
 
@@ -837,3 +854,192 @@ def test_methods_that_share_no_items_get_no_cis_and_a_message(tmp_path):
     rows = summarize(cfg, methods, log=logs.append)["rows"]
     assert rows["other"]["blimp"]["diff"] == 0 and "ci" not in rows["other"]["blimp"]
     assert logs == ["report: blimp: the methods share no items, so its scores have no CIs"]
+
+
+# --- the reference study's report: first screen, Table 2 and figures at 1280 and 390 px -------
+
+REFERENCE_SUMMARY = Path(__file__).parents[1] / "results" / "reference-cpu" / "summary.json"
+
+
+@pytest.fixture(scope="module")
+def reference_report(tmp_path_factory):
+    """The committed reference study's report, rendered from its summary.json."""
+    from cdsynth.report.render import render_report
+
+    folder = tmp_path_factory.mktemp("reference") / "report"
+    folder.mkdir()
+    render_report(json.loads(REFERENCE_SUMMARY.read_text()), folder)
+    return folder
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_reference_report_opens_with_its_findings_and_fits(reference_report, tmp_path, width):
+    """Issue 37: the findings (at most ~120 words) before any table and, at 1280 px, on the
+    first screen; Table 2's key columns, mu-Delta-REL among them, without sideways scrolling
+    (a card per method on a phone); every figure's smallest text at 10 px or more at 1280."""
+    from cdsynth.report.plots import DPI, FONT_PT
+
+    got = chromium_layout((reference_report / "report.html").read_text(), tmp_path, width)
+    opening = got["opening"]
+    assert 40 <= opening["words"] <= 120
+    assert opening["bottom"] < opening["firstTable"]
+    # the frame is 900 px high: the first screen at 1280, under two at 390 (was ~2.5)
+    assert opening["bottom"] <= (900 if width == 1280 else 1600), opening
+    compact = [t for t in got["t2"] if "compact" in t["cls"]]
+    assert len(compact) == 1 and compact[0]["scroll"] <= compact[0]["client"]
+    if width == 1280:
+        assert any(h.startswith("mu-Delta-REL") for h in compact[0]["heads"])
+        assert compact[0]["display"] == "table-cell"
+    else:
+        assert compact[0]["display"] == "flex"  # one card per method, one line per score
+    assert got["page"] <= width and got["bad"] == [] and got["broken"] == []
+    if width == 1280:
+        assert got["scales"]  # the visible figures
+        small = [f["alt"] for f in got["scales"] if FONT_PT * DPI / 72 * f["scale"] < 10]
+        assert small == [], f"text under 10 px at 1280 px in {small}"
+
+
+def collected_figures(monkeypatch, data, folder):
+    """Render the report's figures, keeping each figure's texts, legends, axes and bands."""
+    from cdsynth.report import plots
+
+    seen = {}
+    save = plots._save
+
+    def keep(fig, folder, name):
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        hidden = set()  # the labels of ticks outside an axis's view (matplotlib skips them)
+        for ax in fig.axes:
+            for axis in (ax.xaxis, ax.yaxis):
+                lo, hi = sorted(axis.get_view_interval())
+                for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                    if not lo - 1e-9 * (hi - lo) <= tick.get_loc() <= hi + 1e-9 * (hi - lo):
+                        hidden |= {id(tick.label1), id(tick.label2)}
+        texts = [
+            t
+            for t in fig.findobj(matplotlib_text())
+            if t.get_visible() and t.get_text() and id(t) not in hidden
+        ]
+        legends = [lg for lg in fig.findobj(matplotlib_legend())]
+        seen[name] = {
+            "size": fig.bbox,
+            "texts": [(t.get_text(), t.get_fontsize(), t.get_window_extent(r)) for t in texts],
+            "legends": [
+                (lg.get_window_extent(r), [t.get_text() for t in lg.get_texts()]) for lg in legends
+            ],
+            "axes": [
+                (ax.get_window_extent(r), [c.get_gid() for c in ax.collections + ax.patches])
+                for ax in fig.axes
+                if ax.axison
+            ],
+        }
+        return save(fig, folder, name)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    plots.plot_forests(data["summary"], folder)
+    plots.plot_sweeps(data, folder)
+    plots.plot_learning_curves(data, folder)
+    return seen
+
+
+def matplotlib_text():
+    from matplotlib.text import Text
+
+    return Text
+
+
+def matplotlib_legend():
+    from matplotlib.legend import Legend
+
+    return Legend
+
+
+def test_every_figure_reads_at_a_glance(monkeypatch, tmp_path):
+    """Issue 37, on the reference study's figures: no text under FONT_PT points and none cut
+    off at the figure's edge, no legend over a plot's data area, every band named in a
+    legend."""
+    from cdsynth.report.plots import FONT_PT
+
+    data = json.loads(REFERENCE_SUMMARY.read_text())
+    seen = collected_figures(monkeypatch, data, tmp_path)
+    assert len(seen) > 20
+    for name, f in seen.items():
+        W, H = f["size"].width, f["size"].height
+        for text, size, ext in f["texts"]:
+            assert size >= FONT_PT, f"{name}: {text!r} at {size} pt"
+            assert ext.x0 >= -1 and ext.x1 <= W + 1 and ext.y0 >= -1 and ext.y1 <= H + 1, (
+                f"{name}: {text!r} is cut off"
+            )
+        for lg, _ in f["legends"]:
+            for ax, _ in f["axes"]:
+                overlap = (
+                    min(lg.x1, ax.x1) - max(lg.x0, ax.x0),
+                    min(lg.y1, ax.y1) - max(lg.y0, ax.y0),
+                )
+                assert min(overlap) <= 0, f"{name}: a legend over the data"
+        bands = any("band" in gids for _, gids in f["axes"])
+        words = " ".join(t for _, texts in f["legends"] for t in texts)
+        assert not bands or "band" in words or "CI" in words, f"{name}: a band not in a legend"
+
+
+def test_each_method_has_its_own_colour_and_sweeps_their_base_hue():
+    import colorsys
+
+    from cdsynth.report.plots import method_styles, sweep_bases
+
+    s = json.loads(REFERENCE_SUMMARY.read_text())["summary"]
+    styles = method_styles(s)
+    assert list(styles) == s["methods"]
+    pairs = [(st["color"], st["marker"]) for st in styles.values()]
+    assert len(set(pairs)) == len(pairs)  # unique colour and marker together
+    main = [styles[m]["color"] for m in s["main_methods"]]
+    assert len(set(main)) == len(main)  # the main methods: a colour each
+    bases = sweep_bases(s)
+    assert bases["no-contrast-top_k-50"] == "no-contrast"
+    assert bases["cd-early-70-ratio-0.5"] == "cd-early-70"
+
+    def hue(c):
+        return colorsys.rgb_to_hsv(*(int(c[i : i + 2], 16) / 255 for i in (1, 3, 5)))[0]
+
+    for m, base in bases.items():
+        assert hue(styles[m]["color"]) == pytest.approx(hue(styles[base]["color"]), abs=0.02)
+        assert styles[m]["color"] != styles[base]["color"]
+
+
+def test_the_reference_cis_are_the_paired_t_over_seeds_the_note_names():
+    """Issue 37: the statistics note says every CI, the tasks' and mu-Delta-REL's, is a paired
+    t over seeds with its percentiles read from B draws. On the reference study's per-seed
+    scores: each shown CI is exactly what those draws give, and within their Monte Carlo
+    error of the exact paired t (CD-Early's mu-Delta-REL was [-2.4, +2.6] before its
+    denominator was fixed, against [-3.2, +0.7] for the paired t: far outside it)."""
+    from scipy import stats
+
+    from cdsynth.analysis import percentile_ci, seed_weights
+    from cdsynth.report.summary import seed_scores
+    from cdsynth.report.tables import ci_note
+
+    s = json.loads(REFERENCE_SUMMARY.read_text())["summary"]
+    assert ci_note(s).startswith("CIs: a paired t over seeds.")
+    assert "mu-Delta-REL's CI comes from the same resamples" in ci_note(s)
+    W = seed_weights(3, s["bootstrap_samples"], s["bootstrap_seed"])
+    checked = 0
+    for m in s["methods"][1:]:
+        base = {t: seed_scores(s, "baseline", t) for t in s["tasks"]}
+        for t in [*s["tasks"], "mu_delta_rel"]:
+            if t == "mu_delta_rel":
+                rel = s["relative_tasks"]
+                d = np.mean([(seed_scores(s, m, u) - base[u]) / base[u].mean() for u in rel], 0)
+                shown = s["rows"][m]["mu_delta_rel"]["ci"]
+            else:
+                if "ci" not in s["rows"][m][t]:
+                    continue
+                d, shown = seed_scores(s, m, t) - base[t], s["rows"][m][t]["ci"]
+            assert shown == pytest.approx(percentile_ci(W @ d), abs=1e-9), (m, t)
+            half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+            exact = (d.mean() - half, d.mean() + half)
+            assert max(abs(a - b) for a, b in zip(shown, exact, strict=True)) < 0.3 * half, (m, t)
+            checked += 1
+    assert checked == 17 * 11
+    cd = s["rows"]["cd-early-70"]["mu_delta_rel"]
+    assert 100 * cd["ci"][1] < 1  # today's: [-3.4, +0.9]

@@ -262,7 +262,7 @@ def study_findings(summary, most: int = 3) -> dict:
         )
     cannot.append(
         f"With {'/'.join(map(str, seeds))} seed{'s' if seeds != [1] else ''}, small effects "
-        "stay unresolved (the power table gives the seeds each would need)."
+        "stay unresolved (see the power table)."
     )
     if item_only(summary):
         cannot.append(f"Significance is over items only ({ITEM_ONLY}).")

@@ -118,9 +118,10 @@ def _axis_label(summary, task) -> str:
     """'BLiMP (filtered): accuracy, % (↑ better)': the quantity, its unit and direction."""
     unit = unit_of(summary, task)[1]
     arrow = "↓ better" if task in LOWER_IS_BETTER else "↑ better"
-    label = task_label(task)
+    label = task_label(task).split(" (")[0]  # "WUG first-form share", not its gloss
     own = unit.startswith(label) or task == "mu_delta_rel"
-    return f"{unit} ({arrow})" if own else f"{label}: {unit} ({arrow})"
+    text = f"{unit} ({arrow})" if own else f"{label}: {unit} ({arrow})"
+    return text if len(text) <= 40 else text.replace(": ", ":\n", 1)
 
 
 def _plot_bands(ax, points: dict, scale: float, styles: dict, bands: bool = True) -> int:
