@@ -1043,3 +1043,18 @@ def test_the_reference_cis_are_the_paired_t_over_seeds_the_note_names():
     assert checked == 17 * 11
     cd = s["rows"]["cd-early-70"]["mu_delta_rel"]
     assert 100 * cd["ci"][1] < 1  # today's: [-3.4, +0.9]
+
+
+def test_results_md_lists_the_reports_claims_with_its_verdicts():
+    """Issue 37: RESULTS.md's claims are the report's, in its order and with its verdict
+    words, computed from the committed summary.json."""
+    import re
+
+    from cdsynth.report.findings import claim_lines
+
+    text = (Path(__file__).parents[1] / "RESULTS.md").read_text()
+    section = text.split("## The paper's headline claims, point by point")[1].split("\n## ")[0]
+    flat = re.sub(r"\s*\n\s*", " ", section)
+    got = re.findall(r"\d+\. \*\*(.+?): ([a-z][^*]*?)\.\*\*", flat)
+    s = json.loads(REFERENCE_SUMMARY.read_text())["summary"]
+    assert got == [(c["text"], c["verdict"]) for c in claim_lines(s)]
