@@ -151,7 +151,7 @@ def provenance_rows(data: dict) -> list[list[str]]:
         ["hardware", p["hardware"]],
         ["date", p["date"]],
         ["seeds", ", ".join(map(str, p["seeds"])) + f" ({p['runs']} trained runs)"],
-        ["confidence intervals", ci_method(data["summary"])],
+        ["confidence intervals", f"{ci_method(data['summary'])}; resampling {p['resample']}"],
         [
             "wall time",
             "-"
