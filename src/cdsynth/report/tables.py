@@ -272,14 +272,16 @@ def power_table(summary) -> list[list[str]]:
             cell = summary["rows"].get(m, {}).get(t) or {}
             if "seed_sd" not in cell:
                 continue
-            k, unit = unit_of(summary, t)
+            k = unit_of(summary, t)[0]
+            d = decimals(cell.get("ci"), k)
             n = cell.get("seeds_needed")
+            unit = diff_unit(summary, t)
             rows.append(
                 [
                     m,
                     task_label(t),
-                    f"{cell['diff'] * k:+.2f} {unit}",
-                    f"{cell['seed_sd'] * k:.2f}",
+                    fmt_num(cell["diff"] * k, d, True) + unit,
+                    fmt_num(cell["seed_sd"] * k, d) + unit,
                     "more than 1000" if n is None else str(n),
                 ]
             )
