@@ -170,6 +170,14 @@ def _curve_axes(ax, summary, t):
     ax.set_ylabel(
         "held-out loss, nats/token (↓ better)" if t == "eval_loss" else _axis_label(summary, t)
     )
+    if t != "eval_loss" and unit_of(summary, t)[1] == "perplexity":
+        # log scale: early checkpoints' perplexity would flatten the end, where methods differ
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(10, subs=(1, 1.5, 2, 3, 5, 7)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def plot_learning_curves(data: dict, folder: Path) -> tuple[list[str], list[str]]:
