@@ -170,9 +170,18 @@ class TrainConfig:
     )
     synthetic_ratio: float = 0.0
     device: str = "auto"  # auto | cpu | cuda
+    trackers: list = field(default_factory=list)  # any of tensorboard, wandb, trackio (off: [])
+    tracker_project: str = "cdsynth"  # the wandb / Trackio project
 
     def __post_init__(self):
         _choose(self, "precision", Precision, "train.precision")
+        _require(
+            isinstance(self.trackers, list)
+            and all(t in ("tensorboard", "wandb", "trackio") for t in self.trackers)
+            and len(set(self.trackers)) == len(self.trackers),
+            "train.trackers must be a list of distinct names among tensorboard, wandb and "
+            f"trackio, got {self.trackers!r}",
+        )
         _choose(self, "decay", Decay, "train.decay")
         if self.checkpoint_words is not None:
             from .checkpoint_words import schedule

@@ -375,9 +375,10 @@ def run_named_stage(
 
 def check_stages(cfg: ExperimentConfig, stages: list[Stage]) -> None:
     """Every stage config of the study checked before the first stage runs (training
-    configs, amateur and GOOD steps, sweeps and seeds were checked when the study built them,
-    the evaluation tasks' names and data when the graph read them): generation settings and
-    prompt files."""
+    configs, amateur and GOOD steps, sweeps, seeds and task names were checked when the graph
+    was built): generation settings, prompt files, the evaluation tasks' data (all but
+    perplexity, which reads the corpus the study makes)."""
+    from .evaluate import PERPLEXITY, load_task
     from .generate import check_generate_config
     from .generate.prefixes import read_prompt_file
 
@@ -387,6 +388,10 @@ def check_stages(cfg: ExperimentConfig, stages: list[Stage]) -> None:
             check_generate_config(gen)
             if gen.prefix_source == "file":  # readable, one id type: before the first stage
                 read_prompt_file(Workspace(cfg.workdir).resolve(gen.prefix_file))
+    if any(s.kind == "eval" for s in stages):
+        for name in cfg.evaluate.tasks:  # (perplexity reads the corpus the study makes)
+            if name not in PERPLEXITY:
+                load_task(name, cfg.evaluate, cfg.workdir)
 
 
 def experiment_status(cfg: ExperimentConfig) -> list[tuple[str, str]]:

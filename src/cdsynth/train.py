@@ -39,6 +39,7 @@ from .errors import UserError, os_error_of
 from .fileio import atomic_path, read_json, warn, write_json, write_text
 from .identity import identities, identity, is_current, read_record
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID, load_tokenizer
+from .trackers import check_trackers, open_trackers
 from .workspace import latest_checkpoint
 
 IGNORE = -100
@@ -247,6 +248,7 @@ def train(
     """Run (or resume) training; returns the final state dict written to the last checkpoint.
     `dist_info`: the processes `join_processes` joined (joined here when None)."""
     device = pick_device(cfg.device)
+    check_trackers(cfg.trackers)  # a missing package or login: one line, before anything runs
     if dist_info is None:
         dist_info = join_processes(cfg)
     if device.type == "cuda":
@@ -338,6 +340,14 @@ def train(
     scope = contextlib.ExitStack()
     scope.enter_context(cuda_matmul_precision(device))
     try:
+        trackers = open_trackers(  # rank 0 only; with none configured, every call does nothing
+            cfg.trackers if dist_info.is_main else [],
+            out_dir,
+            {**to_dict(cfg), "identity": run_identity},
+            start_step,
+            cfg.tracker_project,
+        )
+        scope.callback(trackers.close)
         for step in range(start_step, cfg.steps):
             t0 = time.perf_counter()
             lr = lr_at(step, cfg)
@@ -381,6 +391,7 @@ def train(
                 "tokens": tokens_seen,
                 "synthetic_rows": int(is_syn.sum()),
                 "tok_s": cfg.batch_size * cfg.block_len / (time.perf_counter() - t0),
+                "grad_norm": norm,
             }
             last = done == cfg.steps
             marks = words.step(rows, is_syn, row) if words is not None else []
@@ -393,6 +404,7 @@ def train(
             if dist_info.is_main:
                 metrics_f.write(json.dumps(row) + "\n")
                 metrics_f.flush()
+                trackers.log(row)
                 if bar is not None:
                     bar.set_postfix(loss=f"{train_loss:.3f}", tok_s=f"{row['tok_s']:.0f}")
                     bar.update(1)
@@ -416,6 +428,7 @@ def train(
             if done % cfg.checkpoint_every == 0 or last:
                 if dist_info.is_main:
                     save_checkpoint(raw_model, opt, tokenizer, out_dir / f"step_{done}", state)
+                    trackers.checkpoint(done)
                 barrier(dist_info)
     finally:
         scope.close()

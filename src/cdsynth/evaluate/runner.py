@@ -20,7 +20,7 @@ from ..fileio import checkpoint_fingerprint, nonfinite_weight, read_jsonl, write
 from ..identity import eval_identity, is_current, read_record, task_identity
 from ..locks import output_lock
 from ..workspace import eval_dir, list_checkpoints, step_of
-from . import PERPLEXITY, RULE_VERSIONS, TASKS, aoa, layout, load_task
+from . import PERPLEXITY, RULE_VERSIONS, TASK_NAMES, TASKS, aoa, layout, load_task
 from .rules import DEFAULT as DEFAULT_RULES
 from .scoring import Scorer
 
@@ -79,6 +79,8 @@ def task_reads(cfg: EvalConfig) -> dict[str, dict]:
     data = to_dict(cfg)
     out = {}
     for name in sorted(set(cfg.tasks)):
+        if name not in TASK_NAMES:
+            raise UserError(f"unknown task '{name}'; choose from {', '.join(TASK_NAMES)}")
         if name in PERPLEXITY:
             keys = PERPLEXITY_SETTINGS
         elif name.startswith("probes_"):
