@@ -376,6 +376,10 @@ def test_2026_has_no_wug(tmp_path):
     load_task("wug", EvalConfig(data_dir=str(tmp_path)), ".")
     with pytest.raises(UserError, match="WUG task was removed from BabyLM 2026"):
         load_task("wug", EvalConfig(data_dir=str(tmp_path), rules="babylm2026"), ".")
+    from cdsynth.evaluate.runner import task_reads  # what a study checks before any stage
+
+    with pytest.raises(UserError, match="WUG task was removed from BabyLM 2026"):
+        task_reads(EvalConfig(tasks=["wug"], rules="babylm2026"))
 
 
 def test_the_paper_study_keeps_the_2025_rules():

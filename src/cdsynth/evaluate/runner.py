@@ -20,7 +20,7 @@ from ..fileio import checkpoint_fingerprint, nonfinite_weight, read_jsonl, write
 from ..identity import eval_identity, is_current, read_record, task_identity
 from ..locks import output_lock
 from ..workspace import eval_dir, list_checkpoints, step_of
-from . import PERPLEXITY, RULE_VERSIONS, TASK_NAMES, TASKS, aoa, layout, load_task
+from . import PERPLEXITY, RULE_VERSIONS, TASK_NAMES, TASKS, aoa, layout, load_task, rules_of
 from .rules import DEFAULT as DEFAULT_RULES
 from .scoring import Scorer
 
@@ -81,6 +81,7 @@ def task_reads(cfg: EvalConfig) -> dict[str, dict]:
     for name in sorted(set(cfg.tasks)):
         if name not in TASK_NAMES:
             raise UserError(f"unknown task '{name}'; choose from {', '.join(TASK_NAMES)}")
+        rules_of(cfg).check_task(name)  # WUG under the 2026 rules: before the first stage
         if name in PERPLEXITY:
             keys = PERPLEXITY_SETTINGS
         elif name.startswith("probes_"):
