@@ -41,7 +41,7 @@ from .fileio import read_json, stable_hash
 # values it ran with (its config); a change to one of these never makes finished work stale.
 OUTPUT_NEUTRAL = {
     "generate": ("batch_size", "device", "formats", "engine"),
-    "train": ("device", "micro_batch_size"),
+    "train": ("device", "micro_batch_size", "loss", "loss_chunk_rows"),
     "eval": ("batch_tokens", "packing", "device"),
 }
 
