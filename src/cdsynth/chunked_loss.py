@@ -75,7 +75,8 @@ class _ChunkedLinearCrossEntropy(torch.autograd.Function):
                 grad_weight = grad_weight + g.t() @ x
         loss = torch.cat(losses).sum()
         if want_grad:
-            ctx.save_for_backward(torch.cat(grad_rows).to(hidden.dtype), grad_weight.to(weight.dtype))
+            grad_hidden = torch.cat(grad_rows).to(hidden.dtype)
+            ctx.save_for_backward(grad_hidden, grad_weight.to(weight.dtype))
         return loss
 
     @staticmethod

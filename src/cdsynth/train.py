@@ -115,10 +115,16 @@ def labels_for(input_ids: torch.Tensor) -> torch.Tensor:
 def next_token_nll(
     model, input_ids: torch.Tensor, loss: str = "reference", chunk_rows: int = 0
 ) -> torch.Tensor:
-    """Summed next-token NLL (fp32) over the non-pad targets of a (batch, seq) block.
+    """Summed next-token NLL (fp32; fp64 for a float64 model) over the non-pad targets of a
+    (batch, seq) block.
     `loss`: `reference`, the model's logits and `F.cross_entropy`; `chunked`, the model's last
     hidden states and `chunked_linear_cross_entropy` over chunks of `chunk_rows` rows (0:
-    its default), which never holds the whole logits (equal in float64)."""
+    its default), which never holds the whole logits (equal in float64).
+
+    transformers' default `use_cache` stays on, although the cache it fills (a copy of each
+    layer's keys and values) is thrown away: without a cache it looks for packed sequences
+    in the positions, which reads a tensor on the host in eager mode and, under
+    torch.compile, gives attention an explicit mask instead of `is_causal` (no flash path)."""
     labels = labels_for(input_ids).reshape(-1)
     if loss == "chunked":
         hidden = model.model(input_ids=input_ids).last_hidden_state
@@ -130,8 +136,9 @@ def next_token_nll(
             chunk_rows=chunk_rows or None,
         )
     logits = model(input_ids=input_ids).logits
+    wide = logits.to(torch.promote_types(logits.dtype, torch.float32))  # fp32 (fp64 stays)
     return F.cross_entropy(
-        logits.float().reshape(-1, logits.shape[-1]), labels, ignore_index=IGNORE, reduction="sum"
+        wide.reshape(-1, logits.shape[-1]), labels, ignore_index=IGNORE, reduction="sum"
     )
 
 
