@@ -116,11 +116,15 @@ def write_blocks(folder: Path, vocab: int, n_blocks: int, seq: int) -> None:
     (folder / "blocks.json").write_text(json.dumps(meta))
 
 
-def run_ours(tmp: Path, cfg: TrainConfig, skip: int, name: str = "ours") -> float:
+def run_ours(tmp: Path, cfg: TrainConfig, skip: int, name: str = "ours") -> tuple[float, int]:
+    """Steady-state tokens/s of `train`, and its peak device memory in bytes (CUDA; else 0)."""
+    if cfg.device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
     train(cfg, tmp / "tok", tmp / "blocks", tmp / name, progress=False, log=lambda *a: None)
+    peak = torch.cuda.max_memory_allocated() if cfg.device == "cuda" else 0
     rows = [json.loads(x) for x in (tmp / name / "metrics.jsonl").read_text().splitlines()]
     steady = [r["tok_s"] for r in rows[skip:]]
-    return statistics.median(steady)
+    return statistics.median(steady), peak
 
 
 def run_hf_trainer(
@@ -343,10 +347,12 @@ def main() -> None:
             device=a.device,
             loss_chunk_rows=a.loss_chunk_rows,
         )
-        results = {}
+        results, peak_memory = {}, {}
         for name, loss in OURS.items():
             if name in runs:
-                results[name] = run_ours(tmp, replace(cfg, loss=loss), a.skip, name)
+                results[name], peak_memory[name] = run_ours(
+                    tmp, replace(cfg, loss=loss), a.skip, name
+                )
         for c in [False, True]:
             if ("hf-compile" if c else "hf") in runs:
                 name = "transformers.Trainer" + (" (torch_compile)" if c else "")
@@ -376,6 +382,11 @@ def main() -> None:
     print(line)
     if len(ours) == 2:
         print(f"chunked / reference loss: {ours['cdsynth-chunked'] / ours['cdsynth']:.3f}x")
+    if any(peak_memory.values()):
+        print(
+            "peak device memory: "
+            + ", ".join(f"{k} {v / 2**30:.2f} GiB" for k, v in peak_memory.items())
+        )
     if prof:
         print(f"(profiled loss: {a.profile_loss})")
         print_profile(prof)
@@ -388,6 +399,7 @@ def main() -> None:
             "precision": precision,
             "peak_flops": peak,
             "tokens_per_s": results,
+            "peak_memory_bytes": peak_memory,
             "mfu": {k: v * fpt / peak for k, v in results.items()},
             "best_trainer": best_hf,
             "ratio_vs_best_trainer": (
