@@ -57,8 +57,10 @@ class _ChunkedLinearCrossEntropy(torch.autograd.Function):
         keep = targets != ignore_index
         safe = torch.where(keep, targets, 0)  # ignored rows read column 0, then count 0
         wide = torch.promote_types(torch.promote_types(hidden.dtype, weight.dtype), torch.float32)
-        losses, grad_rows = [], []
-        grad_weight = torch.zeros(weight.shape, dtype=wide, device=weight.device)
+        losses = []
+        if want_grad:  # filled chunk by chunk, in place (dW summed in float32 or wider)
+            grad_hidden = torch.empty_like(hidden)
+            grad_weight = torch.zeros(weight.shape, dtype=wide, device=weight.device)
         for start in range(0, n_rows, chunk_rows):
             x = hidden[start : start + chunk_rows]
             logits = x @ weight.t()  # the matmul's dtype: bf16 under autocast
@@ -71,11 +73,10 @@ class _ChunkedLinearCrossEntropy(torch.autograd.Function):
                 g = torch.exp(z - lse[:, None])
                 g = g.scatter_add(1, tgt, torch.full_like(tgt, -1, dtype=g.dtype))
                 g = (g * row_keep[:, None]).to(logits.dtype)
-                grad_rows.append(g @ weight)
-                grad_weight = grad_weight + g.t() @ x
+                grad_hidden[start : start + chunk_rows] = g @ weight
+                grad_weight += g.t() @ x
         loss = torch.cat(losses).sum()
         if want_grad:
-            grad_hidden = torch.cat(grad_rows).to(hidden.dtype)
             ctx.save_for_backward(grad_hidden, grad_weight.to(weight.dtype))
         return loss
 
