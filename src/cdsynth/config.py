@@ -33,6 +33,7 @@ from .config_checks import (
     Resample,
     Source,
     Strategy,
+    TrainLoss,
     _choose,
     _device,
     _finite,
@@ -156,6 +157,10 @@ class TrainConfig:
     dropout: float = 0.0  # attention dropout (LlamaForCausalLM has no other dropout)
     precision: Precision = Precision.auto  # auto | fp32 | bf16
     compile: bool = False
+    # the output layer and loss: `reference` (the whole logits, F.cross_entropy) or `chunked`
+    # (chunked_loss.py: over chunks of loss_chunk_rows rows, 0 = Liger's rule); equal in float64
+    loss: TrainLoss = TrainLoss.reference
+    loss_chunk_rows: int = 0
     eval_every: int = 100
     eval_blocks: int = 64
     checkpoint_every: int = 100
@@ -180,6 +185,8 @@ class TrainConfig:
             f"trackio, got {self.trackers!r}",
         )
         _choose(self, "decay", Decay, "train.decay")
+        _choose(self, "loss", TrainLoss, "train.loss")
+        _require(self.loss_chunk_rows >= 0, "train.loss_chunk_rows must be >= 0 (0: automatic)")
         _device(self.device, "train.device")
         _require(self.steps > 0, f"train.steps must be > 0, got {self.steps}")
         _require(_finite(self.lr) and self.lr > 0, f"train.lr must be > 0, got {self.lr}")

@@ -47,6 +47,7 @@ Source = Choice("Source", "storyworld text jsonl parquet hf", module=__name__)
 Documents = Choice("Documents", "file blocks", module=__name__)
 Precision = Choice("Precision", "auto fp32 bf16", module=__name__)
 Decay = Choice("Decay", "matrices all", module=__name__)
+TrainLoss = Choice("TrainLoss", "reference chunked", module=__name__)
 Strategy = Choice("Strategy", "cd ancestral vhead", module=__name__)
 DropoutKind = Choice("DropoutKind", "attention residual", module=__name__)
 # seed_chunks, the paper's: seeds documents cut into chunks of >= 100 words

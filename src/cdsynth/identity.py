@@ -37,11 +37,19 @@ from .fileio import read_json, stable_hash
 
 # The rule: a setting is part of an output's identity only if that output can read it, and
 # settings that change an output only through float rounding (batching, the engine path, the
-# scorer's packing) count as not changing it, for every stage alike. Each stage records the
-# values it ran with (its config); a change to one of these never makes finished work stale.
+# scorer's packing, the training loss's chunking) count as not changing it, for every stage
+# alike. Each stage records the values it ran with (its config); a change to one of these
+# never makes finished work stale.
 OUTPUT_NEUTRAL = {
     "generate": ("batch_size", "device", "formats", "engine"),
-    "train": ("device", "micro_batch_size", "trackers", "tracker_project"),
+    "train": (
+        "device",
+        "micro_batch_size",
+        "loss",
+        "loss_chunk_rows",
+        "trackers",
+        "tracker_project",
+    ),
     "eval": ("batch_tokens", "packing", "device"),
 }
 
