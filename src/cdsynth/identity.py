@@ -31,6 +31,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .decoding import DecodingConfig
 from .fileio import read_json, stable_hash
 
 # Settings that change how a stage runs but not what it writes (batching, device, file
@@ -44,10 +45,9 @@ OUTPUT_NEUTRAL = {
 
 
 # Settings added after outputs existed, at the value that reproduces those outputs: left out
-# of the identity at that value, so adding a setting never makes finished work stale.
-ADDED_AT = {
-    "generate": {("decoding", "penalty"): None},
-}
+# of the identity at that value, so adding a setting never makes finished work stale. (The
+# decoding rule says which of its settings count: `DecodingRule.identity_keys`.)
+ADDED_AT: dict = {}
 
 
 def _without_added(kind: str, config: dict) -> dict:
@@ -64,20 +64,17 @@ def _without_added(kind: str, config: dict) -> dict:
 
 def identity(kind: str, config: dict) -> dict:
     """What a stage's output depends on: its config without the output-neutral settings, and
-    for generation without the decoding settings its strategy never reads (alpha for
-    No-Contrast, lambda and BAD's temperature without an amateur, the dropout kind without
-    dropout)."""
+    for generation only the decoding settings its rule reads (`DecodingRule.identity_keys`:
+    no alpha for No-Contrast, no lambda, BAD's temperature or amateur without an amateur, no
+    filter that is off), and no dropout kind without dropout."""
     out = _without_added(kind, config)
     out = {k: v for k, v in out.items() if k not in OUTPUT_NEUTRAL.get(kind, ())}
     if kind == "generate":
-        rule = dict(out["decoding"])
-        if rule["strategy"] != "cd":
-            for k in ("lam", "bad_temperature"):
-                rule.pop(k)
+        settings = DecodingConfig(**out["decoding"])
+        rule = {k: out["decoding"][k] for k in settings.rule.identity_keys}
+        if not settings.rule.needs_amateur:
             out.pop("bad", None)
             out["bad_dropout"] = 0.0
-        if rule["strategy"] == "ancestral":
-            rule.pop("alpha")
         if not out.get("bad_dropout"):
             out.pop("bad_dropout_kind", None)
         out["decoding"] = rule
