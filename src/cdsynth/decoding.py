@@ -137,7 +137,8 @@ def contrastive_scores(
     good_temperature: float = 1.0,
     bad_temperature: float = 1.0,
 ) -> torch.Tensor:
-    """log p_good - lam * log p_bad on V_head, -inf elsewhere. Shapes (..., vocab)."""
+    """log p_good - lam * log p_bad on V_head, -inf elsewhere (`Contrastive` from logits).
+    Shapes (..., vocab)."""
     if good_logits.shape != bad_logits.shape:
         raise ValueError(
             f"GOOD and BAD logits differ in shape: {good_logits.shape} vs {bad_logits.shape}"
@@ -145,23 +146,23 @@ def contrastive_scores(
     check_logits(good_logits, "GOOD logits")
     check_logits(bad_logits, "BAD logits")
     good = log_probs(good_logits, good_temperature)
-    mask = plausible_mask(good, alpha)
-    contrast = (
-        good if lam == 0 else good - lam * log_probs(bad_logits, bad_temperature).to(good.dtype)
-    )
-    return contrast.masked_fill(~mask, -math.inf)
+    bad = log_probs(bad_logits, bad_temperature).to(good.dtype)
+    return Contrastive(lam).scores(good, bad, plausible_mask(good, alpha))
 
 
 def ancestral_scores(good_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """log p_good: No-Contrast (`Ancestral`) from logits."""
     check_logits(good_logits, "GOOD logits")
-    return log_probs(good_logits, temperature)
+    good = log_probs(good_logits, temperature)
+    return Ancestral().scores(good, None, None)
 
 
 def vhead_scores(good_logits: torch.Tensor, alpha: float, temperature: float = 1.0) -> torch.Tensor:
-    """log p_good restricted to V_head: the control that keeps the mask but drops the contrast."""
+    """log p_good restricted to V_head: the control that keeps the mask but drops the contrast
+    (`VHead` from logits)."""
     check_logits(good_logits, "GOOD logits")
     good = log_probs(good_logits, temperature)
-    return good.masked_fill(~plausible_mask(good, alpha), -math.inf)
+    return VHead().scores(good, None, plausible_mask(good, alpha))
 
 
 def paper_vhead_mask(good_probs: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -267,7 +268,8 @@ def top_p_filter(scores: torch.Tensor, p: float) -> torch.Tensor:
 def truncate(
     scores: torch.Tensor, top_k: int = 0, top_p: float = 1.0, temperature: float = 1.0
 ) -> torch.Tensor:
-    """Truncation applied after a rule: top-k, then top-p, then a final temperature."""
+    """Truncation applied after a rule: top-k, then top-p, then a final temperature (as a
+    `DecodingRule` applies `TopK`, `TopP` and its temperature)."""
     if temperature <= 0:
         raise ValueError("temperature must be > 0")
     scores = top_p_filter(top_k_filter(scores, top_k), top_p)

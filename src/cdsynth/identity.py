@@ -70,8 +70,9 @@ def identity(kind: str, config: dict) -> dict:
     out = _without_added(kind, config)
     out = {k: v for k, v in out.items() if k not in OUTPUT_NEUTRAL.get(kind, ())}
     if kind == "generate":
-        settings = DecodingConfig(**out["decoding"])
-        rule = {k: out["decoding"][k] for k in settings.rule.identity_keys}
+        settings = DecodingConfig(**out["decoding"])  # a record leaves added settings out
+        d = out["decoding"]  # at their defaults (config.to_dict): read those from `settings`
+        rule = {k: d[k] if k in d else getattr(settings, k) for k in settings.rule.identity_keys}
         if not settings.rule.needs_amateur:
             out.pop("bad", None)
             out["bad_dropout"] = 0.0

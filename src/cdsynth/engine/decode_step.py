@@ -84,6 +84,7 @@ def _step(rule, vocab, weights, spec, ids, positions, keys, values, key_valid, u
     logits = decode_logits(weights, spec, ids, positions, keys, values, key_valid)
     if vocab is not None and logits.shape[-1] > vocab:
         logits = logits[..., :vocab]
+    rule = as_rule(rule)
     bad = logits[1] if rule.needs_amateur else None
     return choose(rule, logits[0], bad, uniforms)
 
