@@ -11,18 +11,15 @@ import torch
 from transformers.generation.logits_process import MinPLogitsWarper, TypicalLogitsWarper
 
 from cdsynth.config import DecodingConfig, GenerateConfig, from_dict, load_config, to_dict
-from cdsynth.decoding import (
+from cdsynth.decoding import choose, log_probs, plausible_mask, step_scores
+from cdsynth.decoding_rules import (
     FILTERS,
     STRATEGIES,
     Contrastive,
     MinP,
     ReasoningCD,
     Typical,
-    choose,
-    log_probs,
-    plausible_mask,
     setting_title,
-    step_scores,
 )
 from cdsynth.errors import UserError
 from cdsynth.identity import identity

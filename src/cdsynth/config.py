@@ -41,7 +41,7 @@ from .config_checks import (
     yaml_complaint,
 )
 from .config_slurm import SlurmConfig
-from .decoding import DecodingConfig
+from .decoding_rules import DecodingConfig
 from .errors import UserError
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .decoding import DecodingConfig
+from .decoding_rules import DecodingConfig
 from .fileio import read_json, stable_hash
 
 # Settings that change how a stage runs but not what it writes (batching, device, file

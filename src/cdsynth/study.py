@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from .config import ExperimentConfig, GenerateConfig, TrainConfig, from_dict, to_dict
-from .decoding import DecodingConfig
+from .decoding_rules import DecodingConfig
 from .errors import UserError
 
 

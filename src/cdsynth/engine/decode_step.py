@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..decoding import DecodingConfig, DecodingRule, Pick, as_rule, choose, raise_if_not_finite
+from ..decoding import Pick, choose, raise_if_not_finite
+from ..decoding_rules import DecodingConfig, DecodingRule, as_rule
 from .llama_math import rms_norm, rope_tables, rotate
 
 

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..decoding import DecodingRule
+from ..decoding_rules import DecodingRule
 from ..errors import UserError
 from .decode_step import DecodeSpec, decode_logits, decode_step
 from .keyed_random import STREAM_DROPOUT, keyed_uniform, keyed_uniform_torch

@@ -19,7 +19,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from ..decoding import DecodingRule, Pick
+from ..decoding import Pick
+from ..decoding_rules import DecodingRule
 
 DROPOUT_KINDS = ("attention", "residual")
 

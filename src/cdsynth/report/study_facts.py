@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import ExperimentConfig, to_dict
-from ..decoding import setting_title
+from ..decoding_rules import setting_title
 from ..fileio import git_commit, read_json, stable_hash, versions
 from ..study import condition_specs, study_conditions
 from ..workspace import Workspace, latest_checkpoint
