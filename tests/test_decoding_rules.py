@@ -4,6 +4,7 @@ titles), and the three additions used in a study condition, a sweep and a compil
 
 import dataclasses
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -266,3 +267,30 @@ def test_the_additions_compile_whole_and_equal_the_eager_step():
     u = torch.tensor([0.3, 0.8], dtype=torch.float64)
     pick = choose(cfg, random_logits(5, 2, 50), random_logits(6, 2, 50), u)
     assert torch.isfinite(pick.scores).sum(-1).max() <= 40
+
+
+def test_a_step_past_the_recompile_limit_says_so_and_decodes_eagerly(monkeypatch):
+    """Past RECOMPILE_LIMIT graphs the compiled step would fall back to eager silently:
+    ours warns once, then runs the same function eagerly (the same tokens)."""
+    from cdsynth.engine import decode_step
+    from cdsynth.engine.lean import LeanLlama
+    from cdsynth.generate import generate_batch
+
+    from .test_generate import prefixes_of, random_model
+
+    monkeypatch.setattr(decode_step, "RECOMPILE_LIMIT", 1)  # one graph of _step, at most
+    models = [random_model(3, torch.float32), random_model(4, torch.float32)]
+    prefixes, keys = prefixes_of([3, 5]), np.array([[0, 1], [1, 1]])
+    lean = LeanLlama(models, torch.float32)
+    # two rules of another structure: two graphs (or more, with earlier tests' graphs, when
+    # the first may already be past the limit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        generate_batch([lean], prefixes, keys, DecodingConfig("ancestral"), 4, 0, "continue")
+    with pytest.warns(UserWarning, match="reached 1 graphs"):
+        got = generate_batch([lean], prefixes, keys, DecodingConfig("vhead", top_k=7), 6, 0)
+    step = lean.steps[(DecodingConfig("vhead", top_k=7).rule, None)]
+    assert not step.compiled
+    eager = LeanLlama(models, torch.float32, compile_decode=False)
+    want = generate_batch([eager], prefixes, keys, DecodingConfig("vhead", top_k=7), 6, 0)
+    assert got.tokens == want.tokens

@@ -138,25 +138,34 @@ class DecodeStep:
             key_valid,
             uniforms,
         )
-        # every rule, dtype and batch size is one more graph of the same function: a study's
-        # sweeps can pass dynamo's default of 8. Past RECOMPILE_LIMIT this step runs eagerly
-        # (the same numbers, slower), and says so once, never silently.
-        with torch._dynamo.config.patch(
-            recompile_limit=RECOMPILE_LIMIT, fail_on_recompile_limit_hit=True
-        ):
-            try:
-                pick = self._fn(*args)
-            except torch._dynamo.exc.FailOnRecompileLimitHit:
-                warnings.warn(
-                    f"cdsynth: the compiled decode step reached {RECOMPILE_LIMIT} graphs "
-                    "(rules x dtypes x batch sizes in this process); this rule now decodes "
-                    "eagerly, slower",
-                    stacklevel=2,
-                )
-                self._fn = _step
-                pick = _step(*args)
+        if not self.compiled:
+            pick = _step(*args)
+        else:
+            pick = self._compiled_call(args)
         raise_if_not_finite(pick.finite)
         return pick
+
+    def _compiled_call(self, args) -> Pick:
+        """The compiled step. Every rule, dtype and batch size is one more graph of the same
+        function: a study's sweeps can pass dynamo's default of 8, so the limit is raised to
+        RECOMPILE_LIMIT for the call; past it this step runs eagerly (the same numbers,
+        slower) and says so once, never silently. (The two settings are set and restored
+        directly: `torch._dynamo.config.patch` costs ~50 us a token.)"""
+        cfg = torch._dynamo.config
+        old = cfg.recompile_limit, cfg.fail_on_recompile_limit_hit
+        cfg.recompile_limit, cfg.fail_on_recompile_limit_hit = RECOMPILE_LIMIT, True
+        try:
+            return self._fn(*args)
+        except torch._dynamo.exc.FailOnRecompileLimitHit:
+            warnings.warn(
+                f"cdsynth: the compiled decode step reached {RECOMPILE_LIMIT} graphs (rules x "
+                "dtypes x batch sizes in this process); this rule now decodes eagerly, slower",
+                stacklevel=4,  # the caller of the step (past torch.no_grad's wrapper)
+            )
+            self.compiled, self._fn = False, _step
+            return _step(*args)
+        finally:
+            cfg.recompile_limit, cfg.fail_on_recompile_limit_hit = old
 
 
 def decode_step(engine, rule, vocab: int | None) -> DecodeStep:
