@@ -4,6 +4,7 @@ import errno
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -655,5 +656,219 @@ def test_a_second_eval_of_one_run_is_refused(workspace, monkeypatch, capsys):
         args = ["eval", run, f"workdir={workspace}", "--tasks", "probes_agreement"]
         code, _, err = run_cli(monkeypatch, capsys, *args)
         _refused(code, err, f"(pid {holder.pid})", before, workspace)
+    finally:
+        _stop(holder)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 39: no pickle on any loading path, clear lines for the errors a hostile user found,
+# study configs that would give wrong results refused before the first write.
+
+
+def _pickle_refused(monkeypatch):
+    """torch.load (the unpickler) fails the test if anything calls it."""
+
+    def no_pickle(*a, **k):
+        raise AssertionError("a pickle was loaded")
+
+    monkeypatch.setattr(torch, "load", no_pickle)
+
+
+def _trained(workspace):
+    from cdsynth.stages import run_train
+
+    from .conftest import tiny_config
+
+    run_train(tiny_config(workspace), log=quiet, progress=False)
+    return workspace / "runs" / "baseline"
+
+
+@pytest.mark.parametrize("path", ["resume", "good", "bad", "generic", "eval"])
+def test_no_loading_path_reads_a_pickled_checkpoint(workspace, monkeypatch, capsys, path):
+    """A checkpoint folder holding only a pytorch_model.bin, on each path that loads a model:
+    refused in one line, nothing written, the unpickler never called."""
+    from .conftest import TINY
+
+    run = _trained(workspace)
+    if path == "resume":  # the run stopped after step 4: it resumes from there
+        for step in ("step_8", "step_12"):
+            shutil.rmtree(run / step)
+    damaged = run / ("step_4" if path in ("resume", "bad") else "step_12")
+    _pickled_only(damaged)
+    _pickle_refused(monkeypatch)
+    gen = [
+        "generate",
+        f"workdir={workspace}",
+        "generate.good=runs/baseline/step_12",
+        "generate.bad=runs/baseline/step_4",
+        "generate.num_prefixes=2",
+        "generate.completions=1",
+        "generate.new_tokens=4",
+    ]
+    args = {
+        "resume": ["train", f"workdir={workspace}", *TINY],
+        "good": gen,
+        "bad": gen,
+        "generic": [*gen, "generate.engine=generic"],
+        "eval": ["eval", run, f"workdir={workspace}", "--tasks", "probes_agreement"],
+    }[path]
+    before = _snapshot(workspace)
+    code, _, err = run_cli(monkeypatch, capsys, *args)
+    _refused(code, err, "does not load pickled .bin weights", before, workspace)
+    assert str(damaged) in err
+
+
+@pytest.mark.parametrize("damage", [b"", b'\x08\x00\x00\x00\x00\x00\x00\x00{"a":'])
+@pytest.mark.parametrize("which", ["step_12", "step_4"])
+def test_an_empty_or_truncated_safetensors_file_is_named(
+    workspace, monkeypatch, capsys, damage, which
+):
+    run = _trained(workspace)
+    weights = run / which / "model.safetensors"
+    weights.write_bytes(damage)
+    args = [
+        "generate",
+        f"workdir={workspace}",
+        "generate.good=runs/baseline/step_12",
+        "generate.bad=runs/baseline/step_4",
+        "generate.num_prefixes=2",
+        "generate.completions=1",
+        "generate.new_tokens=4",
+    ]
+    before = _snapshot(workspace)
+    code, _, err = run_cli(monkeypatch, capsys, *args)
+    _refused(code, err, f"cannot read {weights}: ", before, workspace)
+    assert "empty or truncated safetensors file" in err
+
+
+def test_a_full_disk_is_matched_by_errno_in_safetensors_own_words(workspace, monkeypatch, capsys):
+    """safetensors says `I/O error: No space left on device (os error 28)` (as measured on a
+    full tmpfs): the message is found by its errno, 28, and says to free space."""
+    from safetensors import SafetensorError
+
+    from cdsynth import train as train_mod
+
+    from .conftest import TINY
+
+    real = train_mod.save_file
+
+    def full_disk(tensors, path, *a, **k):
+        raise SafetensorError(
+            "Error while serializing: I/O error: No space left on device (os error 28)"
+        )
+
+    monkeypatch.setattr(train_mod, "save_file", full_disk)
+    code, _, err = run_cli(monkeypatch, capsys, "train", f"workdir={workspace}", *TINY)
+    _one_line_error(code, err, "No space left on device while writing")
+    assert err.strip().endswith("free space, then rerun to resume")
+    monkeypatch.setattr(train_mod, "save_file", real)
+
+
+def test_a_really_full_disk_while_a_checkpoint_is_written(tiny_workspace, tmp_path):
+    """A checkpoint written to a real, full file system (a 256 KiB tmpfs; root only): the
+    error the library raises there becomes an OSError with errno ENOSPC."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from cdsynth.errors import os_error_line
+    from cdsynth.tokenizer import load_tokenizer
+    from cdsynth.train import make_optimizer, save_checkpoint
+
+    from .conftest import tiny_config
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)]).returncode:
+        pytest.skip("could not mount a tmpfs here")
+    try:
+        config = LlamaConfig(
+            vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=4,
+            num_attention_heads=4, num_key_value_heads=4,
+        )  # fmt: skip
+        model = LlamaForCausalLM(config)  # ~1 MB of float32 weights: more than the disk holds
+        opt = make_optimizer(model, tiny_config(tmp_path).train)
+        tok = load_tokenizer(tiny_workspace / "tokenizer")
+        with pytest.raises(OSError) as got:
+            save_checkpoint(model, opt, tok, disk / "step_1", {"step": 1})
+        assert got.value.errno == errno.ENOSPC
+        assert os_error_line(got.value).endswith("free space, then rerun to resume")
+        assert not (disk / "step_1").exists()
+    finally:
+        subprocess.run(["umount", str(disk)])
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (b"\x89PNG\r\n\x1a\n\xff\xfe", "is not UTF-8 text"),
+        (
+            b'{"text": "one", "id": 3}\n{"text": "two", "id": "b"}\n',
+            "prompt ids must be all integers or all strings",
+        ),
+        (b'{"text": "one"}\n{"text": "two", "id": "b"}\n', "prompt 1 str 'b'"),
+    ],
+)
+def test_a_prompt_file_is_checked_before_the_first_batch(
+    workspace, monkeypatch, capsys, content, fragment
+):
+    """A binary prompt file, or one whose ids mix integers and strings (the corpus's id
+    column holds one type; mixed, every batch was made and merge failed, every time)."""
+    _trained(workspace)
+    prompts = workspace.parent / "prompts.jsonl"
+    prompts.write_bytes(content)
+    args = [
+        *tiny_generate_args(workspace),
+        "generate.prefix_source=file",
+        f"generate.prefix_file={prompts}",
+    ]
+    before = _snapshot(workspace)
+    code, _, err = run_cli(monkeypatch, capsys, *args)
+    _refused(code, err, fragment, before, workspace)
+
+
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("study.seeds=[0, 0]", "study.seeds must not repeat a seed"),
+        ("study.sweeps=[{base: nc, key: lam, values: '12'}]", "must be a non-empty list"),
+        ("study.sweeps=[{base: nc, key: lam, values: []}]", "must be a non-empty list"),
+        ("study.sweeps=[{base: nc, key: lam, values: 0.5}]", "must be a non-empty list"),
+        ("study.sweeps=[{base: nc, key: lam, values: [1, 1]}]", "repeats a value"),
+    ],
+)
+def test_study_configs_that_give_wrong_results_are_refused(
+    tmp_path, monkeypatch, capsys, override, fragment
+):
+    from .conftest import TINY
+
+    root = tmp_path / "w"
+    args = [
+        f"workdir={root}",
+        *TINY,
+        "study.conditions=[{name: nc, strategy: ancestral}]",
+        override,
+    ]
+    for command in (["experiment", "run"], ["experiment", "status"]):
+        code, _, err = run_cli(monkeypatch, capsys, *command, *args)
+        _one_line_error(code, err, fragment)
+        assert not root.exists()
+
+
+@pytest.mark.parametrize("held, mine", [("shard-0-of-1", "0/2"), ("shard-1-of-2", "0/1")])
+def test_shards_of_two_layouts_of_one_corpus_are_refused(
+    workspace, monkeypatch, capsys, held, mine
+):
+    """`generate` (one shard) and `generate --shard 0/2` of the same corpus would write the
+    same batches: while one runs, the other is refused and writes nothing."""
+    _trained(workspace)
+    out = workspace / "synthetic" / "cd"
+    holder = _hold_lock(out, held)
+    try:
+        before = _snapshot(workspace)
+        code, _, err = run_cli(monkeypatch, capsys, *tiny_generate_args(workspace), "--shard", mine)
+        s, n = held.split("-")[1], held.split("-")[3]
+        _refused(code, err, f"is being generated as shard {s}/{n} by another process", before,
+                 workspace)  # fmt: skip
     finally:
         _stop(holder)

@@ -445,3 +445,21 @@ def test_corpus_tokens_real_counts_the_train_split_under_goods_tokenizer(models_
     assert real_train_tokens(tok, gpt2_dir, models_ws, out) == (real, None)
     write_json(out / "real_tokens.json", {"key": {**old_key, "train": "other"}, "tokens": 1})
     assert real_train_tokens(tok, gpt2_dir, models_ws, out)[0] == real
+
+
+def test_a_second_engine_on_one_model_keeps_the_models_prompt_attention():
+    """An engine leaves its model in eager attention after its one-token steps; a second engine
+    built on that model must still run the prompt with the model's own attention (eager gives
+    NaN over a left-padded NeoX query row with no visible key)."""
+    model, amateur = neox(VOCAB, 3), gpt2(VOCAB, 4)
+    rule = DecodingConfig("cd", alpha=0.1, lam=0.5)
+    prefixes, keys = prefixes_of([6, 2, 9], seed=2), np.array([[0, 0], [1, 0], [2, 0]])
+    first = generate_batch(
+        [HFEngine(model, torch.float64), HFEngine(amateur, torch.float64)],
+        prefixes, keys, rule, 20, 5, tokens=TOKENS,
+    )  # fmt: skip
+    second = generate_batch(
+        [HFEngine(model, torch.float64), HFEngine(amateur, torch.float64)],
+        prefixes, keys, rule, 20, 5, tokens=TOKENS,
+    )  # fmt: skip
+    assert second.tokens == first.tokens

@@ -1,6 +1,7 @@
 """The one identity rule: what makes a finished output stale, and what never does."""
 
 import dataclasses
+import json
 
 import pytest
 
@@ -44,10 +45,11 @@ def test_records_written_before_the_one_rule_read_as_current():
     assert not is_current({}, "h") and is_current({"identity": "i", "hash": "h"}, "i")
 
 
-# The demo study's stage identities as released (2026-12-04). A change here makes every
-# finished study stale: its outputs are recomputed from scratch. If the change is meant to
-# change outputs, update the table; if it adds a setting, leave the identity unchanged at the
-# setting's old behaviour (identity.ADDED_AT).
+# The demo study's stage identities as released (2026-12-04), under identity rule 1. They must
+# stay accepted (`Stage.older`): a change here makes every finished study stale, its outputs
+# recomputed from scratch. If the change is meant to change outputs, update the tables; if it
+# adds a setting, leave the identity unchanged at the setting's old behaviour
+# (identity.ADDED_AT); if it changes the rule, add the old rule to identity.OLDER_RULES.
 DEMO_IDENTITIES = {
     "corpus": "b0c2402871b8b26c",
     "tokenizer": "39f0e33116da237f",
@@ -73,8 +75,29 @@ def test_finished_work_stays_current_across_versions():
 
     demo = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
     stages = build_graph(load_config(demo), log=lambda *a: None)
+    released = {s.name: s.older[0][:16] for s in stages if s.kind != "report"}
+    assert released == DEMO_IDENTITIES
     now = {s.name: s.hash[:16] for s in stages if s.kind != "report"}
-    assert now == DEMO_IDENTITIES
+    assert now == DEMO_IDENTITIES_RULE_2
+    assert all(s.accepted == (s.hash, s.older[0]) for s in stages)
+
+
+# The same under identity rule 2 (2026-12-07: only what an output reads; issue 39).
+DEMO_IDENTITIES_RULE_2 = {
+    "corpus": "1f4a247fae3cca5a",
+    "tokenizer": "a6bf28c980340d0f",
+    "train/baseline-seed0": "3600c83ad18fe535",
+    "eval/baseline-seed0": "f71272a612495529",
+    "generate/no-contrast": "1ee32c77a88b86ba",
+    "train/mix-no-contrast-seed0": "be87fe3318d297fe",
+    "eval/mix-no-contrast-seed0": "3a0f3001217bfeb5",
+    "generate/no-contrast-vhead": "994945743f666c0b",
+    "train/mix-no-contrast-vhead-seed0": "5931c6d31963cc8b",
+    "eval/mix-no-contrast-vhead-seed0": "6b2c81d29a55ce68",
+    "generate/cd-early": "12360b158b006968",
+    "train/mix-cd-early-seed0": "8feccc62827f0f73",
+    "eval/mix-cd-early-seed0": "044f65e37f7cd129",
+}
 
 
 # The last commit before identity.py held every freshness rule. A study it finished must stay
@@ -175,4 +198,12 @@ def test_a_study_finished_before_the_one_rule_stays_finished(old_study, monkeypa
                 stage.output.parent, cfg.evaluate, cfg.workdir, log=lambda *a: None, progress=False
             )
     assert not any(line.startswith(("training ", "blocks: ")) for line in logs), logs
-    assert _contents(root) == before  # nothing added, nothing changed
+    # nothing added, nothing changed, but the graph's records: they now hold rule 2's identity
+    after = _contents(root)
+    records = {p for p in after if p.parent == root / "stages" and p.suffix == ".json"}
+    assert {p: h for p, h in after.items() if p not in records} == {
+        p: h for p, h in before.items() if p not in records
+    }
+    for stage in build_graph(cfg, log=lambda *a: None):
+        record = json.loads((root / "stages" / f"{stage.name.replace('/', '__')}.json").read_text())
+        assert record["identity"] == stage.hash and stage.hash != stage.older[0]

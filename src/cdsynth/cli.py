@@ -130,17 +130,90 @@ def eval_(
     config: Optional[str] = typer.Option(None, help="experiment config (YAML)"),
     tasks: Optional[str] = typer.Option(None, help="comma-separated task names"),
     out: Optional[str] = typer.Option(None, help="results folder (default PATH/eval)"),
+    format: str = typer.Option(
+        "cdsynth", help="cdsynth, or lm-eval: also lm-eval's results layout in OUT/lm-eval/"
+    ),
 ):
     """Evaluate checkpoints: perplexity, BLiMP, EWoK, entity tracking, WUG, reading, probes."""
     import dataclasses
+    from pathlib import Path
 
     from .evaluate.runner import evaluate_checkpoints
+    from .workspace import eval_dir
 
+    if format not in ("cdsynth", "lm-eval"):
+        raise UserError(f"--format must be cdsynth or lm-eval, got {format!r}")
     cfg = _config(config, overrides)
     ev = cfg.evaluate
     if tasks:
         ev = dataclasses.replace(ev, tasks=[t.strip() for t in tasks.split(",") if t.strip()])
-    evaluate_checkpoints(path, ev, cfg.workdir, out=out, progress=sys.stderr.isatty())
+    results = evaluate_checkpoints(path, ev, cfg.workdir, out=out, progress=sys.stderr.isatty())
+    if format == "lm-eval":
+        from .evaluate.lm_eval_format import write_lm_eval
+
+        root = Path(out) if out else eval_dir(path)
+        for checkpoint, per_task in results.items():
+            written = write_lm_eval(root / checkpoint, root / "lm-eval", list(per_task))
+            print(f"{checkpoint}: lm-eval results -> {written}")
+
+
+export_app = typer.Typer(
+    no_args_is_help=True, help="Hub-ready folders with cards: corpus, model, cd-generate."
+)
+app.add_typer(export_app, name="export")
+PushOpt = typer.Option(None, "--push", help="upload the folder to this Hub repo (user/name)")
+LicenseOpt = typer.Option("other", "--license", help="the card's license (a Hub license id)")
+LanguageOpt = typer.Option("en", "--language", help="the card's language code")
+
+
+def _push(folder, repo_id: Optional[str], repo_type: str) -> None:
+    print(f"wrote {folder}")
+    if repo_id:
+        from .export import push
+
+        print(f"uploaded to {push(folder, repo_id, repo_type)}")
+
+
+@export_app.command("corpus")
+def export_corpus_cmd(
+    folder: str = typer.Argument(..., help="a merged synthetic corpus: WORKDIR/synthetic/NAME"),
+    out: str = typer.Argument(..., help="the folder to write (README.md card + data/)"),
+    push: Optional[str] = PushOpt,
+    license: str = LicenseOpt,
+    language: str = LanguageOpt,
+):
+    """A synthetic corpus as a Hub dataset folder that `datasets.load_dataset(OUT)` reads."""
+    from .export import export_corpus
+
+    _push(export_corpus(folder, out, license, language), push, "dataset")
+
+
+@export_app.command("model")
+def export_model_cmd(
+    checkpoint: str = typer.Argument(..., help="a checkpoint: WORKDIR/runs/RUN/step_N"),
+    out: str = typer.Argument(..., help="the folder to write (README.md card + weights)"),
+    results: Optional[str] = typer.Option(
+        None, help="its evaluation results folder (default RUN/eval/step_N)"
+    ),
+    push: Optional[str] = PushOpt,
+    license: str = LicenseOpt,
+    language: str = LanguageOpt,
+):
+    """A checkpoint as a Hub model folder with a model card (training config, data, results)."""
+    from .export import export_model
+
+    _push(export_model(checkpoint, out, results, license, language), push, "model")
+
+
+@export_app.command("cd-generate")
+def export_cd_generate_cmd(
+    out: str = typer.Argument(..., help="the folder to write"),
+    push: Optional[str] = PushOpt,
+):
+    """The custom_generate folder: contrastive decoding inside transformers' generate."""
+    from .export import export_cd_generate
+
+    _push(export_cd_generate(out), push, "model")
 
 
 experiment_app = typer.Typer(no_args_is_help=True, help="The whole study: run, status, report.")

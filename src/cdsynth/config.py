@@ -167,9 +167,18 @@ class TrainConfig:
     )
     synthetic_ratio: float = 0.0
     device: str = "auto"  # auto | cpu | cuda
+    trackers: list = field(default_factory=list)  # any of tensorboard, wandb, trackio (off: [])
+    tracker_project: str = "cdsynth"  # the wandb / Trackio project
 
     def __post_init__(self):
         _choose(self, "precision", Precision, "train.precision")
+        _require(
+            isinstance(self.trackers, list)
+            and all(t in ("tensorboard", "wandb", "trackio") for t in self.trackers)
+            and len(set(self.trackers)) == len(self.trackers),
+            "train.trackers must be a list of distinct names among tensorboard, wandb and "
+            f"trackio, got {self.trackers!r}",
+        )
         _choose(self, "decay", Decay, "train.decay")
         _device(self.device, "train.device")
         _require(self.steps > 0, f"train.steps must be > 0, got {self.steps}")
@@ -367,6 +376,11 @@ class StudyConfig:
             f"study.good_seed must be one of study.seeds, got {self.good_seed}",
         )
         _require(bool(self.seeds), "study.seeds must list at least one seed")
+        _require(
+            len(set(self.seeds)) == len(self.seeds),
+            f"study.seeds must not repeat a seed (a repeated seed trains the same run twice), "
+            f"got {self.seeds}",
+        )
         _require(0 <= self.ratio <= 1, f"study.ratio must be in [0, 1], got {self.ratio}")
         _require(self.bootstrap_samples >= 1, "study.bootstrap_samples must be >= 1")
 

@@ -30,7 +30,7 @@ from .fileio import (
     write_jsonl,
     write_manifest,
 )
-from .identity import output_identity
+from .identity import identities, output_identity
 from .locks import output_lock
 
 SPLITS = ("train", "eval", "seeds")
@@ -82,9 +82,14 @@ SUFFIXES = {"text": (".txt",), "jsonl": (".jsonl", ".json"), "parquet": (".parqu
 
 
 def corpus_identity(cfg: CorpusConfig) -> str:
-    """The identity the corpus records: its config (the study graph adds the source files'
-    fingerprint, `source_fingerprint`, to the corpus stage's)."""
+    """The identity the corpus records: the settings its source reads (the study graph adds
+    the source files' fingerprint, `source_fingerprint`, to the corpus stage's)."""
     return output_identity("corpus", to_dict(cfg), {})
+
+
+def corpus_identities(cfg: CorpusConfig) -> tuple[str, ...]:
+    """The identities a current corpus may record (this rule's and older rules')."""
+    return identities("corpus", to_dict(cfg), {})
 
 
 def source_fingerprint(cfg: CorpusConfig) -> str | None:

@@ -26,10 +26,12 @@ def os_error_line(e: OSError) -> str:
 
 
 def os_error_of(e: Exception, path) -> OSError | None:
-    """The OS error inside a library's own exception type (safetensors reports a full disk as
-    `SafetensorError: ... IoError(Os { code: 28, ... })`), or None."""
-    m = re.search(r"code: (\d+)", str(e))
+    """The OS error inside a library's own exception type, by its errno (safetensors reports a
+    full disk as `SafetensorError: Error while serializing: I/O error: No space left on device
+    (os error 28)`, Rust's display of the error, or in its debug form `Os { code: 28, ... }`),
+    or None. `os_error_line` then matches the errno, not the text."""
+    m = re.search(r"\(os error (\d+)\)|\bcode: (\d+)", str(e))
     if m is None:
         return None
-    code = int(m.group(1))
+    code = int(m.group(1) or m.group(2))
     return OSError(code, os.strerror(code), str(path))

@@ -145,14 +145,20 @@ def checkpoint_fingerprint(path: str | os.PathLike) -> str:
 def nonfinite_weight(path: str | os.PathLike) -> str | None:
     """The name of the first weight tensor of a safetensors checkpoint holding NaN or inf."""
     import torch
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     for f in sorted(Path(path).glob("*.safetensors")):
-        with safe_open(str(f), framework="pt") as st:
-            for name in st.keys():
-                t = st.get_tensor(name)
-                if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-                    return name
+        try:
+            with safe_open(str(f), framework="pt") as st:
+                for name in st.keys():
+                    t = st.get_tensor(name)
+                    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                        return name
+        except SafetensorError as e:  # an empty or truncated file: name it
+            raise UserError(
+                f"cannot read {f}: {e} (an empty or truncated safetensors file?); "
+                "save the checkpoint again"
+            ) from None
     return None
 
 

@@ -33,12 +33,13 @@ from .config import ExperimentConfig, to_dict
 from .corpora import corpus_inputs
 from .corpus import source_fingerprint
 from .errors import UserError
-from .evaluate.runner import evaluate_checkpoints
+from .evaluate.runner import evaluate_checkpoints, task_reads
 from .fileio import read_json, stable_hash, write_json, write_text
-from .identity import identity, is_current, read_record, stage_identity
+from .generate import check_generate_inputs
+from .identity import OLDER_RULES, identity, is_current, read_record, stage_identity
 from .locks import output_lock
 from .stages import run_corpus, run_generate, run_tokenizer, run_train
-from .study import study_conditions, study_methods, train_config
+from .study import scored_steps, study_conditions, study_methods, train_config
 from .workspace import SyntheticFiles, Workspace, eval_dir, latest_checkpoint, step_of
 
 
@@ -53,10 +54,24 @@ class Stage:
     output: Path
     action: Callable[[], object]
     cli: tuple[str, ExperimentConfig] | None = None  # (command, config) for torchrun
+    check: Callable[[], object] | None = None  # its checks that need files, before any write
+    # its output records each part's identity and its action redoes only the parts that
+    # changed (an evaluation's results): a stale one is not deleted first
+    keeps_parts: bool = False
     hash: str = ""
+    older: tuple[str, ...] = ()  # its identity under each older rule (identity.OLDER_RULES)
 
     def __post_init__(self):
         self.hash = stage_identity(self.kind, self.config, [d.hash for d in self.deps])
+        self.older = tuple(
+            stage_identity(self.kind, self.config, [d.older[i] for d in self.deps], rule)
+            for i, rule in enumerate(OLDER_RULES)
+        )
+
+    @property
+    def accepted(self) -> tuple[str, ...]:
+        """The identities a current record of this stage may hold."""
+        return (self.hash, *self.older)
 
 
 def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> list[Stage]:
@@ -98,19 +113,25 @@ def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> lis
         return s
 
     evals: list[Stage] = []
+    # what the evaluations read: each task's rule and the settings that choose its items
+    tasks_read = task_reads(cfg.evaluate)
 
-    def eval_stage(run: str) -> None:
+    def eval_stage(tc) -> None:
         """A method's run is scored right after it trains, so finished runs have results
         while the study goes on (the order changes no output)."""
+        run = tc.name
+        # what it reads: the checkpoints it scores, each task's rule and item settings
+        reads = {"steps": scored_steps(tc, cfg.evaluate.steps), "tasks": tasks_read}
         ev = Stage(
             f"eval/{run}",
             "eval",
-            to_dict(cfg.evaluate),
+            {**to_dict(cfg.evaluate), "reads": reads},
             [trains[run]],
             eval_dir(ws.run(run)),
             lambda: evaluate_checkpoints(
                 ws.run(run), cfg.evaluate, cfg.workdir, log=lambda *a: None, progress=progress
             ),
+            keeps_parts=True,
         )
         stages.append(ev)
         evals.append(ev)
@@ -120,7 +141,7 @@ def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> lis
             tc = train_config(cfg, run, seed)
             train_stage(tc, [tok])
             if run == "baseline":
-                eval_stage(tc.name)
+                eval_stage(tc)
     corpora: dict[str, Stage] = {}  # conditions that differ only in ratio share a corpus
     for cond in study_conditions(cfg):
         s0 = st.model_seed
@@ -141,6 +162,7 @@ def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> lis
                 ws.synthetic(cond.name),
                 lambda c=c: run_generate(c, shard=(0, 1), log=log, progress=progress),
                 cli=("generate", c),
+                check=lambda c=c: check_generate_inputs(c.generate, c.workdir),
             )
             corpora[key] = gen
             stages.append(gen)
@@ -152,7 +174,7 @@ def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> lis
                 synthetic_ratio=cond.ratio,
             )
             train_stage(tc, [tok, gen])
-            eval_stage(tc.name)
+            eval_stage(tc)
     rep = Stage(
         "report",
         "report",
@@ -180,9 +202,18 @@ def stage_state(cfg: ExperimentConfig, stage: Stage) -> str:
     if not rec.is_file():
         return "partial" if stage.output.exists() else "to do"
     r = read_json(rec)
-    if not is_current(r, stage.hash):
+    if not is_current(r, stage.accepted):
         return "stale"
     return "done" if r.get("complete") else "partial"
+
+
+def refresh_record(cfg: ExperimentConfig, stage: Stage) -> None:
+    """A done stage recorded under an older identity rule records this rule's identity (so a
+    later change of a setting the older rule counted, and this one does not, keeps it)."""
+    rec = _record_path(cfg, stage)
+    r = read_record(rec)
+    if r.get("identity") != stage.hash and is_current(r, stage.accepted):
+        write_json(rec, {**r, "identity": stage.hash})
 
 
 def run_stage(
@@ -193,7 +224,9 @@ def run_stage(
     rec = _record_path(cfg, stage)
     with output_lock(rec):
         state = stage_state(cfg, stage)
-        if state == "stale" and stage.output.exists():
+        if stage.check is not None:  # a refused stage deletes and writes nothing
+            stage.check()
+        if state == "stale" and stage.output.exists() and not stage.keeps_parts:
             shutil.rmtree(stage.output)  # made from other inputs: redo from scratch
         write_json(rec, {"name": stage.name, "identity": stage.hash, "complete": False})
         start = time.monotonic()
@@ -274,6 +307,7 @@ class InProcess:
         for stage in stages:
             state = stage_state(cfg, stage)
             if state == "done":
+                refresh_record(cfg, stage)
                 done.append((stage.name, "skipped"))
                 if stage.kind == "report":  # the summary is printed on every run
                     log(report.printed_summary(cfg))
@@ -330,6 +364,7 @@ def run_named_stage(
     if waiting:
         raise UserError(f"stage {name} reads {', '.join(waiting)}, not done yet: run it first")
     if stage_state(cfg, stage) == "done":
+        refresh_record(cfg, stage)
         log(f"[{name}] done already")
         return "skipped"
     check_stages(cfg, [stage])
@@ -340,18 +375,21 @@ def run_named_stage(
 
 def check_stages(cfg: ExperimentConfig, stages: list[Stage]) -> None:
     """Every stage config of the study checked before the first stage runs (training
-    configs were checked when the study built them): generation settings, evaluation task
-    names and their data (all but perplexity, which reads the corpus the study makes)."""
-    from .evaluate import PERPLEXITY, TASK_NAMES, load_task
+    configs, amateur and GOOD steps, sweeps, seeds and task names were checked when the graph
+    was built): generation settings, prompt files, the evaluation tasks' data (all but
+    perplexity, which reads the corpus the study makes)."""
+    from .evaluate import PERPLEXITY, load_task
     from .generate import check_generate_config
+    from .generate.prefixes import read_prompt_file
 
     for stage in stages:
         if stage.cli is not None and stage.cli[0] == "generate":
-            check_generate_config(stage.cli[1].generate)
+            gen = stage.cli[1].generate
+            check_generate_config(gen)
+            if gen.prefix_source == "file":  # readable, one id type: before the first stage
+                read_prompt_file(Workspace(cfg.workdir).resolve(gen.prefix_file))
     if any(s.kind == "eval" for s in stages):
-        for name in cfg.evaluate.tasks:
-            if name not in TASK_NAMES:
-                raise UserError(f"unknown task '{name}'; choose from {', '.join(TASK_NAMES)}")
+        for name in cfg.evaluate.tasks:  # (perplexity reads the corpus the study makes)
             if name not in PERPLEXITY:
                 load_task(name, cfg.evaluate, cfg.workdir)
 
@@ -407,7 +445,7 @@ def wall_time_lines(cfg: ExperimentConfig, stages: list[Stage]) -> list[str]:
     machines = set()
     for s in stages:
         r = read_record(_record_path(cfg, s))
-        if r.get("complete") and is_current(r, s.hash) and "seconds" in r:
+        if r.get("complete") and is_current(r, s.accepted) and "seconds" in r:
             by_kind.setdefault(s.kind, []).append(float(r["seconds"]))
             machines.add(r.get("machine", "?"))
     if not by_kind:

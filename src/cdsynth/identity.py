@@ -9,7 +9,8 @@ Every output records, under `identity`, the hash of exactly what changes it: the
 that matter (`identity`) and the fingerprints of its inputs. The stage's own skip check and
 the study graph hash with these functions and compare with `is_current`; nothing else decides
 whether an output is current, so a setting that does not change an output (batch sizes,
-devices, file formats, the engine path, the scorer's packing) never makes finished work stale.
+devices, file formats, the engine path, the scorer's packing, the settings of a corpus source
+not used, where evaluation data lies) never makes finished work stale.
 
     output            identity of                                   recorded in
     corpus/           its config                                    manifest.json
@@ -22,8 +23,9 @@ devices, file formats, the engine path, the scorer's packing) never makes finish
     eval/step_N/T     the task's data and rule, the checkpoint      T.json
     stages/NAME.json  the stage's config, its inputs' identities    the record (the graph's)
 
-Outputs written before this rule hold the same hashes under older names (`is_current` reads
-them), so no finished output is redone after an upgrade.
+Outputs written before this rule hold the same hashes under older names, or hashes made under
+an older rule (`identities`, `OLDER_RULES`); `is_current` accepts both, so no finished output
+is redone after an upgrade.
 """
 
 from __future__ import annotations
@@ -34,14 +36,32 @@ from typing import Any
 from .decoding_rules import DecodingConfig
 from .fileio import read_json, stable_hash
 
-# Settings that change how a stage runs but not what it writes (batching, device, file
-# formats, the engine path, the scorer's packing): a change to one never makes a stage stale.
-# Generation's batch size changes a corpus only through float rounding (exact in float64).
+# The rule: a setting is part of an output's identity only if that output can read it, and
+# settings that change an output only through float rounding (batching, the engine path, the
+# scorer's packing) count as not changing it, for every stage alike. Each stage records the
+# values it ran with (its config); a change to one of these never makes finished work stale.
 OUTPUT_NEUTRAL = {
     "generate": ("batch_size", "device", "formats", "engine"),
-    "train": ("device",),
+    "train": ("device", "micro_batch_size", "trackers", "tracker_project"),
     "eval": ("batch_tokens", "packing", "device"),
 }
+
+# The corpus settings each source reads (besides SPLIT_SETTINGS, which every source reads):
+# the story world never reads a path or a text field, a text folder no column, ...
+CORPUS_READS = {
+    "storyworld": ("storyworld_words",),
+    "text": ("path", "documents"),
+    "jsonl": ("path", "text_field"),
+    "parquet": ("path", "text_field"),
+    "hf": ("path", "text_field", "hf_config", "hf_split"),
+}
+SPLIT_SETTINGS = ("source", "seed", "eval_fraction", "seeds_fraction", "max_words")
+
+# The identity rule in force (2, above) and the older ones whose records stay current: rule 1
+# put every corpus and evaluation setting and train.micro_batch_size into identities. An
+# output recorded under rule 1 is current while its config is unchanged (`identities`).
+RULE = 2
+OLDER_RULES = (1,)
 
 
 # Settings added after outputs existed, at the value that reproduces those outputs: left out
@@ -62,13 +82,25 @@ def _without_added(kind: str, config: dict) -> dict:
     return out
 
 
-def identity(kind: str, config: dict) -> dict:
-    """What a stage's output depends on: its config without the output-neutral settings, and
-    for generation only the decoding settings its rule reads (`DecodingRule.identity_keys`:
-    no alpha for No-Contrast, no lambda, BAD's temperature or amateur without an amateur, no
-    filter that is off), and no dropout kind without dropout."""
+def identity(kind: str, config: dict, version: int = RULE) -> dict:
+    """What a stage's output depends on: its config without the output-neutral settings and
+    without the settings the output cannot read: for generation the decoding settings its
+    rule never reads (`DecodingRule.identity_keys`: alpha for No-Contrast, lambda, BAD's
+    temperature and the amateur without an amateur, a filter that is off) and the dropout
+    kind without dropout, for a corpus the settings of other sources, for an evaluation what
+    its tasks read (`eval_reads`). `version`: an older rule (1), to recognise outputs
+    recorded under it."""
     out = _without_added(kind, config)
-    out = {k: v for k, v in out.items() if k not in OUTPUT_NEUTRAL.get(kind, ())}
+    if kind == "eval" and version >= 2:
+        return eval_reads(out)
+    out.pop("reads", None)
+    neutral = OUTPUT_NEUTRAL.get(kind, ())
+    if version < 2:
+        neutral = tuple(k for k in neutral if (kind, k) != ("train", "micro_batch_size"))
+    out = {k: v for k, v in out.items() if k not in neutral}
+    if kind == "corpus" and version >= 2:
+        reads = (*SPLIT_SETTINGS, *CORPUS_READS.get(out.get("source"), ()), "files")
+        out = {k: v for k, v in out.items() if k in reads}
     if kind == "generate":
         settings = DecodingConfig(**out["decoding"])  # a record leaves added settings out
         d = out["decoding"]  # at their defaults (config.to_dict): read those from `settings`
@@ -82,6 +114,22 @@ def identity(kind: str, config: dict) -> dict:
     return out
 
 
+def eval_reads(config: dict) -> dict:
+    """An evaluation stage's identity (rule 2): what it reads, `config["reads"]`, made by the
+    graph: the checkpoint steps it scores (`study.scored_steps`) and each task's scoring rule
+    and the settings that choose its items (`evaluate.runner.task_reads`); not the zip
+    passwords, the settings of tasks it does not run, or the order of the lists."""
+    return config["reads"]
+
+
+def identities(kind: str, config: dict, inputs: Any, **extra: Any) -> tuple[str, ...]:
+    """The identities a current output of this config may record: `output_identity` under the
+    rule in force, then under each older rule (outputs recorded before it)."""
+    return tuple(
+        output_identity(kind, config, inputs, version=v, **extra) for v in (RULE, *OLDER_RULES)
+    )
+
+
 # How each kind's identity lays out its parts: the layout its first outputs were recorded
 # with, kept so that they stay current.
 _LAYOUT = {
@@ -92,18 +140,18 @@ _LAYOUT = {
 }
 
 
-def output_identity(kind: str, config: dict, inputs: Any, **extra: Any) -> str:
+def output_identity(kind: str, config: dict, inputs: Any, version: int = RULE, **extra: Any) -> str:
     """The identity a stage's output records: the hash of `identity(kind, config)` and the
     fingerprints of its inputs (`inputs`: file hashes, the packed blocks' records, ...) and
     any other setting that changes the output (`extra`, e.g. generation's resolved dtype)."""
     config_key, inputs_key = _LAYOUT[kind]
-    return stable_hash({config_key: identity(kind, config), inputs_key: inputs, **extra})
+    return stable_hash({config_key: identity(kind, config, version), inputs_key: inputs, **extra})
 
 
-def stage_identity(kind: str, config: dict, deps: list[str]) -> str:
+def stage_identity(kind: str, config: dict, deps: list[str], version: int = RULE) -> str:
     """The identity of a stage of the study graph, known before it runs: its config's
-    `identity` and the identities of the stages it reads (`deps`)."""
-    return stable_hash({"kind": kind, "config": identity(kind, config), "deps": deps})
+    `identity` and the identities of the stages it reads (`deps`, under the same rule)."""
+    return stable_hash({"kind": kind, "config": identity(kind, config, version), "deps": deps})
 
 
 def blocks_identity(tokenizer: str, texts: list[str], block_len: int) -> str:
@@ -154,6 +202,8 @@ def read_record(path: str | Path) -> dict:
     return read_json(path) if path.is_file() else {}
 
 
-def is_current(record: dict, ident: str) -> bool:
-    """Whether an output whose record is `record` is current for identity `ident`."""
-    return recorded_identity(record) == ident
+def is_current(record: dict, ident: str | tuple[str, ...]) -> bool:
+    """Whether an output whose record is `record` is current for identity `ident` (or for
+    any of `identities(...)`)."""
+    accepted = (ident,) if isinstance(ident, str) else ident
+    return recorded_identity(record) in accepted

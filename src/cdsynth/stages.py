@@ -19,7 +19,7 @@ import torch.distributed as dist
 
 from .blocks import blocks_folder, pack_texts, synthetic_documents
 from .config import ExperimentConfig
-from .corpus import corpus_identity, read_split, write_corpus
+from .corpus import corpus_identities, read_split, write_corpus
 from .distributed import env_rank
 from .errors import UserError
 from .fileio import file_hash
@@ -33,7 +33,7 @@ from .workspace import Workspace
 
 def run_corpus(cfg: ExperimentConfig, log=print, force: bool = False) -> Path:
     ws = Workspace(cfg.workdir)
-    current = is_current(read_record(ws.corpus / "manifest.json"), corpus_identity(cfg.corpus))
+    current = is_current(read_record(ws.corpus / "manifest.json"), corpus_identities(cfg.corpus))
     if not force and current:
         log(f"corpus: up to date in {ws.corpus}")
         return ws.corpus

@@ -59,11 +59,45 @@ def condition_specs(st) -> list[dict]:
             raise UserError(f"study.sweeps[{i}]: no condition named '{sw['base']}'")
         if sw["key"] not in CONDITION_KEYS or sw["key"] == "name":
             raise UserError(f"study.sweeps[{i}]: '{sw['key']}' cannot be swept")
+        values = sw["values"]
+        if not isinstance(values, list) or not values:
+            raise UserError(
+                f"study.sweeps[{i}].values must be a non-empty list, such as [0.5, 2]; "
+                f"got {values!r}"
+            )
+        if len(set(map(str, values))) != len(values):
+            raise UserError(f"study.sweeps[{i}].values repeats a value: {values}")
         for v in sw["values"]:
             conds.append(
                 {**by_name[sw["base"]], sw["key"]: v, "name": f"{sw['base']}-{sw['key']}-{v}"}
             )
     return conds
+
+
+def saved_steps(tc: TrainConfig) -> list[int]:
+    """The steps a training run saves a checkpoint at: every `checkpoint_every` and the last."""
+    return sorted({*range(tc.checkpoint_every, tc.steps + 1, tc.checkpoint_every), tc.steps})
+
+
+def scored_steps(tc: TrainConfig, steps: list | None) -> list[int]:
+    """The checkpoints an evaluation of the run `tc` scores: those of `evaluate.steps` it saves
+    (all it saves when None), in order."""
+    saved = saved_steps(tc)
+    return saved if steps is None else sorted(set(saved) & {int(s) for s in steps})
+
+
+def checkpoint_of(tc: TrainConfig, run: str, step: int | None, where: str) -> str:
+    """The checkpoint folder (workdir-relative) of `run` (config `tc`) at `step` (its last step
+    if None), refused before anything runs when the run never saves that step."""
+    step = tc.steps if step is None else step
+    saved = saved_steps(tc)
+    if step not in saved:
+        shown = ", ".join(map(str, saved[:8])) + (", ..." if len(saved) > 8 else "")
+        raise UserError(
+            f"{where}: step {step} is never saved by run '{run}' (it saves steps {shown}; "
+            f"train.checkpoint_every {tc.checkpoint_every}, train.steps {tc.steps})"
+        )
+    return f"runs/{tc.name}/step_{step}"
 
 
 def study_conditions(cfg: ExperimentConfig) -> list[Condition]:
@@ -74,8 +108,7 @@ def study_conditions(cfg: ExperimentConfig) -> list[Condition]:
         raise UserError("study.seeds must list at least one seed")
     s0 = st.model_seed
     base = train_config(cfg, "baseline", s0)
-    good_step = st.good_step or base.steps
-    good = f"runs/baseline-seed{s0}/step_{good_step}"
+    good = checkpoint_of(base, "baseline", st.good_step, "study.good_step")
     out = []
     names = set()
     for i, c in enumerate(condition_specs(st)):
@@ -105,7 +138,8 @@ def study_conditions(cfg: ExperimentConfig) -> list[Condition]:
             else:
                 amateur_run = am.get("run", "baseline")
                 amc = train_config(cfg, amateur_run, s0)
-                bad = f"runs/{amateur_run}-seed{s0}/step_{am.get('step', amc.steps)}"
+                where = f"study.amateurs.{c.get('amateur')}.step"
+                bad = checkpoint_of(amc, amateur_run, am.get("step"), where)
         gen = dataclasses.replace(
             cfg.generate, name=c["name"], good=good, bad=bad, bad_dropout=dropout, decoding=decoding
         )

@@ -33,8 +33,9 @@ from .config import ModelConfig, TrainConfig, to_dict
 from .distributed import DistInfo, barrier, bf16_supported, init_distributed, pick_device
 from .errors import UserError, os_error_of
 from .fileio import atomic_path, read_json, warn, write_json, write_text
-from .identity import identity, is_current, output_identity, read_record
+from .identity import identities, identity, is_current, read_record
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID, load_tokenizer
+from .trackers import check_trackers, open_trackers
 from .workspace import latest_checkpoint
 
 IGNORE = -100
@@ -243,6 +244,7 @@ def train(
     """Run (or resume) training; returns the final state dict written to the last checkpoint.
     `dist_info`: the processes `join_processes` joined (joined here when None)."""
     device = pick_device(cfg.device)
+    check_trackers(cfg.trackers)  # a missing package or login: one line, before anything runs
     if dist_info is None:
         dist_info = join_processes(cfg)
     if device.type == "cuda":
@@ -259,25 +261,25 @@ def train(
     W = dist_info.world_size
     sampler = MixtureSampler(real, synth, cfg.synthetic_ratio, cfg.batch_size, cfg.seed)
 
-    run_identity = output_identity(
-        "train", to_dict(cfg), [real.meta, synth.meta if synth else None]
-    )
+    # this rule's identity first, then older rules' (a run recorded under one stays current)
+    run_identities = identities("train", to_dict(cfg), [real.meta, synth.meta if synth else None])
+    run_identity = run_identities[0]
     model = build_model(cfg.model, len(tokenizer), cfg.dropout, cfg.seed).to(device)
     opt = make_optimizer(model, cfg)
     start_step, tokens_seen = 0, 0
     ckpt = latest_checkpoint(out_dir)
     if ckpt is not None:
         state = read_json(ckpt / "state.json")
-        if not is_current(state, run_identity):
+        if not is_current(state, run_identities):
             raise UserError(
                 f"{out_dir} holds checkpoints of a different config; choose another run name "
                 "(train.name) or delete the folder"
             )
         start_step, tokens_seen = state["step"], state["tokens_seen"]
         if start_step < cfg.steps:  # a finished run needs no weights
-            from transformers import LlamaForCausalLM
+            from .engine.hf import load_causal_lm
 
-            loaded = LlamaForCausalLM.from_pretrained(str(ckpt), dtype=torch.float32)
+            loaded = load_causal_lm(ckpt, torch.float32)  # safetensors only: never a pickle
             model.load_state_dict(loaded.state_dict())
             del loaded
             load_optimizer(opt, ckpt)
@@ -298,7 +300,7 @@ def train(
         out_dir.mkdir(parents=True, exist_ok=True)
         _trim_metrics(out_dir / "metrics.jsonl", start_step)
         record = out_dir / "train_config.json"
-        if not is_current(read_record(record), run_identity):
+        if not is_current(read_record(record), run_identities):
             write_json(record, {"config": to_dict(cfg), "identity": run_identity})
     if start_step >= cfg.steps:
         return read_json(ckpt / "state.json")
@@ -331,6 +333,14 @@ def train(
     scope = contextlib.ExitStack()
     scope.enter_context(cuda_matmul_precision(device))
     try:
+        trackers = open_trackers(  # rank 0 only; with none configured, every call does nothing
+            cfg.trackers if dist_info.is_main else [],
+            out_dir,
+            {**to_dict(cfg), "identity": run_identity},
+            start_step,
+            cfg.tracker_project,
+        )
+        scope.callback(trackers.close)
         for step in range(start_step, cfg.steps):
             t0 = time.perf_counter()
             lr = lr_at(step, cfg)
@@ -374,6 +384,7 @@ def train(
                 "tokens": tokens_seen,
                 "synthetic_rows": int(is_syn.sum()),
                 "tok_s": cfg.batch_size * cfg.block_len / (time.perf_counter() - t0),
+                "grad_norm": norm,
             }
             last = done == cfg.steps
             if evalb is not None and (done % cfg.eval_every == 0 or last):
@@ -385,6 +396,7 @@ def train(
             if dist_info.is_main:
                 metrics_f.write(json.dumps(row) + "\n")
                 metrics_f.flush()
+                trackers.log(row)
                 if bar is not None:
                     bar.set_postfix(loss=f"{train_loss:.3f}", tok_s=f"{row['tok_s']:.0f}")
                     bar.update(1)
@@ -404,6 +416,7 @@ def train(
             if done % cfg.checkpoint_every == 0 or last:
                 if dist_info.is_main:
                     save_checkpoint(raw_model, opt, tokenizer, out_dir / f"step_{done}", state)
+                    trackers.checkpoint(done)
                 barrier(dist_info)
     finally:
         scope.close()

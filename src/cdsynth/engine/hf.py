@@ -90,6 +90,7 @@ def load_causal_lm(path: Path, dtype: torch.dtype = torch.float32):
 
     A checkpoint whose file lacks some weights (a base model without its LM head, say) would
     get random ones silently; that is an error here."""
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM
 
     causal_lm_config(path)
@@ -98,7 +99,7 @@ def load_causal_lm(path: Path, dtype: torch.dtype = torch.float32):
         model, info = AutoModelForCausalLM.from_pretrained(
             str(path), dtype=dtype, use_safetensors=True, output_loading_info=True
         )
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as e:
         raise UserError(f"cannot load the model in {path}: {first_line(e)}") from None
     missing = [k for k in info.get("missing_keys", []) if k]
     if missing:
@@ -164,11 +165,15 @@ class HFEngine:
         # one-query steps on a CPU: eager attention (plain matmuls) beats torch's SDPA kernel.
         # The prompt keeps the model's own choice: eager softmax over a left-padded query row
         # with no visible key gives NaN in some models (GPT-NeoX), SDPA handles it.
-        self.prompt_attention = getattr(hf_model.config, "_attn_implementation", None)
+        # (the model's own, noted on it: another engine on the same model may have switched it)
+        if not hasattr(hf_model, "_cdsynth_prompt_attention"):
+            hf_model._cdsynth_prompt_attention = getattr(
+                hf_model.config, "_attn_implementation", None
+            )
+        self.prompt_attention = hf_model._cdsynth_prompt_attention
         if attention == "auto":
             attention = "eager" if self.device.type == "cpu" else self.prompt_attention
         self.step_attention = attention or self.prompt_attention
-        self.current_attention = self.prompt_attention
         self.config = hf_model.config
         self.vocab_size = output_size(hf_model)
         params = inspect.signature(self.model.forward).parameters
@@ -183,13 +188,13 @@ class HFEngine:
         self.keep = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
 
     def _use_attention(self, name: str | None) -> None:
-        if name and name != self.current_attention:
+        """Switch the model to attention `name` (what it runs now is read from the model, which
+        another engine may share)."""
+        if name and name != getattr(self.model.config, "_attn_implementation", None):
             try:
                 self.model.set_attn_implementation(name)
             except (ValueError, ImportError):  # not supported by this model: keep its own
                 self.step_attention = self.prompt_attention
-                return
-            self.current_attention = name
 
     def new_cache(self, batch: int, max_len: int) -> HFCache:
         """An empty cache; the model makes its own on the first call. (K and V written in place

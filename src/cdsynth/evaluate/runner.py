@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..config import EvalConfig
+from ..config import EvalConfig, to_dict
 from ..distributed import pick_device
 from ..engine.hf import check_weight_files
 from ..errors import UserError
@@ -19,7 +19,7 @@ from ..fileio import checkpoint_fingerprint, nonfinite_weight, write_json, write
 from ..identity import eval_identity, is_current, read_record, task_identity
 from ..locks import output_lock
 from ..workspace import eval_dir, list_checkpoints, step_of
-from . import RULE_VERSIONS, load_task
+from . import PERPLEXITY, RULE_VERSIONS, TASK_NAMES, load_task
 from .scoring import Scorer
 
 
@@ -39,6 +39,44 @@ def model_folders(path: str | Path, steps=None) -> list[Path]:
     return ckpts
 
 
+def scoring_rule(name: str, cfg: EvalConfig) -> dict:
+    """A task's scoring rule as its results' identity holds it: the BOS rule, the leading
+    space, and the task's rule version where it has one."""
+    rule = {"bos_rule": cfg.bos_rule, "leading_space": cfg.leading_space}
+    if name in RULE_VERSIONS:
+        rule["version"] = RULE_VERSIONS[name]
+    return rule
+
+
+# The settings each kind of task reads to choose its items, besides its scoring rule: a task
+# with files under data_dir, the built-in probes, perplexity (on the corpus the study makes).
+DATA_SETTINGS = ("data_dir", "max_items", "subset_seed")
+PROBE_SETTINGS = ("probe_seed", "max_items", "subset_seed")
+PERPLEXITY_SETTINGS = ("perplexity_documents", "perplexity_file", "subset_seed")
+
+
+def task_reads(cfg: EvalConfig) -> dict[str, dict]:
+    """{task: the settings its results read besides the checkpoint} for the configured tasks:
+    its scoring rule and what chooses its items (`*_SETTINGS`), so that neither a zip
+    password, nor the settings of a task not run, nor the order of the list counts. What an
+    evaluation stage's identity holds (`identity.eval_reads`); each result then records the
+    identity of the items it scored (`task_identity`), and the runner redoes only results
+    whose items or rule changed."""
+    data = to_dict(cfg)
+    out = {}
+    for name in sorted(set(cfg.tasks)):
+        if name not in TASK_NAMES:
+            raise UserError(f"unknown task '{name}'; choose from {', '.join(TASK_NAMES)}")
+        if name in PERPLEXITY:
+            keys = PERPLEXITY_SETTINGS
+        elif name.startswith("probes_"):
+            keys = PROBE_SETTINGS
+        else:
+            keys = DATA_SETTINGS
+        out[name] = {**{k: data[k] for k in keys}, "rule": scoring_rule(name, cfg)}
+    return out
+
+
 def evaluate_checkpoints(
     path: str | Path,
     cfg: EvalConfig,
@@ -55,10 +93,7 @@ def evaluate_checkpoints(
     tasks = {}
     for name in cfg.tasks:
         data, fn = load_task(name, cfg, workdir)
-        rule = {"bos_rule": cfg.bos_rule, "leading_space": cfg.leading_space}
-        if name in RULE_VERSIONS:
-            rule["version"] = RULE_VERSIONS[name]
-        tasks[name] = (data, fn, task_identity(name, data, rule))
+        tasks[name] = (data, fn, task_identity(name, data, scoring_rule(name, cfg)))
     bar = None
     if progress:
         from tqdm.auto import tqdm

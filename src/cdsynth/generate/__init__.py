@@ -28,7 +28,13 @@ from .prefixes import (
     stratum_counts,
     work_items,
 )
-from .run import check_generate_config, choose_engine, resolve_model_path, run_generation
+from .run import (
+    check_generate_config,
+    check_generate_inputs,
+    choose_engine,
+    resolve_model_path,
+    run_generation,
+)
 from .shards import (
     batch_machine,
     check_or_record_config,
@@ -48,6 +54,7 @@ __all__ = [
     "SpecialTokens",
     "batch_machine",
     "check_generate_config",
+    "check_generate_inputs",
     "check_or_record_config",
     "choose_documents",
     "choose_engine",

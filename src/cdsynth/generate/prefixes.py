@@ -102,7 +102,13 @@ def read_prompt_file(path: Path) -> list[dict]:
     lines not counted)."""
     if not path.is_file():
         raise UserError(f"generate.prefix_file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(
+            f"generate.prefix_file {path} is not UTF-8 text (byte {e.start}); "
+            "give a .txt or .jsonl file of prompts"
+        ) from None
     if path.suffix == ".txt":
         rows = [{"text": line} for line in text.splitlines() if line.strip()]
     else:
@@ -113,6 +119,14 @@ def read_prompt_file(path: Path) -> list[dict]:
         rows = [r for r in rows if r["text"].strip()]
     rows = [{**r, "id": r.get("id", n)} for n, r in enumerate(rows)]
     ids = [r["id"] for r in rows]
+    kinds = {type(i) for i in ids}
+    if not (kinds <= {int} or kinds <= {str}):  # the corpus's id column has one type
+        n = next(n for n, i in enumerate(ids) if type(i) is not type(ids[0]))
+        raise UserError(
+            f"{path}: prompt ids must be all integers or all strings (prompt 0 has "
+            f"{type(ids[0]).__name__} id {ids[0]!r}, prompt {n} {type(ids[n]).__name__} "
+            f"{ids[n]!r}); an unset id is the prompt's index, an integer"
+        )
     if len(set(map(str, ids))) != len(ids):
         raise UserError(f"{path}: prompt ids are not unique")
     if not rows:

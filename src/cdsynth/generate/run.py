@@ -39,7 +39,14 @@ from .prefixes import (
     select_prefix_documents,
     work_items,
 )
-from .shards import check_or_record_config, merge, missing_batches, output_dir, row_segments
+from .shards import (
+    check_or_record_config,
+    check_shard_layout,
+    merge,
+    missing_batches,
+    output_dir,
+    row_segments,
+)
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
@@ -157,6 +164,37 @@ def _checkpoint_step(path: Path) -> int | None:
     return read_json(state).get("step") if state.is_file() else None
 
 
+def check_generate_inputs(cfg: GenerateConfig, workdir: str | Path):
+    """Every check of a generation that reads files, made before anything is written (and by
+    the study graph before it replaces a stale corpus): GOOD and BAD exist, hold finite
+    safetensors weights and one shared tokenizer, and the prefixes' file is readable.
+    Returns (GOOD's folder, BAD's folder or None, GOOD's tokenizer, (the prefixes' documents,
+    their file))."""
+    from ..engine.hf import check_vocabularies, check_weight_files
+    from ..tokenizer import checkpoint_tokenizer
+
+    check_generate_config(cfg)
+    good_path = resolve_model_path(cfg.good, workdir)
+    bad_path = (
+        resolve_model_path(cfg.bad, workdir)
+        if cfg.bad and cfg.decoding.rule.needs_amateur
+        else None
+    )
+    for path in (good_path, bad_path):  # loaded only later, once the output is locked
+        if path is not None:
+            check_weight_files(path)
+            broken = nonfinite_weight(path)
+            if broken:
+                raise UserError(
+                    f"checkpoint {path} has NaN or infinite weights (first: {broken}); "
+                    "retrain or fix it, then generate again"
+                )
+    tokenizer = checkpoint_tokenizer(good_path)
+    if bad_path is not None:
+        check_vocabularies(tokenizer, checkpoint_tokenizer(bad_path), good_path, bad_path)
+    return good_path, bad_path, tokenizer, prefix_documents(cfg, workdir)
+
+
 def run_generation(
     cfg: GenerateConfig,
     workdir: str | Path,
@@ -166,39 +204,18 @@ def run_generation(
 ) -> Path:
     """Generate this shard's batches (skipping finished ones); merge when all are done."""
     from ..distributed import pick_device
-    from ..engine.hf import check_vocabularies, check_weight_files, meta_model
-    from ..tokenizer import checkpoint_tokenizer
+    from ..engine.hf import meta_model
 
-    check_generate_config(cfg)
+    good_path, bad_path, tokenizer, (docs, source_file) = check_generate_inputs(cfg, workdir)
     out = output_dir(cfg, workdir)
     files = SyntheticFiles(out)
     device = pick_device(cfg.device)
-    good_path = resolve_model_path(cfg.good, workdir)
-    bad_path = (
-        resolve_model_path(cfg.bad, workdir)
-        if cfg.bad and cfg.decoding.rule.needs_amateur
-        else None
-    )
-    for path in (good_path, bad_path):  # before anything is written: nothing to clean up
-        broken = nonfinite_weight(path) if path is not None else None
-        if broken:
-            raise UserError(
-                f"checkpoint {path} has NaN or infinite weights (first: {broken}); "
-                "retrain or fix it, then generate again"
-            )
-    tokenizer = checkpoint_tokenizer(good_path)
-    if bad_path is not None:
-        check_vocabularies(tokenizer, checkpoint_tokenizer(bad_path), good_path, bad_path)
     tokens = special_tokens(tokenizer)
     dropout = cfg.bad_dropout if _uses_dropout(cfg) else 0.0
     engine, why = choose_engine(
         cfg.engine, meta_model(good_path), meta_model(bad_path) if bad_path else None, dropout > 0
     )
     dtype = resolve_dtype(cfg.dtype, device, engine)
-    for path in (good_path, bad_path):  # loaded only later, once the output is locked
-        if path is not None:
-            check_weight_files(path)
-    docs, source_file = prefix_documents(cfg, workdir)
     real, real_record = (
         real_train_tokens(tokenizer, good_path, workdir, out)
         if cfg.corpus_tokens == "real"
@@ -231,11 +248,13 @@ def run_generation(
         "special_tokens": {"bos": tokens.bos, "eos": tokens.eos, "pad": tokens.pad},
     }
     s, n = shard
+    check_shard_layout(out, shard)  # before any lock file is made; again once locked (a race)
     # one writer per shard: shards run side by side, the same shard twice is refused
     with output_lock(out, f"shard-{s}-of-{n}"):
         if real_record is not None:
             write_json(files.real_tokens, real_record)
         with output_lock(out, wait=True):  # the shards' shared record: one at a time
+            check_shard_layout(out, shard)
             check_or_record_config(out, meta, f"shard-{s}-of-{n}")
         mine = [b for b in range(s, n_batches, n) if not files.batch(b).is_file()]
         done = n_batches - len(missing_batches(out, n_batches))

@@ -20,6 +20,7 @@ not part of the corpus's identity: shards may run anywhere.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from ..config import GenerateConfig
@@ -70,6 +71,24 @@ def row_segments(
     tokens. The BOS is left out so that a BOS that is also EOS (GPT-2) starts no segment."""
     body = prefix[1:] if tokens.bos is not None and prefix[:1] == [tokens.bos] else prefix
     return text_segments(tokenizer, (body if keep_prefix else []) + new, tokens.eos)
+
+
+def check_shard_layout(out: Path, shard: tuple[int, int]) -> None:
+    """Refuse shard `shard` = (s, n) of `out` while a shard of another layout (another n) of
+    the same corpus runs: their batches overlap, and one output has one writer. Shards of one
+    layout write disjoint batches (`b % n == s`) and run side by side. Call it holding this
+    shard's lock and the folder's."""
+    s, n = shard
+    mine = lock_file(out, f"shard-{s}-of-{n}").name
+    for f in sorted(out.parent.glob(lock_file(out, "shard-*").name)):
+        other = re.fullmatch(r".*\.shard-(\d+)-of-(\d+)\.lock", f.name)
+        if f.name == mine or other is None or int(other.group(2)) == n or not is_locked(f):
+            continue
+        raise UserError(
+            f"{out} is being generated as shard {other.group(1)}/{other.group(2)} by another "
+            f"process; shard {s}/{n} would write the same batches. Run the shards of one "
+            "corpus with one --shard count, or wait for it to finish"
+        )
 
 
 def check_or_record_config(out: Path, meta: dict, shard_lock: str) -> None:
