@@ -206,7 +206,7 @@ def test_added_settings_leave_records_and_identities_as_they_were():
 
 STUDY = [
     "study.seeds=[0]",
-    "study.amateurs={early: {run: baseline, step: 4}}",
+    "study.amateurs={early: {run: baseline, step: 100}}",
     "study.conditions=[{name: minp, strategy: ancestral, min_p: 0.1}, "
     "{name: typical, strategy: ancestral, typical_p: 0.9}, "
     "{name: rcd, strategy: reasoning_cd, amateur: early, beta: 0.5}]",
