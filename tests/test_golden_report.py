@@ -1,9 +1,12 @@
-"""Pins the report's output across the issue-23 split of report.py: the committed reference
-study's summary.json renders to the same report.md and report.html (figures by name and size,
-not bytes), and a summary of hand-made eval folders is the same summary.json.
+"""Pins the report's output: the reference study's summary.json renders to the same report.md
+and report.html (figures by name and size, not bytes), and a summary of hand-made eval folders
+is the same summary.json.
 
-The golden files under tests/data/golden/ were written by the code before the split
-(`python -m tests.test_golden_report write`)."""
+The golden files under tests/data/golden/ pin issue 37's layout (the findings first, the
+compact Table 2 beside the full one, the claims with the paper's figures, provenance last;
+mu-Delta-REL's CI as a paired t over seeds) and were written by
+`python -m tests.test_golden_report write`; the reference summary is a copy of
+results/reference-cpu/summary.json as of issue 37."""
 
 import json
 import math
@@ -18,8 +21,7 @@ from .pins import pin_differences, pin_of
 from .test_report import reading_words, write_run
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "golden"
-# a frozen copy of the reference study's summary.json as of the split
-# (results/ moves on as the study grows)
+# a frozen copy of the reference study's summary.json (results/ moves on as the study grows)
 REFERENCE = GOLDEN / "reference-cpu.summary.json"
 FIGURE = re.compile(r'src="data:image/png;base64,[A-Za-z0-9+/=]*"')
 
@@ -134,6 +136,12 @@ def hand_made_summary(root: Path) -> dict:
 
 def test_the_reference_summary_renders_as_before(tmp_path):
     md, html, figures = _render(tmp_path / "report")
+    # the layout in brief (the files below pin every byte): findings before any table
+    heads = ["## What this study found", "## Main results (Table 2)", "## The paper's claims"]
+    assert [md.index(h) for h in heads] == sorted(md.index(h) for h in heads)
+    assert md.index("What it cannot show") < md.index("| method |")
+    assert html.index("class='findings'") < html.index("<table")
+    assert html.index("t2 t2c compact") < html.index("t2 t2c scroll")
     assert md == (GOLDEN / "reference-cpu.report.md").read_text(encoding="utf-8")
     assert html == (GOLDEN / "reference-cpu.report.html").read_text(encoding="utf-8")
     sizes = json.loads((GOLDEN / "reference-cpu.figures.json").read_text())

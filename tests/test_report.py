@@ -4,6 +4,7 @@ data, and a summary of hand-made eval folders (a reading CI, a method without a 
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -91,6 +92,8 @@ def verdicts(summary):
 def test_claims_supported_contradicted_inconclusive():
     v = verdicts(hand_summary())
     assert v == {
+        # cd-early's mu-Delta-REL +5% [+2, +8]: above 0, and the paper's 4.9-5.7% inside
+        "aggregate:cd": "supported; the CI includes the paper's size",
         "above_baseline:entity_tracking": "supported",  # CI (0.01, 0.05) above 0
         "best:perplexity": "supported",  # lower than every main rival, CIs below 0
         "best:blimp": "inconclusive",  # best point, but the CIs span 0
@@ -112,6 +115,14 @@ def test_claims_supported_contradicted_inconclusive():
     assert v["best:mu_delta_rel"] == "contradicted"
     v = verdicts(hand_summary(et_ci=(-0.01, 0.05)))
     assert v["above_baseline:entity_tracking"] == "inconclusive"
+    # the aggregate claim: a CI that spans 0 but lies below the paper's size says both
+    s = hand_summary()
+    s["rows"]["cd-early"]["mu_delta_rel"] = {"value": -0.012, "ci": [-0.034, 0.0085]}
+    assert verdicts(s)["aggregate:cd"] == "inconclusive; the CI excludes the paper's size"
+    s["rows"]["cd-early"]["mu_delta_rel"] = {"value": 0.09, "ci": [0.06, 0.12]}
+    assert verdicts(s)["aggregate:cd"] == "supported; the CI excludes the paper's size"
+    s["rows"]["cd-early"]["mu_delta_rel"] = {"value": -0.05, "ci": [-0.08, -0.02]}
+    assert verdicts(s)["aggregate:cd"] == "contradicted; the CI excludes the paper's size"
 
 
 def test_claims_need_their_conditions():
@@ -331,13 +342,19 @@ def test_synthetic_totals_show_the_segment_counts_when_present(tmp_path):
     assert synthetic_totals(tmp_path) == {"segments": 12, "empty_segments": 1}
 
 
-def test_paper_figures_only_beside_the_papers_configuration():
+def test_the_papers_figure_stands_beside_each_tested_claim():
     from cdsynth.report.findings import claim_lines
 
     s = full_summary()
-    assert all("paper" not in c for c in claim_lines(s, paper=False))
+    outside = {c["key"]: c for c in claim_lines(s, paper=False)}
+    et = outside["above_baseline:entity_tracking"]["paper"]
+    assert "30.38" in et and et.endswith("(at the paper's scale)")
+    assert "paper" not in outside["above_baseline:ewok"]  # not run: nothing to set beside
     with_paper = {c["key"]: c for c in claim_lines(s, paper=True)}
-    assert "30.38" in with_paper["above_baseline:entity_tracking"]["paper"]
+    assert with_paper["above_baseline:entity_tracking"]["paper"] == (
+        "CD-Early-500 30.38 vs baseline 27.82 (+2.56)"
+    )
+    assert "4.90%" in with_paper["aggregate:cd"]["paper"]
 
 
 # --- verdicts in words, units, regime, rendering from summary.json alone ---------------------
@@ -374,13 +391,16 @@ def test_claims_say_what_was_tested():
 
     s = full_summary()
     got = {c["key"]: c for c in claim_lines(s, paper=False)}
-    assert len(got) == 5  # every headline claim is listed, none vanishes
+    assert len(got) == 6  # every headline claim is listed, none vanishes
     assert got["above_baseline:entity_tracking"]["verdict"] == "supported"
     # EWoK is not among the configured tasks; then configured but without results
     assert got["above_baseline:ewok"]["verdict"] == "not run"
     assert "evaluate.tasks" in got["above_baseline:ewok"]["evidence"]
     s["configured_tasks"].append("ewok")
-    assert "no results for ewok" in claim_lines(s, False)[1]["evidence"]
+    by_key = {c["key"]: c for c in claim_lines(s, False)}
+    assert "no results for ewok" in by_key["above_baseline:ewok"]["evidence"]
+    # the aggregate claim: mu-Delta-REL with its CI, in %
+    assert got["aggregate:cd"]["evidence"] == "cd-early mu-Delta-REL +5.0 [+2.0, +8.0]%"
     # evidence in the table's units: accuracies in %, differences in percentage points
     assert (
         "31% vs baseline 28%: Δ +3.0 [+1.0, +5.0]* points"
@@ -406,21 +426,38 @@ def test_one_seed_marks_its_stars_item_only_and_says_so():
 
     two = full_summary(seeds=(0, 1))
     assert table2_cell(two, "cd-early", "entity_tracking")["second"].endswith("*")
-    assert "seed" not in study_findings(two, None).split("tasks.")[1]
+    assert "items only" not in study_findings(two)["cannot"]
     one = full_summary(seeds=(0,))
     assert table2_cell(one, "cd-early", "entity_tracking")["second"].endswith("*" + ITEM_ONLY)
-    assert "one seed" in study_findings(one, None)
+    assert study_findings(one)["cannot"].endswith(f"Significance is over items only ({ITEM_ONLY}).")
 
 
 def test_findings_are_computed_from_the_numbers():
     from cdsynth.report.findings import study_findings
 
-    text = study_findings(full_summary(), None)
-    # every condition has a CI below 0 on perplexity; only cd-early gains on entity tracking
-    assert "Every condition lowers perplexity significantly" in text
-    assert "Entity tracking is significantly higher than the baseline's for cd-early, " in text
-    assert "No condition differs significantly from the baseline on BLiMP" in text
-    assert "Of the paper's 5 headline claims: 3 supported" in text
+    got = study_findings(full_summary())
+    # perplexity: both mixtures lower it significantly; the largest with its CI
+    assert got["found"] == [
+        "Perplexity falls (better): 2 of 2 mixtures lower it significantly, by 0.60 to 1.00 "
+        "(largest: no-contrast, Δ -1.00 [-1.50, -0.50])."
+    ]
+    # entity tracking: one gain and one (non-significant) loss: isolated, against chance
+    assert got["cannot"] == (
+        "No mixture differs from the baseline on BLiMP and mu-Delta-REL (every CI spans 0). "
+        "1 isolated significant difference (cd-early on entity tracking): chance alone gives "
+        "0.4 of 8 at the 5% level. With 2 seeds, small effects stay unresolved (see the power "
+        "table)."
+    )
+    # every mixture the same way, one significantly; a two-way suite near chance
+    s = full_summary()
+    s["rows"]["no-contrast"]["entity_tracking"].update(diff=0.01, ci=[-0.01, 0.03])
+    s["rows"]["baseline"]["blimp"]["value"] = 0.52
+    got = study_findings(s)
+    assert got["found"][1] == (
+        "Entity tracking rises (better): every mixture is above the baseline, by 1.0 to 3.0 "
+        "points; 1 of 2 significantly (largest: cd-early, Δ +3.0 [+1.0, +5.0] points)."
+    )
+    assert "BLiMP sits near chance (baseline 52.0%; chance 50%)." in got["cannot"]
 
 
 def test_the_papers_configuration_only_in_the_papers_regime(tmp_path):
@@ -522,7 +559,12 @@ def test_report_renders_from_summary_json_alone_with_its_sweeps(tmp_path):
     folder = rendered(tmp_path)
     md = (folder / "report.md").read_text()
     # key facts first: what was found, then provenance, then the main table with arrows
-    order = ["## What this study found", "## Provenance", "## Main results (Table 2)"]
+    order = [
+        "## What this study found",
+        "## Main results (Table 2)",
+        "## The paper's claims",
+        "## Provenance",
+    ]
     assert [md.index(h) for h in order] == sorted(md.index(h) for h in order)
     assert "| method | perplexity ↓ (perplexity) | blimp ↑ (accuracy, %) |" in md
     assert "mu-Delta-REL ↑ (%)" in md and "second line" not in md and "green" not in md
@@ -537,7 +579,8 @@ def test_report_renders_from_summary_json_alone_with_its_sweeps(tmp_path):
     assert "````text\n[prefix] Once upon\n[generated] a time ``` there\n````" in md
     html = (folder / "report.html").read_text()
     assert "<details>" in html and "<script" not in html and 'src="http' not in html
-    assert "perplexity ↓" in html and "class='t2 scroll'" in html
+    assert "perplexity ↓" in html and "class='t2 t2c scroll'" in html
+    assert "class='t2 t2c compact'" in html
 
 
 def test_curves_skip_methods_with_fewer_than_two_points(tmp_path):
@@ -549,7 +592,12 @@ def test_curves_skip_methods_with_fewer_than_two_points(tmp_path):
     from cdsynth.report.plots import _plot_bands
 
     fig, ax = plt.subplots()
-    n = _plot_bands(ax, {"a": {"1": [1.0, 2.0], "2": [2.0]}, "b": {"5": [1.0]}}, 1.0, {"a": "k"})
+    n = _plot_bands(
+        ax,
+        {"a": {"1": [1.0, 2.0], "2": [2.0]}, "b": {"5": [1.0]}},
+        1.0,
+        {"a": {"color": "k", "marker": "o"}},
+    )
     assert n == 1 and len(ax.lines) == 1 and len(ax.collections) == 1  # a's line and band
     plt.close(fig)
 
@@ -579,11 +627,27 @@ LAYOUT_PROBE = """<script>window.addEventListener('load', () => {
   document.querySelectorAll('img').forEach(i => {
     if (i.getBoundingClientRect().width < 300) narrow.push(i.alt);
   });
+  // the opening (its words, its bottom, the first table's top), Table 2's boxes (does one
+  // scroll sideways? its cells' display, its headers) and each figure's display scale
+  const box = e => e ? e.getBoundingClientRect() : null;
+  const opening = Array.from(document.querySelectorAll('.findings,.cannot'));
+  const firstTable = box(document.querySelector('table'));
+  const t2 = Array.from(document.querySelectorAll('.t2')).map(d => ({cls: d.className,
+    scroll: d.scrollWidth, client: d.clientWidth, visible: box(d).width > 0,
+    display: getComputedStyle(d.querySelectorAll('td')[1]).display,
+    heads: Array.from(d.querySelectorAll('th')).map(h => h.textContent)}));
+  const scales = Array.from(document.querySelectorAll('img')).filter(i => box(i).width > 0)
+    .map(i => ({alt: i.alt, scale: box(i).width / i.naturalWidth}));
   // to the page whose frame holds this one (FRAME below)
   window.parent.postMessage(JSON.stringify({page: document.documentElement.scrollWidth,
     bad: bad, broken: broken, narrow: narrow,
     heading: (document.querySelector('h1') || {textContent: ''}).textContent,
-    tables: document.querySelectorAll('table').length}), '*');
+    tables: document.querySelectorAll('table').length,
+    opening: {words: opening.map(e => e.textContent.trim().split(/\\s+/).length)
+                .reduce((a, b) => a + b, 0),
+              bottom: Math.max(0, ...opening.map(e => box(e).bottom)),
+              firstTable: firstTable ? firstTable.top : null},
+    t2: t2, scales: scales}), '*');
 });</script>"""
 
 
@@ -790,3 +854,207 @@ def test_methods_that_share_no_items_get_no_cis_and_a_message(tmp_path):
     rows = summarize(cfg, methods, log=logs.append)["rows"]
     assert rows["other"]["blimp"]["diff"] == 0 and "ci" not in rows["other"]["blimp"]
     assert logs == ["report: blimp: the methods share no items, so its scores have no CIs"]
+
+
+# --- the reference study's report: first screen, Table 2 and figures at 1280 and 390 px -------
+
+REFERENCE_SUMMARY = Path(__file__).parents[1] / "results" / "reference-cpu" / "summary.json"
+
+
+@pytest.fixture(scope="module")
+def reference_report(tmp_path_factory):
+    """The committed reference study's report, rendered from its summary.json."""
+    from cdsynth.report.render import render_report
+
+    folder = tmp_path_factory.mktemp("reference") / "report"
+    folder.mkdir()
+    render_report(json.loads(REFERENCE_SUMMARY.read_text()), folder)
+    return folder
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_reference_report_opens_with_its_findings_and_fits(reference_report, tmp_path, width):
+    """Issue 37: the findings (at most ~120 words) before any table and, at 1280 px, on the
+    first screen; Table 2's key columns, mu-Delta-REL among them, without sideways scrolling
+    (a card per method on a phone); every figure's smallest text at 10 px or more at 1280."""
+    from cdsynth.report.plots import DPI, FONT_PT
+
+    got = chromium_layout((reference_report / "report.html").read_text(), tmp_path, width)
+    opening = got["opening"]
+    assert 40 <= opening["words"] <= 120
+    assert opening["bottom"] < opening["firstTable"]
+    # the frame is 900 px high: the first screen at 1280, under two at 390 (was ~2.5)
+    assert opening["bottom"] <= (900 if width == 1280 else 1600), opening
+    compact = [t for t in got["t2"] if "compact" in t["cls"]]
+    assert len(compact) == 1 and compact[0]["scroll"] <= compact[0]["client"]
+    if width == 1280:
+        assert any(h.startswith("mu-Delta-REL") for h in compact[0]["heads"])
+        assert compact[0]["display"] == "table-cell"
+    else:
+        assert compact[0]["display"] == "flex"  # one card per method, one line per score
+    assert got["page"] <= width and got["bad"] == [] and got["broken"] == []
+    if width == 1280:
+        assert got["scales"]  # the visible figures
+        small = [f["alt"] for f in got["scales"] if FONT_PT * DPI / 72 * f["scale"] < 10]
+        assert small == [], f"text under 10 px at 1280 px in {small}"
+
+
+def collected_figures(monkeypatch, data, folder):
+    """Render the report's figures, keeping each figure's texts, legends, axes and bands."""
+    from cdsynth.report import plots
+
+    seen = {}
+    save = plots._save
+
+    def keep(fig, folder, name):
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        hidden = set()  # the labels of ticks outside an axis's view (matplotlib skips them)
+        for ax in fig.axes:
+            for axis in (ax.xaxis, ax.yaxis):
+                lo, hi = sorted(axis.get_view_interval())
+                for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                    if not lo - 1e-9 * (hi - lo) <= tick.get_loc() <= hi + 1e-9 * (hi - lo):
+                        hidden |= {id(tick.label1), id(tick.label2)}
+        texts = [
+            t
+            for t in fig.findobj(matplotlib_text())
+            if t.get_visible() and t.get_text() and id(t) not in hidden
+        ]
+        legends = [lg for lg in fig.findobj(matplotlib_legend())]
+        seen[name] = {
+            "size": fig.bbox,
+            "texts": [(t.get_text(), t.get_fontsize(), t.get_window_extent(r)) for t in texts],
+            "legends": [
+                (lg.get_window_extent(r), [t.get_text() for t in lg.get_texts()]) for lg in legends
+            ],
+            "axes": [
+                (ax.get_window_extent(r), [c.get_gid() for c in ax.collections + ax.patches])
+                for ax in fig.axes
+                if ax.axison
+            ],
+        }
+        return save(fig, folder, name)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    plots.plot_forests(data["summary"], folder)
+    plots.plot_sweeps(data, folder)
+    plots.plot_learning_curves(data, folder)
+    return seen
+
+
+def matplotlib_text():
+    from matplotlib.text import Text
+
+    return Text
+
+
+def matplotlib_legend():
+    from matplotlib.legend import Legend
+
+    return Legend
+
+
+def test_every_figure_reads_at_a_glance(monkeypatch, tmp_path):
+    """Issue 37, on the reference study's figures: no text under FONT_PT points and none cut
+    off at the figure's edge, no legend over a plot's data area, every band named in a
+    legend."""
+    from cdsynth.report.plots import FONT_PT
+
+    data = json.loads(REFERENCE_SUMMARY.read_text())
+    seen = collected_figures(monkeypatch, data, tmp_path)
+    assert len(seen) > 20
+    for name, f in seen.items():
+        W, H = f["size"].width, f["size"].height
+        for text, size, ext in f["texts"]:
+            assert size >= FONT_PT, f"{name}: {text!r} at {size} pt"
+            assert ext.x0 >= -1 and ext.x1 <= W + 1 and ext.y0 >= -1 and ext.y1 <= H + 1, (
+                f"{name}: {text!r} is cut off"
+            )
+        for lg, _ in f["legends"]:
+            for ax, _ in f["axes"]:
+                overlap = (
+                    min(lg.x1, ax.x1) - max(lg.x0, ax.x0),
+                    min(lg.y1, ax.y1) - max(lg.y0, ax.y0),
+                )
+                assert min(overlap) <= 0, f"{name}: a legend over the data"
+        bands = any("band" in gids for _, gids in f["axes"])
+        words = " ".join(t for _, texts in f["legends"] for t in texts)
+        assert not bands or "band" in words or "CI" in words, f"{name}: a band not in a legend"
+
+
+def test_each_method_has_its_own_colour_and_sweeps_their_base_hue():
+    import colorsys
+
+    from cdsynth.report.plots import method_styles, sweep_bases
+
+    s = json.loads(REFERENCE_SUMMARY.read_text())["summary"]
+    styles = method_styles(s)
+    assert list(styles) == s["methods"]
+    pairs = [(st["color"], st["marker"]) for st in styles.values()]
+    assert len(set(pairs)) == len(pairs)  # unique colour and marker together
+    main = [styles[m]["color"] for m in s["main_methods"]]
+    assert len(set(main)) == len(main)  # the main methods: a colour each
+    bases = sweep_bases(s)
+    assert bases["no-contrast-top_k-50"] == "no-contrast"
+    assert bases["cd-early-70-ratio-0.5"] == "cd-early-70"
+
+    def hue(c):
+        return colorsys.rgb_to_hsv(*(int(c[i : i + 2], 16) / 255 for i in (1, 3, 5)))[0]
+
+    for m, base in bases.items():
+        assert hue(styles[m]["color"]) == pytest.approx(hue(styles[base]["color"]), abs=0.02)
+        assert styles[m]["color"] != styles[base]["color"]
+
+
+def test_the_reference_cis_are_the_paired_t_over_seeds_the_note_names():
+    """Issue 37: the statistics note says every CI, the tasks' and mu-Delta-REL's, is a paired
+    t over seeds with its percentiles read from B draws. On the reference study's per-seed
+    scores: each shown CI is exactly what those draws give, and within their Monte Carlo
+    error of the exact paired t (CD-Early's mu-Delta-REL was [-2.4, +2.6] before its
+    denominator was fixed, against [-3.2, +0.7] for the paired t: far outside it)."""
+    from scipy import stats
+
+    from cdsynth.analysis import percentile_ci, seed_weights
+    from cdsynth.report.summary import seed_scores
+    from cdsynth.report.tables import ci_note
+
+    s = json.loads(REFERENCE_SUMMARY.read_text())["summary"]
+    assert ci_note(s).startswith("CIs: a paired t over seeds.")
+    assert "mu-Delta-REL's CI comes from the same resamples" in ci_note(s)
+    W = seed_weights(3, s["bootstrap_samples"], s["bootstrap_seed"])
+    checked = 0
+    for m in s["methods"][1:]:
+        base = {t: seed_scores(s, "baseline", t) for t in s["tasks"]}
+        for t in [*s["tasks"], "mu_delta_rel"]:
+            if t == "mu_delta_rel":
+                rel = s["relative_tasks"]
+                d = np.mean([(seed_scores(s, m, u) - base[u]) / base[u].mean() for u in rel], 0)
+                shown = s["rows"][m]["mu_delta_rel"]["ci"]
+            else:
+                if "ci" not in s["rows"][m][t]:
+                    continue
+                d, shown = seed_scores(s, m, t) - base[t], s["rows"][m][t]["ci"]
+            assert shown == pytest.approx(percentile_ci(W @ d), abs=1e-9), (m, t)
+            half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+            exact = (d.mean() - half, d.mean() + half)
+            assert max(abs(a - b) for a, b in zip(shown, exact, strict=True)) < 0.3 * half, (m, t)
+            checked += 1
+    assert checked == 17 * 11
+    cd = s["rows"]["cd-early-70"]["mu_delta_rel"]
+    assert 100 * cd["ci"][1] < 1  # today's: [-3.4, +0.9]
+
+
+def test_results_md_lists_the_reports_claims_with_its_verdicts():
+    """Issue 37: RESULTS.md's claims are the report's, in its order and with its verdict
+    words, computed from the committed summary.json."""
+    import re
+
+    from cdsynth.report.findings import claim_lines
+
+    text = (Path(__file__).parents[1] / "RESULTS.md").read_text()
+    section = text.split("## The paper's headline claims, point by point")[1].split("\n## ")[0]
+    flat = re.sub(r"\s*\n\s*", " ", section)
+    got = re.findall(r"\d+\. \*\*(.+?): ([a-z][^*]*?)\.\*\*", flat)
+    s = json.loads(REFERENCE_SUMMARY.read_text())["summary"]
+    assert got == [(c["text"], c["verdict"]) for c in claim_lines(s)]

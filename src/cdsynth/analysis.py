@@ -374,17 +374,28 @@ def effect_direction(diff, ci, lower_is_better: bool = False) -> str | None:
 
 
 def mu_delta_rel_samples(
-    method: Mapping[str, np.ndarray], baseline: Mapping[str, np.ndarray], lower: Mapping[str, bool]
+    method: Mapping[str, np.ndarray],
+    baseline: Mapping[str, np.ndarray],
+    lower: Mapping[str, bool],
+    baseline_value: Mapping[str, float] | None = None,
 ) -> np.ndarray:
     """Resampled mu-Delta-REL: per resample the mean over the given tasks of the relative
-    improvement; tasks: those in both and in `lower` ({task: lower_is_better})."""
+    improvement; tasks: those in both and in `lower` ({task: lower_is_better}).
+
+    With `baseline_value` ({task: the baseline's score}) each resampled improvement is divided
+    by that fixed score, not by the resampled baseline: mu-Delta-REL is then linear in the
+    resampled scores, so under the `seeds` scheme its interval is exactly the paired t over
+    seeds of each seed's mean relative difference (the `seed_weights` are not a resample of
+    the scores: some are negative, and a weighted baseline can come out near 0, which blows a
+    ratio up). Its centre is the point value, (m - b) / b averaged over the tasks."""
     rels = []
     for t, low in lower.items():
         if t in method and t in baseline:
             b = baseline[t]
+            den = b if baseline_value is None else np.full_like(b, baseline_value[t])
             with np.errstate(divide="ignore", invalid="ignore"):
                 g = (b - method[t]) if low else (method[t] - b)
-                rels.append(np.where(b > 0, g / b, np.nan))
+                rels.append(np.where(den > 0, g / den, np.nan))
     if not rels:
         return np.array([])
     with np.errstate(all="ignore"):

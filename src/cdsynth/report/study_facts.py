@@ -61,12 +61,13 @@ def paper_regime(cfg: ExperimentConfig) -> dict:
     elif cfg.train.model.preset == "paper-good" and cfg.corpus.source != "storyworld":
         text = (
             f"This study uses the paper's shapes at {_pct(share)} of its training "
-            f"({'; '.join(diffs)}); the paper's figures are not shown beside ours."
+            f"({'; '.join(diffs)}); the paper's figures beside ours are at its scale."
         )
     else:
         text = (
             f"This study is not the paper's configuration ({'; '.join(diffs)}); it trains "
-            f"{_pct(share)} of the paper's tokens per run. The paper's figures are not shown."
+            f"{_pct(share)} of the paper's tokens per run; the paper's figures beside ours are "
+            "at its scale."
         )
     return {"matches": not diffs, "share": share, "differences": diffs, "text": text}
 

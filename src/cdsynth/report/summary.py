@@ -95,6 +95,7 @@ def _mu_delta_rel(row: dict, boots: dict, m: str, tasks: list[str]):
         {t: boots[t][m].samples for t in used},
         {t: boots[t]["baseline"].samples for t in used},
         {t: False for t in used},
+        {t: boots[t]["baseline"].value for t in used},  # fixed: the CI is a paired t over seeds
     )
     ci = analysis.percentile_ci(samp)
     ci99 = analysis.percentile_ci(samp, 0.99)
@@ -105,6 +106,72 @@ def _mu_delta_rel(row: dict, boots: dict, m: str, tasks: list[str]):
         direction=analysis.effect_direction(mu["value"], ci),
     )
     return mu, samp
+
+
+def _mu_delta_rel_rows(rows: dict, boots: dict, main: list, rel_tasks: list, paper_tasks: list):
+    """Each method's mu-Delta-REL (and, where WUG's first-form share is in the study, the
+    paper-mode variant) into `rows`; returns the main methods' pairwise comparisons of it,
+    {a: {b: {diff, ci, ci99, p}}}, a - b on the same resamples."""
+    mu_samples: dict = {}
+    for m in rows:
+        if m == "baseline":
+            rows[m]["mu_delta_rel"] = None
+            continue
+        rows[m]["mu_delta_rel"], samp = _mu_delta_rel(rows[m], boots, m, rel_tasks)
+        if samp is not None:
+            mu_samples[m] = samp
+        if paper_tasks != rel_tasks:  # the paper's variant: its accuracy-style WUG too
+            rows[m]["mu_delta_rel_paper"] = _mu_delta_rel(rows[m], boots, m, paper_tasks)[0]
+    pairwise: dict = {}
+    for a in main:
+        for b in main:
+            if a != b and a in mu_samples and b in mu_samples:
+                pairwise.setdefault(a, {})[b] = analysis.samples_comparison(
+                    mu_samples[a],
+                    mu_samples[b],
+                    rows[a]["mu_delta_rel"]["value"] - rows[b]["mu_delta_rel"]["value"],
+                )
+    return pairwise
+
+
+def seed_scores(summary: dict, method: str, task: str) -> np.ndarray:
+    """Each seed's score at its selected checkpoint (the values mean-max averages), in seed
+    order, read back from the summary's per-seed curves."""
+    cell, curves = summary["rows"][method][task], summary["curve_seeds"][method][task]
+    runs = sorted(cell["steps"], key=lambda r: (str(type(seed_of(r))), seed_of(r)))
+    out = []
+    for i, run in enumerate(runs):
+        at = curves[str(cell["steps"][run])]
+        if len(at) != len(runs):
+            raise ValueError(f"{method} {task}: a seed lacks step {cell['steps'][run]}")
+        out.append(at[i])
+    return np.array(out, dtype=float)
+
+
+def recompute_mu_delta_rel(summary: dict) -> dict:
+    """A summary.json's mu-Delta-REL rows, their pairwise comparisons and the claims redone
+    with today's rule, from its per-seed scores (`seed_scores`): for a study with the `seeds`
+    scheme the task resamples are `seed_weights @ per-seed scores`, so they are rebuilt
+    exactly (the tasks' CIs come out as recorded). Returns a new summary."""
+    s = json.loads(json.dumps(summary))
+    if s["resample"] != "seeds" or any(len(v) < 2 for v in s["seeds"].values()):
+        raise ValueError("only a seeds-scheme summary with 2 or more seeds can be redone")
+    tasks = [t for t in s["tasks"] if t in s["relative_tasks"] or t in PAPER_MU_ONLY]
+    boots: dict = {}
+    for t in tasks:
+        for m in s["methods"]:
+            v = seed_scores(s, m, t)
+            w = analysis.seed_weights(len(v), s["bootstrap_samples"], s["bootstrap_seed"])
+            boots.setdefault(t, {})[m] = analysis.BootstrapScore(
+                float(v.mean()), w @ v, tuple(s["seeds"][m]), 0, tuple(v)
+            )
+    paper = s["relative_tasks"] + [t for t in PAPER_MU_ONLY if t in s["tasks"]]
+    main = s["main_methods"]
+    s["pairwise"]["mu_delta_rel"] = _mu_delta_rel_rows(
+        s["rows"], boots, main, s["relative_tasks"], paper
+    )
+    s["claims"] = [dataclasses.asdict(c) for c in claim_verdicts(s)]
+    return json.loads(json.dumps(s))
 
 
 def summarize(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print) -> dict:
@@ -182,17 +249,9 @@ def summarize(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print) -
         and t not in PAPER_MU_ONLY
     ]
     paper_rel_tasks = rel_tasks + [t for t in PAPER_MU_ONLY if t in tasks]
-    mu_samples: dict = {}
-    for m in methods:
-        if m == "baseline":
-            rows[m]["mu_delta_rel"] = None
-            continue
-        rows[m]["mu_delta_rel"], samp = _mu_delta_rel(rows[m], boots, m, rel_tasks)
-        if samp is not None:
-            mu_samples[m] = samp
-        if paper_rel_tasks != rel_tasks:  # the paper's variant: its accuracy-style WUG too
-            rows[m]["mu_delta_rel_paper"] = _mu_delta_rel(rows[m], boots, m, paper_rel_tasks)[0]
-    pairwise: dict = {}
+    pairwise: dict = {
+        "mu_delta_rel": _mu_delta_rel_rows(rows, boots, main, rel_tasks, paper_rel_tasks)
+    }
     for t in tasks:
         for a in main:
             for b in main:
@@ -202,16 +261,8 @@ def summarize(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print) -
                         boots[t][b].samples,
                         table[a][t].value - table[b][t].value,
                     )
-    for a in main:
-        for b in main:
-            if a != b and a in mu_samples and b in mu_samples:
-                pairwise.setdefault("mu_delta_rel", {}).setdefault(a, {})[b] = (
-                    analysis.samples_comparison(
-                        mu_samples[a],
-                        mu_samples[b],
-                        rows[a]["mu_delta_rel"]["value"] - rows[b]["mu_delta_rel"]["value"],
-                    )
-                )
+    if not pairwise["mu_delta_rel"]:
+        del pairwise["mu_delta_rel"]
     out = {
         "tasks": tasks,
         "methods": list(methods),

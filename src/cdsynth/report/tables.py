@@ -51,9 +51,8 @@ def diff_text(summary, task, diff, ci, mark=None) -> str:
 
 
 def diff_unit(summary, task) -> str:
+    """A difference's unit: percentage points for scores in % (mu-Delta-REL included)."""
     unit = unit_of(summary, task)[1]
-    if task == "mu_delta_rel":
-        return " %"
     return " points" if unit.endswith("%") else ""
 
 
@@ -83,12 +82,14 @@ def decimals(ci, scale: float = 1.0) -> int | None:
 
 
 def fmt_num(v, d: int | None, sign: bool = False) -> str:
+    """v with d decimals (None: 3 significant digits, 4 unsigned); a sign where `sign`; an
+    exact 0, or the float noise of one (equal means), reads 0."""
     if v is None or not math.isfinite(v):
         return "-"
+    if abs(v) < 1e-9:
+        return "0"
     if d is None:
         return f"{v:+.3g}" if sign else f"{v:.4g}"
-    if abs(v) < 1e-12:  # float noise of an exact 0 (e.g. equal means): no digits to chase
-        v = 0.0
     while sign and v != 0 and round(v, d) == 0 and d < 6:  # a bound near 0 keeps its side
         d += 1
     return f"{v:+.{d}f}" if sign else f"{v:.{d}f}"
@@ -155,58 +156,83 @@ def arrow(task) -> str:
     return "↓" if task in LOWER_IS_BETTER else "↑"
 
 
-def main_table(summary, arrows: bool = False) -> list[list[str]]:
+def compact_tasks(summary, most: int = 6) -> list[str]:
+    """Table 2's key columns: the lower-is-better scores (perplexity) and the tasks
+    mu-Delta-REL is over, in the table's order (at most `most`)."""
+    keep = set(summary.get("relative_tasks", [])) | set(LOWER_IS_BETTER)
+    return [t for t in summary["tasks"] if t in keep][:most]
+
+
+def main_table(
+    summary, arrows: bool = False, methods=None, tasks=None, mus=None
+) -> list[list[str]]:
     """Table 2 as rows of one-line strings (summary.json; with `arrows`, the Markdown report's
-    headers: each task's direction and unit)."""
-    mus = mu_columns(summary)
-    head = ["method", *summary["tasks"], *(MU_COLUMNS[c] for c in mus)]
+    headers: each task's direction and unit); every method, task and mu-Delta-REL column
+    unless given."""
+    mus = mu_columns(summary) if mus is None else mus
+    tasks = summary["tasks"] if tasks is None else tasks
+    head = ["method", *tasks, *(MU_COLUMNS[c] for c in mus)]
     if arrows:
         head = (
             ["method"]
-            + [f"{t} {arrow(t)} ({unit_of(summary, t)[1]})" for t in summary["tasks"]]
+            + [f"{t} {arrow(t)} ({unit_of(summary, t)[1]})" for t in tasks]
             + [f"{MU_COLUMNS[c]} ↑ (%)" for c in mus]
         )
     rows = [head]
-    for m in summary["methods"]:
+    for m in summary["methods"] if methods is None else methods:
         cells = [m]
-        for t in [*summary["tasks"], *mus]:
+        for t in [*tasks, *mus]:
             c = table2_cell(summary, m, t)
             cells.append(c["value"] + (f" ({c['second']})" if c["second"] else ""))
         rows.append(cells)
     return rows
 
 
-def table2_html(summary) -> str:
-    head = (
-        "<th>method</th>"
-        + "".join(
-            f"<th>{breakable(t)} {arrow(t)}<span class='sub'>"
-            f"{html.escape(unit_of(summary, t)[1])}"
-            "</span></th>"
-            for t in summary["tasks"]
-        )
-        + "<th>mu-<wbr>Delta-<wbr>REL ↑<span class='sub'>%, over the proportion tasks</span></th>"
-        + (
-            "<th>mu-<wbr>Delta-<wbr>REL ↑<span class='sub'>%, with the paper's WUG</span></th>"
-            if len(mu_columns(summary)) > 1
-            else ""
-        )
+def compact_table(summary, arrows: bool = False) -> list[list[str]]:
+    """Table 2's key columns (`compact_tasks`, our mu-Delta-REL) for the main methods."""
+    return main_table(
+        summary, arrows, summary["main_methods"], compact_tasks(summary), ["mu_delta_rel"]
+    )
+
+
+MU_HEADS = {
+    "mu_delta_rel": "%, over the proportion tasks",
+    "mu_delta_rel_paper": "%, with the paper's WUG",
+}
+
+
+def table2_html(summary, compact: bool = False) -> str:
+    """Table 2 in HTML: the compact table (the main methods, `compact_tasks` and our
+    mu-Delta-REL: fits a 1280 px screen) or the full one (every method, task and
+    mu-Delta-REL; wider screens scroll it). On a phone both become one card per method."""
+    tasks = compact_tasks(summary) if compact else summary["tasks"]
+    mus = ["mu_delta_rel"] if compact else mu_columns(summary)
+    methods = summary["main_methods"] if compact else summary["methods"]
+    heads = {t: (f"{breakable(t)} {arrow(t)}", unit_of(summary, t)[1]) for t in tasks}
+    heads.update({c: ("mu-<wbr>Delta-<wbr>REL ↑", MU_HEADS[c]) for c in mus})
+    head = "<th>method</th>" + "".join(
+        f"<th>{name}<span class='sub'>{html.escape(sub)}</span></th>"
+        for name, sub in heads.values()
     )
     body = []
-    for m in summary["methods"]:
+    for m in methods:
         tds = [f"<td>{breakable(m)}</td>"]
-        for t in [*summary["tasks"], *mu_columns(summary)]:
+        for t in [*tasks, *mus]:
             c = table2_cell(summary, m, t)
             cls = f" class='{c['cls']}'" if c["cls"] else ""
+            label = (MU_COLUMNS[t] if t in MU_COLUMNS else t) + f" {arrow(t)}"
             tds.append(
-                f"<td{cls} title='{html.escape(c['title'], quote=True)}'>"
+                f"<td{cls} data-label='{html.escape(label, quote=True)}' "
+                f"title='{html.escape(c['title'], quote=True)}'><div>"
                 f"<span class='v'>{html.escape(c['value'])}</span>"
-                f"<span class='sub'>{html.escape(c['second'])}</span></td>"
+                f"<span class='sub'>{html.escape(c['second'])}</span></div></td>"
             )
         body.append("<tr>" + "".join(tds) + "</tr>")
+    # the full table: wide enough that no header word breaks; narrower screens scroll it
+    width = "" if compact else f" style='min-width:{9 + 8 * (len(tasks) + len(mus))}em'"
+    kind = "t2 t2c compact" if compact else "t2 t2c scroll"
     return (
-        # wide enough that no header word breaks; narrower screens scroll the table sideways
-        f"<div class='t2 scroll'><table style='min-width:{9 + 8 * (len(summary['tasks']) + 1)}em'>"
+        f"<div class='{kind}'><table{width}>"
         f"<thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table></div>"
     )
@@ -246,21 +272,32 @@ def power_table(summary) -> list[list[str]]:
             cell = summary["rows"].get(m, {}).get(t) or {}
             if "seed_sd" not in cell:
                 continue
-            k, unit = unit_of(summary, t)
+            k = unit_of(summary, t)[0]
+            d = decimals(cell.get("ci"), k)
             n = cell.get("seeds_needed")
+            unit = diff_unit(summary, t)
             rows.append(
                 [
                     m,
                     task_label(t),
-                    f"{cell['diff'] * k:+.2f} {unit}",
-                    f"{cell['seed_sd'] * k:.2f}",
+                    fmt_num(cell["diff"] * k, d, True) + unit,
+                    fmt_num(cell["seed_sd"] * k, d) + unit,
                     "more than 1000" if n is None else str(n),
                 ]
             )
     return rows if len(rows) > 1 else []
 
 
+def score_decimals(summary, method: str, task: str) -> int | None:
+    """The decimals Table 2 gives a method's score on a task (from its CI)."""
+    c = summary["rows"].get(method, {}).get(task) or {}
+    return decimals(c.get("value_ci") or c.get("ci"), unit_of(summary, task)[0])
+
+
 def selection_table(summary) -> list[list[str]]:
+    """Per main method and task: the mean-max score / the held-out one (each seed's
+    checkpoint chosen on one half of the items, scored on the other), with the held-out
+    score's difference from the baseline's; digits as Table 2 gives the score."""
     tasks = summary["tasks"]
     rows = [["method", *tasks]]
     check = summary.get("selection_check", {})
@@ -271,13 +308,39 @@ def selection_table(summary) -> list[list[str]]:
             if c is None:
                 cells.append("-")
                 continue
-            k = unit_of(summary, t)[0]
-            s = f"{fmt_value(scaled(c['mean_max'], k))} / {fmt_value(scaled(c['held_out'], k))}"
+            k, d = unit_of(summary, t)[0], score_decimals(summary, m, t)
+            s = f"{fmt_num(scaled(c['mean_max'], k), d)} / {fmt_num(scaled(c['held_out'], k), d)}"
             if c["held_out_diff"] is not None:
-                s += f" (Δ {fmt_value(scaled(c['held_out_diff'], k), 3)})"
+                s += f" (Δ {fmt_num(scaled(c['held_out_diff'], k), d, True)})"
             cells.append(s)
         rows.append(cells)
     return rows
+
+
+def selection_gaps(summary, share: float = 0.5) -> list[str]:
+    """The tasks where mean-max and the held-out choice disagree most: a main method's
+    held-out score further than `share` of its mean-max score from it, e.g. "reading
+    self-paced: baseline 24.6 by mean-max, 3.3 held out"."""
+    out = []
+    check = summary.get("selection_check", {})
+    for t in summary["tasks"]:
+        worst = None
+        for m in summary["main_methods"]:
+            c = check.get(m, {}).get(t)
+            if not c or c["mean_max"] is None or c["held_out"] is None:
+                continue
+            gap = abs(c["mean_max"] - c["held_out"])
+            if abs(c["mean_max"]) > 0 and gap > share * abs(c["mean_max"]):
+                if worst is None or gap > worst[0]:
+                    worst = (gap, m, c)
+        if worst:
+            _, m, c = worst
+            k, d = unit_of(summary, t)[0], score_decimals(summary, m, t)
+            out.append(
+                f"{task_label(t)}: {m} {fmt_num(k * c['mean_max'], d)} by mean-max, "
+                f"{fmt_num(k * c['held_out'], d)} held out"
+            )
+    return out
 
 
 def subtask_table(summary, task: str) -> list[list[str]]:
@@ -287,17 +350,18 @@ def subtask_table(summary, task: str) -> list[list[str]]:
     lower = task in LOWER_IS_BETTER
     others = [m for m in summary["methods"] if m != "baseline"]
     subs = summary["subtasks"][task]
+    dd = score_decimals(summary, "baseline", task)  # a subtask has fewer items: no more digits
     rows = []
     for sub, v in subs.items():
         base = v.get("baseline")
         deltas = [v[m] - base for m in others if base is not None and v.get(m) is not None]
         mean_d = float(np.mean(deltas)) if deltas else math.nan
-        cells = [sub, fmt_value(scaled(base, scale), 4)]
+        cells = [sub, fmt_num(scaled(base, scale), dd)]
         for m in others:
             d = None if base is None or v.get(m) is None else v[m] - base
-            val = fmt_value(scaled(v.get(m), scale), 4)
-            cells.append(val + (f" (Δ {fmt_num(scale * d, None, True)})" if d is not None else ""))
-        cells.append(fmt_num(scale * mean_d, None, True))
+            val = fmt_num(scaled(v.get(m), scale), dd)
+            cells.append(val + (f" (Δ {fmt_num(scale * d, dd, True)})" if d is not None else ""))
+        cells.append(fmt_num(scale * mean_d, dd, True))
         rows.append((-mean_d if not lower else mean_d, cells))
     rows.sort(key=lambda r: (math.isnan(r[0]), r[0]))
     unit = diff_unit(summary, task).strip() or unit_of(summary, task)[1]
@@ -323,13 +387,13 @@ DIAGNOSTIC_LABELS = {  # key: (readable name, what a higher value means)
     "documents": ("documents sampled", ""),
     "mean_words": ("mean words per document", ""),
     "median_words": ("median words per document", ""),
-    "eos_share": ("share ended by EOS", ""),
+    "eos_share": ("documents ended by EOS, %", ""),
     "distinct_1": ("distinct 1-grams, share", "↑ more diverse"),
     "distinct_2": ("distinct 2-grams, share", "↑ more diverse"),
     "distinct_3": ("distinct 3-grams, share", "↑ more diverse"),
-    "repetition_4gram": ("repeated 4-grams within a document, share", "↓ less repetitive"),
+    "repetition_4gram": ("repeated 4-grams within a document, %", "↓ less repetitive"),
     "self_bleu": ("self-BLEU-4", "↓ more diverse"),
-    "overlap_8gram_train": ("8-grams also in the train split, share", "↓ less copying"),
+    "overlap_8gram_train": ("8-grams also in the train split, %", "↓ less copying"),
     "segments": ("segments in the corpus", ""),
     "empty_segments": ("empty segments", ""),
     "duplicate_segments": ("duplicate segments", ""),
@@ -339,3 +403,52 @@ DIAGNOSTIC_LABELS = {  # key: (readable name, what a higher value means)
 def diagnostic_label(key: str) -> str:
     name, better = DIAGNOSTIC_LABELS.get(key, (key, ""))
     return f"{name} ({better})" if better else name
+
+
+def ci_method(summary) -> str:
+    """The test behind the report's CIs, in a few words (provenance)."""
+    B = summary["bootstrap_samples"]
+    if summary["resample"] == "seeds" and not single_seed(summary):
+        return f"a paired t over seeds (its percentiles from B = {B} draws)"
+    if summary["resample"] == "hierarchical":
+        return f"a paired bootstrap over seeds, then items within subtasks (B = {B})"
+    return f"a paired bootstrap over items within subtasks, every seed kept (B = {B})"
+
+
+def ci_note(summary) -> str:
+    """The statistics note: the test behind the tasks' CIs and the one behind mu-Delta-REL's
+    (the same resamples: `summary` computes both from one draw)."""
+    B = summary["bootstrap_samples"]
+    mu = (
+        "mu-Delta-REL's CI comes from the same resamples: per resample, the mean over the "
+        "tasks of the method's difference from the baseline divided by the baseline's score"
+    )
+    if summary["resample"] == "seeds" and not single_seed(summary):
+        return (
+            "CIs: a paired t over seeds. Each seed's score is computed on every item, and "
+            "the 95% CI of Δ is the t interval of the per-seed differences (seed k of a "
+            "method against seed k of the baseline; S − 1 degrees of freedom), its "
+            f"percentiles read from B = {B} draws of the t distribution (so the last digit "
+            "can move). A score's own CI (the baseline's row) is the t interval over its "
+            f"seeds. {mu}, so it is the paired t over seeds of each seed's mean relative "
+            "difference."
+        )
+    kind = (
+        "seeds drawn with replacement, then items within subtasks"
+        if summary["resample"] == "hierarchical"
+        else "items within subtasks (every seed kept)"
+    )
+    return (
+        f"CIs: a paired bootstrap, B = {B} resamples of {kind}, the same draws for every "
+        f"method; the 2.5th and 97.5th percentiles of the resampled Δ. {mu}."
+    )
+
+
+PERCENT_SHARES = {"eos_share", "repetition_4gram", "overlap_8gram_train"}
+
+
+def percent(v, d: int = 1) -> str:
+    """A share (0..1) in %, e.g. 0.0119 -> "1.2%"."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    return f"{100 * v:.{d}f}%"
