@@ -135,7 +135,7 @@ def eval_loss_points(cfg: ExperimentConfig, methods: dict[str, list[str]]) -> di
     return out
 
 
-# the decoding settings' titles are the rules' own (decoding.setting_title)
+# the decoding settings' titles are the rules' own (decoding_rules.setting_title)
 SWEEP_TITLES = {"ratio": "Mixing ratio (synthetic share of rows)"}
 
 
