@@ -148,13 +148,13 @@ def compare(good, bad, prefixes, steps: int, seed: int = 0) -> dict:
     for t in range(steps):
         u = torch.from_numpy(keyed_uniform(seed, STREAM_SAMPLE, keys, 0, t))
         for name, rule in RULES.items():
-            bad_ref = ref[1] if rule.strategy == "cd" else None
+            bad_ref = ref[1] if rule.rule.needs_amateur else None
             st = step_scores(rule, ref[0], bad_ref)
             pick = sample(st.scores, u)
             p_ref = torch.softmax(st.scores.double(), -1)
             for h in HEADS:
                 lg = ours[h]
-                so = step_scores(rule, lg[0], lg[1] if rule.strategy == "cd" else None).scores
+                so = step_scores(rule, lg[0], lg[1] if rule.rule.needs_amateur else None).scores
                 s = stats[(h, name)]
                 s[0] += int((sample(so, u) != pick).sum())
                 s[1] += B

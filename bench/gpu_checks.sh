@@ -29,6 +29,9 @@
 #             (d) ours, (e) the generic engine, alternated medians; (d)'s bandwidth bound
 #   train     bench/train_throughput.py --device cuda, paper-good 12 x 768 x 1024, vs Trainer,
 #             then a profile of 5 of our steps (top kernels, the step's parts)
+#   train-chunked  the same with train.loss=chunked (the output layer and loss over chunks of
+#             rows, never the whole logits), and a profile of 5 of its steps; a step of its
+#             own, so that a cold compile running long cannot cost the figures of `train`
 #   eval      bench/eval_throughput.py --device cuda, paper-good, BLiMP filtered, vs lm-eval HFLM
 #   e2e       configs/paper-shrunk.yaml end to end (corpus .. report) on the device
 #   train-hfc the Trainer with torch_compile (not run unless named: a second cold compile)
@@ -337,7 +340,7 @@ run_steps() {
     export ROOT CARRY DATA PY W DRY
     export -f device_line env_check e2e generate_bench
     local steps=("$@")
-    [ ${#steps[@]} -eq 0 ] && steps=(env tests generate train eval e2e)
+    [ ${#steps[@]} -eq 0 ] && steps=(env tests generate train train-chunked eval e2e)
     # the device's shapes, or tiny ones on this CPU (`dry`)
     local dev=cuda train_args eval_args
     train_args=(--preset paper-good --seq 1024 --batch 32 --steps 30 --skip 10 --profile 5)
@@ -358,6 +361,9 @@ run_steps() {
             generate) step generate 170 generate_bench ;;
             train) step train 120 "$PY" bench/train_throughput.py --device $dev \
                 "${train_args[@]}" --runs cdsynth,hf --json "$W/train.json" ;;
+            train-chunked) step train-chunked 100 "$PY" bench/train_throughput.py --device $dev \
+                "${train_args[@]}" --runs cdsynth-chunked --profile-loss chunked \
+                --json "$W/train-chunked.json" ;;
             eval) step eval 100 "$PY" bench/eval_throughput.py --device $dev "${eval_args[@]}" \
                 --data "$DATA" --blimp "$DATA/blimp_filtered" --json "$W/eval.json" ;;
             e2e)

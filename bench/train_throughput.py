@@ -12,18 +12,21 @@ Both get their best settings for the device: the precision `train.precision=auto
 (`--precision`: bf16 autocast where the device has bf16 arithmetic, float32 on an AVX2-only
 CPU, where bf16 is emulated), fused AdamW, the same LR schedule, betas and clipping. Ours
 compiles forward + loss (`--no-compile` turns that off). `--runs` picks what is timed:
-cdsynth, hf (Trainer), hf-compile (Trainer with `torch_compile`); the default is cdsynth,hf on
-a CPU and all three on CUDA, where the ratio is taken against the faster Trainer. On CUDA
-both run TF32 for leftover fp32 matmuls.
+cdsynth (`train.loss=reference`: the whole logits and F.cross_entropy), cdsynth-chunked
+(`train.loss=chunked`: the output layer and loss over chunks of rows, chunked_loss.py;
+`--loss-chunk-rows` sets the chunk, 0 = Liger's rule), hf (Trainer), hf-compile (Trainer with
+`torch_compile`); the default is cdsynth,hf on a CPU and cdsynth,hf,hf-compile on CUDA; ratios
+are taken against the faster Trainer. On CUDA both run TF32 for leftover fp32 matmuls.
 
 `--preset paper-good` is the paper's 12 x 768 model with its 32000-token vocabulary (the
 vocabulary of a preset that names one, else `--vocab`, default 8192). Random weights and
 random tokens: the speed does not depend on them. `--json FILE` writes the figures.
 
 `--profile N` then profiles N more steps of our step (torch profiler, after two warm-up
-steps: the same model, compiled loss, autocast, fused AdamW and clipping that `train` runs)
-and prints the ops with the most self time (device time on CUDA, CPU time on a CPU) and the
-shares of the step's parts: products, attention, loss, optimizer, casts and copies.
+steps: `train.train_step` itself, with the compiled loss module, autocast, fused AdamW and
+clipping that `train` runs; `--profile-loss` picks the loss) and prints the ops with the most
+self time (device time on CUDA, CPU time on a CPU) and the shares of the step's parts:
+products, attention, loss, optimizer, casts and copies.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import json
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -44,13 +48,17 @@ from cdsynth.machine import cpu_model
 from cdsynth.tokenizer import save_tokenizer, train_tokenizer
 from cdsynth.train import (
     IGNORE,
+    NextTokenLoss,
     build_model,
     cuda_matmul_precision,
     labels_for,
     make_optimizer,
-    next_token_nll,
     train,
+    train_step,
 )
+
+# our runs: name -> train.loss
+OURS = {"cdsynth": "reference", "cdsynth-chunked": "chunked"}
 
 
 def sync(device: str) -> None:
@@ -108,11 +116,15 @@ def write_blocks(folder: Path, vocab: int, n_blocks: int, seq: int) -> None:
     (folder / "blocks.json").write_text(json.dumps(meta))
 
 
-def run_ours(tmp: Path, cfg: TrainConfig, skip: int) -> float:
-    train(cfg, tmp / "tok", tmp / "blocks", tmp / "ours", progress=False, log=lambda *a: None)
-    rows = [json.loads(x) for x in (tmp / "ours" / "metrics.jsonl").read_text().splitlines()]
+def run_ours(tmp: Path, cfg: TrainConfig, skip: int, name: str = "ours") -> tuple[float, int]:
+    """Steady-state tokens/s of `train`, and its peak device memory in bytes (CUDA; else 0)."""
+    if cfg.device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    train(cfg, tmp / "tok", tmp / "blocks", tmp / name, progress=False, log=lambda *a: None)
+    peak = torch.cuda.max_memory_allocated() if cfg.device == "cuda" else 0
+    rows = [json.loads(x) for x in (tmp / name / "metrics.jsonl").read_text().splitlines()]
     steady = [r["tok_s"] for r in rows[skip:]]
-    return statistics.median(steady)
+    return statistics.median(steady), peak
 
 
 def run_hf_trainer(
@@ -177,7 +189,7 @@ def run_hf_trainer(
 # kernels and the compiler's fused kernels)
 PARTS = [
     ("attention", ("attention", "flash", "sdpa", "fmha")),
-    ("loss", ("cross_entropy", "nll_loss", "log_softmax", "logsumexp")),
+    ("loss", ("cross_entropy", "nll_loss", "log_softmax", "logsumexp", "chunkedlinear")),
     ("optimizer and clipping", ("adam", "foreach", "clip", "norm_", "optimizer")),
     ("products", ("mm", "gemm", "matmul", "linear", "xmma", "cutlass", "cublas", "wgmma")),
     ("other compiler-fused kernels", ("triton_", "cpp_fused", "compiledfxgraph")),
@@ -202,22 +214,23 @@ def profile_step(cfg: TrainConfig, vocab: int, tmp: Path, steps: int, top: int =
         torch._dynamo.reset()
     model = build_model(cfg.model, vocab, seed=cfg.seed).to(device).train()
     opt = make_optimizer(model, cfg)
-    loss_fn = torch.compile(next_token_nll) if cfg.compile else next_token_nll
+    loss_module = NextTokenLoss(model, cfg.loss, cfg.loss_chunk_rows)
+    loss_fn = torch.compile(loss_module) if cfg.compile else loss_module
+    params = list(model.parameters())
     arr = np.load(tmp / "blocks" / "blocks.npy")
     dev_type = device.type
+
+    def autocast():
+        return torch.autocast(dev_type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
 
     def one_step(i: int) -> None:
         ids = torch.from_numpy(arr[i % len(arr) : i % len(arr) + cfg.batch_size].astype(np.int64))
         n_valid = int((labels_for(ids) != IGNORE).sum())
         ids = ids.to(device)
-        for start in range(0, len(ids), cfg.micro_batch_size):
-            with torch.autocast(dev_type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
-                loss = loss_fn(model, ids[start : start + cfg.micro_batch_size])
-            (loss / n_valid).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        float(loss.detach())  # train's one host sync per step
+        batches = [
+            ids[s : s + cfg.micro_batch_size] for s in range(0, len(ids), cfg.micro_batch_size)
+        ]
+        train_step(loss_fn, params, opt, batches, 1 / n_valid, cfg.grad_clip, autocast)
 
     acts = [torch.profiler.ProfilerActivity.CPU]
     if dev_type == "cuda":
@@ -283,7 +296,17 @@ def main() -> None:
     ap.add_argument(
         "--runs",
         default=None,
-        help="comma-separated: cdsynth, hf, hf-compile (default: cdsynth,hf on cpu; all on cuda)",
+        help="comma-separated: cdsynth, cdsynth-chunked, hf, hf-compile (default: cdsynth,hf "
+        "on cpu; cdsynth,hf,hf-compile on cuda)",
+    )
+    ap.add_argument(
+        "--loss-chunk-rows", type=int, default=0, help="cdsynth-chunked's chunk (0: Liger's rule)"
+    )
+    ap.add_argument(
+        "--profile-loss",
+        choices=sorted(set(OURS.values())),
+        default="reference",
+        help="the loss of the profiled step",
     )
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     ap.add_argument("--profile", type=int, default=0, help="then profile this many steps")
@@ -293,8 +316,10 @@ def main() -> None:
     if a.skip < 1 or a.steps <= a.skip + 1:
         raise SystemExit("need 1 <= --skip < --steps - 1")
     runs = (a.runs or ("cdsynth,hf,hf-compile" if a.device == "cuda" else "cdsynth,hf")).split(",")
-    if not runs or set(runs) - {"cdsynth", "hf", "hf-compile"}:
-        raise SystemExit(f"--runs: choose from cdsynth, hf, hf-compile, got {a.runs}")
+    if not runs or set(runs) - {*OURS, "hf", "hf-compile"}:
+        raise SystemExit(
+            f"--runs: choose from cdsynth, cdsynth-chunked, hf, hf-compile, got {a.runs}"
+        )
     vocab = a.vocab or PRESETS[a.preset].get("vocab_size") or 8192
     micro = a.micro or a.batch
     bf16 = a.precision == "bf16" or (
@@ -320,10 +345,14 @@ def main() -> None:
             eval_every=10**9,
             checkpoint_every=10**9,
             device=a.device,
+            loss_chunk_rows=a.loss_chunk_rows,
         )
-        results = {}
-        if "cdsynth" in runs:
-            results["cdsynth"] = run_ours(tmp, cfg, a.skip)
+        results, peak_memory = {}, {}
+        for name, loss in OURS.items():
+            if name in runs:
+                results[name], peak_memory[name] = run_ours(
+                    tmp, replace(cfg, loss=loss), a.skip, name
+                )
         for c in [False, True]:
             if ("hf-compile" if c else "hf") in runs:
                 name = "transformers.Trainer" + (" (torch_compile)" if c else "")
@@ -332,10 +361,11 @@ def main() -> None:
                 results[name] = run_hf_trainer(tmp, cfg, vocab, a.skip, a.device, c)
         m = mcfg.resolved()
         fpt = flops_per_token(build_model(mcfg, vocab), m.n_layers, m.hidden, a.seq)
-        prof = profile_step(cfg, vocab, tmp, a.profile) if a.profile else None
+        prof_cfg = replace(cfg, loss=a.profile_loss)
+        prof = profile_step(prof_cfg, vocab, tmp, a.profile) if a.profile else None
     peak = matmul_peak(a.device, torch.bfloat16 if bf16 else torch.float32)
-    ours = results.get("cdsynth")
-    hf = {k: v for k, v in results.items() if k != "cdsynth"}
+    ours = {k: v for k, v in results.items() if k in OURS}
+    hf = {k: v for k, v in results.items() if k not in OURS}
     print(
         f"device: {device_line(a.device)}; model {a.preset} ({m.n_layers} x {m.hidden}) vocab "
         f"{vocab}, batch {a.batch} x {a.seq} (micro {micro}), {a.steps} steps (first {a.skip} "
@@ -347,10 +377,18 @@ def main() -> None:
         print(f"| {name} | {tps:,.0f} | {tps * fpt / 1e12:.3f} | {tps * fpt / peak:.1%} |")
     best_hf = max(hf, key=hf.get) if hf else None
     line = f"{precision} matmul peak measured: {peak / 1e12:.2f} TFLOP/s"
-    if best_hf and ours:
-        line = f"ratio cdsynth / Trainer: {ours / hf[best_hf]:.2f}x (vs {best_hf}); " + line
+    for name, tps in reversed(ours.items()) if best_hf else ():
+        line = f"ratio {name} / Trainer: {tps / hf[best_hf]:.2f}x (vs {best_hf}); " + line
     print(line)
+    if len(ours) == 2:
+        print(f"chunked / reference loss: {ours['cdsynth-chunked'] / ours['cdsynth']:.3f}x")
+    if any(peak_memory.values()):
+        print(
+            "peak device memory: "
+            + ", ".join(f"{k} {v / 2**30:.2f} GiB" for k, v in peak_memory.items())
+        )
     if prof:
+        print(f"(profiled loss: {a.profile_loss})")
         print_profile(prof)
     if a.json:
         out = {
@@ -361,9 +399,14 @@ def main() -> None:
             "precision": precision,
             "peak_flops": peak,
             "tokens_per_s": results,
+            "peak_memory_bytes": peak_memory,
             "mfu": {k: v * fpt / peak for k, v in results.items()},
             "best_trainer": best_hf,
-            "ratio_vs_best_trainer": ours / hf[best_hf] if best_hf and ours else None,
+            "ratio_vs_best_trainer": (
+                ours["cdsynth"] / hf[best_hf] if best_hf and "cdsynth" in ours else None
+            ),
+            "ratios_vs_best_trainer": {k: v / hf[best_hf] for k, v in ours.items()} if hf else {},
+            "profile_loss": a.profile_loss if a.profile else None,
             "torch": torch.__version__,
             "profile": prof,
         }

@@ -182,18 +182,18 @@ def test_word_checkpoints_are_saved_where_the_words_cross(workspace, monkeypatch
 
 
 def test_without_the_setting_the_run_is_unchanged(workspace):
-    """No chck folders, no word counts in the state, and the run's identity is the one runs
-    had before the setting existed (`identity.ADDED_AT`)."""
+    """No chck folders, no word counts in the state, and the run's config record (what its
+    identity hashes) is the one runs had before the setting existed."""
     from cdsynth.config import to_dict
-    from cdsynth.identity import identity
 
     cfg = tiny_config(workspace, "train.steps=4")
     out = run_train(cfg, log=quiet, progress=False)
     assert not list(out.glob("chck_*"))
     assert "words_seen" not in json.loads((out / "step_4" / "state.json").read_text())
-    d = to_dict(cfg.train)
-    old = {k: v for k, v in d.items() if k != "checkpoint_words"}
-    assert identity("train", d) == identity("train", old)
+    assert "checkpoint_words" not in to_dict(cfg.train)
+    assert "checkpoint_words" not in json.loads((out / "train_config.json").read_text())["config"]
+    with_words = tiny_config(workspace, "train.checkpoint_words=babylm-strict")
+    assert to_dict(with_words.train)["checkpoint_words"] == "babylm-strict"
 
 
 def test_real_and_synthetic_words_are_counted_apart(tok, monkeypatch):
@@ -209,10 +209,10 @@ def test_real_and_synthetic_words_are_counted_apart(tok, monkeypatch):
     rows = np.array([row(real), row(syn), row(real)])
     counter = cw.WordCounter(tok)
     words = WordCheckpoints([1, 2, 4], tok)
-    metrics = {}
-    names = words.step(rows, np.array([False, True, False]), metrics)
+    names = words.step(rows, np.array([False, True, False]))
+    metrics = words.state()
     n_real = counter.count(rows[[0, 2]])
     assert metrics == {"words_seen": n_real, "synthetic_words_seen": counter.count(rows[[1]])}
     assert metrics["synthetic_words_seen"] == 2 and n_real > 5
     assert names == [cw.revision(m) for m in (1, 2, 4) if m * 5 <= n_real]
-    assert words.step(rows[:0], np.array([], dtype=bool), metrics) == []
+    assert words.step(rows[:0], np.array([], dtype=bool)) == [] and words.state() == metrics

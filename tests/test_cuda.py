@@ -151,6 +151,71 @@ def test_interrupted_cuda_run_resumes_to_the_same_weights(workspace, monkeypatch
         assert ra["loss"] == pytest.approx(rb["loss"], rel=1e-4)
 
 
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("loss", ["reference", "chunked"])
+def test_the_training_step_never_waits_for_the_device(loss, compiled):
+    """`torch.cuda.set_sync_debug_mode("error")` raises at any op that makes the host wait
+    for the device: none in the step (bf16 autocast, clipping, fused AdamW), the batch's copy
+    to the device and the figures' copy back included. Two warm-up steps first (compilation
+    and the optimizer's state may wait)."""
+    from cdsynth.config import ModelConfig, TrainConfig
+    from cdsynth.train import (
+        NextTokenLoss,
+        build_model,
+        copy_to_host,
+        make_optimizer,
+        read_host,
+        to_device,
+        train_step,
+    )
+
+    device = torch.device("cuda")
+    model = build_model(ModelConfig(preset="test-micro"), 400).to(device).train()
+    opt = make_optimizer(model, TrainConfig())
+    module = NextTokenLoss(model, loss)
+    loss_fn = torch.compile(module) if compiled else module
+    rows = np.random.default_rng(0).integers(4, 400, size=(8, 64), dtype=np.int64)
+    rows[0, -5:] = 3  # padding
+
+    def autocast():
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+
+    def step():
+        batches = [to_device(rows[s : s + 4], device) for s in (0, 4)]
+        out = train_step(loss_fn, list(model.parameters()), opt, batches, 1 / 500, 1.0, autocast)
+        return copy_to_host(out)
+
+    for _ in range(2):
+        read_host(step())
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        copies = [step() for _ in range(3)]
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    figures = [read_host(c) for c in copies]
+    assert all(np.isfinite(f).all() for f in figures) and figures[-1][0] < figures[0][0]
+
+
+def test_chunked_loss_on_cuda_equals_the_reference_in_float64():
+    """The chunked loss on the device, equal to the reference in float64: the loss and every
+    gradient of a test-micro model (the bench's train-chunked step times it in bf16)."""
+    from cdsynth.config import ModelConfig
+    from cdsynth.train import build_model, next_token_nll
+
+    model = build_model(ModelConfig(preset="test-micro"), 400).to("cuda", torch.float64)
+    ids = torch.randint(4, 400, (4, 64), device="cuda")
+    ids[0, -5:] = 3
+    grads = []
+    for loss in ("reference", "chunked"):
+        model.zero_grad()
+        value = next_token_nll(model, ids, loss, chunk_rows=24)
+        value.backward()
+        grads.append([value.detach()] + [p.grad.clone() for p in model.parameters()])
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices")
 def test_ddp_on_two_gpus_matches_one(workspace):
     args = ["train", f"workdir={workspace}", *TINY, *CUDA, "train.micro_batch_size=2"]

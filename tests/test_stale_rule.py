@@ -63,7 +63,12 @@ NEUTRAL = {
         "corpus.hf_config=en",
         "corpus.path=/nonexistent",
     ],
-    "train": ["train.micro_batch_size=2", "train.device=cpu"],
+    "train": [
+        "train.micro_batch_size=2",
+        "train.device=cpu",
+        "train.loss=chunked",
+        "train.loss_chunk_rows=8",
+    ],
     "generate": [
         "generate.batch_size=4",
         "generate.engine=generic",

@@ -141,9 +141,12 @@ def test_kill_9_then_same_command_equals_uninterrupted(workspace):
     assert losses(workspace / "runs" / "full") == losses(cut)
 
 
-def test_torchrun_two_processes_match_one(workspace):
+@pytest.mark.parametrize("loss, port", [("reference", 29533), ("chunked", 29534)])
+def test_torchrun_two_processes_match_one(workspace, loss, port):
+    """DDP wraps the loss module: the chunked loss, which never calls the model's forward,
+    has its gradients all-reduced like the reference's."""
     args = ["train", f"workdir={workspace}", *TINY, "train.micro_batch_size=2", "train.steps=6"]
-    args.append("train.checkpoint_every=6")
+    args += ["train.checkpoint_every=6", f"train.loss={loss}"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run(
         [sys.executable, "-m", "cdsynth.cli", *args, "train.name=one"],
@@ -159,7 +162,7 @@ def test_torchrun_two_processes_match_one(workspace):
             "--nproc_per_node",
             "2",
             "--master_port",
-            "29533",
+            str(port),
             "-m",
             "cdsynth.cli",
             *args,

@@ -7,9 +7,9 @@ Unknown keys and values of the wrong type raise `UserError` naming the key.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
-import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -25,14 +25,14 @@ from .config_checks import (
     Documents,
     DropoutKind,
     DType,
-    Engine,
+    EngineKind,
     Eos,
     Packing,
     Precision,
     PrefixSource,
     Resample,
     Source,
-    Strategy,
+    TrainLoss,
     _choose,
     _device,
     _finite,
@@ -42,6 +42,7 @@ from .config_checks import (
     yaml_complaint,
 )
 from .config_slurm import SlurmConfig
+from .decoding_rules import DecodingConfig
 from .errors import UserError
 
 
@@ -134,6 +135,13 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def _added(default):
+    """A setting added after outputs were recorded: left out of records (`to_dict`) at its
+    default, the old behaviour, so those records, and the identities hashed from them, stay
+    the same."""
+    return field(default=default, metadata={"left_out_at": default})
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """One training run. `batch_size` is the global number of rows per optimizer step."""
@@ -156,12 +164,15 @@ class TrainConfig:
     dropout: float = 0.0  # attention dropout (LlamaForCausalLM has no other dropout)
     precision: Precision = Precision.auto  # auto | fp32 | bf16
     compile: bool = False
+    # the output layer and loss: `reference` (the whole logits, F.cross_entropy) or `chunked`
+    # (chunked_loss.py: over chunks of loss_chunk_rows rows, 0 = Liger's rule); equal in float64
+    loss: TrainLoss = TrainLoss.reference
+    loss_chunk_rows: int = 0
     eval_every: int = 100
     eval_blocks: int = 64
     checkpoint_every: int = 100
-    # also save chck_<N>M where the real-corpus words seen cross a BabyLM track's schedule:
-    # babylm-strict-small | babylm-strict | a list of millions of words (`checkpoint_words`)
-    checkpoint_words: str | list | None = None
+    # chck_<N>M saved where the real words seen cross babylm-strict-small | babylm-strict | [N]
+    checkpoint_words: str | list | None = _added(None)
     decay: Decay = (
         Decay.matrices
     )  # weight decay on: matrices (embeddings, projections) | all (paper)
@@ -183,6 +194,8 @@ class TrainConfig:
             f"trackio, got {self.trackers!r}",
         )
         _choose(self, "decay", Decay, "train.decay")
+        _choose(self, "loss", TrainLoss, "train.loss")
+        _require(self.loss_chunk_rows >= 0, "train.loss_chunk_rows must be >= 0 (0: automatic)")
         if self.checkpoint_words is not None:
             from .checkpoint_words import schedule
 
@@ -231,40 +244,6 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class DecodingConfig:
-    """A decoding rule plus truncation. See `cdsynth.decoding`."""
-
-    strategy: Strategy = Strategy.cd  # cd | ancestral (No-Contrast) | vhead (No-Contrast-V_head)
-    alpha: float = 0.1
-    lam: float = 1.0
-    good_temperature: float = 1.0
-    bad_temperature: float = 1.0
-    top_k: int = 0  # 0: off
-    top_p: float = 1.0  # 1: off
-    temperature: float = 1.0  # applied after the rule and truncation
-    paper_compatible: bool = False  # the paper's code: -20 outside V_head, log(p + 1e-10)
-    penalty: float | None = None  # the score of tokens left out; None: -inf (paper mode: -20)
-
-    def __post_init__(self):
-        k = "generate.decoding"
-        _choose(self, "strategy", Strategy, f"{k}.strategy")
-        _require(0 <= self.alpha <= 1, f"{k}.alpha must be in [0, 1], got {self.alpha}")
-        _require(
-            _finite(self.lam) and self.lam >= 0, f"{k}.lam must be finite and >= 0, got {self.lam}"
-        )
-        _require(self.top_k >= 0, f"{k}.top_k must be >= 0 (0: off), got {self.top_k}")
-        _require(0 < self.top_p <= 1, f"{k}.top_p must be in (0, 1], got {self.top_p}")
-        p = self.penalty
-        _require(
-            p is None or (isinstance(p, (int, float)) and not math.isnan(p) and p < 0),
-            f"{k}.penalty must be a number < 0 (-.inf: never chosen) or unset, got {p!r}",
-        )
-        for name in ("good_temperature", "bad_temperature", "temperature"):
-            t = getattr(self, name)
-            _require(_finite(t) and t > 0, f"{k}.{name} must be finite and > 0, got {t}")
-
-
-@dataclass(frozen=True)
 class GenerateConfig:
     """One synthetic corpus. Relative model paths are resolved against `workdir`."""
 
@@ -290,7 +269,7 @@ class GenerateConfig:
     prefix_file: str | None = None  # .txt (one prompt per line) or .jsonl ("text") of prompts
     corpus_tokens: int | str | None = None  # synthetic size in new tokens: N, or "real" (as
     #                                         many as the real train split); sets num_prefixes
-    engine: Engine = Engine.auto  # auto (lean for LLaMA pairs, else generic) | lean | generic
+    engine: EngineKind = EngineKind.auto  # auto (lean for LLaMA pairs) | lean | generic
     batch_size: int = 64
     eos: Eos = Eos.stop  # stop | continue (a new document starts after </s>)
     keep_prefix: bool = True
@@ -303,7 +282,7 @@ class GenerateConfig:
         k = "generate"
         _choose(self, "eos", Eos, f"{k}.eos")
         _choose(self, "dtype", DType, f"{k}.dtype")
-        _choose(self, "engine", Engine, f"{k}.engine")
+        _choose(self, "engine", EngineKind, f"{k}.engine")
         _choose(self, "prefix_source", PrefixSource, f"{k}.prefix_source")
         _choose(self, "bad_dropout_kind", DropoutKind, f"{k}.bad_dropout_kind")
         _device(self.device, f"{k}.device")
@@ -355,10 +334,9 @@ class EvalConfig:
     tasks: list = field(
         default_factory=lambda: ["perplexity", "probes_agreement", "probes_tracking"]
     )
-    data_dir: str = "../shared/data"  # holds blimp/, blimp_filtered/, ewok/, ... or the BabyLM
-    # evaluation_data folder as published (full_eval/, fast_eval/; see docs)
-    eval_set: EvalSet = EvalSet.full  # full | fast: which set of evaluation_data (published layout)
-    rules: EvalRules = EvalRules.babylm2025  # babylm2025 | babylm2026: the scoring rules
+    data_dir: str = "../shared/data"  # blimp/, ewok/, ... or BabyLM's evaluation_data (docs)
+    eval_set: EvalSet = _added(EvalSet.full)  # full | fast: the set of evaluation_data
+    rules: EvalRules = _added(EvalRules.babylm2025)  # babylm2025 | babylm2026: scoring rules
     passwords: Passwords = field(default_factory=Passwords)
     batch_tokens: int = 2048  # token positions per forward (prefix-tree nodes or padded)
     packing: Packing = (
@@ -370,7 +348,7 @@ class EvalConfig:
     perplexity_documents: int | None = 500  # eval-split documents used for perplexity
     perplexity_file: str | None = None  # JSONL with "text"; default workdir/corpus/eval.jsonl
     steps: list | None = None  # checkpoint steps to evaluate; None: all
-    checkpoints: Checkpoints = Checkpoints.steps  # steps (step_N) | words (chck_<N>M folders)
+    checkpoints: Checkpoints = _added(Checkpoints.steps)  # steps (step_N) | words (chck_<N>M)
     probe_seed: int = 0
     subset_seed: int = 0  # seeds the random stratified subsets (max_items, perplexity_documents)
     device: str = "auto"  # auto | cpu | cuda
@@ -558,12 +536,18 @@ def _coerce(tp, value, where):
 
 
 def to_dict(cfg) -> dict:
-    return dataclasses.asdict(cfg, dict_factory=_plain)
-
-
-def _plain(items) -> dict:
-    """asdict's dict factory: Choices as their plain string values (for JSON and YAML)."""
-    return {k: (v.value if isinstance(v, Choice) else v) for k, v in items}
+    """A config as plain data (Choices as their string values, for JSON and YAML). A setting
+    added after outputs were recorded (field metadata `left_out_at`) is left out at that
+    value, its old behaviour, so that the records of those outputs stay the same bytes."""
+    out = {}
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        if "left_out_at" in f.metadata and v == f.metadata["left_out_at"]:
+            continue
+        if dataclasses.is_dataclass(v):
+            v = to_dict(v)
+        out[f.name] = v.value if isinstance(v, Choice) else copy.deepcopy(v)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

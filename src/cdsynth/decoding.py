@@ -1,31 +1,43 @@
-"""Decoding rules: logits in, next-token scores out. Pure functions, no I/O, no randomness.
+"""The decoding math: logits in, next-token scores out. Pure, no I/O, no randomness.
 
 Scores are log-probabilities up to a constant; -inf marks a token that can't be chosen. All
 math runs in at least float32 (float64 stays float64), whatever the model's dtype.
 
-    contrastive_scores(good, bad, alpha=0.1, lam=1.0)   # CD
+The rules themselves are objects built once from their settings (`decoding_rules`: a
+strategy, then filters, then a temperature); this module is the math they share, and one
+step's pick:
+
+    contrastive_scores(good, bad, alpha=0.1, lam=1.0)   # CD, from logits
     ancestral_scores(good)                              # No-Contrast
     vhead_scores(good, alpha=0.1)                       # No-Contrast-V_head (control)
     truncate(scores, top_k=200, top_p=1.0, temperature=1.0)
     sample(scores, uniforms)                            # inverse CDF, one uniform per row
+    choose(rule, good, bad, uniforms)                   # a rule's step, the sample, stats
+
+The functions from logits compose the same primitives the rule objects call (`log_probs`,
+`plausible_mask`, `contrast`, `top_k_filter`, `top_p_filter`, the paper's processors), one
+call each: the references the composed rule is tested against.
 
 Example: with good probabilities (0.5, 0.3, 0.2, 0.0...) and alpha = 0.5, V_head is the tokens
 with p >= 0.25: the first two. CD then ranks them by log p_good - lam * log p_bad.
 
-`paper_compatible` (the paper's logits_processors.py, commit cdddeb6) differs: V_head is
-p > alpha * max p (strict); in-mask scores are log(p + 1e-10); tokens outside V_head *and*
-tokens cut by top-k / top-p get a finite -20, not -inf; No-Contrast samples the raw logits.
-Its one `--temperature T` divides the logits of both models in the CD and V_head processors
-and, again, the scores inside its top-k / top-p processors (before the cut), and is ignored by
-No-Contrast without truncation. Ours are three fields, each applied where the paper applies
-its T: `good_temperature` (and `bad_temperature`) on the logits, `temperature` at the start of
-truncation (in paper mode before the cut, so cut tokens keep exactly -20). So the paper's
+`paper_compatible` (the paper's logits_processors.py, commit cdddeb6) is the other
+composition of the same parts: V_head is p > alpha * max p (strict); in-mask scores are
+log(p + 1e-10); tokens outside V_head *and* tokens cut by top-k / top-p get a finite -20, not
+-inf; No-Contrast samples the raw logits. Its one `--temperature T` divides the logits of
+both models in the CD and V_head processors and, again, the scores inside its top-k / top-p
+processors (before the cut), and is ignored by No-Contrast without truncation. Ours are three
+fields, each applied where the paper applies its T: `good_temperature` (and
+`bad_temperature`) on the logits, and `temperature` on the scores: in ours last, after the
+filters (top-p and typical-p see the scores before it); in paper mode first in its top-k /
+top-p processors, before the cut, so cut tokens keep exactly -20. So the paper's
 `contrastive` with T is good=bad=T, temperature=1; `contrast_with_top_k` / `_top_p` is
-good=bad=temperature=T; `no_contrast_top_k` is temperature=T.
+good=bad=temperature=T; `no_contrast_top_k` is temperature=T. Min-p, typical-p and the
+reasoning CD have no paper variant: paper mode refuses them when the config loads.
 
-`penalty` (`decoding.penalty`) is the score of the tokens left out (outside V_head, cut by
-top-k / top-p). Unset, it is -inf (they can't be chosen), or the paper's -20 in paper mode;
-the paper's `--penalty_value` ablation used -10000. Ours gives a finite penalty as the final
+`penalty` (`decoding.penalty`) is the score of the tokens left out (outside V_head, cut by a
+filter). Unset, it is -inf (they can't be chosen), or the paper's -20 in paper mode; the
+paper's `--penalty_value` ablation used -10000. Ours gives a finite penalty as the final
 score, after the temperature; paper mode gives it where the paper's processors do (its top-p
 then counts the penalized tokens' mass, as the paper's does).
 """
@@ -111,6 +123,15 @@ def plausible_mask(good_logp: torch.Tensor, alpha: float) -> torch.Tensor:
     return good_logp >= top + math.log(alpha)
 
 
+def contrast(
+    good_logp: torch.Tensor, bad_logp: torch.Tensor, lam: float, vhead: torch.Tensor
+) -> torch.Tensor:
+    """log p_good - lam * log p_bad on V_head (bool `vhead`), -inf elsewhere: CD from
+    log-probs (the `Contrastive` rule's scores)."""
+    out = good_logp.clone() if lam == 0 else good_logp - lam * bad_logp
+    return out.masked_fill_(~vhead, -math.inf)
+
+
 def contrastive_scores(
     good_logits: torch.Tensor,
     bad_logits: torch.Tensor,
@@ -119,7 +140,8 @@ def contrastive_scores(
     good_temperature: float = 1.0,
     bad_temperature: float = 1.0,
 ) -> torch.Tensor:
-    """log p_good - lam * log p_bad on V_head, -inf elsewhere. Shapes (..., vocab)."""
+    """log p_good - lam * log p_bad on V_head, -inf elsewhere, from logits. Shapes
+    (..., vocab)."""
     if good_logits.shape != bad_logits.shape:
         raise ValueError(
             f"GOOD and BAD logits differ in shape: {good_logits.shape} vs {bad_logits.shape}"
@@ -127,14 +149,12 @@ def contrastive_scores(
     check_logits(good_logits, "GOOD logits")
     check_logits(bad_logits, "BAD logits")
     good = log_probs(good_logits, good_temperature)
-    mask = plausible_mask(good, alpha)
-    contrast = (
-        good if lam == 0 else good - lam * log_probs(bad_logits, bad_temperature).to(good.dtype)
-    )
-    return contrast.masked_fill(~mask, -math.inf)
+    bad = log_probs(bad_logits, bad_temperature).to(good.dtype)
+    return contrast(good, bad, lam, plausible_mask(good, alpha))
 
 
 def ancestral_scores(good_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """log p_good: No-Contrast from logits."""
     check_logits(good_logits, "GOOD logits")
     return log_probs(good_logits, temperature)
 
@@ -183,6 +203,26 @@ def paper_vhead_scores(
     return torch.where(paper_vhead_mask(pg, alpha), torch.log(pg + PAPER_EPS), penalty)
 
 
+def paper_top_k(scores: torch.Tensor, k: int, penalty: float) -> torch.Tensor:
+    """The paper's top-k processor after its temperature: scores below the k-th get the
+    finite `penalty` (not -inf)."""
+    kth = torch.topk(scores, min(k, scores.shape[-1]), dim=-1).values[..., -1:]
+    return torch.where(scores < kth, penalty, scores)
+
+
+def paper_top_p(scores: torch.Tensor, p: float, penalty: float) -> torch.Tensor:
+    """The paper's top-p processor after its temperature: keeps, in descending probability
+    order, the tokens whose cumulative probability is <= p and the first one past it; the
+    others get the finite `penalty` (their mass counted, as the paper's is)."""
+    if p <= 0:
+        raise ValueError("top_p must be > 0")
+    sorted_probs, order = torch.sort(torch.softmax(scores, dim=-1), dim=-1, descending=True)
+    n_within = (row_cumsum(sorted_probs) <= p).sum(-1, keepdim=True)
+    keep_sorted = torch.arange(scores.shape[-1], device=scores.device) <= n_within
+    keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
+    return torch.where(keep, scores, penalty)
+
+
 def paper_truncate(
     scores: torch.Tensor,
     top_k: int = 0,
@@ -191,24 +231,15 @@ def paper_truncate(
     penalty: float = PAPER_OUT_OF_MASK,
 ) -> torch.Tensor:
     """The paper's top-k / top-p processors: scores divided by the temperature first, then
-    the tokens cut get the finite `penalty` (not -inf). Top-k cuts scores below the k-th;
-    top-p keeps, in descending probability order, the tokens whose cumulative probability is
-    <= p and the first one past it. With both on (the paper never combines them) the
-    temperature divides once, then top-k, then top-p."""
+    the tokens cut get the finite `penalty` (not -inf). With both on (the paper never
+    combines them) the temperature divides once, then top-k, then top-p."""
     if temperature <= 0:
         raise ValueError("temperature must be > 0")
     scores = scores / temperature
     if 0 < top_k:
-        kth = torch.topk(scores, min(top_k, scores.shape[-1]), dim=-1).values[..., -1:]
-        scores = torch.where(scores < kth, penalty, scores)
+        scores = paper_top_k(scores, top_k, penalty)
     if top_p < 1.0:
-        if top_p <= 0:
-            raise ValueError("top_p must be > 0")
-        sorted_probs, order = torch.sort(torch.softmax(scores, dim=-1), dim=-1, descending=True)
-        n_within = (row_cumsum(sorted_probs) <= top_p).sum(-1, keepdim=True)
-        keep_sorted = torch.arange(scores.shape[-1], device=scores.device) <= n_within
-        keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
-        scores = torch.where(keep, scores, penalty)
+        scores = paper_top_p(scores, top_p, penalty)
     return scores
 
 
@@ -238,7 +269,8 @@ def top_p_filter(scores: torch.Tensor, p: float) -> torch.Tensor:
 def truncate(
     scores: torch.Tensor, top_k: int = 0, top_p: float = 1.0, temperature: float = 1.0
 ) -> torch.Tensor:
-    """Truncation applied after a rule: top-k, then top-p, then a final temperature."""
+    """Truncation applied after a rule: top-k, then top-p, then a final temperature (as a
+    `DecodingRule` applies `TopK`, `TopP` and its temperature)."""
     if temperature <= 0:
         raise ValueError("temperature must be > 0")
     scores = top_p_filter(top_k_filter(scores, top_k), top_p)
@@ -263,45 +295,6 @@ def sample(scores: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
     return torch.where(idx >= scores.shape[-1], last, idx)
 
 
-class Choice(NamedTuple):
-    """One decoding step's pick for every row and the per-row statistics generate records."""
-
-    tokens: torch.Tensor  # (rows,) int64
-    contrast: torch.Tensor | None  # (rows,) log p_good - log p_bad of the pick (CD only)
-    differs: torch.Tensor  # (rows,) bool: the pick is not GOOD's argmax
-    vhead_size: torch.Tensor  # (rows,) |V_head|
-    finite: torch.Tensor  # (2,) bool: GOOD's and BAD's logits free of NaN / inf
-    scores: torch.Tensor  # (rows, vocab) the scores sampled from
-
-
-def choose(
-    rule, good_logits: torch.Tensor, bad_logits: torch.Tensor | None, uniforms: torch.Tensor
-) -> Choice:
-    """Apply `rule` (step_scores), sample with `uniforms` (sample) and take the statistics:
-    what one step of every engine does, eagerly or inside the lean engine's compiled step.
-    Non-finite logits raise (check_logits) when run eagerly, so `finite` is then all true;
-    inside a compiled graph, which cannot raise on data, they come out in `finite` (see
-    `raise_if_not_finite`)."""
-    st = step_scores(rule, good_logits, bad_logits)
-    tok = sample(st.scores, uniforms)
-    contrast = None
-    if st.bad_logp is not None:
-        pick = tok[:, None]
-        contrast = (st.good_logp.gather(1, pick) - st.bad_logp.gather(1, pick))[:, 0]
-    finite = torch.ones(2, dtype=torch.bool, device=tok.device)
-    if torch.compiler.is_compiling():  # eagerly, step_scores has checked both already
-        bad_ok = all_finite(bad_logits) if bad_logits is not None else finite[1]
-        finite = torch.stack([all_finite(good_logits), bad_ok])
-    return Choice(tok, contrast, tok != good_logits.argmax(-1), st.vhead.sum(-1), finite, st.scores)
-
-
-def raise_if_not_finite(finite: torch.Tensor) -> None:
-    """check_logits' error for a `Choice.finite` that is not all true."""
-    for ok, name in zip(finite.tolist(), ("GOOD logits", "BAD logits"), strict=True):
-        if not ok:
-            raise ValueError(f"{name} contain NaN or infinite values")
-
-
 @dataclass(frozen=True)
 class StepScores:
     """One decoding step: the final scores to sample from and what the statistics need."""
@@ -313,64 +306,45 @@ class StepScores:
 
 
 def step_scores(rule, good_logits: torch.Tensor, bad_logits: torch.Tensor | None) -> StepScores:
-    """Apply a `DecodingConfig` (strategy, alpha, lam, temperatures, truncation) to one step.
-
-    Equal to composing the functions above (tests check it); computed once per step here
-    because this is the decoding hot path."""
-    if rule.strategy not in ("cd", "ancestral", "vhead"):
-        raise ValueError(f"unknown strategy '{rule.strategy}' (cd, ancestral or vhead)")
-    if rule.strategy == "cd" and bad_logits is None:
-        raise ValueError("contrastive decoding needs BAD logits")
-    if rule.paper_compatible:
-        return paper_step_scores(rule, good_logits, bad_logits)
-    penalty = -math.inf if rule.penalty is None else rule.penalty
-    check_logits(good_logits, "GOOD logits")
-    good = log_probs(good_logits, rule.good_temperature)
-    mask = plausible_mask(good, rule.alpha)
-    bad = None
-    if rule.strategy == "cd":
-        check_logits(bad_logits, "BAD logits")
-        bad = log_probs(bad_logits, rule.bad_temperature).to(good.dtype)
-        scores = good.clone() if rule.lam == 0 else good - rule.lam * bad
-        scores.masked_fill_(~mask, -math.inf)
-    elif rule.strategy == "vhead":
-        scores = good.masked_fill(~mask, -math.inf)
-    else:
-        scores = good
-    scores = truncate(scores, rule.top_k, rule.top_p, rule.temperature)
-    if penalty != -math.inf:  # a finite score for every token left out
-        scores = scores.masked_fill(torch.isneginf(scores), penalty)
-    return StepScores(scores, good, bad, mask)
+    """One decoding step of `rule`: a `decoding_rules.DecodingRule`, or the `DecodingConfig`
+    it is built from (`rule.step`)."""
+    return rule.step(good_logits, bad_logits)
 
 
-def paper_step_scores(
-    rule, good_logits: torch.Tensor, bad_logits: torch.Tensor | None
-) -> StepScores:
-    """`decoding.paper_compatible=true`: the paper's processors, as its generation script
-    composes them (see the module docstring for how its one temperature maps onto ours)."""
-    check_logits(good_logits, "GOOD logits")
-    penalty = PAPER_OUT_OF_MASK if rule.penalty is None else rule.penalty
-    good = log_probs(good_logits, rule.good_temperature)
-    bad = None
-    if rule.strategy == "cd":
-        scores = paper_contrastive_scores(
-            good_logits,
-            bad_logits,
-            rule.alpha,
-            rule.lam,
-            rule.good_temperature,
-            rule.bad_temperature,
-            penalty,
-        )
-        bad = log_probs(bad_logits, rule.bad_temperature).to(good.dtype)
-    elif rule.strategy == "vhead":
-        scores = paper_vhead_scores(good_logits, rule.alpha, rule.good_temperature, penalty)
-    else:  # no processor: the raw logits are sampled
-        scores = _float(good_logits)
-        scores = scores / rule.good_temperature if rule.good_temperature != 1.0 else scores
-    if rule.top_k > 0 or rule.top_p < 1.0 or rule.temperature != 1.0:
-        scores = paper_truncate(scores, rule.top_k, rule.top_p, rule.temperature, penalty)
-    mask = paper_vhead_mask(
-        torch.softmax(_float(good_logits) / rule.good_temperature, -1), rule.alpha
-    )
-    return StepScores(scores, good, bad, mask)
+class Pick(NamedTuple):
+    """One decoding step's pick for every row and the per-row statistics generate records."""
+
+    tokens: torch.Tensor  # (rows,) int64
+    contrast: torch.Tensor | None  # (rows,) log p_good - log p_bad of the pick (amateur only)
+    differs: torch.Tensor  # (rows,) bool: the pick is not GOOD's argmax
+    vhead_size: torch.Tensor  # (rows,) |V_head|
+    finite: torch.Tensor  # (2,) bool: GOOD's and BAD's logits free of NaN / inf
+    scores: torch.Tensor  # (rows, vocab) the scores sampled from
+
+
+def choose(
+    rule, good_logits: torch.Tensor, bad_logits: torch.Tensor | None, uniforms: torch.Tensor
+) -> Pick:
+    """Apply `rule` (step_scores), sample with `uniforms` (sample) and take the statistics:
+    what one step of every engine does, eagerly or inside the lean engine's compiled step.
+    Non-finite logits raise (check_logits) when run eagerly, so `finite` is then all true;
+    inside a compiled graph, which cannot raise on data, they come out in `finite` (see
+    `raise_if_not_finite`)."""
+    st = rule.step(good_logits, bad_logits)
+    tok = sample(st.scores, uniforms)
+    contrast = None
+    if st.bad_logp is not None:
+        pick = tok[:, None]
+        contrast = (st.good_logp.gather(1, pick) - st.bad_logp.gather(1, pick))[:, 0]
+    finite = torch.ones(2, dtype=torch.bool, device=tok.device)
+    if torch.compiler.is_compiling():  # eagerly, the rule has checked both already
+        bad_ok = all_finite(bad_logits) if bad_logits is not None else finite[1]
+        finite = torch.stack([all_finite(good_logits), bad_ok])
+    return Pick(tok, contrast, tok != good_logits.argmax(-1), st.vhead.sum(-1), finite, st.scores)
+
+
+def raise_if_not_finite(finite: torch.Tensor) -> None:
+    """check_logits' error for a `Pick.finite` that is not all true."""
+    for ok, name in zip(finite.tolist(), ("GOOD logits", "BAD logits"), strict=True):
+        if not ok:
+            raise ValueError(f"{name} contain NaN or infinite values")

@@ -22,6 +22,7 @@ import shutil
 from pathlib import Path
 
 from . import __version__
+from .decoding_rules import DecodingConfig
 from .errors import UserError
 from .fileio import atomic_path, read_json, write_json
 from .workspace import SyntheticFiles, checkpoint_state, eval_dir, step_of
@@ -84,6 +85,7 @@ def corpus_card(manifest: dict, rows: int, columns: list[str], lic: str, languag
 
     cfg, inputs, totals = manifest["config"], manifest.get("inputs", {}), manifest["totals"]
     rule = cfg["decoding"]
+    settings = DecodingConfig(**rule)  # the rule says whether it had an amateur
     data = DatasetCardData(
         license=lic,
         language=[language],
@@ -110,7 +112,7 @@ def corpus_card(manifest: dict, rows: int, columns: list[str], lic: str, languag
         "",
         f"- GOOD (expert): `{cfg['good']}` (step {_step(cfg['good'])}, "
         f"fingerprint `{inputs.get('good')}`)",
-        f"- BAD (amateur): {amateur}" if rule["strategy"] == "cd" else "- BAD: none",
+        f"- BAD (amateur): {amateur}" if settings.rule.needs_amateur else "- BAD: none",
         f"- rule: `{rule['strategy']}`, alpha {rule['alpha']}, lam {rule['lam']}, top_k "
         f"{rule['top_k']}, top_p {rule['top_p']}, temperature {rule['temperature']}, "
         f"paper_compatible {rule['paper_compatible']}",

@@ -40,7 +40,7 @@ from .identity import OLDER_RULES, identity, is_current, read_record, stage_iden
 from .locks import output_lock
 from .stages import run_corpus, run_generate, run_tokenizer, run_train
 from .study import scored_steps, study_conditions, study_methods, train_config
-from .workspace import Workspace, eval_dir, latest_checkpoint, step_of
+from .workspace import SyntheticFiles, Workspace, eval_dir, latest_checkpoint, step_of
 
 
 @dataclass
@@ -406,7 +406,7 @@ def stage_progress(stage: Stage) -> str:
         last = latest_checkpoint(out)
         return f"step {step_of(last) if last else 0} of {stage.config['steps']}"
     if stage.kind == "generate":
-        return f"{len(list((out / 'batches').glob('*.parquet')))} batches written"
+        return f"{len(list(SyntheticFiles(out).batches.glob('*.parquet')))} batches written"
     if stage.kind == "eval":
         return f"{sum(1 for p in out.glob('step_*') if p.is_dir())} checkpoints scored"
     return ""

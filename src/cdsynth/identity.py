@@ -33,15 +33,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .decoding_rules import DecodingConfig
 from .fileio import read_json, stable_hash
 
 # The rule: a setting is part of an output's identity only if that output can read it, and
 # settings that change an output only through float rounding (batching, the engine path, the
-# scorer's packing) count as not changing it, for every stage alike. Each stage records the
-# values it ran with (its config); a change to one of these never makes finished work stale.
+# scorer's packing, the training loss's chunking) count as not changing it, for every stage
+# alike. Each stage records the values it ran with (its config); a change to one of these
+# never makes finished work stale.
 OUTPUT_NEUTRAL = {
     "generate": ("batch_size", "device", "formats", "engine"),
-    "train": ("device", "micro_batch_size", "trackers", "tracker_project"),
+    "train": (
+        "device",
+        "micro_batch_size",
+        "loss",
+        "loss_chunk_rows",
+        "trackers",
+        "tracker_project",
+    ),
     "eval": ("batch_tokens", "packing", "device"),
 }
 
@@ -64,13 +73,9 @@ OLDER_RULES = (1,)
 
 
 # Settings added after outputs existed, at the value that reproduces those outputs: left out
-# of the identity at that value, so adding a setting never makes finished work stale.
-ADDED_AT = {
-    "generate": {("decoding", "penalty"): None},
-    # issue 38: the BabyLM evaluation_data sets and the 2026 scoring rules
-    "eval": {("eval_set",): "full", ("rules",): "babylm2025", ("checkpoints",): "steps"},
-    "train": {("checkpoint_words",): None},
-}
+# of the identity at that value, so adding a setting never makes finished work stale. (The
+# decoding rule says which of its settings count: `DecodingRule.identity_keys`.)
+ADDED_AT: dict = {}
 
 
 def _without_added(kind: str, config: dict) -> dict:
@@ -88,10 +93,11 @@ def _without_added(kind: str, config: dict) -> dict:
 def identity(kind: str, config: dict, version: int = RULE) -> dict:
     """What a stage's output depends on: its config without the output-neutral settings and
     without the settings the output cannot read: for generation the decoding settings its
-    strategy never reads (alpha for No-Contrast, lambda and BAD's temperature without an
-    amateur, the dropout kind without dropout), for a corpus the settings of other sources,
-    for an evaluation what its tasks read (`eval_reads`). `version`: an older rule (1), to
-    recognise outputs recorded under it."""
+    rule never reads (`DecodingRule.identity_keys`: alpha for No-Contrast, lambda, BAD's
+    temperature and the amateur without an amateur, a filter that is off) and the dropout
+    kind without dropout, for a corpus the settings of other sources, for an evaluation what
+    its tasks read (`eval_reads`). `version`: an older rule (1), to recognise outputs
+    recorded under it."""
     out = _without_added(kind, config)
     if kind == "eval" and version >= 2:
         return eval_reads(out)
@@ -104,14 +110,12 @@ def identity(kind: str, config: dict, version: int = RULE) -> dict:
         reads = (*SPLIT_SETTINGS, *CORPUS_READS.get(out.get("source"), ()), "files")
         out = {k: v for k, v in out.items() if k in reads}
     if kind == "generate":
-        rule = dict(out["decoding"])
-        if rule["strategy"] != "cd":
-            for k in ("lam", "bad_temperature"):
-                rule.pop(k)
+        settings = DecodingConfig(**out["decoding"])  # a record leaves added settings out
+        d = out["decoding"]  # at their defaults (config.to_dict): read those from `settings`
+        rule = {k: d[k] if k in d else getattr(settings, k) for k in settings.rule.identity_keys}
+        if not settings.rule.needs_amateur:
             out.pop("bad", None)
             out["bad_dropout"] = 0.0
-        if rule["strategy"] == "ancestral":
-            rule.pop("alpha")
         if not out.get("bad_dropout"):
             out.pop("bad_dropout_kind", None)
         out["decoding"] = rule

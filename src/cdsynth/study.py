@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from .config import ExperimentConfig, GenerateConfig, TrainConfig, from_dict, to_dict
+from .decoding_rules import DecodingConfig
 from .errors import UserError
 
 
@@ -35,18 +36,7 @@ def train_config(cfg: ExperimentConfig, run: str, seed: int) -> TrainConfig:
     return dataclasses.replace(tc, name=f"{run}-seed{seed}", seed=seed)
 
 
-DECODING_KEYS = (
-    "strategy",
-    "alpha",
-    "lam",
-    "top_k",
-    "top_p",
-    "temperature",
-    "good_temperature",
-    "bad_temperature",
-    "paper_compatible",
-    "penalty",
-)
+DECODING_KEYS = tuple(f.name for f in dataclasses.fields(DecodingConfig))
 CONDITION_KEYS = ("name", "amateur", "ratio", *DECODING_KEYS)
 
 
@@ -136,7 +126,7 @@ def study_conditions(cfg: ExperimentConfig) -> list[Condition]:
             f"study.conditions[{i}]",
         )
         bad, dropout, amateur_run = None, 0.0, None
-        if decoding.strategy == "cd":
+        if decoding.rule.needs_amateur:
             am = st.amateurs.get(c.get("amateur"))
             if am is None:
                 raise UserError(
@@ -177,18 +167,17 @@ ROLE_LABELS = {
 
 
 def method_roles(cfg: ExperimentConfig) -> tuple[dict[str, str], list[str]]:
-    """({method: role}, main methods): roles from each condition's decoding strategy and
-    amateur in the config (ancestral -> no_contrast, vhead -> no_contrast_vhead, cd with an
-    earlier checkpoint of the baseline run -> cd_early, with another run -> cd_small, with
-    dropout -> cd_drop); main = the baseline and the conditions that are not sweep copies."""
+    """({method: role}, main methods): roles from each condition's decoding strategy (its
+    `role`: ancestral -> no_contrast, vhead -> no_contrast_vhead, ...) or, for cd, its
+    amateur in the config (an earlier checkpoint of the baseline run -> cd_early, another run
+    -> cd_small, dropout -> cd_drop); main = the baseline and the conditions that are not
+    sweep copies."""
     roles = {"baseline": "baseline"}
     conds = study_conditions(cfg)
     for c in conds:
-        strategy = c.generate.decoding.strategy
-        if strategy == "ancestral":
-            roles[c.name] = "no_contrast"
-        elif strategy == "vhead":
-            roles[c.name] = "no_contrast_vhead"
+        role = c.generate.decoding.rule.strategy.role
+        if role is not None:
+            roles[c.name] = role
         elif c.generate.bad is None:
             roles[c.name] = "cd_drop"
         else:

@@ -12,9 +12,12 @@ words seen cross N million, the BabyLM revision names (`checkpoint_words`). Unde
 the model is wrapped in DDP, each rank takes a slice of every global batch, and rank 0 writes.
 
 On CUDA: bf16 autocast (`precision: auto`), fused AdamW, `torch.compile` of forward + loss
-(`compile: true`), TF32 for the float32 matmuls that remain (restored when training ends),
-batches copied from pinned memory without blocking, one host sync per optimizer step, and the
-CUDA RNG state saved with each checkpoint (attention dropout draws from it).
+(`compile: true`), the output layer and loss over chunks of rows (`loss: chunked`,
+chunked_loss.py), TF32 for the float32 matmuls that remain (restored when training ends),
+batches copied from pinned memory without blocking, and the CUDA RNG state saved with each
+checkpoint (attention dropout draws from it). The step (`train_step`) reads nothing on the
+host: a step's loss and gradient norm are copied back without blocking and read once the next
+step is queued, or at once before an evaluation or a checkpoint.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from safetensors.torch import load_file, save_file
 
 from .blocks import Blocks, MixtureSampler, synthetic_rows_before
 from .checkpoint_words import WordCounter, crossed, revision, schedule
+from .chunked_loss import chunked_linear_cross_entropy
 from .config import ModelConfig, TrainConfig, to_dict
 from .distributed import DistInfo, barrier, bf16_supported, init_distributed, pick_device
 from .errors import UserError, os_error_of
@@ -109,20 +113,51 @@ def labels_for(input_ids: torch.Tensor) -> torch.Tensor:
     """Next-token targets; the last position and padding are ignored."""
     labels = torch.full_like(input_ids, IGNORE)
     labels[:, :-1] = input_ids[:, 1:]
-    labels[labels == PAD_ID] = IGNORE
-    return labels
+    # masked_fill, not labels[mask] = IGNORE: a boolean index waits for the device (nonzero)
+    return labels.masked_fill(labels == PAD_ID, IGNORE)
 
 
-def next_token_nll(model, input_ids: torch.Tensor) -> torch.Tensor:
-    """Summed next-token NLL (fp32) over the non-pad targets of a (batch, seq) block."""
-    labels = labels_for(input_ids)
+def next_token_nll(
+    model, input_ids: torch.Tensor, loss: str = "reference", chunk_rows: int = 0
+) -> torch.Tensor:
+    """Summed next-token NLL (fp32; fp64 for a float64 model) over the non-pad targets of a
+    (batch, seq) block.
+    `loss`: `reference`, the model's logits and `F.cross_entropy`; `chunked`, the model's last
+    hidden states and `chunked_linear_cross_entropy` over chunks of `chunk_rows` rows (0:
+    its default), which never holds the whole logits (equal in float64).
+
+    transformers' default `use_cache` stays on, although the cache it fills (a copy of each
+    layer's keys and values) is thrown away: without a cache it looks for packed sequences
+    in the positions, which reads a tensor on the host in eager mode and, under
+    torch.compile, gives attention an explicit mask instead of `is_causal` (no flash path)."""
+    labels = labels_for(input_ids).reshape(-1)
+    if loss == "chunked":
+        hidden = model.model(input_ids=input_ids).last_hidden_state
+        return chunked_linear_cross_entropy(
+            hidden.reshape(-1, hidden.shape[-1]),
+            model.lm_head.weight,
+            labels,
+            ignore_index=IGNORE,
+            chunk_rows=chunk_rows or None,
+        )
     logits = model(input_ids=input_ids).logits
+    wide = logits.to(torch.promote_types(logits.dtype, torch.float32))  # fp32 (fp64 stays)
     return F.cross_entropy(
-        logits.float().reshape(-1, logits.shape[-1]),
-        labels.reshape(-1),
-        ignore_index=IGNORE,
-        reduction="sum",
+        wide.reshape(-1, logits.shape[-1]), labels, ignore_index=IGNORE, reduction="sum"
     )
+
+
+class NextTokenLoss(torch.nn.Module):
+    """`next_token_nll` as a module, `forward(input_ids)` -> the summed NLL: what the training
+    step calls, DDP wraps and `torch.compile` compiles. Wrapping the loss, not the model, lets
+    DDP see the chunked loss's forward, which never calls the model's own."""
+
+    def __init__(self, lm, loss: str = "reference", chunk_rows: int = 0):
+        super().__init__()
+        self.lm, self.loss, self.chunk_rows = lm, str(loss), chunk_rows
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return next_token_nll(self.lm, input_ids, self.loss, self.chunk_rows)
 
 
 def n_targets(input_ids: torch.Tensor) -> int:
@@ -320,13 +355,17 @@ def train(
         return contextlib.nullcontext()
 
     raw_model = model
+    # the step calls the loss as a module: DDP wraps it, torch.compile compiles it (forward
+    # and loss together, so that inductor fuses the casts and the log-softmax)
+    model = NextTokenLoss(raw_model, cfg.loss, cfg.loss_chunk_rows)
     if W > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
     model.train()
-    # compiling forward and loss together lets inductor fuse the casts and the log-softmax
-    loss_fn = torch.compile(next_token_nll) if cfg.compile else next_token_nll
+    loss_fn = torch.compile(model) if cfg.compile else model
+    no_sync = model.no_sync if W > 1 else None
+    params = list(raw_model.parameters())
 
     rows_per_rank = cfg.batch_size // W
     micro = min(cfg.micro_batch_size, rows_per_rank)
@@ -339,6 +378,12 @@ def train(
     state: dict = {}
     scope = contextlib.ExitStack()
     scope.enter_context(cuda_matmul_precision(device))
+    # Steps queued on the device whose loss and gradient norm are not read yet. A step's
+    # figures are read once the next step is queued (on CUDA the device never waits for the
+    # host), or at once where an evaluation or a checkpoint needs that step's weights; a
+    # non-finite step is found before anything after it is recorded or saved.
+    pending: list[dict] = []
+    read_at = time.perf_counter()
     try:
         trackers = open_trackers(  # rank 0 only; with none configured, every call does nothing
             cfg.trackers if dist_info.is_main else [],
@@ -354,82 +399,86 @@ def train(
             for group in opt.param_groups:
                 group["lr"] = lr
             rows, is_syn = sampler.batch(step)
-            n_valid = n_targets(torch.from_numpy(rows))
+            n_valid = n_targets(torch.from_numpy(rows))  # on the host, from the token ids
             mine = rows[dist_info.rank * rows_per_rank : (dist_info.rank + 1) * rows_per_rank]
-            # summed on the device in float64; read once per step (one host sync, after the
-            # optimizer step, so that tok_s times the whole step)
-            loss_acc = torch.zeros((), dtype=torch.float64, device=device)
-            chunks = list(range(0, rows_per_rank, micro))
-            for k, start in enumerate(chunks):
-                ids = to_device(mine[start : start + micro], device)
-                sync = k == len(chunks) - 1 or W == 1
-                ctx = contextlib.nullcontext() if sync else model.no_sync()
-                with ctx:
-                    with autocast():
-                        loss = loss_fn(model, ids)
-                    (loss * (W / n_valid)).backward()
-                loss_acc += loss.detach().double()
-            if cfg.grad_clip > 0:
-                grad_norm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), cfg.grad_clip)
-            else:
-                grads = [p.grad for p in raw_model.parameters() if p.grad is not None]
-                grad_norm = torch.nn.utils.get_total_norm(grads)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            if W > 1:
-                torch.distributed.all_reduce(loss_acc)
-            # read together: still one host sync per step
-            loss_sum, norm = torch.stack([loss_acc, grad_norm.double()]).tolist()
+            batches = [to_device(mine[s : s + micro], device) for s in range(0, len(mine), micro)]
+            stats = train_step(
+                loss_fn, params, opt, batches, W / n_valid, cfg.grad_clip, autocast, no_sync
+            )
             done = step + 1
-            stop_if_not_finite(loss_sum / n_valid, norm, done, out_dir)
-            tokens_seen += cfg.batch_size * cfg.block_len
-            train_loss = loss_sum / n_valid
-            row = {
-                "step": done,
-                "loss": train_loss,
-                "lr": lr,
-                "tokens": tokens_seen,
-                "synthetic_rows": int(is_syn.sum()),
-                "tok_s": cfg.batch_size * cfg.block_len / (time.perf_counter() - t0),
-                "grad_norm": norm,
-            }
             last = done == cfg.steps
-            marks = words.step(rows, is_syn, row) if words is not None else []
-            if evalb is not None and (done % cfg.eval_every == 0 or last):
+            pending.append(
+                {
+                    "step": done,
+                    "figures": copy_to_host(stats),
+                    "lr": lr,
+                    "n_valid": n_valid,
+                    "synthetic_rows": int(is_syn.sum()),
+                    "t0": t0,
+                    "eval": evalb is not None and (done % cfg.eval_every == 0 or last),
+                    "checkpoint": done % cfg.checkpoint_every == 0 or last,
+                    # words seen, counted from the rows on the host; a mark passed saves now
+                    "marks": words.step(rows, is_syn) if words is not None else [],
+                    "words": words.state() if words is not None else {},
+                }
+            )
+            now = pending[-1]["eval"] or pending[-1]["checkpoint"] or pending[-1]["marks"]
+            ready, pending = (pending, []) if now else (pending[:-1], pending[-1:])
+            for p in ready:
+                loss_sum, norm = read_host(p["figures"])  # waits for that step only
+                done = p["step"]
+                stop_if_not_finite(loss_sum / p["n_valid"], norm, done, out_dir)
+                tokens_seen += cfg.batch_size * cfg.block_len
+                train_loss = loss_sum / p["n_valid"]
+                # the step's time: from its start, or from the previous step's reading where
+                # it was queued before that (the device ran them one after the other)
+                clock = time.perf_counter()
+                seconds, read_at = clock - max(read_at, p["t0"]), clock
+                row = {
+                    "step": done,
+                    "loss": train_loss,
+                    "lr": p["lr"],
+                    "tokens": tokens_seen,
+                    "synthetic_rows": p["synthetic_rows"],
+                    "tok_s": cfg.batch_size * cfg.block_len / seconds,
+                    "grad_norm": norm,
+                    **p["words"],
+                }
+                if p["eval"]:
+                    if dist_info.is_main:
+                        row["eval_loss"] = evaluate_loss(
+                            raw_model, evalb, cfg.eval_blocks, micro, device, autocast
+                        )
+                    barrier(dist_info)
                 if dist_info.is_main:
-                    row["eval_loss"] = evaluate_loss(
-                        raw_model, evalb, cfg.eval_blocks, micro, device, autocast
-                    )
-                barrier(dist_info)
-            if dist_info.is_main:
-                metrics_f.write(json.dumps(row) + "\n")
-                metrics_f.flush()
-                trackers.log(row)
-                if bar is not None:
-                    bar.set_postfix(loss=f"{train_loss:.3f}", tok_s=f"{row['tok_s']:.0f}")
-                    bar.update(1)
-            state = {
-                "step": done,
-                "tokens_seen": tokens_seen,
-                "train_loss": train_loss,
-                "eval_loss": row.get("eval_loss"),
-                "identity": run_identity,
-                "threads": torch.get_num_threads(),
-                "synthetic_ratio": cfg.synthetic_ratio,
-                "synthetic_rows_total": synthetic_rows_before(
-                    done, cfg.synthetic_ratio, cfg.batch_size
-                ),
-                "rows_total": done * cfg.batch_size,
-                **(words.state() if words is not None else {}),
-            }
-            if marks and dist_info.is_main:
-                for name in marks:  # the weights after this step: one folder per mark passed
-                    save_word_checkpoint(raw_model, tokenizer, out_dir / name, state)
-            if done % cfg.checkpoint_every == 0 or last:
-                if dist_info.is_main:
-                    save_checkpoint(raw_model, opt, tokenizer, out_dir / f"step_{done}", state)
-                    trackers.checkpoint(done)
-                barrier(dist_info)
+                    metrics_f.write(json.dumps(row) + "\n")
+                    metrics_f.flush()
+                    trackers.log(row)
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{train_loss:.3f}", tok_s=f"{row['tok_s']:.0f}")
+                        bar.update(1)
+                state = {
+                    "step": done,
+                    "tokens_seen": tokens_seen,
+                    "train_loss": train_loss,
+                    "eval_loss": row.get("eval_loss"),
+                    "identity": run_identity,
+                    "threads": torch.get_num_threads(),
+                    "synthetic_ratio": cfg.synthetic_ratio,
+                    "synthetic_rows_total": synthetic_rows_before(
+                        done, cfg.synthetic_ratio, cfg.batch_size
+                    ),
+                    "rows_total": done * cfg.batch_size,
+                    **p["words"],
+                }
+                if p["marks"] and dist_info.is_main:  # the weights after this step (now)
+                    for name in p["marks"]:
+                        save_word_checkpoint(raw_model, tokenizer, out_dir / name, state)
+                if p["checkpoint"]:
+                    if dist_info.is_main:
+                        save_checkpoint(raw_model, opt, tokenizer, out_dir / f"step_{done}", state)
+                        trackers.checkpoint(done)
+                    barrier(dist_info)
     finally:
         scope.close()
         if bar is not None:
@@ -440,6 +489,55 @@ def train(
         share = state["synthetic_rows_total"] / state["rows_total"]
         log(f"synthetic share realised: {share:.4f} (asked {cfg.synthetic_ratio})")
     return state
+
+
+def train_step(
+    loss_fn, params, opt, batches, scale: float, grad_clip: float, autocast, no_sync=None
+) -> torch.Tensor:
+    """One optimizer step: for each micro-batch of token ids in `batches` (on the device), the
+    summed NLL `loss_fn(ids)` (a `NextTokenLoss`, DDP-wrapped or compiled) and the backward
+    of it times `scale` (processes / targets in the global batch); then clipping of `params`
+    to norm `grad_clip` (0: none) and `opt`'s step. `no_sync`: DDP's context that holds the
+    gradients' all-reduce back (every micro-batch but the last). Returns [summed loss over
+    all processes, gradient norm] (float64, on the device). Nothing here reads a tensor on
+    the host: on CUDA the host queues the whole step without waiting for the device."""
+    loss_acc = torch.zeros((), dtype=torch.float64, device=batches[0].device)
+    for k, ids in enumerate(batches):
+        hold = no_sync is not None and k < len(batches) - 1
+        with no_sync() if hold else contextlib.nullcontext():
+            with autocast():
+                loss = loss_fn(ids)
+            (loss * scale).backward()
+        loss_acc += loss.detach().double()
+    if grad_clip > 0:
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    else:
+        grad_norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    if no_sync is not None:
+        torch.distributed.all_reduce(loss_acc)
+    return torch.stack([loss_acc, grad_norm.double()])
+
+
+def copy_to_host(t: torch.Tensor) -> tuple[torch.Tensor, object]:
+    """Start copying `t` to the host without waiting: on CUDA into pinned memory, with an
+    event recorded after the copy (`read_host` waits for it); elsewhere `t` itself."""
+    if t.device.type != "cuda":
+        return t, None
+    out = torch.empty(t.shape, dtype=t.dtype, pin_memory=True)
+    out.copy_(t, non_blocking=True)
+    copied = torch.cuda.Event()
+    copied.record()
+    return out, copied
+
+
+def read_host(copy: tuple[torch.Tensor, object]) -> list:
+    """The values of a `copy_to_host` copy, once the copy has finished (waits for it only)."""
+    out, copied = copy
+    if copied is not None:
+        copied.synchronize()
+    return out.tolist()
 
 
 def stop_if_not_finite(loss: float, grad_norm: float, step: int, out_dir: Path) -> None:
@@ -467,12 +565,11 @@ class WordCheckpoints:
     def resume(self, state: dict) -> None:
         self.real, self.synthetic = state["words_seen"], state["synthetic_words_seen"]
 
-    def step(self, rows: np.ndarray, is_syn: np.ndarray, metrics: dict) -> list[str]:
-        """Count one step's batch; record it in `metrics`; the revision names it passed."""
+    def step(self, rows: np.ndarray, is_syn: np.ndarray) -> list[str]:
+        """Count one step's batch; the revision names of the marks it passed."""
         before = self.real
         self.real += self.counter.count(rows[~is_syn])
         self.synthetic += self.counter.count(rows[is_syn])
-        metrics.update(self.state())
         return [revision(m) for m in crossed(before, self.real, self.marks)]
 
     def state(self) -> dict:

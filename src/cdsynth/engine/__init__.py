@@ -10,14 +10,15 @@
     packed_llama.py  the scoring body (evaluate.scoring) on packed weights
     keyed_random.py  counter-based randomness: uniforms as pure functions of integer keys
 
-Two LLaMA forwards, one math: decoding and scoring share `llama_math` but not a forward,
-because they ask different things of it. Decoding (`LeanLlama`) runs several same-shaped
-models stacked on a model axis, one token at a time against a preallocated KV cache with
-per-row positions and dropout masks, and returns last-position logits with a float32 output
-layer; scoring (`PackedLlama`) runs one model over whole packed sequences with a tree
-attention mask, no cache, and returns every position's hidden states for the caller's output
-layer. Folding both into one function would put the stacking and cache of the one on the hot
-path of the other.
+Three LLaMA forwards, one math: they share `llama_math` but not a forward, because they ask
+different things of it. Decoding runs several same-shaped models stacked on a model axis
+against a preallocated KV cache with per-row positions, and returns last-position logits with
+a float32 output layer: `LeanLlama.forward` (lean.py) takes any number of tokens (prompts,
+the dropout amateur) and is the eager reference of `decode_logits` (decode_step.py), one
+token per row, free of branches on data, the part of the compiled step. Scoring
+(`PackedLlama`) runs one model over whole packed sequences with a tree attention mask, no
+cache, and returns every position's hidden states for the caller's output layer. Folding them
+into one function would put the stacking and cache of the one on the hot path of the other.
 """
 
 from .lean import LeanLlama, make_engines

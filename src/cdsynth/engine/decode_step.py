@@ -9,7 +9,7 @@ the output layer), then the decoding rule, truncation, the inverse-CDF sample an
 statistics (`decoding.choose`, the function every engine's step uses). In bf16 and fp32 it is
 one `torch.compile` graph entered once per token, with the cache length symbolic so that one
 graph serves every step; float64 runs the same function eagerly. Nothing inside branches on
-data: non-finite logits come out as `Choice.finite`, and the step raises after the graph.
+data: non-finite logits come out as `Pick.finite`, and the step raises after the graph.
 Off the CPU the graph's cumulative sums (sample, top-p) run as an opaque ATen op
 (`decoding.row_cumsum`): inductor's split scan crashed on them at vocabulary 32000 on CUDA.
 `LeanLlama.step` hands it out; `generate.loop.generate_batch` uses it whenever one lean engine
@@ -20,13 +20,15 @@ against.
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from ..decoding import Choice, choose, raise_if_not_finite
+from ..decoding import Pick, choose, raise_if_not_finite
+from ..decoding_rules import DecodingConfig, DecodingRule, as_rule
 from .llama_math import rms_norm, rope_tables, rotate
 
 
@@ -83,7 +85,8 @@ def _step(rule, vocab, weights, spec, ids, positions, keys, values, key_valid, u
     logits = decode_logits(weights, spec, ids, positions, keys, values, key_valid)
     if vocab is not None and logits.shape[-1] > vocab:
         logits = logits[..., :vocab]
-    bad = logits[1] if rule.strategy == "cd" else None
+    rule = as_rule(rule)
+    bad = logits[1] if rule.needs_amateur else None
     return choose(rule, logits[0], bad, uniforms)
 
 
@@ -91,7 +94,8 @@ def _step(rule, vocab, weights, spec, ids, positions, keys, values, key_valid, u
 # graphs. A graph is specialized on the rule, the sizes and the dtypes; only the cache's
 # length and the number of cached slots are symbolic (marked per call), so that one graph
 # serves every step. (dynamic=True would make every size symbolic, the model's too: the
-# generated loops were ~2x slower.)
+# generated loops were ~2x slower.) fullgraph: the composed rule is traced whole; a rule
+# whose Python the compiler cannot trace fails at its first step, with torch's reason.
 _COMPILED = None
 RECOMPILE_LIMIT = 64
 
@@ -99,21 +103,21 @@ RECOMPILE_LIMIT = 64
 def _compiled():
     global _COMPILED
     if _COMPILED is None:
-        _COMPILED = torch.compile(_step, dynamic=None)
+        _COMPILED = torch.compile(_step, dynamic=None, fullgraph=True)
     return _COMPILED
 
 
 class DecodeStep:
     """`_step` for one engine, rule and vocabulary cut."""
 
-    def __init__(self, engine, rule, vocab: int | None):
-        self.engine, self.rule, self.vocab = engine, rule, vocab
+    def __init__(self, engine, rule: DecodingRule | DecodingConfig, vocab: int | None):
+        self.engine, self.rule, self.vocab = engine, as_rule(rule), vocab
         self.compiled = engine.compile_step
         self._fn = _compiled() if self.compiled else _step
         self._marked = None  # the cache whose lengths were last marked dynamic
 
     @torch.no_grad()
-    def __call__(self, ids, positions, cache, key_valid, uniforms) -> Choice:
+    def __call__(self, ids, positions, cache, key_valid, uniforms) -> Pick:
         """ids, positions, uniforms (B,); key_valid (B, slot + 1): see decode_logits."""
         # ~60 us a tensor: marked on a batch's first step only (a new cache); later steps
         # find the graph those marks made, whose lengths are symbolic
@@ -122,23 +126,46 @@ class DecodeStep:
             for t in (*cache.keys, *cache.values):
                 torch._dynamo.mark_dynamic(t, 3)
             self._marked = weakref.ref(cache)
-        # every rule, dtype and batch size is one more graph of the same function: a study's
-        # sweeps can pass dynamo's default of 8 (past it, steps would silently run eagerly)
-        with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
-            choice = self._fn(
-                self.rule,
-                self.vocab,
-                self.engine.decode_weights(),
-                self.engine.decode_spec,
-                ids,
-                positions,
-                cache.keys,
-                cache.values,
-                key_valid,
-                uniforms,
+        args = (
+            self.rule,
+            self.vocab,
+            self.engine.decode_weights(),
+            self.engine.decode_spec,
+            ids,
+            positions,
+            cache.keys,
+            cache.values,
+            key_valid,
+            uniforms,
+        )
+        if not self.compiled:
+            pick = _step(*args)
+        else:
+            pick = self._compiled_call(args)
+        raise_if_not_finite(pick.finite)
+        return pick
+
+    def _compiled_call(self, args) -> Pick:
+        """The compiled step. Every rule, dtype and batch size is one more graph of the same
+        function: a study's sweeps can pass dynamo's default of 8, so the limit is raised to
+        RECOMPILE_LIMIT for the call; past it this step runs eagerly (the same numbers,
+        slower) and says so once, never silently. (The two settings are set and restored
+        directly: `torch._dynamo.config.patch` costs ~50 us a token.)"""
+        cfg = torch._dynamo.config
+        old = cfg.recompile_limit, cfg.fail_on_recompile_limit_hit
+        cfg.recompile_limit, cfg.fail_on_recompile_limit_hit = RECOMPILE_LIMIT, True
+        try:
+            return self._fn(*args)
+        except torch._dynamo.exc.FailOnRecompileLimitHit:
+            warnings.warn(
+                f"cdsynth: the compiled decode step reached {RECOMPILE_LIMIT} graphs (rules x "
+                "dtypes x batch sizes in this process); this rule now decodes eagerly, slower",
+                stacklevel=4,  # the caller of the step (past torch.no_grad's wrapper)
             )
-        raise_if_not_finite(choice.finite)
-        return choice
+            self.compiled, self._fn = False, _step
+            return _step(*args)
+        finally:
+            cfg.recompile_limit, cfg.fail_on_recompile_limit_hit = old
 
 
 def decode_step(engine, rule, vocab: int | None) -> DecodeStep:

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import DecodingConfig
+from ..decoding_rules import DecodingRule
 from ..errors import UserError
 from .decode_step import DecodeSpec, decode_logits, decode_step
 from .keyed_random import STREAM_DROPOUT, keyed_uniform, keyed_uniform_torch
@@ -191,7 +191,7 @@ class LeanLlama:
         self.norm = stack(lambda m: m.model.norm.weight, to=head, stored=head)[:, None, :]
         self.lm_head = stack(lambda m: m.lm_head.weight, transpose=True, to=head, stored=head)
 
-    def step(self, rule: DecodingConfig, vocab: int | None) -> StepFn | None:
+    def step(self, rule: DecodingRule, vocab: int | None) -> StepFn | None:
         """The one-graph decode step (decode_step.py) for `rule` and `vocab`, made once per
         engine; None when `fused_step` is off (the caller steps op by op)."""
         return decode_step(self, rule, vocab) if self.fused_step else None

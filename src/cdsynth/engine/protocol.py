@@ -19,8 +19,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from ..config import DecodingConfig
-from ..decoding import Choice
+from ..decoding import Pick
+from ..decoding_rules import DecodingRule
 
 DROPOUT_KINDS = ("attention", "residual")
 
@@ -47,8 +47,8 @@ class Dropout:
             raise ValueError(f"unknown dropout kind '{self.kind}' (attention or residual)")
 
 
-# (ids, positions, cache, key_valid, uniforms) -> the rule's Choice for one new token per row
-StepFn = Callable[[torch.Tensor, torch.Tensor, Any, torch.Tensor, torch.Tensor], Choice]
+# (ids, positions, cache, key_valid, uniforms) -> the rule's Pick for one new token per row
+StepFn = Callable[[torch.Tensor, torch.Tensor, Any, torch.Tensor, torch.Tensor], Pick]
 
 
 @runtime_checkable
@@ -77,7 +77,7 @@ class Engine(Protocol):
         `dropout` goes to stacked model `dropout.model` (engines without it refuse one)."""
         ...
 
-    def step(self, rule: DecodingConfig, vocab: int | None) -> StepFn | None:
+    def step(self, rule: DecodingRule, vocab: int | None) -> StepFn | None:
         """The engine's own one-call token step for decoding rule `rule` with logits cut at
         `vocab` (forward, rule, sample and statistics of every model it holds), or None: the
         caller runs `forward` and `decoding.choose`."""

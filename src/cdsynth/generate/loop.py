@@ -4,8 +4,9 @@
     engines = [HFEngine(good_hf), HFEngine(bad_hf)]           # generic: any two causal LMs
     result = generate_batch(engines, prefixes, keys, rule, new_tokens, seed)
 
-The engines (`engine.Engine`) give last-position logits per model; the rules, sampling and
-statistics are one code path for both (`decoding.choose`). When one engine holds every model
+The engines (`engine.Engine`) give last-position logits per model; the rule (built once from
+the `DecodingConfig`: `decoding.DecodingRule`), sampling and statistics are one code path for
+both (`decoding.choose`). When one engine holds every model
 and no dropout amateur runs, a token is one call of the engine's own `step` where it has one
 (the lean engine: the forward, the rule, the sample and the statistics as one compiled
 graph); otherwise the engines' `forward` and `choose` run op by op.
@@ -62,7 +63,7 @@ class BatchResult:
     ended_with_eos: list[bool]
     mean_contrast: list[float | None]  # mean log p_good - log p_bad of the chosen tokens
     token_contrast: list[list[float] | None]  # that contrast per chosen token (CD only)
-    differs_from_good_argmax: list[float]  # share of steps where the choice != GOOD's argmax
+    differs_from_good_argmax: list[float]  # share of steps where the pick != GOOD's argmax
     mean_vhead_size: list[float]
     step_scores: list[torch.Tensor] | None = None  # per step (rows, vocab), when recorded
 
@@ -97,10 +98,11 @@ def generate_batch(
     Rows that reached `tokens.eos` under eos="stop" keep stepping (lock-step) but their later
     tokens are discarded; logits past `tokens.vocab` are cut off.
     """
+    settings, rule = rule, rule.rule  # the composed rule, built once with its config
     n_models = sum(e.n_models for e in engines)
-    if rule.strategy == "cd" and n_models != 2:
+    if rule.needs_amateur and n_models != 2:
         raise UserError(
-            "contrastive decoding needs an amateur: generate.bad or generate.bad_dropout"
+            f"strategy {settings.strategy} needs an amateur: generate.bad or generate.bad_dropout"
         )
     B = len(prefixes)
     ids, pads = left_pad(prefixes, tokens.pad)
@@ -126,7 +128,7 @@ def generate_batch(
         ]
         logits = [x[..., :V] if V is not None and x.shape[-1] > V else x for x in logits]
         logits = torch.cat(logits) if len(logits) > 1 else logits[0]
-        return logits[0], (logits[1] if rule.strategy == "cd" else None)
+        return logits[0], (logits[1] if rule.needs_amateur else None)
 
     # the keyed uniforms of every step, drawn up front: (new_tokens, B)
     steps = np.arange(new_tokens)[:, None]
@@ -138,22 +140,22 @@ def generate_batch(
     stop = eos == "stop" and tokens.eos is not None
     check_every = 1 if dev.type == "cpu" else 32  # `done.all()` waits for the device
     done = torch.zeros(B, dtype=torch.bool, device=dev)
-    picks = []  # per step: decoding.Choice
+    picks = []  # per step: decoding.Pick
 
     g_logits, b_logits = run(ids, positions, 0, P)
-    choice = choose(rule, g_logits, b_logits, u_all[0])  # eagerly: raises on bad logits
+    pick = choose(rule, g_logits, b_logits, u_all[0])  # eagerly: raises on bad logits
     for t in range(new_tokens):
-        picks.append(choice if record_scores else choice._replace(scores=None))
+        picks.append(pick if record_scores else pick._replace(scores=None))
         if stop:
-            done |= choice.tokens == tokens.eos
+            done |= pick.tokens == tokens.eos
             if (t + 1) % check_every == 0 and bool(done.all()):
                 break
         if t == new_tokens - 1:
             break
         slot = P + t
         if step is not None:
-            choice = step(
-                choice.tokens,
+            pick = step(
+                pick.tokens,
                 positions[:, -1] + (t + 1),
                 caches[0],
                 valid[:, : slot + 1],
@@ -161,15 +163,16 @@ def generate_batch(
             )
         else:
             g_logits, b_logits = run(
-                choice.tokens[:, None], positions[:, -1:] + (t + 1), slot, slot + 1
+                pick.tokens[:, None], positions[:, -1:] + (t + 1), slot, slot + 1
             )
-            choice = choose(rule, g_logits, b_logits, u_all[t + 1])
-    return _batch_result(picks, rule.strategy == "cd", tokens.eos if stop else None)
+            pick = choose(rule, g_logits, b_logits, u_all[t + 1])
+    return _batch_result(picks, rule.needs_amateur, tokens.eos if stop else None)
 
 
-def _batch_result(picks: list, cd: bool, eos: int | None) -> BatchResult:
-    """BatchResult from the per-step picks. A row is live up to and including its first
-    `eos` (None: every step); its statistics are over its live steps only."""
+def _batch_result(picks: list, amateur: bool, eos: int | None) -> BatchResult:
+    """BatchResult from the per-step picks (with `amateur`, their contrast too). A row is
+    live up to and including its first `eos` (None: every step); its statistics are over its
+    live steps only."""
     out = torch.stack([c.tokens for c in picks], 1).cpu()  # (B, steps)
     B, T = out.shape
     if eos is None:
@@ -182,7 +185,7 @@ def _batch_result(picks: list, cd: bool, eos: int | None) -> BatchResult:
     vhead = torch.stack([c.vhead_size for c in picks], 1).cpu().double()
     vhead = torch.where(live, vhead, 0.0).sum(1)
     seqs = [out[r, : int(n_steps[r])].tolist() for r in range(B)]
-    if cd:
+    if amateur:
         contrast = torch.stack([c.contrast for c in picks], 1).cpu().double()
         per_token = [contrast[r, : int(n_steps[r])].tolist() for r in range(B)]
     else:
@@ -192,7 +195,7 @@ def _batch_result(picks: list, cd: bool, eos: int | None) -> BatchResult:
     return BatchResult(
         tokens=seqs,
         ended_with_eos=[bool(seq) and seq[-1] == eos for seq in seqs],
-        mean_contrast=[sum(c) / max(len(c), 1) for c in per_token] if cd else [None] * B,
+        mean_contrast=[sum(c) / max(len(c), 1) for c in per_token] if amateur else [None] * B,
         token_contrast=per_token,
         differs_from_good_argmax=(differs / steps).tolist(),
         mean_vhead_size=(vhead / steps).tolist(),

@@ -124,12 +124,15 @@ def check_generate_config(cfg: GenerateConfig) -> None:
     one cannot be, because the default config (CD, no amateur) must load: a config file that
     never generates has no generate section. Checks that need files run in `run_generation`
     before its first write."""
-    if cfg.decoding.strategy == "cd" and cfg.bad is None and cfg.bad_dropout <= 0:
-        raise UserError("strategy cd needs an amateur: set generate.bad or generate.bad_dropout")
+    if cfg.decoding.rule.needs_amateur and cfg.bad is None and cfg.bad_dropout <= 0:
+        raise UserError(
+            f"strategy {cfg.decoding.strategy} needs an amateur: set generate.bad or "
+            "generate.bad_dropout"
+        )
 
 
 def _uses_dropout(cfg: GenerateConfig) -> bool:
-    return cfg.decoding.strategy == "cd" and cfg.bad is None and cfg.bad_dropout > 0
+    return cfg.decoding.rule.needs_amateur and cfg.bad is None and cfg.bad_dropout > 0
 
 
 def choose_engine(requested: str, good_meta, bad_meta, dropout: bool) -> tuple[str, str]:
@@ -173,7 +176,9 @@ def check_generate_inputs(cfg: GenerateConfig, workdir: str | Path):
     check_generate_config(cfg)
     good_path = resolve_model_path(cfg.good, workdir)
     bad_path = (
-        resolve_model_path(cfg.bad, workdir) if cfg.bad and cfg.decoding.strategy == "cd" else None
+        resolve_model_path(cfg.bad, workdir)
+        if cfg.bad and cfg.decoding.rule.needs_amateur
+        else None
     )
     for path in (good_path, bad_path):  # loaded only later, once the output is locked
         if path is not None:

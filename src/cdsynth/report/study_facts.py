@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import ExperimentConfig, to_dict
+from ..decoding_rules import setting_title
 from ..fileio import git_commit, read_json, stable_hash, versions
 from ..study import condition_specs, study_conditions
 from ..workspace import Workspace, latest_checkpoint
@@ -134,14 +135,8 @@ def eval_loss_points(cfg: ExperimentConfig, methods: dict[str, list[str]]) -> di
     return out
 
 
-SWEEP_TITLES = {
-    "ratio": "Mixing ratio (synthetic share of rows)",
-    "top_k": "Top-k truncation",
-    "top_p": "Top-p truncation",
-    "lam": "Contrast strength lambda",
-    "alpha": "Plausibility threshold alpha",
-    "temperature": "Temperature",
-}
+# the decoding settings' titles are the rules' own (decoding_rules.setting_title)
+SWEEP_TITLES = {"ratio": "Mixing ratio (synthetic share of rows)"}
 
 
 def sweep_groups(cfg: ExperimentConfig, key: str) -> list[list[dict]]:
@@ -170,7 +165,8 @@ def sweep_specs(cfg: ExperimentConfig) -> list[dict]:
                 for c in group
             ]
             pts.sort(key=lambda p: (p["x"] is None, p["x"] if p["x"] is not None else 0))
-            out.append({"key": key, "title": SWEEP_TITLES.get(key, key), "points": pts})
+            title = SWEEP_TITLES.get(key) or setting_title(key) or key
+            out.append({"key": key, "title": title, "points": pts})
     return out
 
 
