@@ -103,6 +103,15 @@ def test_word_checkpoints_are_saved_where_the_words_cross(workspace, monkeypatch
         assert (out / name / "tokenizer.json").is_file()
         assert not (out / name / "optimizer.safetensors").exists()
 
+    # with the default cadence (a step_N every 4 steps, the others read late), a chck folder
+    # still holds the weights of the step that passed its mark
+    sparse = tiny_config(workspace, spec, "train.name=sparse")
+    sparse_out = run_train(sparse, log=quiet, progress=False)
+    assert sorted(p.name for p in sparse_out.glob("chck_*")) == saved
+    for name, step in expected.items():
+        a, b = weights(sparse_out / name), weights(out / f"step_{step}")
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+
     # the fast evaluation set on every chck folder, results under eval/chck_<N>M/
     from cdsynth.config import EvalConfig
     from cdsynth.evaluate.runner import evaluate_checkpoints
