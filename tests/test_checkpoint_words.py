@@ -206,7 +206,7 @@ def test_without_the_setting_the_run_is_unchanged(workspace):
 
 
 def test_real_and_synthetic_words_are_counted_apart(tok, monkeypatch):
-    from cdsynth.train import WordCheckpoints
+    from cdsynth.checkpoint_words import WordCheckpoints
 
     monkeypatch.setattr(cw, "WORDS_PER_MARK", 5)
     real, syn = "Mia went to the park and sat down.", "Tom ran."

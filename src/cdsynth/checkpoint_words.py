@@ -4,6 +4,7 @@
     counter = WordCounter(tokenizer)
     counter.count(rows)                          # whitespace words in (n, block_len) token ids
     crossed(words_before, words_after, marks)    # the marks a step passed: save chck_<N>M
+    words = WordCheckpoints(spec, tokenizer)     # what train.py keeps: counts, marks passed
 
 The schedules are babylm-eval `strict/` (commit 3d57ddc8c40ee795c0b5e41b3a20251a9457a593):
 README.md, "Submission Requirements", and `scripts/eval_zero_shot_fast_all_revisions.sh`,
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
+from .fileio import atomic_path, write_json
 
 SCHEDULES = {
     "babylm-strict-small": [*range(1, 10), *range(10, 101, 10)],
@@ -111,3 +113,38 @@ class WordCounter:
         rows = rows.reshape(-1, rows.shape[-1])
         starts = self.lead[rows[:, 1:]] & self.trail[rows[:, :-1]]
         return int(self.inner[rows].sum() + starts.sum())
+
+
+class WordCheckpoints:
+    """Words seen during training (`train.checkpoint_words`): the real corpus's words, repeats
+    included, and the synthetic rows' words apart; which chck_<N>M marks a step passes."""
+
+    def __init__(self, spec, tokenizer):
+        self.marks = schedule(spec)
+        self.counter = WordCounter(tokenizer)
+        self.real = self.synthetic = 0
+
+    def resume(self, state: dict) -> None:
+        self.real, self.synthetic = state["words_seen"], state["synthetic_words_seen"]
+
+    def step(self, rows: np.ndarray, is_syn: np.ndarray) -> list[str]:
+        """Count one step's batch; the revision names of the marks it passed."""
+        before = self.real
+        self.real += self.counter.count(rows[~is_syn])
+        self.synthetic += self.counter.count(rows[is_syn])
+        return [revision(m) for m in crossed(before, self.real, self.marks)]
+
+    def state(self) -> dict:
+        return {"words_seen": self.real, "synthetic_words_seen": self.synthetic}
+
+
+def save_word_checkpoint(model, tokenizer, folder: Path, state: dict) -> None:
+    """A chck_<N>M folder: an HF model folder (weights, config, tokenizer) and the state of
+    the step it was saved at; no optimizer (runs resume from step_N)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    with atomic_path(folder) as tmp:
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        tokenizer.save_pretrained(str(tmp))
+        write_json(tmp / "state.json", {**state, "revision": folder.name})

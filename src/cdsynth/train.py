@@ -28,14 +28,13 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .blocks import Blocks, MixtureSampler, synthetic_rows_before
-from .checkpoint_words import WordCounter, crossed, revision, schedule
+from .checkpoint_words import WordCheckpoints, save_word_checkpoint
 from .chunked_loss import chunked_linear_cross_entropy
 from .config import ModelConfig, TrainConfig, to_dict
 from .distributed import DistInfo, barrier, bf16_supported, init_distributed, pick_device
@@ -551,41 +550,6 @@ def stop_if_not_finite(loss: float, grad_norm: float, step: int, out_dir: Path) 
         f"gradient norm {grad_norm:g}; the last good checkpoint is "
         f"{last.name if last else 'none'} (try a lower train.lr or check the data)"
     )
-
-
-class WordCheckpoints:
-    """Words seen during training (`train.checkpoint_words`): the real corpus's words, repeats
-    included, and the synthetic rows' words apart; which chck_<N>M marks a step passes."""
-
-    def __init__(self, spec, tokenizer):
-        self.marks = schedule(spec)
-        self.counter = WordCounter(tokenizer)
-        self.real = self.synthetic = 0
-
-    def resume(self, state: dict) -> None:
-        self.real, self.synthetic = state["words_seen"], state["synthetic_words_seen"]
-
-    def step(self, rows: np.ndarray, is_syn: np.ndarray) -> list[str]:
-        """Count one step's batch; the revision names of the marks it passed."""
-        before = self.real
-        self.real += self.counter.count(rows[~is_syn])
-        self.synthetic += self.counter.count(rows[is_syn])
-        return [revision(m) for m in crossed(before, self.real, self.marks)]
-
-    def state(self) -> dict:
-        return {"words_seen": self.real, "synthetic_words_seen": self.synthetic}
-
-
-def save_word_checkpoint(model, tokenizer, folder: Path, state: dict) -> None:
-    """A chck_<N>M folder: an HF model folder (weights, config, tokenizer) and the state of
-    the step it was saved at; no optimizer (runs resume from step_N)."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    with atomic_path(folder) as tmp:
-        model.save_pretrained(str(tmp), safe_serialization=True)
-        tokenizer.save_pretrained(str(tmp))
-        write_json(tmp / "state.json", {**state, "revision": folder.name})
 
 
 def save_checkpoint(model, opt, tokenizer, folder: Path, state: dict) -> None:
