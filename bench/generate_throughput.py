@@ -21,7 +21,9 @@ formulation instead), `graph` (the whole step: the per-op loop with per-layer co
 
 `--device cuda` runs every method on the GPU (timings synchronized) and adds (f), HF's
 strongest `generate` setting: a static cache, which transformers compiles on its own on CUDA.
-There the default methods are a, f, c, d, e, and the output adds the bandwidth bound of (d):
+(g) is (d) with the static-shape step (`generate.step_shape=static`: every shape fixed, on CUDA
+captured as a CUDA graph and replayed each token).
+There the default methods are a, f, c, d, e, g, and the output adds the bandwidth bound of (d):
 the bytes one step must read (the stacked weights, the float32 output layers, the KV cache at
 the run's mean context) over a device-to-device copy rate measured on the spot (bytes read +
 written / s), and (d)'s share of it. `--preset paper-good` is the paper's 12 x 768 shape with
@@ -194,14 +196,16 @@ def main() -> None:
         "changes on a shared machine; alternation keeps either from favouring one method)",
     )
     ap.add_argument(
-        "--methods", default=None, help="which of a-f to run (default: abcde; afcde on cuda)"
+        "--methods",
+        default=None,
+        help="which of a-g to run (default: abcde; afcdeg on cuda)",
     )
     ap.add_argument("--without", default="", help="comma list of packed, kernel, graph")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     a = ap.parse_args()
     if a.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: torch sees no CUDA device")
-    methods = a.methods or ("afcde" if a.device == "cuda" else "abcde")
+    methods = a.methods or ("afcdeg" if a.device == "cuda" else "abcde")
     vocab = a.vocab or PRESETS[a.preset].get("vocab_size") or 8192
     hf_new = a.hf_new or a.new
     dev = a.device
@@ -222,6 +226,10 @@ def main() -> None:
     generic = [HFEngine(m, hf_dtype, dev) for m in models(vocab, hf_dtype, a.preset, dev)]
     static = dict(cache_implementation="static")
     ours(engines, prefixes, 8)  # warm-up (compiles the decode attention)
+    if "g" in methods:  # (d) with the static-shape step (generate.step_shape=static)
+        static_engines = make_engines(good, bad, dtype, dev)
+        static_engines[0].static_step = True
+        ours(static_engines, prefixes, a.new)  # warm-up at the timed length (CUDA graph)
     if "e" in methods:
         ours(generic, prefixes, 8)
     hf_generate(good, ids, 8)
@@ -235,9 +243,10 @@ def main() -> None:
         "d": lambda: rows * a.new / timed(ours, engines, prefixes, a.new, device=dev),
         "e": lambda: rows * a.new / timed(ours, generic, prefixes, a.new, device=dev),
         "f": lambda: rows * hf_new / timed(hf_generate, good, ids, hf_new, **static, device=dev),
+        "g": lambda: rows * a.new / timed(ours, static_engines, prefixes, a.new, device=dev),
     }
     results = {k: runs[k]() for k in "b" if k in methods}
-    timings = {k: [] for k in "afcde" if k in methods}
+    timings = {k: [] for k in "afcdeg" if k in methods}
     for _ in range(a.repeats):
         for k in timings:
             timings[k].append(runs[k]())
@@ -251,6 +260,7 @@ def main() -> None:
         "e": "cdsynth generic engine (any two HF causal LMs)",
         "f": "HF generate(do_sample=True), one model, static cache (compiled on CUDA)"
         + (f" ({hf_new} tokens)" if hf_new != a.new else ""),
+        "g": "cdsynth CD engine, static-shape step (a CUDA graph on CUDA)",
     }
     cpu = cpu_model()  # the CPU kind the figures belong to
     where = (
@@ -279,7 +289,7 @@ def main() -> None:
         print(
             f"| ({k}) {names[k]} | {results[k]:,.0f}" + (f" (runs: {each})" if each else "") + " |"
         )
-    pairs = [("d", "a"), ("d", "f"), ("d", "b"), ("d", "c"), ("e", "c")]
+    pairs = [("d", "a"), ("d", "f"), ("d", "b"), ("d", "c"), ("e", "c"), ("g", "c"), ("g", "d")]
     ratios = {f"{x}/{y}": results[x] / results[y] for x, y in pairs if {x, y} <= set(results)}
     print(", ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
     bound = None
@@ -297,6 +307,7 @@ def main() -> None:
                 if "d" in results
                 else ""
             )
+            + (f", (g) {results['g'] / bound['tokens_per_s']:.1%}" if "g" in results else "")
         )
     if a.json:
         out = {

@@ -26,7 +26,8 @@
 #             scorer on CUDA)
 #   generate  bench/generate_throughput.py --device cuda: paper-good pair, batch 256, 20 + 400
 #             tokens; (a), (f) HF generate (plain; static cache, compiled), (c) the paper's loop,
-#             (d) ours, (e) the generic engine, alternated medians; (d)'s bandwidth bound
+#             (d) ours, (e) the generic engine, (g) ours with the static-shape step captured as
+#             a CUDA graph (generate.step_shape=static), alternated medians; the bandwidth bound
 #   train     bench/train_throughput.py --device cuda, paper-good 12 x 768 x 1024, vs Trainer,
 #             then a profile of 5 of our steps (top kernels, the step's parts)
 #   train-chunked  the same with train.loss=chunked (the output layer and loss over chunks of
@@ -308,7 +309,7 @@ e2e() {
 generate_bench() {
     if [ "$DRY" = 1 ]; then
         "$PY" bench/generate_throughput.py --batch 4 --prefix 4 --new 12 --hf-new 6 \
-            --vocab 512 --methods afcde --repeats 2 --json "$W/generate.json"
+            --vocab 512 --methods afcdeg --repeats 2 --json "$W/generate.json"
         return
     fi
     "$PY" bench/generate_throughput.py --device cuda --preset paper-good --batch 256 \

@@ -353,6 +353,50 @@ def test_compiled_bf16_step_at_paper_shapes_gives_valid_tokens():
     assert len({tuple(t) for t in res.tokens}) > PAPER_BATCH // 2  # rows differ
 
 
+def test_static_step_as_a_cuda_graph_at_paper_shapes():
+    """generate.step_shape=static at the paper's shapes (vocabulary 32000, batch 256, bf16,
+    top-p): the step compiled with mode="reduce-overhead" runs as a CUDA graph (inductor
+    skipped none), every token in the vocabulary, every contrast finite; and in fp32 its
+    tokens equal the growing step's."""
+    from torch._dynamo.utils import counters
+
+    rule = DecodingConfig("cd", alpha=0.1, lam=1.0, top_p=0.95)
+    keys = np.stack([np.arange(PAPER_BATCH), np.zeros(PAPER_BATCH, dtype=np.int64)], 1)
+    prefixes = paper_prefixes(PAPER_BATCH)
+    good, bad = paper_models(torch.bfloat16)
+    engines = make_engines(good, bad, torch.bfloat16, "cuda")
+    engines[0].static_step = True
+    counters.clear()
+    res = generate_batch(engines, prefixes, keys, rule, 24, seed=0, eos="continue")
+    (step,) = engines[0].steps.values()
+    assert step.static and step.compiled
+    assert counters["inductor"]["cudagraph_skips"] == 0, dict(counters["inductor"])
+    assert all(len(t) == 24 for t in res.tokens)
+    assert all(0 <= x < PAPER_VOCAB for t in res.tokens for x in t)
+    assert all(np.isfinite(c) for c in res.mean_contrast)
+    good, bad = paper_models(torch.float32)
+    runs = []
+    for static in (False, True):
+        engines = make_engines(good, bad, torch.float32, "cuda")
+        engines[0].static_step = static
+        runs.append(generate_batch(engines, prefixes[:64], keys[:64], rule, 16, 3, "continue"))
+    assert runs[1].tokens == runs[0].tokens
+
+
+def test_static_step_on_cuda_gives_the_cpu_corpus_in_float64():
+    """The static step eagerly in float64 on CUDA: the CPU's growing step's tokens."""
+    good, bad = random_model(3), random_model(4)
+    rule = DecodingConfig("cd", alpha=0.1, lam=0.5, top_k=20)
+    prefixes = prefixes_of([5, 9, 2, 6])
+    keys = np.array([[0, 0], [1, 0], [2, 3], [3, 1]])
+    runs = {}
+    for dev in ("cpu", "cuda"):
+        engines = make_engines(good, bad, torch.float64, dev)
+        engines[0].static_step = dev == "cuda"
+        runs[dev] = generate_batch(engines, prefixes, keys, rule, 200, seed=0, eos="continue")
+    assert runs["cuda"].tokens == runs["cpu"].tokens
+
+
 def test_compiled_fp32_step_at_paper_shapes_same_corpus_for_any_batch_size():
     """Vocabulary 32000, the compiled fp32 step with the paper's top-p: 256 rows in one batch
     give the rows of four batches of 64 (how shards split the work; rows are keyed by (prefix,

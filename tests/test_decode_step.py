@@ -167,7 +167,7 @@ def test_step_reports_non_finite_logits():
     lean.forward(torch.tensor([[1, 5]]), torch.tensor([[0, 1]]), cache, 0, valid[:, :2])
     u = torch.tensor([0.5], dtype=torch.float64)
     with pytest.raises(ValueError, match="BAD logits contain NaN or infinite values"):
-        step(torch.tensor([7]), torch.tensor([2]), cache, valid[:, :3], u)
+        step(torch.tensor([7]), torch.tensor([2]), cache, valid, 2, u)
 
 
 def test_kernel_that_cannot_be_built_warns_and_the_reference_runs(monkeypatch):
@@ -407,3 +407,63 @@ def test_kernel_compiles_for_aarch64(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     header = obj.read_bytes()[:20]
     assert header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == 183  # AArch64
+
+
+@pytest.mark.parametrize("strategy", ["cd", "vhead", "ancestral"])
+def test_the_static_step_gives_the_growing_steps_corpus_in_float64(strategy):
+    """generate.step_shape=static (every shape fixed, a masked read of the whole cache: what a
+    CUDA graph captures) against the growing step: the same tokens and statistics over 120
+    steps with left padding and EOS, float64 (eager)."""
+    models = [random_model(3), random_model(4)]
+    rule = DecodingConfig(strategy, alpha=0.1, lam=0.5, top_p=0.95)
+    prefixes = prefixes_of([3, 7, 5, 6])
+    keys = np.array([[i, 1] for i in range(4)])
+    runs = []
+    for static in (False, True):
+        lean = LeanLlama(models, torch.float64)
+        lean.static_step = static
+        runs.append(generate_batch([lean], prefixes, keys, rule, 120, 3, "continue", 0.0, True))
+        (step,) = lean.steps.values()
+        assert step.static == static and not step.compiled
+    growing, static = runs
+    assert static.tokens == growing.tokens
+    np.testing.assert_allclose(static.mean_vhead_size, growing.mean_vhead_size, rtol=0)
+    np.testing.assert_allclose(
+        static.differs_from_good_argmax, growing.differs_from_good_argmax, rtol=0
+    )
+    if strategy == "cd":
+        np.testing.assert_allclose(static.mean_contrast, growing.mean_contrast, rtol=1e-12)
+    for a, b in zip(static.step_scores, growing.step_scores, strict=True):
+        assert torch.equal(torch.isinf(a), torch.isinf(b))
+        torch.testing.assert_close(a[torch.isfinite(b)], b[torch.isfinite(b)], atol=1e-12, rtol=0)
+
+
+def test_the_static_step_compiles_once_for_every_token_and_equals_the_growing_one():
+    """fp32, compiled: one graph serves every token of a batch (no recompile as the cache
+    fills: the shapes never change) and the picks equal the growing step's."""
+    from torch._dynamo.utils import counters
+
+    models = [random_model(3, torch.float32), random_model(4, torch.float32)]
+    rule = DecodingConfig("cd", alpha=0.1, lam=1.0, top_k=20)
+    prefixes = prefixes_of([3, 7, 5, 6])
+    keys = np.array([[i, 0] for i in range(4)])
+    runs = []
+    for static in (False, True):
+        lean = LeanLlama(models, torch.float32)
+        lean.static_step = static
+        counters.clear()
+        runs.append(generate_batch([lean], prefixes, keys, rule, 30, 1, "continue"))
+        if static:
+            assert counters["stats"]["unique_graphs"] == 1
+            assert not counters["graph_break"]
+    assert runs[1].tokens == runs[0].tokens
+
+
+def test_step_shape_is_a_setting_that_changes_no_identity():
+    from cdsynth.config import GenerateConfig, load_config, to_dict
+    from cdsynth.identity import identity
+
+    cfg = load_config(None, ["generate.step_shape=static"]).generate
+    assert cfg.step_shape == "static"
+    assert identity("generate", to_dict(cfg)) == identity("generate", to_dict(GenerateConfig()))
+    assert "step_shape" not in to_dict(GenerateConfig())  # records of today's corpora unchanged

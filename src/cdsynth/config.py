@@ -32,6 +32,7 @@ from .config_checks import (
     PrefixSource,
     Resample,
     Source,
+    StepShape,
     TrainLoss,
     _choose,
     _device,
@@ -270,6 +271,10 @@ class GenerateConfig:
     corpus_tokens: int | str | None = None  # synthetic size in new tokens: N, or "real" (as
     #                                         many as the real train split); sets num_prefixes
     engine: EngineKind = EngineKind.auto  # auto (lean for LLaMA pairs) | lean | generic
+    # the lean engine's one-graph step: growing (attention over the filled slots, the cache's
+    # length symbolic) | static (every shape fixed, a masked read of the whole preallocated
+    # cache: what a CUDA graph captures). The same corpus (exact in float64).
+    step_shape: StepShape = field(default=StepShape.growing, metadata={"left_out_at": "growing"})
     batch_size: int = 64
     eos: Eos = Eos.stop  # stop | continue (a new document starts after </s>)
     keep_prefix: bool = True
@@ -283,6 +288,7 @@ class GenerateConfig:
         _choose(self, "eos", Eos, f"{k}.eos")
         _choose(self, "dtype", DType, f"{k}.dtype")
         _choose(self, "engine", EngineKind, f"{k}.engine")
+        _choose(self, "step_shape", StepShape, f"{k}.step_shape")
         _choose(self, "prefix_source", PrefixSource, f"{k}.prefix_source")
         _choose(self, "bad_dropout_kind", DropoutKind, f"{k}.bad_dropout_kind")
         _device(self.device, f"{k}.device")

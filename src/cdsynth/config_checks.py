@@ -52,6 +52,8 @@ DropoutKind = Choice("DropoutKind", "attention residual", module=__name__)
 # seed_chunks, the paper's: seeds documents cut into chunks of >= 100 words
 PrefixSource = Choice("PrefixSource", "seeds seed_chunks train eval file", module=__name__)
 EngineKind = Choice("EngineKind", "auto lean generic", module=__name__)
+# the lean engine's compiled step: the cache's length symbolic (growing), or every shape fixed
+StepShape = Choice("StepShape", "growing static", module=__name__)
 Eos = Choice("Eos", [("stop", "stop"), ("continue_", "continue")], module=__name__)
 DType = Choice("DType", "auto bf16 fp32 fp64", module=__name__)
 Packing = Choice("Packing", "tree padded", module=__name__)

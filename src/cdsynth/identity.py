@@ -42,7 +42,7 @@ from .fileio import read_json, stable_hash
 # alike. Each stage records the values it ran with (its config); a change to one of these
 # never makes finished work stale.
 OUTPUT_NEUTRAL = {
-    "generate": ("batch_size", "device", "formats", "engine"),
+    "generate": ("batch_size", "device", "formats", "engine", "step_shape"),
     "train": (
         "device",
         "micro_batch_size",

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from ..decoding import Pick, choose, raise_if_not_finite
 from ..decoding_rules import DecodingConfig, DecodingRule, as_rule
-from .llama_math import rms_norm, rope_tables, rotate
+from .llama_math import attend, rms_norm, rope_tables, rotate
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,14 @@ class DecodeSpec:
     rope_scale: float
 
 
-def decode_logits(w: dict, spec: DecodeSpec, ids, positions, keys, values, key_valid):
+def decode_logits(w: dict, spec: DecodeSpec, ids, positions, keys, values, key_valid, slot=None):
     """One new token per row through every stacked model, written at cache slot
     key_valid.shape[1] - 1. w: `LeanLlama.decode_weights()`; ids and positions (B,); keys and
     values: the cache's per-layer tensors; key_valid (B, slot + 1) bool. Returns (M, B, vocab)
     logits as `LeanLlama.forward` does for one token, from the same math (tests compare the
-    two). Pure and free of branches on data: the function the compiled decode step traces."""
+    two). Pure and free of branches on data: the function the compiled decode step traces.
+    With `slot` (a 0-dim int64 tensor), every shape is fixed: the token is written at `slot`
+    and key_valid (B, the cache's length) masks the whole cache (`static_attention`)."""
     from .cpu_attention import cached_attention
     from .kernels import linear
 
@@ -70,15 +72,46 @@ def decode_logits(w: dict, spec: DecodeSpec, ids, positions, keys, values, key_v
         q = rotate(q.view(M, B, H, D), cos, sin)
         k = rotate(k.view(M, B, KV, D), cos, sin)
         # write the token's k, v at slot end - 1 and attend over the valid slots
-        att = cached_attention(
-            q, k, v.view(M, B, KV, D), keys[li], values[li], key_valid, w["attention_kernel"]
-        )
+        if slot is None:
+            att = cached_attention(
+                q, k, v.view(M, B, KV, D), keys[li], values[li], key_valid, w["attention_kernel"]
+            )
+        else:
+            att = static_attention(q, k, v.view(M, B, KV, D), keys[li], values[li], key_valid, slot)
         x = x + per_model(att.flatten(2), L["o"], packed)  # att (M, B, H, D)
         h = rms_norm(x, L["norm_post"], spec.eps)
         gate, up = per_model(h, L["gate_up"], packed).chunk(2, dim=-1)
         x = x + per_model(F.silu(gate) * up, L["down"], packed)
     h = rms_norm(x.to(w["norm"].dtype), w["norm"], spec.eps)  # (M, B, hidden)
     return per_model(h, w["head"], w["head_packed"])
+
+
+def static_attention(q, k, v, k_cache, v_cache, mask, slot):
+    """One-query attention with every shape fixed: the token's k, v (M, B, KV, D) written at
+    `slot` (0-dim int64) of the whole preallocated cache (M, B, KV, L, D), attention over all L
+    slots with `mask` (B, L) (the valid slots up to `slot`). The slots past `slot` hold zeros
+    or earlier values and get weight exactly 0; in float64 the result equals the growing read
+    of `reference_attention` up to the order of its sums (the corpus is the same: tested)."""
+    at = slot.view(1)
+    k_cache.index_copy_(3, at, k[:, :, :, None].to(k_cache.dtype))
+    v_cache.index_copy_(3, at, v[:, :, :, None].to(v_cache.dtype))
+    return attend(q[:, :, :, None], k_cache, v_cache, mask[:, None, None, :], fused=True)[
+        :, :, :, 0
+    ]
+
+
+def _static_step(rule, vocab, weights, spec, ids, positions, keys, values, valid, slot, uniforms):
+    """`_step` with every shape fixed (`static_attention`): valid (B, L) is the whole batch's
+    mask, `slot` the 0-dim position written now; the mask is cut at `slot` inside."""
+    upto = torch.arange(valid.shape[1], device=valid.device) <= slot
+    logits = decode_logits(
+        weights, spec, ids, positions, keys, values, valid & upto[None], slot=slot
+    )
+    if vocab is not None and logits.shape[-1] > vocab:
+        logits = logits[..., :vocab]
+    rule = as_rule(rule)
+    bad = logits[1] if rule.needs_amateur else None
+    return choose(rule, logits[0], bad, uniforms)
 
 
 def _step(rule, vocab, weights, spec, ids, positions, keys, values, key_valid, uniforms):
@@ -107,25 +140,61 @@ def _compiled():
     return _COMPILED
 
 
-class DecodeStep:
-    """`_step` for one engine, rule and vocabulary cut."""
+# the static step, per device kind: on CUDA compiled with mode="reduce-overhead", which
+# captures the graph as a CUDA graph and replays it each token (the cache and the weights
+# are marked as static addresses, so that nothing is copied into the graph's buffers and the
+# cache's in-place writes are allowed); elsewhere the default mode. Not yet run on a GPU.
+_STATIC: dict[str, object] = {}
 
-    def __init__(self, engine, rule: DecodingRule | DecodingConfig, vocab: int | None):
+
+def _static_compiled(device_type: str):
+    if device_type not in _STATIC:
+        mode = "reduce-overhead" if device_type == "cuda" else None
+        _STATIC[device_type] = torch.compile(_static_step, dynamic=False, fullgraph=True, mode=mode)
+    return _STATIC[device_type]
+
+
+class DecodeStep:
+    """`_step` (or `_static_step`, `static`) for one engine, rule and vocabulary cut."""
+
+    def __init__(
+        self, engine, rule: DecodingRule | DecodingConfig, vocab: int | None, static=False
+    ):
         self.engine, self.rule, self.vocab = engine, as_rule(rule), vocab
+        self.static = static
         self.compiled = engine.compile_step
-        self._fn = _compiled() if self.compiled else _step
-        self._marked = None  # the cache whose lengths were last marked dynamic
+        eager = _static_step if static else _step
+        if not self.compiled:
+            self._fn = eager
+        else:
+            self._fn = _static_compiled(engine.device.type) if static else _compiled()
+        self._eager = eager
+        self._marked = None  # the cache whose lengths were last marked dynamic (or static)
+        self._slots = None  # static: 0-dim slot tensors on the device, one per slot
 
     @torch.no_grad()
-    def __call__(self, ids, positions, cache, key_valid, uniforms) -> Pick:
-        """ids, positions, uniforms (B,); key_valid (B, slot + 1): see decode_logits."""
-        # ~60 us a tensor: marked on a batch's first step only (a new cache); later steps
-        # find the graph those marks made, whose lengths are symbolic
-        if self.compiled and (self._marked is None or self._marked() is not cache):
-            torch._dynamo.mark_dynamic(key_valid, 1)
-            for t in (*cache.keys, *cache.values):
-                torch._dynamo.mark_dynamic(t, 3)
-            self._marked = weakref.ref(cache)
+    def __call__(self, ids, positions, cache, valid, slot: int, uniforms) -> Pick:
+        """ids, positions, uniforms (B,); valid (B, the cache's length): the batch's mask;
+        `slot`: the cache slot this token is written at (see decode_logits)."""
+        new_cache = self._marked is None or self._marked() is not cache
+        if self.static:
+            if new_cache or self._slots.shape[0] != valid.shape[1]:
+                self._slots = torch.arange(valid.shape[1], device=valid.device)
+                if self.compiled and self.engine.device.type == "cuda":
+                    for t in (*cache.keys, *cache.values, *_weight_tensors(self.engine)):
+                        torch._dynamo.mark_static_address(t)
+                self._marked = weakref.ref(cache)
+            tail = (cache.keys, cache.values, valid, self._slots[slot], uniforms)
+        else:
+            key_valid = valid[:, : slot + 1]
+            # ~60 us a tensor: marked on a batch's first step only (a new cache); later steps
+            # find the graph those marks made, whose lengths are symbolic
+            if self.compiled and new_cache:
+                torch._dynamo.mark_dynamic(key_valid, 1)
+                for t in (*cache.keys, *cache.values):
+                    torch._dynamo.mark_dynamic(t, 3)
+                self._marked = weakref.ref(cache)
+            tail = (cache.keys, cache.values, key_valid, uniforms)
         args = (
             self.rule,
             self.vocab,
@@ -133,13 +202,16 @@ class DecodeStep:
             self.engine.decode_spec,
             ids,
             positions,
-            cache.keys,
-            cache.values,
-            key_valid,
-            uniforms,
+            *tail,
         )
         if not self.compiled:
-            pick = _step(*args)
+            pick = self._eager(*args)
+        elif self.static and self.engine.device.type == "cuda":
+            # a CUDA graph's outputs live in its pool and the next replay overwrites them: a
+            # new step begins, and the pick the loop keeps is copied out (B-sized tensors)
+            torch.compiler.cudagraph_mark_step_begin()
+            pick = self._compiled_call(args)
+            pick = Pick(*(x.clone() if isinstance(x, torch.Tensor) else x for x in pick))
         else:
             pick = self._compiled_call(args)
         raise_if_not_finite(pick.finite)
@@ -162,15 +234,30 @@ class DecodeStep:
                 "dtypes x batch sizes in this process); this rule now decodes eagerly, slower",
                 stacklevel=4,  # the caller of the step (past torch.no_grad's wrapper)
             )
-            self.compiled, self._fn = False, _step
-            return _step(*args)
+            self.compiled, self._fn = False, self._eager
+            return self._eager(*args)
         finally:
             cfg.recompile_limit, cfg.fail_on_recompile_limit_hit = old
 
 
-def decode_step(engine, rule, vocab: int | None) -> DecodeStep:
-    """The engine's step for `rule` and `vocab` (kept on the engine: compiled once)."""
-    key = (rule, vocab)
+def _weight_tensors(engine) -> list[torch.Tensor]:
+    """Every tensor of the engine's `decode_weights()` (nested dicts and lists)."""
+    out, todo = [], [engine.decode_weights()]
+    while todo:
+        x = todo.pop()
+        if isinstance(x, torch.Tensor):
+            out.append(x)
+        elif isinstance(x, dict):
+            todo.extend(x.values())
+        elif isinstance(x, (list, tuple)):
+            todo.extend(x)
+    return out
+
+
+def decode_step(engine, rule, vocab: int | None, static: bool = False) -> DecodeStep:
+    """The engine's step for `rule` and `vocab`, growing or `static` (kept on the engine:
+    compiled once)."""
+    key = (rule, vocab, static)
     if key not in engine.steps:
-        engine.steps[key] = DecodeStep(engine, rule, vocab)
+        engine.steps[key] = DecodeStep(engine, rule, vocab, static)
     return engine.steps[key]

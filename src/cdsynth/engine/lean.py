@@ -146,6 +146,8 @@ class LeanLlama:
         self.compile_step = compile_decode and dtype in (torch.bfloat16, torch.float32)
         self._decode_weights = None
         self.fused_step = True  # `step` gives the one-graph step (False: None, per-op; benches)
+        # `step` gives the static-shape step (decode_step.static_attention; generate.step_shape)
+        self.static_step = False
         self.steps = {}  # decode_step.DecodeStep per (rule, vocab), made on first use
         self.n_heads = cfg.num_attention_heads
         self.n_kv = cfg.num_key_value_heads
@@ -194,7 +196,7 @@ class LeanLlama:
     def step(self, rule: DecodingRule, vocab: int | None) -> StepFn | None:
         """The one-graph decode step (decode_step.py) for `rule` and `vocab`, made once per
         engine; None when `fused_step` is off (the caller steps op by op)."""
-        return decode_step(self, rule, vocab) if self.fused_step else None
+        return decode_step(self, rule, vocab, self.static_step) if self.fused_step else None
 
     def new_cache(self, batch: int, max_len: int) -> KVCache:
         shape = (self.n_models, batch, self.n_kv, max_len, self.head_dim)

@@ -47,8 +47,9 @@ class Dropout:
             raise ValueError(f"unknown dropout kind '{self.kind}' (attention or residual)")
 
 
-# (ids, positions, cache, key_valid, uniforms) -> the rule's Pick for one new token per row
-StepFn = Callable[[torch.Tensor, torch.Tensor, Any, torch.Tensor, torch.Tensor], Pick]
+# (ids, positions, cache, valid, slot, uniforms) -> the rule's Pick for one new token per row:
+# valid (B, the cache's length) marks the batch's real tokens, `slot` is where this one goes
+StepFn = Callable[[torch.Tensor, torch.Tensor, Any, torch.Tensor, int, torch.Tensor], Pick]
 
 
 @runtime_checkable

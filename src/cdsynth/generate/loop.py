@@ -155,11 +155,7 @@ def generate_batch(
         slot = P + t
         if step is not None:
             pick = step(
-                pick.tokens,
-                positions[:, -1] + (t + 1),
-                caches[0],
-                valid[:, : slot + 1],
-                u_all[t + 1],
+                pick.tokens, positions[:, -1] + (t + 1), caches[0], valid, slot, u_all[t + 1]
             )
         else:
             g_logits, b_logits = run(

@@ -170,7 +170,7 @@ def check_generate_inputs(cfg: GenerateConfig, workdir: str | Path):
     safetensors weights and one shared tokenizer, and the prefixes' file is readable.
     Returns (GOOD's folder, BAD's folder or None, GOOD's tokenizer, (the prefixes' documents,
     their file))."""
-    from ..engine.hf import check_vocabularies, check_weight_files
+    from ..engine.hf import causal_lm_config, check_vocabularies, check_weight_files
     from ..tokenizer import checkpoint_tokenizer
 
     check_generate_config(cfg)
@@ -182,6 +182,7 @@ def check_generate_inputs(cfg: GenerateConfig, workdir: str | Path):
     )
     for path in (good_path, bad_path):  # loaded only later, once the output is locked
         if path is not None:
+            causal_lm_config(path)  # a causal LM transformers knows, then its weights
             check_weight_files(path)
             broken = nonfinite_weight(path)
             if broken:
@@ -272,6 +273,9 @@ def run_generation(
                     "every row runs to the end"
                 )
             engines = _engines(engine, good_path, bad_path, tokenizer, dtype, device, dropout)
+            for e in engines:  # the lean engine's step: growing or static (same corpus)
+                if hasattr(e, "static_step"):
+                    e.static_step = cfg.step_shape == "static"
             # generate_batch takes the one-graph step (decode_step) with these engines
             one_graph = engine == "lean" and len(engines) == 1 and dropout == 0
             if one_graph and engines[0].compile_step and not scans_in_graph(device):
