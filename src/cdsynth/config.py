@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from .checkpoint_words import schedule as word_schedule
 from .config_checks import (
     BosRule,
     Choice,
@@ -138,8 +139,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def _added(default):
     """A setting added after outputs were recorded: left out of records (`to_dict`) at its
-    default, the old behaviour, so those records, and the identities hashed from them, stay
-    the same."""
+    default, the old behaviour, so those records and the identities hashed from them stay."""
     return field(default=default, metadata={"left_out_at": default})
 
 
@@ -197,10 +197,8 @@ class TrainConfig:
         _choose(self, "decay", Decay, "train.decay")
         _choose(self, "loss", TrainLoss, "train.loss")
         _require(self.loss_chunk_rows >= 0, "train.loss_chunk_rows must be >= 0 (0: automatic)")
-        if self.checkpoint_words is not None:
-            from .checkpoint_words import schedule
-
-            schedule(self.checkpoint_words)  # a bad name or list: one line
+        if self.checkpoint_words is not None:  # a bad track name or list: one line
+            word_schedule(self.checkpoint_words)
         _device(self.device, "train.device")
         _require(self.steps > 0, f"train.steps must be > 0, got {self.steps}")
         _require(_finite(self.lr) and self.lr > 0, f"train.lr must be > 0, got {self.lr}")
