@@ -21,6 +21,7 @@ import yaml
 from .checkpoint_words import schedule as word_schedule
 from .config_checks import (
     BosRule,
+    Checkpoints,
     Choice,
     Decay,
     Documents,
@@ -28,6 +29,8 @@ from .config_checks import (
     DType,
     EngineKind,
     Eos,
+    EvalRules,
+    EvalSet,
     Packing,
     Precision,
     PrefixSource,
@@ -324,11 +327,6 @@ class Passwords:
 
     ewok: str | None = None
     entity_tracking: str | None = None
-
-
-EvalSet = Choice("EvalSet", "full fast", module=__name__)
-EvalRules = Choice("EvalRules", "babylm2025 babylm2026", module=__name__)
-Checkpoints = Choice("Checkpoints", "steps words", module=__name__)
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,9 @@ DType = Choice("DType", "auto bf16 fp32 fp64", module=__name__)
 Packing = Choice("Packing", "tree padded", module=__name__)
 BosRule = Choice("BosRule", "bos eos none", module=__name__)
 Resample = Choice("Resample", "seeds hierarchical items", module=__name__)
+EvalSet = Choice("EvalSet", "full fast", module=__name__)
+EvalRules = Choice("EvalRules", "babylm2025 babylm2026", module=__name__)
+Checkpoints = Choice("Checkpoints", "steps words", module=__name__)
 
 
 def _choose(obj, name: str, kind: type[Choice], key: str) -> None:
