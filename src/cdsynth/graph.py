@@ -122,6 +122,8 @@ def build_graph(cfg: ExperimentConfig, log=print, progress: bool = False) -> lis
         run = tc.name
         # what it reads: the checkpoints it scores, each task's rule and item settings
         reads = {"steps": scored_steps(tc, cfg.evaluate.steps), "tasks": tasks_read}
+        if cfg.evaluate.checkpoints != "steps":  # the chck_<N>M folders (by words seen)
+            reads["checkpoints"] = str(cfg.evaluate.checkpoints)
         ev = Stage(
             f"eval/{run}",
             "eval",
