@@ -289,7 +289,7 @@ def test_a_step_past_the_recompile_limit_says_so_and_decodes_eagerly(monkeypatch
         generate_batch([lean], prefixes, keys, DecodingConfig("ancestral"), 4, 0, "continue")
     with pytest.warns(UserWarning, match="reached 1 graphs"):
         got = generate_batch([lean], prefixes, keys, DecodingConfig("vhead", top_k=7), 6, 0)
-    step = lean.steps[(DecodingConfig("vhead", top_k=7).rule, None)]
+    step = lean.steps[(DecodingConfig("vhead", top_k=7).rule, None, False)]
     assert not step.compiled
     eager = LeanLlama(models, torch.float32, compile_decode=False)
     want = generate_batch([eager], prefixes, keys, DecodingConfig("vhead", top_k=7), 6, 0)
