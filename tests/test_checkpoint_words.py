@@ -15,7 +15,7 @@ from cdsynth.stages import run_train
 from cdsynth.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from cdsynth.workspace import Workspace
 
-from .conftest import interrupt_after, quiet, tiny_config
+from .conftest import interrupt_after, quiet, run_cli, tiny_config
 
 
 def test_schedules_are_the_pipeline_revisions():
@@ -78,7 +78,7 @@ def weights(folder):
     return load_file(str(folder / "model.safetensors"))
 
 
-def test_word_checkpoints_are_saved_where_the_words_cross(workspace, monkeypatch):
+def test_word_checkpoints_are_saved_where_the_words_cross(workspace, monkeypatch, capsys):
     monkeypatch.setattr(cw, "WORDS_PER_MARK", 100)  # tiny runs see ~200 words a step
     marks = [1, 2, 3, 5, 8, 13, 21]
     spec = f"train.checkpoint_words=[{', '.join(map(str, marks))}]"
@@ -174,6 +174,9 @@ def test_word_checkpoints_are_saved_where_the_words_cross(workspace, monkeypatch
         assert proc("Mia was happy.")["input_ids"] == tok_ids("Mia was happy.", out)
     with pytest.raises(UserError, match="owner/name"):
         export_revisions(out, hub, "words")
+    code, said, err = run_cli(monkeypatch, capsys, "export", "revisions", out, hub, "cdsynth/words")
+    assert code == 0, err
+    assert said.splitlines() == [f"cdsynth/words@{k}: snapshot {v}" for k, v in commits.items()]
 
     # an interrupted run resumes its count: the same folders, the same words
     interrupt_after(monkeypatch, train_mod, "save_checkpoint", 5)

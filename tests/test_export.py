@@ -9,6 +9,7 @@ import pytest
 import torch
 import yaml
 
+from cdsynth.decoding_rules import DecodingConfig
 from cdsynth.errors import UserError
 from cdsynth.evaluate.runner import evaluate_checkpoints
 from cdsynth.export import (
@@ -83,7 +84,8 @@ def test_corpus_folder_loads_with_datasets_offline_and_its_card_says_where_it_ca
     for fact in (
         f"`runs/baseline/step_12` (step 12, fingerprint `{inputs['good']}`)",
         f"`runs/baseline/step_4` (step 4, fingerprint `{inputs['bad']}`)",
-        "rule: `cd`, alpha 0.1, lam 1.0, top_k 0, top_p 1.0",
+        "rule: `cd`, alpha 0.1, lam 1.0, good_temperature 1.0, bad_temperature 1.0, top_k 0, "
+        "top_p 1.0, temperature 1.0, paper_compatible False",
         f"fingerprint `{inputs['prefixes']}`; 3 completions each, 16 new tokens at most",
         "5 from `seeds` (stratified random by source, seed 0)",
         f"rows: 15; new tokens: {totals['new_tokens']}; words: {totals['words']}",
@@ -176,3 +178,15 @@ def test_size_categories():
     assert [size_category(n) for n in (0, 999, 1000, 54_321, 2 * 10**9, 10**12)] == [
         "n<1K", "n<1K", "1K<n<10K", "10K<n<100K", "1B<n<10B", "n>1T",
     ]  # fmt: skip
+
+
+def test_the_cards_rule_line_names_the_rules_own_settings():
+    """The rule line lists what the rule reads (its identity keys): beta for the reasoning
+    CD, no lam; no amateur settings for No-Contrast."""
+    from cdsynth.export import rule_settings
+
+    line = rule_settings(DecodingConfig("reasoning_cd", beta=0.7))
+    assert "beta 0.7" in line and "lam" not in line
+    line = rule_settings(DecodingConfig("ancestral", top_p=0.9))
+    assert line.startswith("good_temperature 1.0") and "top_p 0.9" in line
+    assert "alpha" not in line and "lam" not in line and "bad_temperature" not in line

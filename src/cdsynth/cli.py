@@ -158,7 +158,8 @@ def eval_(
 
 
 export_app = typer.Typer(
-    no_args_is_help=True, help="Hub-ready folders with cards: corpus, model, cd-generate."
+    no_args_is_help=True,
+    help="Hub-ready folders with cards: corpus, model, cd-generate; a run's revisions.",
 )
 app.add_typer(export_app, name="export")
 PushOpt = typer.Option(None, "--push", help="upload the folder to this Hub repo (user/name)")
@@ -214,6 +215,21 @@ def export_cd_generate_cmd(
     from .export import export_cd_generate
 
     _push(export_cd_generate(out), push, "model")
+
+
+@export_app.command("revisions")
+def export_revisions_cmd(
+    run: str = typer.Argument(..., help="a training run: WORKDIR/runs/RUN"),
+    cache: str = typer.Argument(..., help="the hub cache folder to write (HF_HUB_CACHE)"),
+    repo_id: str = typer.Argument(..., help="the model id the revisions belong to: owner/name"),
+):
+    """A run as one model with a revision per checkpoint (main = its last step, chck_<N>M by
+    words seen), written as a Hugging Face hub cache that the BabyLM pipeline's
+    eval_zero_shot_fast_all_revisions.sh reads with HF_HUB_CACHE=CACHE HF_HUB_OFFLINE=1."""
+    from .revisions import export_revisions
+
+    for name, commit in export_revisions(run, cache, repo_id).items():
+        print(f"{repo_id}@{name}: snapshot {commit}")
 
 
 experiment_app = typer.Typer(no_args_is_help=True, help="The whole study: run, status, report.")

@@ -17,6 +17,7 @@ is never replaced).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -79,6 +80,14 @@ def _fence(obj) -> str:
     return "```json\n" + json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n```"
 
 
+def rule_settings(settings: DecodingConfig) -> str:
+    """The settings that make the rule's text (its identity keys, as the rule names them), in
+    the config's order: "alpha 0.1, lam 1.0, ..."."""
+    keys = settings.rule.identity_keys
+    names = [f.name for f in dataclasses.fields(settings) if f.name in keys]
+    return ", ".join(f"{k} {getattr(settings, k)}" for k in names if k != "strategy")
+
+
 def corpus_card(manifest: dict, rows: int, columns: list[str], lic: str, language: str) -> str:
     """README.md of an exported synthetic corpus: YAML metadata, then its provenance."""
     from huggingface_hub import DatasetCardData
@@ -113,9 +122,7 @@ def corpus_card(manifest: dict, rows: int, columns: list[str], lic: str, languag
         f"- GOOD (expert): `{cfg['good']}` (step {_step(cfg['good'])}, "
         f"fingerprint `{inputs.get('good')}`)",
         f"- BAD (amateur): {amateur}" if settings.rule.needs_amateur else "- BAD: none",
-        f"- rule: `{rule['strategy']}`, alpha {rule['alpha']}, lam {rule['lam']}, top_k "
-        f"{rule['top_k']}, top_p {rule['top_p']}, temperature {rule['temperature']}, "
-        f"paper_compatible {rule['paper_compatible']}",
+        f"- rule: `{rule['strategy']}`, {rule_settings(settings)}",
         f"- prefixes: {prefixes.get('chosen')} from `{prefixes.get('source')}` "
         f"({prefixes.get('method')}, seed {prefixes.get('seed')}), fingerprint "
         f"`{inputs.get('prefixes')}`; {cfg['completions']} completions each, "
