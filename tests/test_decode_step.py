@@ -467,3 +467,21 @@ def test_step_shape_is_a_setting_that_changes_no_identity():
     assert cfg.step_shape == "static"
     assert identity("generate", to_dict(cfg)) == identity("generate", to_dict(GenerateConfig()))
     assert "step_shape" not in to_dict(GenerateConfig())  # records of today's corpora unchanged
+
+
+def test_the_static_step_reuses_its_cache_and_a_second_batch_is_unchanged():
+    """The static step keeps one cache per shape (a CUDA graph over it is replayed, not captured
+    again): a second batch of the same shape, after a first, gives what it gives alone."""
+    models = [random_model(3), random_model(4)]
+    rule = DecodingConfig("cd", alpha=0.1, lam=0.5)
+    first, second = prefixes_of([3, 7, 5], seed=1), prefixes_of([6, 2, 7], seed=2)
+    keys = np.array([[i, 0] for i in range(3)])
+    lean = LeanLlama(models, torch.float64)
+    lean.static_step = True
+    generate_batch([lean], first, keys, rule, 30, 1, "continue")
+    cache = lean._static_cache
+    after = generate_batch([lean], second, keys, rule, 30, 1, "continue")
+    assert lean._static_cache is cache  # the same tensors
+    alone = LeanLlama(models, torch.float64)
+    alone.static_step = True
+    assert after.tokens == generate_batch([alone], second, keys, rule, 30, 1, "continue").tokens

@@ -178,11 +178,11 @@ class DecodeStep:
         `slot`: the cache slot this token is written at (see decode_logits)."""
         new_cache = self._marked is None or self._marked() is not cache
         if self.static:
-            if new_cache or self._slots.shape[0] != valid.shape[1]:
+            if new_cache:
                 self._slots = torch.arange(valid.shape[1], device=valid.device)
                 if self.compiled and self.engine.device.type == "cuda":
                     for t in (*cache.keys, *cache.values, *_weight_tensors(self.engine)):
-                        torch._dynamo.mark_static_address(t)
+                        torch._dynamo.mark_static_address(t, guard=False)
                 self._marked = weakref.ref(cache)
             tail = (cache.keys, cache.values, valid, self._slots[slot], uniforms)
         else:

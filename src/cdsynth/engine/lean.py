@@ -148,6 +148,7 @@ class LeanLlama:
         self.fused_step = True  # `step` gives the one-graph step (False: None, per-op; benches)
         # `step` gives the static-shape step (decode_step.static_attention; generate.step_shape)
         self.static_step = False
+        self._static_cache = None  # the static step's cache, reused while its shape fits
         self.steps = {}  # decode_step.DecodeStep per (rule, vocab), made on first use
         self.n_heads = cfg.num_attention_heads
         self.n_kv = cfg.num_key_value_heads
@@ -199,12 +200,22 @@ class LeanLlama:
         return decode_step(self, rule, vocab, self.static_step) if self.fused_step else None
 
     def new_cache(self, batch: int, max_len: int) -> KVCache:
+        """An empty cache (zeros). With the static step, the last one of the same shape, zeroed:
+        its tensors keep their addresses from batch to batch, so that a CUDA graph captured
+        over them is replayed rather than captured again."""
         shape = (self.n_models, batch, self.n_kv, max_len, self.head_dim)
+        kept = self._static_cache
+        if self.static_step and kept is not None and tuple(kept.keys[0].shape) == shape:
+            for t in (*kept.keys, *kept.values):
+                t.zero_()
+            return kept
         n = len(self.layers)
-        return KVCache(
+        cache = KVCache(
             [torch.zeros(shape, dtype=self.cache_dtype, device=self.device) for _ in range(n)],
             [torch.zeros(shape, dtype=self.cache_dtype, device=self.device) for _ in range(n)],
         )
+        self._static_cache = cache if self.static_step else None
+        return cache
 
     def decode_weights(self) -> dict:
         """What a one-token step (`decode_logits`) reads, as plain tensors. Per layer, the
