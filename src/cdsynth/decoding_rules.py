@@ -12,7 +12,7 @@ A rule is a strategy, then filters, then a temperature (then a finite penalty, w
     filters     TopK, TopP, Typical (typical_p), MinP (min_p), in that order
 
 Each part is a small frozen dataclass built once from a `DecodingConfig` (`build`, None where
-the setting is off), and says about itself:
+the setting is off: `setting_is_off` asks it), and says about itself:
 
     check(cfg)     its settings' ranges, one `UserError` line naming the key (at load)
     settings       the config fields it reads: part of a corpus's identity while it is on
