@@ -20,6 +20,7 @@ from cdsynth.decoding_rules import (
     MinP,
     ReasoningCD,
     Typical,
+    setting_is_off,
     setting_title,
 )
 from cdsynth.errors import UserError
@@ -162,6 +163,23 @@ def test_rules_say_what_they_need():
     assert setting_title("beta").startswith("Amateur penalty beta")
     assert setting_title("lam") == "Contrast strength lambda" and setting_title("x") is None
     assert {f.__name__ for f in FILTERS} == {"TopK", "TopP", "Typical", "MinP"}
+
+
+def test_each_filter_knows_its_off_value():
+    # the value at which the filter's own build makes none: top_k 0, top_p 1, typical_p 1, min_p 0
+    for key, off, on in (("top_k", 0, 50), ("top_p", 1.0, 0.9), ("typical_p", 1.0, 0.5)):
+        assert setting_is_off(key, off) and not setting_is_off(key, on)
+    assert setting_is_off("top_p", 1) and setting_is_off("min_p", 0.0)
+    assert not setting_is_off("min_p", 0.05)
+    assert [
+        DecodingConfig(**{k: v}).rule.filters
+        for k, v in (("top_k", 0), ("top_p", 1.0), ("typical_p", 1.0), ("min_p", 0.0))
+    ] == [()] * 4
+    # a strategy's setting or a study setting has no off value (lam 0 is not "off")
+    assert not setting_is_off("lam", 0) and not setting_is_off("alpha", 0)
+    assert not setting_is_off("ratio", 0.3)
+    with pytest.raises(UserError, match="top_p must be in"):
+        setting_is_off("top_p", 0)
 
 
 @pytest.mark.parametrize(

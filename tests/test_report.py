@@ -794,6 +794,34 @@ def test_each_sweep_of_the_config_is_one_plot_with_its_base_condition(tmp_path):
     ]
 
 
+def test_a_sweep_axis_says_where_the_setting_is_off():
+    from cdsynth.report.plots import sweep_tick
+
+    assert [sweep_tick("top_k", x) for x in (0, 50, 1000)] == ["0 (off)", "50", "1000"]
+    assert [sweep_tick("top_p", x) for x in (0.9, 1.0)] == ["0.9", "1.0 (off)"]
+    assert [sweep_tick("typical_p", x) for x in (0.5, 1)] == ["0.5", "1 (off)"]
+    assert [sweep_tick("min_p", x) for x in (0, 0.1)] == ["0 (off)", "0.1"]
+    # no off value for a setting that is no filter's
+    assert [sweep_tick("ratio", 0.3), sweep_tick("lam", 0)] == ["0.3", "0"]
+
+
+def test_the_reference_sweep_figures_mark_the_off_values(monkeypatch, tmp_path):
+    from cdsynth.report import plots
+
+    ticks = {}
+
+    def keep(fig, folder, name):
+        ticks[name] = [[t.get_text() for t in ax.get_xticklabels()] for ax in fig.axes]
+        plots._plt().close(fig)
+        return name
+
+    monkeypatch.setattr(plots, "_save", keep)
+    plots.plot_sweeps(json.loads(REFERENCE_SUMMARY.read_text()), tmp_path)
+    assert ticks["sweep_top_k_0.png"] == [["0 (off)", "50", "200", "1000"]] * 2
+    assert ticks["sweep_top_p_3.png"] == [["0.9", "1.0 (off)"]] * 2
+    assert ticks["sweep_ratio_4.png"] == [["0.1", "0.2", "0.3", "0.4", "0.5"]] * 2
+
+
 def test_a_finished_study_prints_its_table_from_summary_json(tmp_path):
     from cdsynth.report import printed_summary
     from cdsynth.report.tables import main_table, md_table

@@ -4,7 +4,7 @@ For each sweep of the study (top-k, top-p, mixing ratio) and each point of it: t
 score of every task (each seed's best checkpoint, then the mean over seeds, as in Table 2),
 mu-Delta-REL against the baseline (of the means, as Table 2), and the point's difference from
 the sweep's own default (no truncation; ratio 0.3) with a paired t over seeds (for
-mu-Delta-REL: each seed's against the same seed's baseline): its 95% CI, the
+mu-Delta-REL: each seed's, divided by the baseline's score as in the report): its 95% CI, the
 seed-to-seed sd of that difference and the seeds a paired t would need to find the observed
 difference with 80% power (`cdsynth.power`). Run from the repository root:
 
@@ -20,6 +20,7 @@ import sys
 import numpy as np
 from scipy import stats
 
+from cdsynth import analysis
 from cdsynth.power import seeds_for_power
 
 LOWER = {"perplexity"}
@@ -34,9 +35,16 @@ def per_seed_best(curve_seeds: dict, task: str) -> np.ndarray:
 
 
 def seed_mu_delta_rel(method: dict, baseline: dict, tasks: list[str]) -> np.ndarray:
-    """mu-Delta-REL of each seed against the same seed's baseline, over `tasks`."""
-    rel = [(method[t] - baseline[t]) / baseline[t] for t in tasks]
-    return np.mean(rel, axis=0)
+    """Each seed's mu-Delta-REL over `tasks` as the report computes it
+    (`analysis.mu_delta_rel_samples` with the baseline's fixed score): the seed's improvement
+    over the same seed's baseline divided by the baseline's score (its mean over seeds),
+    averaged over the tasks. Its mean over seeds is the report's mu-Delta-REL."""
+    return analysis.mu_delta_rel_samples(
+        {t: method[t] for t in tasks},
+        {t: baseline[t] for t in tasks},
+        {t: t in LOWER for t in tasks},
+        {t: float(baseline[t].mean()) for t in tasks},
+    )
 
 
 def paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, int | None]:
@@ -85,7 +93,7 @@ def main(path: str = "results/reference-cpu/summary.json") -> None:
                 f"{b[t].mean():.1f}" if t in LOWER else f"{100 * b[t].mean():.1f}" for t in SHOWN
             ]
             mdr = seed_mu_delta_rel(b, base, tasks)
-            table_mdr = np.mean([(b[t].mean() - base[t].mean()) / base[t].mean() for t in tasks])
+            table_mdr = mdr.mean()  # = the mean over tasks of (b - baseline) / baseline
             vs, ppl = "", ""
             if ref is not None and method != default:
                 d, h, sd, n = paired(mdr, seed_mu_delta_rel(ref, base, tasks))

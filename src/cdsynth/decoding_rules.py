@@ -12,7 +12,7 @@ A rule is a strategy, then filters, then a temperature (then a finite penalty, w
     filters     TopK, TopP, Typical (typical_p), MinP (min_p), in that order
 
 Each part is a small frozen dataclass built once from a `DecodingConfig` (`build`, None where
-the setting is off), and says about itself:
+the setting is off: `setting_is_off` asks it), and says about itself:
 
     check(cfg)     its settings' ranges, one `UserError` line naming the key (at load)
     settings       the config fields it reads: part of a corpus's identity while it is on
@@ -34,7 +34,7 @@ others lives in `decoding`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import torch
@@ -385,6 +385,17 @@ def setting_title(key: str) -> str | None:
         if key in part.titles:
             return part.titles[key]
     return _TITLES.get(key)
+
+
+def setting_is_off(key: str, value) -> bool:
+    """Whether `value` of the decoding setting `key` turns its filter off (top_k 0, top_p 1,
+    typical_p 1, min_p 0): the filter's own `build` makes none from it. False for a setting
+    that is no filter's (a strategy's setting, or not a decoding setting); a value out of the
+    setting's range is a `UserError`."""
+    for f in FILTERS:
+        if key in f.settings:
+            return f.build(replace(DecodingConfig(), **{key: value})) is None
+    return False
 
 
 @dataclass(frozen=True)

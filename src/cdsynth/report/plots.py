@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..claims import forest_data
+from ..decoding_rules import setting_is_off
 from ..tasks import LOWER_IS_BETTER, task_label
 from .tables import unit_of
 
@@ -235,6 +236,12 @@ def plot_learning_curves(data: dict, folder: Path) -> tuple[list[str], list[str]
     return names, sweep_names
 
 
+def sweep_tick(key: str, x) -> str:
+    """A sweep point's x-axis label: its value, with " (off)" where the value turns the swept
+    setting off (the rules say which: decoding_rules.setting_is_off), e.g. top_p "1.0 (off)"."""
+    return f"{x} (off)" if setting_is_off(key, x) else f"{x}"
+
+
 def plot_sweeps(data: dict, folder: Path) -> list[str]:
     """One figure per sweep, as the paper's Figures 2 and 3: mu-Delta-REL (and perplexity
     where evaluated) against the swept value, 95% CIs, the baseline as a reference line (its
@@ -302,8 +309,7 @@ def plot_sweeps(data: dict, folder: Path) -> list[str]:
                         handles.append(
                             Patch(color=BASELINE_COLOR, alpha=0.15, label="baseline's 95% CI")
                         )
-            off = {"top_k": 0, "top_p": 1.0}.get(sw["key"])  # the settings' "off" values
-            ax.set_xticks(xs, [f"{p['x']}" + (" (off)" if p["x"] == off else "") for p in pts])
+            ax.set_xticks(xs, [sweep_tick(sw["key"], p["x"]) for p in pts])
             ax.set_xlabel(sw["title"])
             ax.set_ylabel(_axis_label(summary, t))
             ax.legend(
