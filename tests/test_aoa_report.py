@@ -226,3 +226,16 @@ def test_run_result_reads_the_last_step_the_score_was_computed_over(tmp_path):
     # checkpoints named by words seen are not the report's step_N checkpoints
     (ev / "aoa.json").write_text(json.dumps({"curve_fitness": 0.4, "checkpoints": ["chck_1M"]}))
     assert run_result(tmp_path, "aoa_correlation") is None
+
+
+def test_under_the_hierarchical_scheme_its_seeds_are_drawn_as_for_every_task(tmp_path):
+    from cdsynth import analysis
+    from cdsynth.report.summary import summarize
+
+    methods = write_aoa_study(tmp_path)
+    cfg = config(tmp_path, "study.bootstrap_samples=500", "study.resample=hierarchical")
+    summary = summarize(cfg, methods, log=lambda *_: None)
+    J = analysis.seed_draws(3, 500, summary["bootstrap_seed"])  # no items to draw
+    d = np.array(AOA["cd-early"])[J].mean(1) - np.array(AOA["baseline"])[J].mean(1)
+    cd = summary["rows"]["cd-early"]["aoa_correlation"]
+    assert cd["ci"] == pytest.approx(list(analysis.percentile_ci(d)), abs=1e-12)
