@@ -410,4 +410,4 @@ def test_comps_and_aoa_records():
     items = [{"surprisal": x} for x in (1.0, 2.0, 6.0)]
     np.testing.assert_allclose(aoa.statistic(items, np.array([[0, 1, 2], [2, 2, 0]])), [3, 13 / 3])
     assert not relative_defined(aoa.metric)
-    assert reported_tasks(["blimp", "comps", "aoa"]) == ["blimp", "comps", "aoa"]
+    assert reported_tasks(["blimp", "comps", "aoa"]) == ["blimp", "comps", "aoa", "aoa_correlation"]

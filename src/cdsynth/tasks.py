@@ -9,7 +9,9 @@ the report read them.
     reported_tasks(["reading", "wug"])   # reading's two scores, reading, wug, wug_first_form
 
 Derived tasks (reading's two scores, WUG's first-form share) are records too: the report
-reads them from their parent task's results (`parent`, `parent_score`).
+reads them from their parent task's results (`parent`, `parent_score`). A run-level task
+(`per_run`: AoA's model-child correlation) has one score per run, over its checkpoints, read
+from the run's RUN/eval/<parent>.json.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ ACCURACY = (100.0, "accuracy, %")
 PERPLEXITY = (1.0, "perplexity")
 SPEARMAN = (1.0, "Spearman rho")
 R2_GAIN = (1.0, "R² gain x 100")
+PEARSON = (1.0, "Pearson r")
 
 
 @dataclass(frozen=True)
@@ -54,11 +57,21 @@ class Task:
     shown_as: tuple[str, ...] = ()  # the tasks the report shows for it, in order (default: itself)
     stands_for: str | None = None  # the paper's claim task it stands for (first found wins)
     paper_mu_only: bool = False  # only in the paper-mode mu-Delta-REL (the paper's WUG)
+    # one score per run over its checkpoints: field `parent_score` of RUN/eval/<parent>.json
+    per_run: bool = False
 
 
 def mean_surprisal_statistic(items: list[dict], idx: np.ndarray) -> np.ndarray:
     """The aoa task's score of each resample: the mean of its items' surprisals, (B,)."""
     s = np.array([it["surprisal"] for it in items], dtype=float)
+    return s[idx].mean(axis=1)
+
+
+def run_score_statistic(items: list[dict], idx: np.ndarray) -> np.ndarray:
+    """A run-level task's score of each resample, (B,): its items are one per run, holding
+    the run's score, so a seed's score is its run's and the `seeds` scheme pairs the runs by
+    seed (a paired t over seeds, as for every task); there are no items to resample."""
+    s = np.array([it["score"] for it in items], dtype=float)
     return s[idx].mean(axis=1)
 
 
@@ -81,7 +94,10 @@ _RECORDS = [
     # per checkpoint, the mean surprisal of the CDI words; the AoA score itself (the
     # model-child correlation over a run's checkpoints) is the run's eval/aoa.json
     Task("aoa", "surprisal", "AoA words: mean surprisal (nats)", mean_surprisal_statistic,
-         (1.0, "nats"), True),
+         (1.0, "nats"), True, shown_as=("aoa", "aoa_correlation")),
+    Task("aoa_correlation", "pearson",
+         "AoA: model-child correlation (the pipeline's curve_fitness)",
+         run_score_statistic, PEARSON, parent="aoa", parent_score="curve_fitness", per_run=True),
     Task("wug", "spearman", "wug", spearman_statistic, SPEARMAN, rule_version=2,
          shown_as=("wug", "wug_first_form")),
     Task("wug_first_form", "accuracy", "WUG first-form share (the paper's WUG)",
@@ -111,7 +127,7 @@ AGGREGATE_LABELS = {
     "mu_delta_rel_paper": "mu-Delta-REL with the paper's WUG",
 }
 METRIC_UNITS = {"accuracy": ACCURACY, "perplexity": PERPLEXITY, "spearman": SPEARMAN}
-METRIC_UNITS |= {"reading_gain": R2_GAIN, "r2_gain": R2_GAIN}
+METRIC_UNITS |= {"reading_gain": R2_GAIN, "r2_gain": R2_GAIN, "pearson": PEARSON}
 METRIC_STATISTICS = {
     "accuracy": accuracy_statistic,
     "perplexity": perplexity_statistic,
@@ -160,8 +176,13 @@ def reported_tasks(configured: list[str]) -> list[str]:
 
 
 def derived_tasks(parent: str) -> list[Task]:
-    """The tasks read from `parent`'s results."""
-    return [t for t in TASKS.values() if t.parent == parent]
+    """The tasks read from `parent`'s per-checkpoint results."""
+    return [t for t in TASKS.values() if t.parent == parent and not t.per_run]
+
+
+def run_tasks() -> list[Task]:
+    """The run-level tasks (one score per run, from RUN/eval/<parent>.json)."""
+    return [t for t in TASKS.values() if t.per_run]
 
 
 def claim_tasks(claim_task: str) -> tuple[str, ...]:

@@ -30,6 +30,7 @@ from .tables import (
     md_table,
     percent,
     power_table,
+    run_level_note,
     seeds_text,
     selection_gaps,
     selection_table,
@@ -234,6 +235,7 @@ def render_report(data: dict, folder: Path) -> None:
         "Correlations and R² gains are compared by absolute differences only, and perplexity "
         "is left out as in the paper. The compact table shows the main methods and the "
         "scores mu-Delta-REL is built from; the full table has every method and score."
+        + run_level_note(summary)
     )
     claims_note = (
         "Each verdict is computed from the study's numbers: supported where the 95% CI of the "

@@ -34,6 +34,7 @@ from ..tasks import (
     derived_tasks,
     lower_is_better,
     reported_tasks,
+    run_tasks,
     statistic_for,
     task,
 )
@@ -49,9 +50,27 @@ def _derived_score(result: dict, field: str):
     return result.get(field)
 
 
+def run_result(run_dir: Path, name: str) -> tuple[int, dict] | None:
+    """(step, summary) of a run-level task (`tasks.Task.per_run`): its score, field
+    `parent_score` of RUN/eval/<parent>.json, at the last step_N checkpoint that file was
+    computed over; None where the run has no such file (AoA without the child table) or the
+    file names no step_N checkpoint."""
+    t = task(name)
+    f = eval_dir(run_dir) / f"{t.parent}.json"
+    if not f.is_file():
+        return None
+    r = read_json(f)
+    steps = [int(n[5:]) for n in r.get("checkpoints", []) if re.fullmatch(r"step_\d+", n)]
+    if not steps:
+        return None
+    score = {"task": t.name, "metric": t.metric, "score": r[t.parent_score], "subtasks": {}}
+    return max(steps), score
+
+
 def load_scores(run_dir: Path) -> dict:
     """{task: {step: summary}} from a run's eval folder; a derived task (`tasks.Task.parent`)
-    from its parent's result, as a task of its own."""
+    from its parent's result, as a task of its own; a run-level task (`run_result`) at the
+    last checkpoint it was computed over, its only step."""
     out: dict = {}
     for ck in list_checkpoints(run_dir):
         folder = eval_dir(run_dir) / ck.name
@@ -63,13 +82,22 @@ def load_scores(run_dir: Path) -> dict:
                 if score is not None:
                     part = {**s, "task": d.name, "metric": d.metric, "score": score, "subtasks": {}}
                     out.setdefault(d.name, {})[step_of(ck)] = part
+    for t in run_tasks():
+        got = run_result(run_dir, t.name)
+        if got is not None:
+            out[t.name] = {got[0]: got[1]}
     return out
 
 
 def load_items(run_dir: Path, step: int, task_name: str) -> list[dict]:
-    """A checkpoint's item rows for a task (a derived task: its parent's; [] where the file
-    is missing)."""
+    """A checkpoint's item rows for a task (a derived task: its parent's; a run-level task:
+    one row holding the run's score; [] where the file is missing)."""
     t = task(task_name)
+    if t is not None and t.per_run:
+        got = run_result(run_dir, task_name)
+        if got is None or got[0] != step:
+            return []
+        return [{"id": "run", "subtask": "", "score": got[1]["score"]}]
     name = t.parent if t is not None and t.parent else task_name
     path = eval_dir(run_dir) / f"step_{step}" / f"{name}.items.jsonl"
     if not path.is_file():
@@ -212,6 +240,8 @@ def summarize(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print) -
                 }
                 for m in methods
             }
+            if task(t) is not None and task(t).per_run:
+                sides = _seed_resampled(sides, st.resample, t, log)
             try:
                 boot = analysis.bootstrap_scores(sides, stat, B, bseed, st.resample)
             except analysis.NoSharedItems:
@@ -287,13 +317,29 @@ def summarize(cfg: ExperimentConfig, methods: dict[str, list[str]], log=print) -
     return out
 
 
+def _seed_resampled(sides: dict, resample: str, name: str, log=print) -> dict:
+    """The sides of a run-level task whose CI can come from its seeds: with one score per
+    run there are no items to resample, so a side with fewer than 2 seeds, or every side
+    under the `items` scheme, gets no CI (rather than a zero-width one)."""
+    keep = {
+        m: s
+        for m, s in sides.items()
+        if resample != "items" and sum(1 for v in s.values() if v) >= 2
+    }
+    if len(keep) < len(sides):
+        why = "study.resample is items" if resample == "items" else "fewer than 2 seeds"
+        left = ", ".join(m for m in sides if m not in keep)
+        log(f"report: {name}: one score per run, so no CI for {left} ({why})")
+    return keep
+
+
 def _selection_check(root, methods, main, scores, table, tasks, metrics) -> dict:
     """{method: {task: {mean_max, held_out, held_out_diff}}} for the main methods: each seed's
     checkpoint chosen on half A of the items, scored on half B (analysis.held_out_mean_max)."""
     out: dict = {}
     for t in tasks:
         stat = statistic_for(t, metrics[t])
-        if stat is None:
+        if stat is None or (task(t) is not None and task(t).per_run):  # no checkpoint chosen
             continue
         lower = lower_is_better(t)
         held = {}

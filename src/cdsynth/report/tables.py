@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from ..tasks import LOWER_IS_BETTER, task_label, task_unit
+from ..tasks import LOWER_IS_BETTER, run_tasks, task_label, task_unit
 
 ITEM_ONLY = "†"
 
@@ -157,9 +157,11 @@ def arrow(task) -> str:
 
 
 def compact_tasks(summary, most: int = 6) -> list[str]:
-    """Table 2's key columns: the lower-is-better scores (perplexity) and the tasks
-    mu-Delta-REL is over, in the table's order (at most `most`)."""
+    """Table 2's key columns: the lower-is-better scores (perplexity), the tasks
+    mu-Delta-REL is over and the run-level scores (AoA's correlation), in the table's order
+    (at most `most`)."""
     keep = set(summary.get("relative_tasks", [])) | set(LOWER_IS_BETTER)
+    keep |= {t.name for t in run_tasks()}
     return [t for t in summary["tasks"] if t in keep][:most]
 
 
@@ -441,6 +443,21 @@ def ci_note(summary) -> str:
     return (
         f"CIs: a paired bootstrap, B = {B} resamples of {kind}, the same draws for every "
         f"method; the 2.5th and 97.5th percentiles of the resampled Δ. {mu}."
+    )
+
+
+def run_level_note(summary) -> str:
+    """A sentence on the run-level scores in the study (AoA's correlation): one score per
+    run over its checkpoints, so no checkpoint is chosen; "" where there are none."""
+    per_run = {t.name for t in run_tasks()}
+    names = [t for t in summary["tasks"] if t in per_run]
+    if not names:
+        return ""
+    return (
+        f" {', '.join(names)}: one score per run, computed over its checkpoints (no "
+        "checkpoint is chosen), so the cell is the mean over seeds and its CI the paired t "
+        "over seeds (none with one seed or items-only resampling); a correlation, it is "
+        "compared by absolute differences and is not in mu-Delta-REL."
     )
 
 
