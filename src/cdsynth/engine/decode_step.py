@@ -107,15 +107,16 @@ def _static_step(rule, vocab, weights, spec, ids, positions, keys, values, valid
     logits = decode_logits(
         weights, spec, ids, positions, keys, values, valid & upto[None], slot=slot
     )
-    if vocab is not None and logits.shape[-1] > vocab:
-        logits = logits[..., :vocab]
-    rule = as_rule(rule)
-    bad = logits[1] if rule.needs_amateur else None
-    return choose(rule, logits[0], bad, uniforms)
+    return _pick(rule, vocab, logits, uniforms)
 
 
 def _step(rule, vocab, weights, spec, ids, positions, keys, values, key_valid, uniforms):
     logits = decode_logits(weights, spec, ids, positions, keys, values, key_valid)
+    return _pick(rule, vocab, logits, uniforms)
+
+
+def _pick(rule, vocab, logits, uniforms) -> Pick:
+    """Both steps' end: logits (M, B, vocab) cut at `vocab`, then the rule, GOOD's row first."""
     if vocab is not None and logits.shape[-1] > vocab:
         logits = logits[..., :vocab]
     rule = as_rule(rule)

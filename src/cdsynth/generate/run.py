@@ -272,10 +272,10 @@ def run_generation(
                     f"generate {cfg.name}: the tokenizer has no EOS token; "
                     "every row runs to the end"
                 )
-            engines = _engines(engine, good_path, bad_path, tokenizer, dtype, device, dropout)
-            for e in engines:  # the lean engine's step: growing or static (same corpus)
-                if hasattr(e, "static_step"):
-                    e.static_step = cfg.step_shape == "static"
+            static = cfg.step_shape == "static"  # the lean step's shape (the same corpus)
+            engines = _engines(
+                engine, good_path, bad_path, tokenizer, dtype, device, dropout, static
+            )
             # generate_batch takes the one-graph step (decode_step) with these engines
             one_graph = engine == "lean" and len(engines) == 1 and dropout == 0
             if one_graph and engines[0].compile_step and not scans_in_graph(device):
@@ -334,8 +334,9 @@ def run_generation(
     return out
 
 
-def _engines(kind, good_path, bad_path, tokenizer, dtype, device, dropout):
-    """Load the models and build the engines `choose_engine` picked."""
+def _engines(kind, good_path, bad_path, tokenizer, dtype, device, dropout, static=False):
+    """Load the models and build the engines `choose_engine` picked (`static`: lean engines
+    take the static-shape step)."""
     from ..engine.hf import HFEngine, check_output_size, load_causal_lm
 
     paths = [p for p in (good_path, bad_path) if p is not None]
@@ -346,7 +347,10 @@ def _engines(kind, good_path, bad_path, tokenizer, dtype, device, dropout):
     for m, p in zip(models, paths, strict=True):
         check_output_size(m, tokenizer, p)
     if kind == "lean":
-        return make_engines(models[0], models[1] if bad_path else None, dtype, device, dropout)
+        engines = make_engines(models[0], models[1] if bad_path else None, dtype, device, dropout)
+        for e in engines:  # `static`: the static-shape step (generate.step_shape)
+            e.static_step = static
+        return engines
     return [HFEngine(m, dtype, device) for m in models]
 
 
