@@ -16,8 +16,9 @@ step; it is timed over `--naive-new` tokens only (its cost per token grows with 
 overstates its speed, which only makes our ratio against it conservative). (e) is the generic
 engine (`engine.hf.HFEngine`, what runs for non-LLaMA pairs) on copies of the same two models.
 `--without` turns parts of (d)'s one-graph step off to measure what each buys: `packed`
-(oneDNN-packed products: plain F.linear instead), `kernel` (the C++ attention kernel: the torch
-formulation instead), `graph` (the whole step: the per-op loop with per-layer compiled pieces).
+(oneDNN-packed products: plain F.linear instead), `kernel` (our C++ ops, attention and
+sampling: the torch formulations instead), `graph` (the whole step: the per-op loop with
+per-layer compiled pieces).
 
 `--device cuda` runs every method on the GPU (timings synchronized) and adds (f), HF's
 strongest `generate` setting: a static cache, which transformers compiles on its own on CUDA.

@@ -77,6 +77,41 @@ def test_attention_kernel_equals_reference(dtype, cache_dtype, atol, head_dim):
         assert all(torch.equal(a, b) for a, b in zip(ours, ref, strict=True))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_inverse_cdf_kernel_picks_the_tokens_of_sample(dtype):
+    """Our C++ sampling op == decoding.sample's torch ops, token for token: full softmaxes, a
+    V_head cut (mostly -inf), one token with all the mass, mass on the last tokens only (and
+    on the last alone), a finite penalty in place of -inf (the paper's -20), uniforms at 0
+    and just below 1, vocabularies that are not a multiple of the vector width, a compiled
+    graph. (The numbers agree up to float64 rounding, so a uniform within ~1e-16 of a step
+    of the CDF could pick the neighbour: random uniforms never do.)"""
+    if not kernel_available():
+        pytest.skip("the CPU kernel library could not be built here")
+    from cdsynth.decoding import sample
+
+    g = torch.Generator().manual_seed(0)
+    R = 64
+    for V in (1000, 1003):
+        full = (torch.randn(R, V, generator=g, dtype=torch.float64) * 3).to(dtype)
+        cut = full.masked_fill(full < full.amax(-1, keepdim=True) - 2.0, -torch.inf)
+        one = torch.full((R, V), -torch.inf, dtype=dtype)
+        one[torch.arange(R), torch.randint(V, (R,), generator=g)] = 0.0
+        last = torch.full((R, V), -torch.inf, dtype=dtype)
+        last[:, -3:] = torch.randn(R, 3, generator=g, dtype=dtype)
+        last[::2, -3:-1] = -torch.inf  # half the rows: mass on the last token only
+        penalty = cut.masked_fill(cut == -torch.inf, -20.0)
+        u = torch.rand(R, generator=g, dtype=torch.float64)
+        u[:2] = torch.tensor([0.0, 1 - 2**-53])
+        for scores in (full, cut, one, last, penalty):
+            got = sample(scores, u, kernel=True)
+            assert got.dtype == torch.int64 and torch.equal(got, sample(scores, u))
+        first = (cut > -torch.inf).int().argmax(-1)  # u = 0: the first token with mass
+        assert torch.equal(sample(cut, torch.zeros(R, dtype=torch.float64), kernel=True), first)
+        assert sample(cut, u).unique().numel() > 10  # the rows do differ
+    compiled = torch.compile(lambda s, u: sample(s, u, kernel=True) + 0, fullgraph=True)
+    assert torch.equal(compiled(cut, u), sample(cut, u))
+
+
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_decode_logits_equal_forward_with_left_padding(dtype):
     lean = LeanLlama([random_model(1, dtype=torch.float32), random_model(2, torch.float32)], dtype)
@@ -192,7 +227,8 @@ SCANS = ("aten.cumsum", "aten.cumprod", "aten.logcumsumexp", "aten._cummax", "at
 
 def scans_over_expressions(rule, lean, steps=3):
     """The scan nodes in the ATen graph of the compiled decode step (what inductor lowers)
-    whose input is computed inside the graph rather than read from a graph input."""
+    whose input is computed inside the graph rather than read from a graph input. Without
+    our CPU ops (as off the CPU): the sampling op holds the sample's cumulative sum."""
     from torch._dynamo.backends.common import aot_autograd
 
     from cdsynth.engine.decode_step import RECOMPILE_LIMIT, _step
@@ -220,7 +256,7 @@ def scans_over_expressions(rule, lean, steps=3):
             compiled(
                 rule,
                 None,
-                lean.decode_weights(),
+                {**lean.decode_weights(), "cpu_kernels": False},
                 lean.decode_spec,
                 ids,
                 pos,
@@ -399,14 +435,16 @@ def test_kernel_compiles_for_aarch64(tmp_path):
     if cxx is None:
         pytest.skip("no aarch64 cross compiler (apt-get install g++-aarch64-linux-gnu)")
     flags = [f for f in cpu_attention.FLAGS if f not in ("-march=native", "-shared")]
-    obj = tmp_path / "decode_attention.o"
     cmd = [cxx, *flags, "-march=armv8-a", *cpu_attention.header_flags()]
-    done = subprocess.run(
-        [*cmd, "-c", str(cpu_attention.SOURCE), "-o", str(obj)], capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    header = obj.read_bytes()[:20]
-    assert header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == 183  # AArch64
+    for source in cpu_attention.SOURCES:
+        obj = tmp_path / f"{source.stem}.o"
+        done = subprocess.run(
+            [*cmd, "-c", str(source), "-o", str(obj)], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        header = obj.read_bytes()[:20]
+        assert header[:4] == b"\x7fELF"
+        assert int.from_bytes(header[18:20], "little") == 183  # AArch64
 
 
 @pytest.mark.parametrize("strategy", ["cd", "vhead", "ancestral"])

@@ -277,12 +277,21 @@ def truncate(
     return scores / temperature if temperature != 1.0 else scores
 
 
-def sample(scores: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+def sample(scores: torch.Tensor, uniforms: torch.Tensor, kernel: bool = False) -> torch.Tensor:
     """Inverse-CDF sampling: row r picks the token where its CDF first exceeds uniforms[r].
 
     `scores` (rows, vocab), `uniforms` (rows,) in [0, 1). Tokens with score -inf have
     probability 0 and are never returned. Deterministic given the uniforms.
+
+    `kernel` (a CPU with our C++ library loaded: `engine.cpu_attention.use_kernel`, decided
+    before any graph is traced): the softmax, cumulative sum and search run as one op,
+    `cdsynth_cpu::inverse_cdf` (csrc/inverse_cdf.cpp), which computes no exp for a -inf
+    score (most of a V_head cut) and skips the division: the same float64 numbers as the
+    torch ops below, its reference, up to rounding (tests compare the tokens).
     """
+    if kernel:
+        x = _float(scores)
+        return torch.ops.cdsynth_cpu.inverse_cdf(x, x.amax(-1).double(), uniforms.double())
     probs = torch.softmax(scores.double(), dim=-1)
     cdf = row_cumsum(probs)
     target = (uniforms.double() * cdf[:, -1]).unsqueeze(-1)
@@ -323,15 +332,19 @@ class Pick(NamedTuple):
 
 
 def choose(
-    rule, good_logits: torch.Tensor, bad_logits: torch.Tensor | None, uniforms: torch.Tensor
+    rule,
+    good_logits: torch.Tensor,
+    bad_logits: torch.Tensor | None,
+    uniforms: torch.Tensor,
+    kernel: bool = False,
 ) -> Pick:
     """Apply `rule` (step_scores), sample with `uniforms` (sample) and take the statistics:
     what one step of every engine does, eagerly or inside the lean engine's compiled step.
     Non-finite logits raise (check_logits) when run eagerly, so `finite` is then all true;
     inside a compiled graph, which cannot raise on data, they come out in `finite` (see
-    `raise_if_not_finite`)."""
+    `raise_if_not_finite`). `kernel`: see `sample`."""
     st = rule.step(good_logits, bad_logits)
-    tok = sample(st.scores, uniforms)
+    tok = sample(st.scores, uniforms, kernel)
     contrast = None
     if st.bad_logp is not None:
         pick = tok[:, None]

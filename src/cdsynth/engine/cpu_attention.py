@@ -10,12 +10,18 @@ quarter of the measured bandwidth (it makes several passes and a horizontal sum 
 the kernel makes one pass over K and one over V per (model, row, head), in float32 (float64
 for float64), near the bandwidth (BENCHMARKS.md).
 
-The kernel is C++ built once per machine with the system's g++ (the compiler torch.compile
+The same library holds the decode step's sampling op, `cdsynth_cpu::inverse_cdf`
+(csrc/inverse_cdf.cpp; `decoding.sample` says what it computes; its reference is that
+function's torch ops). On x86 both call torch's own vector exp (SLEEF's `Sleef_expf8_u10avx2`
+and kin, which libtorch_cpu exports and its softmax uses): a torch build without them fails
+to load the library, which then reads as "cannot be built" below.
+
+The library is C++ built once per machine with the system's g++ (the compiler torch.compile
 already needs on a CPU), cached under ~/.cache/cdsynth (or $CDSYNTH_KERNEL_CACHE) by a hash of
-its source, the compiler flags, the torch version and the CPU's feature flags, and loaded with
-`torch.ops.load_library`; it is a custom op with a fake implementation, so compiled graphs
-call it. If it cannot be built, a warning says why and the reference runs (same numbers up to
-rounding, slower).
+its sources, the compiler flags, the torch version and the CPU's feature flags, and loaded
+with `torch.ops.load_library`; its ops are custom ops with fake implementations, so compiled
+graphs call them. If it cannot be built, a warning says why and the references run (same
+numbers up to rounding, slower).
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ import torch
 from .llama_math import attend
 
 SOURCE = Path(__file__).parent / "csrc" / "decode_attention.cpp"
+# the library's other op: decoding.sample's softmax, cumulative sum and search, in one pass
+SOURCES = [SOURCE, Path(__file__).parent / "csrc" / "inverse_cdf.cpp"]
 FLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-shared", "-fPIC", "-std=c++17"]
 # torch held below the CPU's own vector units (ATEN_CPU_CAPABILITY=avx2 on an AVX-512 CPU,
 # as .ci/run does) holds the kernel there too: the same code paths as on such a CPU
@@ -103,7 +111,7 @@ def _build() -> Path:
     key = hashlib.sha256(
         "\n".join(
             [
-                SOURCE.read_text(),
+                *(src.read_text() for src in SOURCES),
                 " ".join(compiler_flags()),
                 torch.__version__,
                 torch.backends.cpu.get_cpu_capability(),
@@ -121,7 +129,7 @@ def _build() -> Path:
         os.environ.get("CXX", "g++"),
         *compiler_flags(),
         *header_flags(),
-        str(SOURCE),
+        *(str(src) for src in SOURCES),
         "-o",
         str(tmp),
         *(f"-L{p}" for p in libs),
@@ -141,13 +149,14 @@ def _build() -> Path:
 
 @functools.cache
 def kernel_available() -> bool:
-    """Build and load the kernel once per process; False (with a warning) if it cannot be."""
+    """Build and load the library (attention and sampling) once per process; False (with a
+    warning) if it cannot be."""
     try:
         torch.ops.load_library(str(_build()))
     except (OSError, RuntimeError, subprocess.SubprocessError) as e:
         warnings.warn(
-            f"cdsynth: the CPU decode-attention kernel could not be built ({e}); "
-            "decoding uses the slower torch formulation",
+            f"cdsynth: the CPU decode kernels (attention, sampling) could not be built ({e}); "
+            "decoding uses the slower torch formulations",
             stacklevel=2,
         )
         return False
@@ -155,5 +164,9 @@ def kernel_available() -> bool:
     @torch.library.register_fake("cdsynth_cpu::decode_attention_")
     def _(q, k, v, k_cache, v_cache, key_valid):
         return torch.empty_like(q, memory_format=torch.contiguous_format)
+
+    @torch.library.register_fake("cdsynth_cpu::inverse_cdf")
+    def _(scores, row_max, uniforms):
+        return scores.new_empty(scores.shape[:1], dtype=torch.int64)
 
     return True

@@ -74,7 +74,7 @@ def decode_logits(w: dict, spec: DecodeSpec, ids, positions, keys, values, key_v
         # write the token's k, v at slot end - 1 and attend over the valid slots
         if slot is None:
             att = cached_attention(
-                q, k, v.view(M, B, KV, D), keys[li], values[li], key_valid, w["attention_kernel"]
+                q, k, v.view(M, B, KV, D), keys[li], values[li], key_valid, w["cpu_kernels"]
             )
         else:
             att = static_attention(q, k, v.view(M, B, KV, D), keys[li], values[li], key_valid, slot)
@@ -107,21 +107,22 @@ def _static_step(rule, vocab, weights, spec, ids, positions, keys, values, valid
     logits = decode_logits(
         weights, spec, ids, positions, keys, values, valid & upto[None], slot=slot
     )
-    return _pick(rule, vocab, logits, uniforms)
+    return _pick(rule, vocab, logits, uniforms, weights["cpu_kernels"])
 
 
 def _step(rule, vocab, weights, spec, ids, positions, keys, values, key_valid, uniforms):
     logits = decode_logits(weights, spec, ids, positions, keys, values, key_valid)
-    return _pick(rule, vocab, logits, uniforms)
+    return _pick(rule, vocab, logits, uniforms, weights["cpu_kernels"])
 
 
-def _pick(rule, vocab, logits, uniforms) -> Pick:
-    """Both steps' end: logits (M, B, vocab) cut at `vocab`, then the rule, GOOD's row first."""
+def _pick(rule, vocab, logits, uniforms, kernel: bool) -> Pick:
+    """Both steps' end: logits (M, B, vocab) cut at `vocab`, then the rule, GOOD's row first;
+    `kernel`: our CPU library is loaded (its attention op runs, and its sampling op)."""
     if vocab is not None and logits.shape[-1] > vocab:
         logits = logits[..., :vocab]
     rule = as_rule(rule)
     bad = logits[1] if rule.needs_amateur else None
-    return choose(rule, logits[0], bad, uniforms)
+    return choose(rule, logits[0], bad, uniforms, kernel)
 
 
 # one compiled function for every engine: weights are inputs, so engines of one shape share

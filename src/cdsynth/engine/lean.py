@@ -251,7 +251,7 @@ class LeanLlama:
                 "head": own(self.lm_head),
                 "packed": packed,
                 "head_packed": can_pack(self.device, self.lm_head.dtype),
-                "attention_kernel": use_kernel(self.device),
+                "cpu_kernels": use_kernel(self.device),
             }
             products = [t for L in layers for n in ("qkv", "o", "gate_up", "down") for t in L[n]]
             keys = pack_weights(products, DECODE_ROWS) if packed else []
