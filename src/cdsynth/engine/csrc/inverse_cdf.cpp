@@ -1,18 +1,20 @@
 // Inverse-CDF sampling from scores on a CPU: `decoding.sample`'s softmax, cumulative sum and
-// search in one pass per row (see cpu_attention.py).
+// search in one op (see cpu_attention.py).
 //
 // inverse_cdf(scores, row_max, uniforms) -> tokens
 //   scores (R, V) float32 or float64, -inf for tokens left out; row_max (R,) float64, each
 //   row's max; uniforms (R,) float64 in [0, 1). In float64, e_i = exp(scores_i - row_max)
-//   (0 for -inf) and c_k = e_0 + ... + e_k, added left to right. Row r returns the first k
-//   with c_k > uniforms[r] * c_{V-1}, else (rounding at the very top) the last k with
-//   e_k > 0, else 0: int64 (R,).
+//   (exactly 0 for -inf). Row r returns the token where the running sum of its e first
+//   exceeds uniforms[r] times their total, else (rounding at the very top) the last token
+//   with e > 0, else 0: int64 (R,). A token with e = 0 is never returned.
 //
 // The reference divides by the sum first (a softmax) and takes ATen's cumsum: the same
 // numbers up to float64 rounding (a token differs only where a uniform falls within ~1e-16
-// of a step of the CDF; tests compare tokens). A -inf score adds exactly 0, so its exp is
-// never computed: under a V_head cut a row costs a read of its scores and a few exps,
-// instead of a float64 exp, a division, a cumsum's write and a search over the vocabulary.
+// of a step of the CDF; tests compare tokens). Here the sums run over blocks of four
+// entries, (e0 + e1) + (e2 + e3), block after block (the total the same way); inside the
+// block where the running sum passes the target, entry by entry. A block of -inf scores
+// (most of a V_head cut) costs one compare and no exp; a full row, one vector exp per four
+// entries: no division, no cumsum written to memory, no search.
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
@@ -24,6 +26,7 @@
 extern "C" __m256d Sleef_expd4_u10avx2(__m256d);
 #endif
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -32,53 +35,65 @@ extern "C" __m256d Sleef_expd4_u10avx2(__m256d);
 
 namespace {
 
-// the exps of one row's finite scores with their running sums, left to right
-struct Exps {
-  std::vector<double> sums;  // c at each finite score
-  std::vector<int64_t> at;   // that score's index
-  double total = 0.0;
-  int64_t last = 0;  // the last index with e > 0
-
-  void clear() {
-    sums.clear();
-    at.clear();
-    total = 0.0;
-    last = 0;
-  }
-  void add(double e, int64_t i) {
-    total += e;
-    sums.push_back(total);
-    at.push_back(i);
-    if (e > 0.0) last = i;
-  }
-};
-
 constexpr double NEG_INF = -std::numeric_limits<double>::infinity();
 
+// e[i] = exp(x[i] - m), 0 for a -inf score
 template <typename T>
-void row_exps(const T* x, int64_t V, double m, Exps& ex) {
+void row_exps(const T* x, int64_t V, double m, double* e) {
   int64_t i = 0;
 #if defined(__AVX2__) && defined(__FMA__)
-  // four scores at a time; a block of -inf scores (most of a V_head cut) costs one compare
   const __m256d vm = _mm256_set1_pd(m), ninf = _mm256_set1_pd(NEG_INF);
-  alignas(32) double e[4];
   for (; i + 4 <= V; i += 4) {
     __m256d v;
     if constexpr (std::is_same_v<T, float>)
       v = _mm256_cvtps_pd(_mm_loadu_ps(x + i));
     else
       v = _mm256_loadu_pd(x + i);
-    const int finite = _mm256_movemask_pd(_mm256_cmp_pd(v, ninf, _CMP_NEQ_UQ));
-    if (finite == 0) continue;
-    _mm256_store_pd(e, Sleef_expd4_u10avx2(_mm256_sub_pd(v, vm)));
-    for (int l = 0; l < 4; ++l)
-      if (finite >> l & 1) ex.add(e[l], i + l);
+    if (_mm256_movemask_pd(_mm256_cmp_pd(v, ninf, _CMP_NEQ_UQ)) == 0) {
+      _mm256_storeu_pd(e + i, _mm256_setzero_pd());
+      continue;
+    }
+    _mm256_storeu_pd(e + i, Sleef_expd4_u10avx2(_mm256_sub_pd(v, vm)));  // exp(-inf) = 0
   }
 #endif
   for (; i < V; ++i) {
     const double v = static_cast<double>(x[i]);
-    if (v != NEG_INF) ex.add(std::exp(v - m), i);
+    e[i] = v == NEG_INF ? 0.0 : std::exp(v - m);
   }
+}
+
+inline double block_sum(const double* e, int64_t n) {
+  if (n == 4) return (e[0] + e[1]) + (e[2] + e[3]);
+  double s = 0.0;
+  for (int64_t l = 0; l < n; ++l) s += e[l];
+  return s;
+}
+
+// the token of uniform u under the exps e (see the top of the file)
+int64_t pick_token(const double* e, int64_t V, double u) {
+  double total = 0.0;
+  for (int64_t j = 0; j < V; j += 4) total += block_sum(e + j, std::min<int64_t>(4, V - j));
+  const double target = u * total;
+  double run = 0.0;
+  for (int64_t j = 0; j < V; j += 4) {
+    const int64_t n = std::min<int64_t>(4, V - j);
+    const double s = block_sum(e + j, n);
+    if (!(run + s > target)) {
+      run += s;
+      continue;
+    }
+    int64_t pick = -1;
+    for (int64_t l = 0; l < n; ++l) {
+      if (!(e[j + l] > 0.0)) continue;
+      run += e[j + l];
+      pick = j + l;
+      if (run > target) break;
+    }
+    if (pick >= 0) return pick;  // (or, rounding inside the block, its last token with mass)
+  }
+  for (int64_t i = V - 1; i >= 0; --i)
+    if (e[i] > 0.0) return i;
+  return 0;
 }
 
 template <typename T>
@@ -86,18 +101,10 @@ void pick_rows(const at::Tensor& s, const double* mp, const double* up, int64_t*
   const int64_t R = s.size(0), V = s.size(1);
   const T* sp = s.data_ptr<T>();
   at::parallel_for(0, R, 1, [&](int64_t lo, int64_t hi) {
-    Exps ex;
+    std::vector<double> e(V);
     for (int64_t r = lo; r < hi; ++r) {
-      ex.clear();
-      row_exps(sp + r * V, V, mp[r], ex);
-      const double target = up[r] * ex.total;
-      int64_t pick = ex.last;
-      for (size_t j = 0; j < ex.sums.size(); ++j)
-        if (ex.sums[j] > target) {
-          pick = ex.at[j];
-          break;
-        }
-      op[r] = pick;
+      row_exps(sp + r * V, V, mp[r], e.data());
+      op[r] = pick_token(e.data(), V, up[r]);
     }
   });
 }
