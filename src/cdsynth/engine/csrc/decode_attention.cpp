@@ -54,6 +54,18 @@ A softmax_numerators(A* s, const bool* mr, int64_t end) {
   return sum;
 }
 
+#if defined(__AVX512F__) || defined(__AVX2__)
+// Software prefetch of `bytes` from p, a cache line at a time. The vector rows read the keys
+// and values PF keys ahead of use (the hardware prefetcher restarts at every 4 KB page) and
+// the next row's first keys while this row's values stream in.
+constexpr int64_t PF = 64;
+template <int Hint>
+inline void prefetch(const void* p, int64_t bytes) {
+  for (int64_t b = 0; b < bytes; b += 64)
+    _mm_prefetch(static_cast<const char*>(p) + b, static_cast<_mm_hint>(Hint));
+}
+#endif
+
 #if defined(__AVX512F__)
 // 16 lanes of keys or values as float32
 inline __m512 load16(const c10::BFloat16* p) {
@@ -110,16 +122,10 @@ void attend_row_avx512(const float* qa, const T* kr, const T* vr, const T* next_
   for (int64_t i = 0; i < nv; ++i) q[i] = _mm512_loadu_ps(qa + 16 * i);
   int64_t l = 0;
   const int64_t row_bytes = D * int64_t(sizeof(T));
-  // software prefetch PF keys ahead: the hardware prefetcher restarts at every 4 KB page
-  constexpr int64_t PF = 64;
-  for (int64_t j = 0; j < std::min(end, PF); ++j)
-    for (int64_t b = 0; b < row_bytes; b += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(vr + j * D) + b, _MM_HINT_T1);
+  prefetch<_MM_HINT_T1>(vr, std::min(end, PF) * row_bytes);
   for (; l + 4 <= end; l += 4) {
     const T* k0 = kr + l * D;
-    if (l + PF + 4 <= end)
-      for (int64_t b = 0; b < 4 * row_bytes; b += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(k0 + PF * D) + b, _MM_HINT_T0);
+    if (l + PF + 4 <= end) prefetch<_MM_HINT_T0>(k0 + PF * D, 4 * row_bytes);
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int64_t i = 0; i < nv; ++i) {
       a0 = _mm512_fmadd_ps(q[i], load16(k0 + 16 * i), a0);
@@ -139,18 +145,13 @@ void attend_row_avx512(const float* qa, const T* kr, const T* vr, const T* next_
   }
   const float sum = softmax_numerators16(s, mr, end);
   // the next row's first keys, while this row's values stream in
-  if (next_kr != nullptr)
-    for (int64_t j = 0; j < std::min(end, PF); ++j)
-      for (int64_t b = 0; b < row_bytes; b += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(next_kr + j * D) + b, _MM_HINT_T1);
+  if (next_kr != nullptr) prefetch<_MM_HINT_T1>(next_kr, std::min(end, PF) * row_bytes);
   for (int64_t i = 0; i < nv; ++i) acc[i] = _mm512_setzero_ps();
   for (int64_t j = 0; j < end; ++j) {
     if (!mr[j]) continue;
     const __m512 p = _mm512_set1_ps(s[j]);
     const T* vl = vr + j * D;
-    if (j + PF < end)
-      for (int64_t b = 0; b < row_bytes; b += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(vl + PF * D) + b, _MM_HINT_T0);
+    if (j + PF < end) prefetch<_MM_HINT_T0>(vl + PF * D, row_bytes);
     for (int64_t i = 0; i < nv; ++i) acc[i] = _mm512_fmadd_ps(p, load16(vl + 16 * i), acc[i]);
   }
   const __m512 inv = _mm512_set1_ps(1.0f / sum);
@@ -226,15 +227,10 @@ void attend_row_avx2(const float* qa, const T* kr, const T* vr, const T* next_kr
   for (int64_t i = 0; i < nv; ++i) q[i] = _mm256_loadu_ps(qa + 8 * i);
   int64_t l = 0;
   const int64_t row_bytes = D * int64_t(sizeof(T));
-  constexpr int64_t PF = 64;
-  for (int64_t j = 0; j < std::min(end, PF); ++j)
-    for (int64_t b = 0; b < row_bytes; b += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(vr + j * D) + b, _MM_HINT_T1);
+  prefetch<_MM_HINT_T1>(vr, std::min(end, PF) * row_bytes);
   for (; l + 4 <= end; l += 4) {
     const T* k0 = kr + l * D;
-    if (l + PF + 4 <= end)
-      for (int64_t b = 0; b < 4 * row_bytes; b += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(k0 + PF * D) + b, _MM_HINT_T0);
+    if (l + PF + 4 <= end) prefetch<_MM_HINT_T0>(k0 + PF * D, 4 * row_bytes);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int64_t i = 0; i < nv; ++i) {
       a0 = _mm256_fmadd_ps(q[i], load8(k0 + 8 * i), a0);
@@ -253,18 +249,13 @@ void attend_row_avx2(const float* qa, const T* kr, const T* vr, const T* next_kr
     s[l] = hsum8(a0) * scale;
   }
   const float sum = softmax_numerators8(s, mr, end);
-  if (next_kr != nullptr)
-    for (int64_t j = 0; j < std::min(end, PF); ++j)
-      for (int64_t b = 0; b < row_bytes; b += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(next_kr + j * D) + b, _MM_HINT_T1);
+  if (next_kr != nullptr) prefetch<_MM_HINT_T1>(next_kr, std::min(end, PF) * row_bytes);
   for (int64_t i = 0; i < nv; ++i) acc[i] = _mm256_setzero_ps();
   for (int64_t j = 0; j < end; ++j) {
     if (!mr[j]) continue;
     const __m256 p = _mm256_set1_ps(s[j]);
     const T* vl = vr + j * D;
-    if (j + PF < end)
-      for (int64_t b = 0; b < row_bytes; b += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(vl + PF * D) + b, _MM_HINT_T0);
+    if (j + PF < end) prefetch<_MM_HINT_T0>(vl + PF * D, row_bytes);
     for (int64_t i = 0; i < nv; ++i) acc[i] = _mm256_fmadd_ps(p, load8(vl + 8 * i), acc[i]);
   }
   const __m256 inv = _mm256_set1_ps(1.0f / sum);
@@ -287,19 +278,20 @@ void attend(const at::Tensor& q, const at::Tensor& kc, const at::Tensor& vc,
   const A scale = A(1) / std::sqrt(A(D));
   at::parallel_for(0, M * B * H, 1, [&](int64_t lo, int64_t hi) {
     std::vector<A> s(end), qa(D), acc(D);
+    // where (model, row, head) r's kv head starts in the caches
+    auto base_of = [&](int64_t r) { return ((r / H) * KV + (r % H) / rep) * Lmax * D; };
     for (int64_t r = lo; r < hi; ++r) {
-      const int64_t h = r % H, mb = r / H, b = mb % B;
+      const int64_t b = (r / H) % B;
       const TQ* qr = qp + r * D;
       for (int64_t d = 0; d < D; ++d) qa[d] = widen(qr[d]);
-      const int64_t base = (mb * KV + h / rep) * Lmax * D;
+      const int64_t base = base_of(r);
       const T* kr = kp + base;
       const T* vr = vp + base;
+      [[maybe_unused]] const T* next_kr = r + 1 < hi ? kp + base_of(r + 1) : nullptr;
       const bool* mr = mp + b * vstride;
 #if defined(__AVX512F__)
       if constexpr (std::is_same_v<A, float>) {
         if (D % 16 == 0 && D <= 256) {
-          const int64_t hn = (r + 1) % H, mbn = (r + 1) / H;
-          const T* next_kr = r + 1 < hi ? kp + (mbn * KV + hn / rep) * Lmax * D : nullptr;
           attend_row_avx512<T>(qa.data(), kr, vr, next_kr, mr, end, D, scale, s.data(),
                                acc.data());
           TQ* orow = op + r * D;
@@ -310,8 +302,6 @@ void attend(const at::Tensor& q, const at::Tensor& kc, const at::Tensor& vc,
 #elif defined(__AVX2__) && defined(__FMA__)
       if constexpr (std::is_same_v<A, float>) {
         if (D % 8 == 0 && D <= 128) {
-          const int64_t hn = (r + 1) % H, mbn = (r + 1) / H;
-          const T* next_kr = r + 1 < hi ? kp + (mbn * KV + hn / rep) * Lmax * D : nullptr;
           attend_row_avx2<T>(qa.data(), kr, vr, next_kr, mr, end, D, scale, s.data(),
                              acc.data());
           TQ* orow = op + r * D;
