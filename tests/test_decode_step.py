@@ -112,6 +112,74 @@ def test_inverse_cdf_kernel_picks_the_tokens_of_sample(dtype):
     assert torch.equal(compiled(cut, u), sample(cut, u))
 
 
+@pytest.mark.parametrize("strategy", ["cd", "vhead", "ancestral"])
+def test_choose_kernel_equals_the_torch_step(strategy):
+    """Our C++ op for a plain rule's whole step (cdsynth_cpu::choose) == decoding.choose's
+    torch ops: the same tokens, |V_head|, argmax flags and finite flags, scores and contrasts
+    within a few float32 steps of a log-probability of size ~log(V) (its sums of exps run in
+    another order), over alpha 0, 0.1 and 1, lam 0, 0.5 and 1, flat and peaked logits (V_head
+    of every token and of a few), a tie at the max (the first one is the argmax), vocabularies
+    that are not a multiple of the vector width, eagerly and in a compiled graph."""
+    if not kernel_available():
+        pytest.skip("the CPU kernel library could not be built here")
+    from cdsynth.decoding import fused_strategy
+
+    g = torch.Generator().manual_seed(0)
+    R = 48
+    for V, alpha, lam, spread in [
+        (1003, 0.1, 1.0, 3.0),
+        (1000, 0.1, 0.5, 0.05),
+        (1003, 0.0, 1.0, 3.0),
+        (1000, 1.0, 0.0, 3.0),
+        (8192, 0.1, 1.0, 0.05),
+    ]:
+        rule = DecodingConfig(strategy, alpha, lam).rule
+        assert fused_strategy(rule) is not None
+        good, bad = (torch.randn(R, V, generator=g) * spread for _ in range(2))
+        good[0, 5] = good[0, 9] = good[0].max() + 1  # a tie at the max
+        u = torch.rand(R, generator=g, dtype=torch.float64)
+        u[:2] = torch.tensor([0.0, 1 - 2**-53])
+        bad = bad if strategy == "cd" else None
+        got, want = (choose(rule, good, bad, u, kernel=k) for k in (True, False))
+        assert torch.equal(got.tokens, want.tokens)
+        assert torch.equal(got.vhead_size, want.vhead_size)
+        assert torch.equal(got.differs, want.differs) and torch.equal(got.finite, want.finite)
+        assert torch.equal(torch.isinf(got.scores), torch.isinf(want.scores))
+        torch.testing.assert_close(got.scores, want.scores, rtol=0, atol=4e-6)
+        if strategy == "cd":
+            torch.testing.assert_close(got.contrast, want.contrast, rtol=0, atol=4e-6)
+        else:
+            assert got.contrast is None and want.contrast is None
+        assert got.tokens.unique().numel() > 10  # the rows do differ
+    compiled = torch.compile(lambda G, B, u: choose(rule, G, B, u, kernel=True), fullgraph=True)
+    assert torch.equal(compiled(good, bad, u).tokens, want.tokens)
+
+
+def test_choose_kernel_leaves_other_rules_to_the_torch_ops_and_raises_on_nan():
+    """Filters, temperatures, a finite penalty, paper mode and the reasoning CD run as torch
+    ops (`fused_strategy` None); NaN logits raise eagerly with the op too."""
+    from cdsynth.decoding import fused_strategy
+
+    for other in [
+        dict(top_k=5),
+        dict(top_p=0.9),
+        dict(temperature=0.7),
+        dict(good_temperature=2.0),
+        dict(penalty=-20.0),
+        dict(paper_compatible=True),
+    ]:
+        assert fused_strategy(DecodingConfig("cd", 0.1, 1.0, **other)) is None, other
+    assert fused_strategy(DecodingConfig("reasoning_cd", 0.1, 1.0)) is None
+    if not kernel_available():
+        pytest.skip("the CPU kernel library could not be built here")
+    good = torch.zeros(2, 10)
+    bad = good.clone()
+    bad[1, 3] = torch.nan
+    u = torch.rand(2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="BAD logits contain NaN"):
+        choose(DecodingConfig("cd", 0.1, 1.0), good, bad, u, kernel=True)
+
+
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_decode_logits_equal_forward_with_left_padding(dtype):
     lean = LeanLlama([random_model(1, dtype=torch.float32), random_model(2, torch.float32)], dtype)

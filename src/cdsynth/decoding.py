@@ -331,6 +331,24 @@ class Pick(NamedTuple):
     scores: torch.Tensor  # (rows, vocab) the scores sampled from
 
 
+# the strategies `cdsynth_cpu::choose` computes (csrc/choose.cpp), by the codes it takes
+FUSED_STRATEGIES = {"ancestral": 0, "vhead": 1, "cd": 2}
+
+
+def fused_strategy(rule) -> int | None:
+    """The `cdsynth_cpu::choose` code of `rule`'s strategy when that op computes the rule's
+    whole step: CD, No-Contrast or No-Contrast-V_head, not paper mode, no filter, every
+    temperature 1, no finite penalty. None for any other rule (its parts run as torch ops)."""
+    rule = getattr(rule, "rule", rule)  # a DecodingConfig's composed rule
+    plain = (
+        not rule.paper
+        and len(rule.filters) == 0
+        and rule.good_temperature == rule.bad_temperature == rule.temperature == 1.0
+        and rule.penalty == -math.inf
+    )
+    return FUSED_STRATEGIES.get(rule.strategy.name) if plain else None
+
+
 def choose(
     rule,
     good_logits: torch.Tensor,
@@ -342,7 +360,20 @@ def choose(
     what one step of every engine does, eagerly or inside the lean engine's compiled step.
     Non-finite logits raise (check_logits) when run eagerly, so `finite` is then all true;
     inside a compiled graph, which cannot raise on data, they come out in `finite` (see
-    `raise_if_not_finite`). `kernel`: see `sample`."""
+    `raise_if_not_finite`). `kernel`: see `sample`; with it, a rule `fused_strategy` names on
+    float32 logits runs as one op, `cdsynth_cpu::choose` (csrc/choose.cpp: the same numbers
+    up to the order of its sums; the code below is its reference, and tests compare them)."""
+    code = fused_strategy(rule) if kernel and good_logits.dtype == torch.float32 else None
+    bad = bad_logits if code == FUSED_STRATEGIES["cd"] else None
+    if code is not None and (bad is None or bad.dtype == torch.float32):
+        rule = getattr(rule, "rule", rule)
+        lam = rule.strategy.lam if bad is not None else 0.0
+        tok, contrast, differs, vhead, finite, scores = torch.ops.cdsynth_cpu.choose(
+            good_logits, bad, uniforms.double(), code, rule.alpha, lam
+        )
+        if not torch.compiler.is_compiling():
+            raise_if_not_finite(finite)
+        return Pick(tok, contrast if bad is not None else None, differs, vhead, finite, scores)
     st = rule.step(good_logits, bad_logits)
     tok = sample(st.scores, uniforms, kernel)
     contrast = None

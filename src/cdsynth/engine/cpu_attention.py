@@ -12,9 +12,13 @@ for float64), near the bandwidth (BENCHMARKS.md).
 
 The same library holds the decode step's sampling op, `cdsynth_cpu::inverse_cdf`
 (csrc/inverse_cdf.cpp; `decoding.sample` says what it computes; its reference is that
-function's torch ops). On x86 both call torch's own vector exp (SLEEF's `Sleef_expf8_u10avx2`
-and kin, which libtorch_cpu exports and its softmax uses): a torch build without them fails
-to load the library, which then reads as "cannot be built" below.
+function's torch ops), and `cdsynth_cpu::choose` (csrc/choose.cpp): a plain rule's whole step,
+log-softmax, V_head, scores, the sample and the statistics, row by row (`decoding.choose`;
+its reference, the same function's torch ops). On x86 they call torch's own vector exp
+(SLEEF's `Sleef_expf8_u10avx2` and kin, which libtorch_cpu exports and its softmax uses): a
+torch build without them fails to load the library, which then reads as "cannot be built"
+below. The library is built with -ffp-contract=off: a * b + c rounds twice, as torch's
+separate ops round it.
 
 The library is C++ built once per machine with the system's g++ (the compiler torch.compile
 already needs on a CPU), cached under ~/.cache/cdsynth (or $CDSYNTH_KERNEL_CACHE) by a hash of
@@ -41,9 +45,20 @@ import torch
 from .llama_math import attend
 
 SOURCE = Path(__file__).parent / "csrc" / "decode_attention.cpp"
-# the library's other op: decoding.sample's softmax, cumulative sum and search, in one pass
-SOURCES = [SOURCE, Path(__file__).parent / "csrc" / "inverse_cdf.cpp"]
-FLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-shared", "-fPIC", "-std=c++17"]
+# the library's other ops: decoding.sample's softmax, cumulative sum and search in one pass,
+# and decoding.choose's whole step for the plain rules (the two share inverse_cdf.h)
+SOURCES = [SOURCE, *(Path(__file__).parent / "csrc" / f for f in ("inverse_cdf.cpp", "choose.cpp"))]
+HEADERS = [Path(__file__).parent / "csrc" / "inverse_cdf.h"]
+FLAGS = [
+    "-O3",
+    "-march=native",
+    "-fopenmp",
+    "-fno-math-errno",
+    "-ffp-contract=off",  # a * b + c rounds twice, as torch's separate ops round it
+    "-shared",
+    "-fPIC",
+    "-std=c++17",
+]
 # torch held below the CPU's own vector units (ATEN_CPU_CAPABILITY=avx2 on an AVX-512 CPU,
 # as .ci/run does) holds the kernel there too: the same code paths as on such a CPU
 CAPABILITY_FLAGS = {"AVX2": ["-mno-avx512f"], "DEFAULT": ["-mno-avx"]}
@@ -111,7 +126,7 @@ def _build() -> Path:
     key = hashlib.sha256(
         "\n".join(
             [
-                *(src.read_text() for src in SOURCES),
+                *(src.read_text() for src in (*SOURCES, *HEADERS)),
                 " ".join(compiler_flags()),
                 torch.__version__,
                 torch.backends.cpu.get_cpu_capability(),
@@ -168,5 +183,17 @@ def kernel_available() -> bool:
     @torch.library.register_fake("cdsynth_cpu::inverse_cdf")
     def _(scores, row_max, uniforms):
         return scores.new_empty(scores.shape[:1], dtype=torch.int64)
+
+    @torch.library.register_fake("cdsynth_cpu::choose")
+    def _(good, bad, uniforms, strategy, alpha, lam):
+        rows = good.shape[:1]
+        return (
+            good.new_empty(rows, dtype=torch.int64),
+            good.new_empty(rows),
+            good.new_empty(rows, dtype=torch.bool),
+            good.new_empty(rows, dtype=torch.int64),
+            good.new_empty(2, dtype=torch.bool),
+            torch.empty_like(good, memory_format=torch.contiguous_format),
+        )
 
     return True

@@ -54,6 +54,48 @@ A softmax_numerators(A* s, const bool* mr, int64_t end) {
   return sum;
 }
 
+// One (model, row, head) in plain loops (any D, any arithmetic type): out = the softmax-
+// weighted sum of the values, divided by the sum
+template <typename T, typename A>
+void attend_row(const A* qa, const T* kr, const T* vr, const bool* mr, int64_t end, int64_t D,
+                A scale, A* s, A* out) {
+  // scores, four keys at a time (four vector sums, then four horizontal ones)
+  int64_t l = 0;
+  for (; l + 4 <= end; l += 4) {
+    const T* k0 = kr + l * D;
+    const T *k1 = k0 + D, *k2 = k1 + D, *k3 = k2 + D;
+    A d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+#pragma omp simd reduction(+ : d0, d1, d2, d3)
+    for (int64_t d = 0; d < D; ++d) {
+      d0 += qa[d] * widen(k0[d]);
+      d1 += qa[d] * widen(k1[d]);
+      d2 += qa[d] * widen(k2[d]);
+      d3 += qa[d] * widen(k3[d]);
+    }
+    s[l] = d0 * scale;
+    s[l + 1] = d1 * scale;
+    s[l + 2] = d2 * scale;
+    s[l + 3] = d3 * scale;
+  }
+  for (; l < end; ++l) {
+    const T* kl = kr + l * D;
+    A dot = 0;
+#pragma omp simd reduction(+ : dot)
+    for (int64_t d = 0; d < D; ++d) dot += qa[d] * widen(kl[d]);
+    s[l] = dot * scale;
+  }
+  const A sum = softmax_numerators(s, mr, end);
+  std::fill(out, out + D, A(0));
+  for (int64_t j = 0; j < end; ++j) {
+    if (!mr[j]) continue;
+    const A p = s[j];
+    const T* vl = vr + j * D;
+#pragma omp simd
+    for (int64_t d = 0; d < D; ++d) out[d] += p * widen(vl[d]);
+  }
+  for (int64_t d = 0; d < D; ++d) out[d] /= sum;
+}
+
 #if defined(__AVX512F__) || defined(__AVX2__)
 // Software prefetch of `bytes` from p, a cache line at a time. The vector rows read the keys
 // and values PF keys ahead of use (the hardware prefetcher restarts at every 4 KB page) and
@@ -216,153 +258,149 @@ inline float softmax_numerators8(float* s, const bool* mr, int64_t end) {
   return sum;
 }
 
-// The AVX-512 row's loop with 8 lanes (an AVX2-only CPU: AMD Zen 2/3, Intel client chips),
-// for D a multiple of 8 and at most 128: q and the accumulator stay in registers; the same
-// software prefetch (without it the row read ~17 GB/s of a ~33 GB/s machine).
-template <typename T>
+// Four vectors' horizontal sums, as one vector (lane i: the sum of v_i's eight lanes)
+inline __m128 hsum4x8(__m256 v0, __m256 v1, __m256 v2, __m256 v3) {
+  const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(v0, v1), _mm256_hadd_ps(v2, v3));
+  return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+}
+
+// One (model, row, head) with 8 lanes (an AVX2-only CPU: AMD Zen 2/3, Intel client chips),
+// D = 8 NV: the accumulators stay in registers (NV a constant), q is read from memory (one
+// FMA operand); scores four keys at a time with two partial sums each (half the FMA chain),
+// and the software prefetch (without it the row read ~17 GB/s of a ~33 GB/s machine).
+template <int NV, typename T>
 void attend_row_avx2(const float* qa, const T* kr, const T* vr, const T* next_kr,
-                     const bool* mr, int64_t end, int64_t D, float scale, float* s, float* out) {
-  const int64_t nv = D / 8;
-  __m256 q[16], acc[16];
-  for (int64_t i = 0; i < nv; ++i) q[i] = _mm256_loadu_ps(qa + 8 * i);
+                     const bool* mr, int64_t end, float scale, float* s, float* out) {
+  constexpr int64_t D = 8 * NV, row_bytes = D * int64_t(sizeof(T));
+  const __m128 vscale = _mm_set1_ps(scale);
   int64_t l = 0;
-  const int64_t row_bytes = D * int64_t(sizeof(T));
   prefetch<_MM_HINT_T1>(vr, std::min(end, PF) * row_bytes);
   for (; l + 4 <= end; l += 4) {
     const T* k0 = kr + l * D;
     if (l + PF + 4 <= end) prefetch<_MM_HINT_T0>(k0 + PF * D, 4 * row_bytes);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int64_t i = 0; i < nv; ++i) {
-      a0 = _mm256_fmadd_ps(q[i], load8(k0 + 8 * i), a0);
-      a1 = _mm256_fmadd_ps(q[i], load8(k0 + D + 8 * i), a1);
-      a2 = _mm256_fmadd_ps(q[i], load8(k0 + 2 * D + 8 * i), a2);
-      a3 = _mm256_fmadd_ps(q[i], load8(k0 + 3 * D + 8 * i), a3);
+    __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    for (int i = 0; i + 1 < NV; i += 2) {
+      const __m256 q0 = _mm256_loadu_ps(qa + 8 * i), q1 = _mm256_loadu_ps(qa + 8 * i + 8);
+      a0 = _mm256_fmadd_ps(q0, load8(k0 + 8 * i), a0);
+      a1 = _mm256_fmadd_ps(q0, load8(k0 + D + 8 * i), a1);
+      a2 = _mm256_fmadd_ps(q0, load8(k0 + 2 * D + 8 * i), a2);
+      a3 = _mm256_fmadd_ps(q0, load8(k0 + 3 * D + 8 * i), a3);
+      b0 = _mm256_fmadd_ps(q1, load8(k0 + 8 * i + 8), b0);
+      b1 = _mm256_fmadd_ps(q1, load8(k0 + D + 8 * i + 8), b1);
+      b2 = _mm256_fmadd_ps(q1, load8(k0 + 2 * D + 8 * i + 8), b2);
+      b3 = _mm256_fmadd_ps(q1, load8(k0 + 3 * D + 8 * i + 8), b3);
     }
-    s[l] = hsum8(a0) * scale;
-    s[l + 1] = hsum8(a1) * scale;
-    s[l + 2] = hsum8(a2) * scale;
-    s[l + 3] = hsum8(a3) * scale;
+    if constexpr (NV % 2 == 1) {
+      const __m256 q0 = _mm256_loadu_ps(qa + 8 * (NV - 1));
+      a0 = _mm256_fmadd_ps(q0, load8(k0 + 8 * (NV - 1)), a0);
+      a1 = _mm256_fmadd_ps(q0, load8(k0 + D + 8 * (NV - 1)), a1);
+      a2 = _mm256_fmadd_ps(q0, load8(k0 + 2 * D + 8 * (NV - 1)), a2);
+      a3 = _mm256_fmadd_ps(q0, load8(k0 + 3 * D + 8 * (NV - 1)), a3);
+    }
+    const __m128 dots = hsum4x8(_mm256_add_ps(a0, b0), _mm256_add_ps(a1, b1),
+                                _mm256_add_ps(a2, b2), _mm256_add_ps(a3, b3));
+    _mm_storeu_ps(s + l, _mm_mul_ps(dots, vscale));
   }
   for (; l < end; ++l) {
     __m256 a0 = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nv; ++i) a0 = _mm256_fmadd_ps(q[i], load8(kr + l * D + 8 * i), a0);
+    for (int i = 0; i < NV; ++i)
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(qa + 8 * i), load8(kr + l * D + 8 * i), a0);
     s[l] = hsum8(a0) * scale;
   }
   const float sum = softmax_numerators8(s, mr, end);
   if (next_kr != nullptr) prefetch<_MM_HINT_T1>(next_kr, std::min(end, PF) * row_bytes);
-  for (int64_t i = 0; i < nv; ++i) acc[i] = _mm256_setzero_ps();
+  __m256 acc[NV];
+  for (int i = 0; i < NV; ++i) acc[i] = _mm256_setzero_ps();
   for (int64_t j = 0; j < end; ++j) {
     if (!mr[j]) continue;
     const __m256 p = _mm256_set1_ps(s[j]);
     const T* vl = vr + j * D;
     if (j + PF < end) prefetch<_MM_HINT_T0>(vl + PF * D, row_bytes);
-    for (int64_t i = 0; i < nv; ++i) acc[i] = _mm256_fmadd_ps(p, load8(vl + 8 * i), acc[i]);
+    for (int i = 0; i < NV; ++i) acc[i] = _mm256_fmadd_ps(p, load8(vl + 8 * i), acc[i]);
   }
   const __m256 inv = _mm256_set1_ps(1.0f / sum);
-  for (int64_t i = 0; i < nv; ++i) _mm256_storeu_ps(out + 8 * i, _mm256_mul_ps(acc[i], inv));
+  for (int i = 0; i < NV; ++i) _mm256_storeu_ps(out + 8 * i, _mm256_mul_ps(acc[i], inv));
+}
+
+// attend_row_avx2 for D = 8 NV, NV in 1..16; false for another D
+template <typename T>
+bool attend_row_avx2_any(const float* qa, const T* kr, const T* vr, const T* next_kr,
+                         const bool* mr, int64_t end, int64_t D, float scale, float* s,
+                         float* out) {
+  if (D % 8 != 0) return false;
+  switch (D / 8) {
+#define CDSYNTH_ROW(NV) \
+  case NV: attend_row_avx2<NV, T>(qa, kr, vr, next_kr, mr, end, scale, s, out); return true;
+    CDSYNTH_ROW(1) CDSYNTH_ROW(2) CDSYNTH_ROW(3) CDSYNTH_ROW(4) CDSYNTH_ROW(5) CDSYNTH_ROW(6)
+    CDSYNTH_ROW(7) CDSYNTH_ROW(8) CDSYNTH_ROW(9) CDSYNTH_ROW(10) CDSYNTH_ROW(11)
+    CDSYNTH_ROW(12) CDSYNTH_ROW(13) CDSYNTH_ROW(14) CDSYNTH_ROW(15) CDSYNTH_ROW(16)
+#undef CDSYNTH_ROW
+    default: return false;
+  }
 }
 #endif
 
-// TQ: the queries' and the output's type; T: the caches'; A: the arithmetic's
+// TQ: the queries' and the output's type; T: the caches'; A: the arithmetic's. One task per
+// kv head of a (model, row): it writes the new token's key and value into slot end - 1
+// (rounded to the cache's type, as torch's copy_ rounds), then attends that kv head's query
+// heads one after the other (no other task reads the slot it writes).
 template <typename TQ, typename T, typename A>
-void attend(const at::Tensor& q, const at::Tensor& kc, const at::Tensor& vc,
-            const at::Tensor& valid, at::Tensor& out) {
+void attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, at::Tensor& kc,
+            at::Tensor& vc, const at::Tensor& valid, at::Tensor& out) {
   const int64_t M = q.size(0), B = q.size(1), H = q.size(2), D = q.size(3);
   const int64_t KV = kc.size(2), Lmax = kc.size(3), end = valid.size(1);
   const int64_t rep = H / KV, vstride = valid.stride(0);
   const TQ* qp = q.data_ptr<TQ>();
-  const T* kp = kc.data_ptr<T>();
-  const T* vp = vc.data_ptr<T>();
+  const TQ* kn = k.data_ptr<TQ>();
+  const TQ* vn = v.data_ptr<TQ>();
+  T* kp = kc.data_ptr<T>();
+  T* vp = vc.data_ptr<T>();
   const bool* mp = valid.data_ptr<bool>();
   TQ* op = out.data_ptr<TQ>();
   const A scale = A(1) / std::sqrt(A(D));
-  at::parallel_for(0, M * B * H, 1, [&](int64_t lo, int64_t hi) {
+  at::parallel_for(0, M * B * KV, 1, [&](int64_t lo, int64_t hi) {
     std::vector<A> s(end), qa(D), acc(D);
-    // where (model, row, head) r's kv head starts in the caches
-    auto base_of = [&](int64_t r) { return ((r / H) * KV + (r % H) / rep) * Lmax * D; };
-    for (int64_t r = lo; r < hi; ++r) {
-      const int64_t b = (r / H) % B;
-      const TQ* qr = qp + r * D;
-      for (int64_t d = 0; d < D; ++d) qa[d] = widen(qr[d]);
-      const int64_t base = base_of(r);
-      const T* kr = kp + base;
-      const T* vr = vp + base;
-      [[maybe_unused]] const T* next_kr = r + 1 < hi ? kp + base_of(r + 1) : nullptr;
-      const bool* mr = mp + b * vstride;
+    for (int64_t g = lo; g < hi; ++g) {
+      const int64_t base = g * Lmax * D;  // kv head g's slots in the caches
+      T* kr = kp + base;
+      T* vr = vp + base;
+      for (int64_t d = 0; d < D; ++d) {
+        kr[(end - 1) * D + d] = static_cast<T>(kn[g * D + d]);
+        vr[(end - 1) * D + d] = static_cast<T>(vn[g * D + d]);
+      }
+      const bool* mr = mp + ((g / KV) % B) * vstride;
+      for (int64_t j = 0; j < rep; ++j) {
+        const int64_t r = g * rep + j;  // (model, row, query head)
+        const TQ* qr = qp + r * D;
+        for (int64_t d = 0; d < D; ++d) qa[d] = widen(qr[d]);
+        // after the group's last head: the next group's first keys are prefetched
+        [[maybe_unused]] const T* next_kr = j + 1 == rep && g + 1 < hi ? kr + Lmax * D : nullptr;
 #if defined(__AVX512F__)
-      if constexpr (std::is_same_v<A, float>) {
-        if (D % 16 == 0 && D <= 256) {
-          attend_row_avx512<T>(qa.data(), kr, vr, next_kr, mr, end, D, scale, s.data(),
-                               acc.data());
-          TQ* orow = op + r * D;
-          for (int64_t d = 0; d < D; ++d) orow[d] = static_cast<TQ>(acc[d]);
-          continue;
+        if constexpr (std::is_same_v<A, float>) {
+          if (D % 16 == 0 && D <= 256) {
+            attend_row_avx512<T>(qa.data(), kr, vr, next_kr, mr, end, D, scale, s.data(),
+                                 acc.data());
+            TQ* orow = op + r * D;
+            for (int64_t d = 0; d < D; ++d) orow[d] = static_cast<TQ>(acc[d]);
+            continue;
+          }
         }
-      }
 #elif defined(__AVX2__) && defined(__FMA__)
-      if constexpr (std::is_same_v<A, float>) {
-        if (D % 8 == 0 && D <= 128) {
-          attend_row_avx2<T>(qa.data(), kr, vr, next_kr, mr, end, D, scale, s.data(),
-                             acc.data());
-          TQ* orow = op + r * D;
-          for (int64_t d = 0; d < D; ++d) orow[d] = static_cast<TQ>(acc[d]);
-          continue;
+        if constexpr (std::is_same_v<A, float>) {
+          if (attend_row_avx2_any<T>(qa.data(), kr, vr, next_kr, mr, end, D, scale, s.data(),
+                                     acc.data())) {
+            TQ* orow = op + r * D;
+            for (int64_t d = 0; d < D; ++d) orow[d] = static_cast<TQ>(acc[d]);
+            continue;
+          }
         }
-      }
 #endif
-      // scores, four keys at a time (four vector sums, then four horizontal ones)
-      int64_t l = 0;
-      for (; l + 4 <= end; l += 4) {
-        const T* k0 = kr + l * D;
-        const T *k1 = k0 + D, *k2 = k1 + D, *k3 = k2 + D;
-        A d0 = 0, d1 = 0, d2 = 0, d3 = 0;
-#pragma omp simd reduction(+ : d0, d1, d2, d3)
-        for (int64_t d = 0; d < D; ++d) {
-          d0 += qa[d] * widen(k0[d]);
-          d1 += qa[d] * widen(k1[d]);
-          d2 += qa[d] * widen(k2[d]);
-          d3 += qa[d] * widen(k3[d]);
-        }
-        s[l] = d0 * scale;
-        s[l + 1] = d1 * scale;
-        s[l + 2] = d2 * scale;
-        s[l + 3] = d3 * scale;
+        attend_row(qa.data(), kr, vr, mr, end, D, scale, s.data(), acc.data());
+        TQ* orow = op + r * D;
+        for (int64_t d = 0; d < D; ++d) orow[d] = static_cast<TQ>(acc[d]);
       }
-      for (; l < end; ++l) {
-        const T* kl = kr + l * D;
-        A dot = 0;
-#pragma omp simd reduction(+ : dot)
-        for (int64_t d = 0; d < D; ++d) dot += qa[d] * widen(kl[d]);
-        s[l] = dot * scale;
-      }
-      const A sum = softmax_numerators(s.data(), mr, end);
-      std::fill(acc.begin(), acc.end(), A(0));
-      for (int64_t j = 0; j < end; ++j) {
-        if (!mr[j]) continue;
-        const A p = s[j];
-        const T* vl = vr + j * D;
-#pragma omp simd
-        for (int64_t d = 0; d < D; ++d) acc[d] += p * widen(vl[d]);
-      }
-      TQ* orow = op + r * D;
-      for (int64_t d = 0; d < D; ++d) orow[d] = static_cast<TQ>(acc[d] / sum);
     }
-  });
-}
-
-// cache[m, b, h, slot, :] = x[m, b, h, :] for every (m, b, h); x contiguous (M, B, KV, D)
-void write_slot(const at::Tensor& x, at::Tensor& cache, int64_t slot) {
-  if (x.scalar_type() != cache.scalar_type()) {  // float32 into a bf16 cache: rounded
-    cache.narrow(3, slot, 1).copy_(x.unsqueeze(3));
-    return;
-  }
-  const int64_t rows = x.size(0) * x.size(1) * x.size(2), D = x.size(3);
-  const int64_t Lmax = cache.size(3), bytes = D * x.element_size();
-  const char* src = static_cast<const char*>(x.data_ptr());
-  char* dst = static_cast<char*>(cache.data_ptr());
-  at::parallel_for(0, rows, 64, [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r)
-      std::memcpy(dst + (r * Lmax + slot) * bytes, src + r * bytes, bytes);
   });
 }
 
@@ -379,20 +417,18 @@ at::Tensor decode_attention_(const at::Tensor& q, const at::Tensor& k, const at:
                   (k_cache.scalar_type() == q.scalar_type() || bf16_cache),
               "decode_attention_: q, k, v and the caches must have one dtype (or float32 with "
               "bf16 caches)");
-  write_slot(k.contiguous(), k_cache, end - 1);
-  write_slot(v.contiguous(), v_cache, end - 1);
-  at::Tensor qc = q.contiguous();
+  const at::Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
   at::Tensor out = at::empty_like(qc);
   if (bf16_cache) {
-    attend<float, c10::BFloat16, float>(qc, k_cache, v_cache, valid, out);
+    attend<float, c10::BFloat16, float>(qc, kc, vc, k_cache, v_cache, valid, out);
     return out;
   }
   switch (q.scalar_type()) {
     case at::kBFloat16:
-      attend<c10::BFloat16, c10::BFloat16, float>(qc, k_cache, v_cache, valid, out);
+      attend<c10::BFloat16, c10::BFloat16, float>(qc, kc, vc, k_cache, v_cache, valid, out);
       break;
-    case at::kFloat: attend<float, float, float>(qc, k_cache, v_cache, valid, out); break;
-    case at::kDouble: attend<double, double, double>(qc, k_cache, v_cache, valid, out); break;
+    case at::kFloat: attend<float, float, float>(qc, kc, vc, k_cache, v_cache, valid, out); break;
+    case at::kDouble: attend<double, double, double>(qc, kc, vc, k_cache, v_cache, valid, out); break;
     default: TORCH_CHECK(false, "decode_attention_: bf16, fp32 or fp64 only");
   }
   return out;
