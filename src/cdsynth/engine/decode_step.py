@@ -43,24 +43,32 @@ class DecodeSpec:
     rope_scale: float
 
 
-def decode_logits(w: dict, spec: DecodeSpec, ids, positions, keys, values, key_valid, slot=None):
+def decode_logits(
+    w: dict, spec: DecodeSpec, ids, positions, keys, values, key_valid, slot=None, stacked=True
+):
     """One new token per row through every stacked model, written at cache slot
     key_valid.shape[1] - 1. w: `LeanLlama.decode_weights()`; ids and positions (B,); keys and
     values: the cache's per-layer tensors; key_valid (B, slot + 1) bool. Returns (M, B, vocab)
     logits as `LeanLlama.forward` does for one token, from the same math (tests compare the
     two). Pure and free of branches on data: the function the compiled decode step traces.
     With `slot` (a 0-dim int64 tensor), every shape is fixed: the token is written at `slot`
-    and key_valid (B, the cache's length) masks the whole cache (`static_attention`)."""
+    and key_valid (B, the cache's length) masks the whole cache (`static_attention`).
+    `stacked=False` (the step): the logits as one (B, vocab) tensor per model, where the
+    models' products run apart (packed products: no copy of them into one tensor)."""
     from .cpu_attention import cached_attention
     from .kernels import linear
 
     M, B = w["embed"].shape[0], ids.shape[0]
     H, KV, D = spec.n_heads, spec.n_kv, spec.head_dim
 
-    def per_model(h, weights, packed):  # h (M, B, in) -> (M, B, out)
+    def each_model(h, weights, packed):  # h (M, B, in) -> M x (B, out), or (M, B, out)
         if isinstance(weights, torch.Tensor):  # stacked (M, in, out): one bmm
             return torch.bmm(h, weights)
-        return torch.stack([linear(h[m], weights[m], packed) for m in range(M)])
+        return [linear(h[m], weights[m], packed) for m in range(M)]
+
+    def per_model(h, weights, packed):  # h (M, B, in) -> (M, B, out)
+        out = each_model(h, weights, packed)
+        return out if isinstance(out, torch.Tensor) else torch.stack(out)
 
     x = w["embed"][:, ids]  # (M, B, hidden)
     cos, sin = rope_tables(positions[:, None], w["inv_freq"], spec.rope_scale, x.dtype)
@@ -80,10 +88,18 @@ def decode_logits(w: dict, spec: DecodeSpec, ids, positions, keys, values, key_v
             att = static_attention(q, k, v.view(M, B, KV, D), keys[li], values[li], key_valid, slot)
         x = x + per_model(att.flatten(2), L["o"], packed)  # att (M, B, H, D)
         h = rms_norm(x, L["norm_post"], spec.eps)
-        gate, up = per_model(h, L["gate_up"], packed).chunk(2, dim=-1)
-        x = x + per_model(F.silu(gate) * up, L["down"], packed)
+        gate_up = each_model(h, L["gate_up"], packed)
+        if isinstance(gate_up, torch.Tensor):  # (M, B, 2 I)
+            gate, up = gate_up.chunk(2, dim=-1)
+            act = F.silu(gate) * up
+        else:  # each model's own activation: no stacked copy of the products
+            act = [F.silu(gate) * up for gate, up in (y.chunk(2, dim=-1) for y in gate_up)]
+        x = x + per_model(act, L["down"], packed)
     h = rms_norm(x.to(w["norm"].dtype), w["norm"], spec.eps)  # (M, B, hidden)
-    return per_model(h, w["head"], w["head_packed"])
+    logits = each_model(h, w["head"], w["head_packed"])
+    if stacked and not isinstance(logits, torch.Tensor):
+        return torch.stack(logits)
+    return logits
 
 
 def static_attention(q, k, v, k_cache, v_cache, mask, slot):
@@ -105,21 +121,22 @@ def _static_step(rule, vocab, weights, spec, ids, positions, keys, values, valid
     mask, `slot` the 0-dim position written now; the mask is cut at `slot` inside."""
     upto = torch.arange(valid.shape[1], device=valid.device) <= slot
     logits = decode_logits(
-        weights, spec, ids, positions, keys, values, valid & upto[None], slot=slot
+        weights, spec, ids, positions, keys, values, valid & upto[None], slot=slot, stacked=False
     )
     return _pick(rule, vocab, logits, uniforms, weights["cpu_kernels"])
 
 
 def _step(rule, vocab, weights, spec, ids, positions, keys, values, key_valid, uniforms):
-    logits = decode_logits(weights, spec, ids, positions, keys, values, key_valid)
+    logits = decode_logits(weights, spec, ids, positions, keys, values, key_valid, stacked=False)
     return _pick(rule, vocab, logits, uniforms, weights["cpu_kernels"])
 
 
 def _pick(rule, vocab, logits, uniforms, kernel: bool) -> Pick:
-    """Both steps' end: logits (M, B, vocab) cut at `vocab`, then the rule, GOOD's row first;
-    `kernel`: our CPU library is loaded (its attention op runs, and its sampling op)."""
-    if vocab is not None and logits.shape[-1] > vocab:
-        logits = logits[..., :vocab]
+    """Both steps' end: logits (M, B, vocab), or M x (B, vocab), cut at `vocab`, then the
+    rule, GOOD's first; `kernel`: our CPU library is loaded (its attention op runs, and its
+    sampling ops)."""
+    if vocab is not None and logits[0].shape[-1] > vocab:
+        logits = [x[..., :vocab] for x in logits]
     rule = as_rule(rule)
     bad = logits[1] if rule.needs_amateur else None
     return choose(rule, logits[0], bad, uniforms, kernel)
