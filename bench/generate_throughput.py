@@ -16,9 +16,12 @@ step; it is timed over `--naive-new` tokens only (its cost per token grows with 
 overstates its speed, which only makes our ratio against it conservative). (e) is the generic
 engine (`engine.hf.HFEngine`, what runs for non-LLaMA pairs) on copies of the same two models.
 `--without` turns parts of (d)'s one-graph step off to measure what each buys: `packed`
-(oneDNN-packed products: plain F.linear instead), `kernel` (our C++ ops, attention and
-sampling: the torch formulations instead), `graph` (the whole step: the per-op loop with
-per-layer compiled pieces).
+(oneDNN-packed products: plain F.linear instead), `kernel` (our C++ ops, attention, the
+rule with the sample, sampling: the torch formulations instead), `graph` (the whole step:
+the per-op loop with per-layer compiled pieces).
+
+`--profile` runs (d) once more under torch.profiler and prints the ops that take its step's
+time (ms a token, calls a token).
 
 `--device cuda` runs every method on the GPU (timings synchronized) and adds (f), HF's
 strongest `generate` setting: a static cache, which transformers compiles on its own on CUDA.
@@ -177,6 +180,22 @@ def step_bytes(lean, batch: int, context: float) -> dict:
     return {"weights": weights, "kv_cache": kv, "total": weights + kv}
 
 
+def profile_step(engines, prefixes, new: int, rows: int = 12) -> None:
+    """(d) once under torch.profiler: the ops with the most time of their own, in ms a token
+    (the profiler's own cost makes the step ~5-10% slower than unprofiled)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        seconds = timed(ours, engines, prefixes, new)
+    print(f"(d) under the profiler: {seconds / new * 1e3:.2f} ms a token; by op (ms a token):")
+    print("| op | ms | calls a token |")
+    print("|---|---|---|")
+    events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+    for e in events[:rows]:
+        name = e.key if len(e.key) < 70 else e.key[:67] + "..."
+        print(f"| {name} | {e.self_cpu_time_total / new / 1e3:.2f} | {e.count / new:.1f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -202,6 +221,11 @@ def main() -> None:
         help="which of a-g to run (default: abcde; afcdeg on cuda)",
     )
     ap.add_argument("--without", default="", help="comma list of packed, kernel, graph")
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="also run (d) once under torch.profiler and print where its step goes",
+    )
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     a = ap.parse_args()
     if a.device == "cuda" and not torch.cuda.is_available():
@@ -310,6 +334,8 @@ def main() -> None:
             )
             + (f", (g) {results['g'] / bound['tokens_per_s']:.1%}" if "g" in results else "")
         )
+    if a.profile:
+        profile_step(engines, prefixes, a.new)
     if a.json:
         out = {
             "device": where,
