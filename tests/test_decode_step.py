@@ -157,8 +157,18 @@ def test_choose_kernel_equals_the_torch_step(strategy):
 
 def test_choose_kernel_leaves_other_rules_to_the_torch_ops_and_raises_on_nan():
     """Filters, temperatures, a finite penalty, paper mode and the reasoning CD run as torch
-    ops (`fused_strategy` None); NaN logits raise eagerly with the op too."""
+    ops (`fused_strategy` None); NaN logits raise eagerly with the op too, and CD without
+    BAD's logits raises the reference's error."""
+    import dataclasses
+
     from cdsynth.decoding import fused_strategy
+    from cdsynth.decoding_rules import DecodingRule
+
+    # fused_strategy reads these fields: a new one may change a step the op does not know
+    assert {f.name for f in dataclasses.fields(DecodingRule)} == {
+        *("strategy", "filters", "alpha", "good_temperature", "bad_temperature"),
+        *("temperature", "penalty", "paper", "identity_keys"),
+    }, "a new DecodingRule field: does cdsynth_cpu::choose (decoding.fused_strategy) apply it?"
 
     for other in [
         dict(top_k=5),
@@ -178,6 +188,8 @@ def test_choose_kernel_leaves_other_rules_to_the_torch_ops_and_raises_on_nan():
     u = torch.rand(2, dtype=torch.float64)
     with pytest.raises(ValueError, match="BAD logits contain NaN"):
         choose(DecodingConfig("cd", 0.1, 1.0), good, bad, u, kernel=True)
+    with pytest.raises(ValueError, match="needs BAD logits"):
+        choose(DecodingConfig("cd", 0.1, 1.0), good, None, u, kernel=True)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])

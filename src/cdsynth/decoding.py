@@ -362,10 +362,14 @@ def choose(
     inside a compiled graph, which cannot raise on data, they come out in `finite` (see
     `raise_if_not_finite`). `kernel`: see `sample`; with it, a rule `fused_strategy` names on
     float32 logits runs as one op, `cdsynth_cpu::choose` (csrc/choose.cpp: the same numbers
-    up to the order of its sums; the code below is its reference, and tests compare them)."""
+    up to the order of its sums, which can move a token only where a uniform falls on a step
+    of the CDF or a log-probability sits within rounding of V_head's threshold; the code below
+    is its reference, and tests compare them)."""
     code = fused_strategy(rule) if kernel and good_logits.dtype == torch.float32 else None
     bad = bad_logits if code == FUSED_STRATEGIES["cd"] else None
-    if code is not None and (bad is None or bad.dtype == torch.float32):
+    # CD without float32 BAD logits: the torch ops (which raise where BAD's logits are missing)
+    cd_ready = code != FUSED_STRATEGIES["cd"] or (bad is not None and bad.dtype == torch.float32)
+    if code is not None and cd_ready:
         rule = getattr(rule, "rule", rule)
         lam = rule.strategy.lam if bad is not None else 0.0
         tok, contrast, differs, vhead, finite, scores = torch.ops.cdsynth_cpu.choose(

@@ -16,8 +16,10 @@
 //   row sums are all finite ((2,) bool: NaN or infinite logits), and the scores (float32).
 //
 // The reference is those torch ops (decoding.choose without the op); the sums of exps run
-// in another order, so a log-probability may differ in its last bit, and a token only where
-// a uniform falls on a step of the CDF (tests compare tokens). Each row is read from L2 a few
+// in another order, so a log-normalizer may differ in its last bit (as inductor's compiled
+// log-softmax may from eager torch's), and with it a log-probability: a token then differs
+// only where a uniform falls on a step of the CDF, or where a token's log-probability lies
+// within that rounding of the V_head threshold (tests compare tokens on random logits). Each row is read from L2 a few
 // times instead of ~ten passes over the whole batch, and no log-probability is written.
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
@@ -165,6 +167,7 @@ Out choose(const at::Tensor& good, const std::optional<at::Tensor>& bad,
   TORCH_CHECK(strategy >= 0 && strategy <= 2, "choose: strategy must be 0, 1 or 2");
   TORCH_CHECK(alpha >= 0.0 && alpha <= 1.0, "choose: alpha must be in [0, 1]");
   const int64_t R = good.size(0), V = good.size(1);
+  TORCH_CHECK(V > 0, "choose: the vocabulary is empty");
   const bool cd = strategy == 2;
   TORCH_CHECK(bad.has_value() == cd, "choose: BAD's logits for CD (strategy 2) only");
   TORCH_CHECK(!cd || (bad->sizes() == good.sizes() && bad->scalar_type() == at::kFloat),
