@@ -366,18 +366,19 @@ def choose(
     of the CDF or a log-probability sits within rounding of V_head's threshold; the code below
     is its reference, and tests compare them)."""
     code = fused_strategy(rule) if kernel and good_logits.dtype == torch.float32 else None
-    bad = bad_logits if code == FUSED_STRATEGIES["cd"] else None
-    # CD without float32 BAD logits: the torch ops (which raise where BAD's logits are missing)
-    cd_ready = code != FUSED_STRATEGIES["cd"] or (bad is not None and bad.dtype == torch.float32)
-    if code is not None and cd_ready:
+    cd = code == FUSED_STRATEGIES["cd"]
+    if cd and (bad_logits is None or bad_logits.dtype != torch.float32):
+        code = None  # the torch ops (which raise where BAD's logits are missing)
+    if code is not None:
+        bad = bad_logits if cd else None
         rule = getattr(rule, "rule", rule)
-        lam = rule.strategy.lam if bad is not None else 0.0
+        lam = rule.strategy.lam if cd else 0.0
         tok, contrast, differs, vhead, finite, scores = torch.ops.cdsynth_cpu.choose(
             good_logits, bad, uniforms.double(), code, rule.alpha, lam
         )
         if not torch.compiler.is_compiling():
             raise_if_not_finite(finite)
-        return Pick(tok, contrast if bad is not None else None, differs, vhead, finite, scores)
+        return Pick(tok, contrast if cd else None, differs, vhead, finite, scores)
     st = rule.step(good_logits, bad_logits)
     tok = sample(st.scores, uniforms, kernel)
     contrast = None

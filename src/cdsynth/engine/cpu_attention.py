@@ -44,11 +44,12 @@ import torch
 
 from .llama_math import attend
 
-SOURCE = Path(__file__).parent / "csrc" / "decode_attention.cpp"
+CSRC = Path(__file__).parent / "csrc"
+SOURCE = CSRC / "decode_attention.cpp"
 # the library's other ops: decoding.sample's softmax, cumulative sum and search in one pass,
 # and decoding.choose's whole step for the plain rules (the two share inverse_cdf.h)
-SOURCES = [SOURCE, *(Path(__file__).parent / "csrc" / f for f in ("inverse_cdf.cpp", "choose.cpp"))]
-HEADERS = [Path(__file__).parent / "csrc" / "inverse_cdf.h"]
+SOURCES = [SOURCE, CSRC / "inverse_cdf.cpp", CSRC / "choose.cpp"]
+HEADERS = [CSRC / "inverse_cdf.h"]
 FLAGS = [
     "-O3",
     "-march=native",
@@ -164,14 +165,14 @@ def _build() -> Path:
 
 @functools.cache
 def kernel_available() -> bool:
-    """Build and load the library (attention and sampling) once per process; False (with a
-    warning) if it cannot be."""
+    """Build and load the library (attention, sampling, the plain rules' step) once per
+    process; False (with a warning) if it cannot be."""
     try:
         torch.ops.load_library(str(_build()))
     except (OSError, RuntimeError, subprocess.SubprocessError) as e:
         warnings.warn(
-            f"cdsynth: the CPU decode kernels (attention, sampling) could not be built ({e}); "
-            "decoding uses the slower torch formulations",
+            "cdsynth: the CPU decode kernels (attention, sampling, the rule's step) could not "
+            f"be built ({e}); decoding uses the slower torch formulations",
             stacklevel=2,
         )
         return False

@@ -140,7 +140,7 @@ def generate_batch(
     step = engines[0].step(rule, V) if len(engines) == 1 and drop is None else None
     stop = eos == "stop" and tokens.eos is not None
     check_every = 1 if dev.type == "cpu" else 32  # `done.all()` waits for the device
-    kernel = cpu_attention.use_kernel(dev)  # our CPU sampling op: the same numbers, faster
+    kernel = cpu_attention.use_kernel(dev)  # our CPU rule and sampling ops: same numbers, faster
     done = torch.zeros(B, dtype=torch.bool, device=dev)
     picks = []  # per step: decoding.Pick
 

@@ -112,11 +112,11 @@ int64_t first_argmax(const float* x, int64_t V, float m) {
   return 0;  // NaN logits (reported in `finite`)
 }
 
-// scores of one row (see the top of the file), their max and |V_head|. S: the strategy,
-// LAM: CD with lam != 0; thr = -inf keeps every (finite) token. The product lam * log p_bad
+// scores of one row (see the top of the file), their max and |V_head|. MASK: -inf outside
+// V_head (V_head and CD), LAM: CD with lam != 0; thr = -inf keeps every (finite) token. The product lam * log p_bad
 // and the difference are rounded apart, as the torch ops round them (the library is built
 // with -ffp-contract=off: no fused multiply-add where the source has none).
-template <int S, bool LAM>
+template <bool MASK, bool LAM>
 void score_row(const float* x, const float* y, int64_t V, Row G, Row B, float thr, float lam,
                float* s, float& s_max, int64_t& n_head) {
   float mx = NEG_INF_F;
@@ -135,7 +135,7 @@ void score_row(const float* x, const float* y, int64_t V, Row G, Row B, float th
       const __m256 lb = _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(y + i), bm), bz);
       sc = _mm256_sub_ps(lp, _mm256_mul_ps(vlam, lb));
     }
-    if constexpr (S != 0) sc = _mm256_blendv_ps(ninf, sc, in);
+    if constexpr (MASK) sc = _mm256_blendv_ps(ninf, sc, in);
     n += __builtin_popcount(_mm256_movemask_ps(in));
     _mm256_storeu_ps(s + i, sc);
     vmx = _mm256_max_ps(vmx, sc);
@@ -149,7 +149,7 @@ void score_row(const float* x, const float* y, int64_t V, Row G, Row B, float th
     const bool in = lp >= thr;
     float sc = lp;
     if constexpr (LAM) sc = lp - lam * ((y[i] - B.max) - B.log_z);
-    if constexpr (S != 0) sc = in ? sc : NEG_INF_F;
+    if constexpr (MASK) sc = in ? sc : NEG_INF_F;
     n += in;
     s[i] = sc;
     mx = std::max(mx, sc);
@@ -187,6 +187,11 @@ Out choose(const at::Tensor& good, const std::optional<at::Tensor>& bad,
   const float* gp = g.data_ptr<float>();
   const float* bp = cd ? b.data_ptr<float>() : nullptr;
   const double* up = u.data_ptr<double>();
+  float* sp = scores.data_ptr<float>();
+  int64_t* tp = tokens.data_ptr<int64_t>();
+  float* cp = contrast.data_ptr<float>();
+  bool* dp = differs.data_ptr<bool>();
+  int64_t* hp = vhead.data_ptr<int64_t>();
   // as the torch ops: log(alpha) and lam rounded to float32, then float32 arithmetic
   const float log_alpha = alpha > 0.0 ? static_cast<float>(std::log(alpha)) : 0.0f;
   const float flam = static_cast<float>(lam);
@@ -195,7 +200,7 @@ Out choose(const at::Tensor& good, const std::optional<at::Tensor>& bad,
     for (int64_t r = lo; r < hi; ++r) {
       const float* x = gp + r * V;
       const float* y = cd ? bp + r * V : nullptr;
-      float* s = scores.data_ptr<float>() + r * V;
+      float* s = sp + r * V;
       const Row G = row_of(x, V);
       const Row Bd = cd ? row_of(y, V) : Row{0.0f, 0.0f, 0.0f};
       good_ok[r] = std::isfinite(G.sum);
@@ -205,19 +210,17 @@ Out choose(const at::Tensor& good, const std::optional<at::Tensor>& bad,
       int64_t n_head = 0;
       float s_max = NEG_INF_F;
       if (strategy == 0)
-        score_row<0, false>(x, y, V, G, Bd, thr, flam, s, s_max, n_head);
-      else if (strategy == 1 || lam == 0.0)
-        score_row<1, false>(x, y, V, G, Bd, thr, flam, s, s_max, n_head);
+        score_row<false, false>(x, y, V, G, Bd, thr, flam, s, s_max, n_head);
+      else if (!cd || lam == 0.0)  // V_head, or CD without contrast: log p_good on V_head
+        score_row<true, false>(x, y, V, G, Bd, thr, flam, s, s_max, n_head);
       else
-        score_row<2, true>(x, y, V, G, Bd, thr, flam, s, s_max, n_head);
+        score_row<true, true>(x, y, V, G, Bd, thr, flam, s, s_max, n_head);
       cdsynth_sample::row_exps(s, V, static_cast<double>(s_max), e.data());
       const int64_t t = cdsynth_sample::pick_token(e.data(), V, up[r]);
-      tokens.data_ptr<int64_t>()[r] = t;
-      if (cd)
-        contrast.data_ptr<float>()[r] =
-            ((x[t] - G.max) - G.log_z) - ((y[t] - Bd.max) - Bd.log_z);
-      differs.data_ptr<bool>()[r] = t != first_argmax(x, V, G.max);
-      vhead.data_ptr<int64_t>()[r] = n_head;
+      tp[r] = t;
+      if (cd) cp[r] = ((x[t] - G.max) - G.log_z) - ((y[t] - Bd.max) - Bd.log_z);
+      dp[r] = t != first_argmax(x, V, G.max);
+      hp[r] = n_head;
     }
   });
   at::Tensor finite = at::empty({2}, opts.dtype(at::kBool));

@@ -378,27 +378,20 @@ void attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, at::T
         for (int64_t d = 0; d < D; ++d) qa[d] = widen(qr[d]);
         // after the group's last head: the next group's first keys are prefetched
         [[maybe_unused]] const T* next_kr = j + 1 == rep && g + 1 < hi ? kr + Lmax * D : nullptr;
+        bool vector_row = false;  // a vector row ran (float arithmetic, a head size it takes)
 #if defined(__AVX512F__)
         if constexpr (std::is_same_v<A, float>) {
-          if (D % 16 == 0 && D <= 256) {
+          vector_row = D % 16 == 0 && D <= 256;
+          if (vector_row)
             attend_row_avx512<T>(qa.data(), kr, vr, next_kr, mr, end, D, scale, s.data(),
                                  acc.data());
-            TQ* orow = op + r * D;
-            for (int64_t d = 0; d < D; ++d) orow[d] = static_cast<TQ>(acc[d]);
-            continue;
-          }
         }
 #elif defined(__AVX2__) && defined(__FMA__)
-        if constexpr (std::is_same_v<A, float>) {
-          if (attend_row_avx2_any<T>(qa.data(), kr, vr, next_kr, mr, end, D, scale, s.data(),
-                                     acc.data())) {
-            TQ* orow = op + r * D;
-            for (int64_t d = 0; d < D; ++d) orow[d] = static_cast<TQ>(acc[d]);
-            continue;
-          }
-        }
+        if constexpr (std::is_same_v<A, float>)
+          vector_row = attend_row_avx2_any<T>(qa.data(), kr, vr, next_kr, mr, end, D, scale,
+                                              s.data(), acc.data());
 #endif
-        attend_row(qa.data(), kr, vr, mr, end, D, scale, s.data(), acc.data());
+        if (!vector_row) attend_row(qa.data(), kr, vr, mr, end, D, scale, s.data(), acc.data());
         TQ* orow = op + r * D;
         for (int64_t d = 0; d < D; ++d) orow[d] = static_cast<TQ>(acc[d]);
       }
