@@ -17,8 +17,9 @@ overstates its speed, which only makes our ratio against it conservative). (e) i
 engine (`engine.hf.HFEngine`, what runs for non-LLaMA pairs) on copies of the same two models.
 `--without` turns parts of (d)'s one-graph step off to measure what each buys: `packed`
 (oneDNN-packed products: plain F.linear instead), `kernel` (our C++ ops, attention, the
-rule with the sample, sampling: the torch formulations instead), `graph` (the whole step:
-the per-op loop with per-layer compiled pieces).
+rule with the sample, sampling: the torch formulations instead), `models-op` (float32
+arithmetic: the models' part as one C++ op, each model on its own thread; the compiled graph
+instead), `graph` (the whole step: the per-op loop with per-layer compiled pieces).
 
 `--profile` runs (d) once more under torch.profiler and prints the ops that take its step's
 time (ms a token, calls a token).
@@ -135,7 +136,7 @@ def ablate(parts: set[str]) -> None:
     import cdsynth.engine.cpu_attention
     import cdsynth.engine.kernels
 
-    if unknown := parts - {"packed", "kernel", "graph"}:
+    if unknown := parts - {"packed", "kernel", "models-op", "graph"}:
         raise SystemExit(f"--without: unknown parts {sorted(unknown)}")
     if "packed" in parts:
         cdsynth.engine.kernels.can_pack = lambda device, dtype: False
@@ -220,7 +221,7 @@ def main() -> None:
         default=None,
         help="which of a-g to run (default: abcde; afcdeg on cuda)",
     )
-    ap.add_argument("--without", default="", help="comma list of packed, kernel, graph")
+    ap.add_argument("--without", default="", help="comma list of packed, kernel, models-op, graph")
     ap.add_argument(
         "--profile",
         action="store_true",
@@ -247,6 +248,7 @@ def main() -> None:
     engines = make_engines(good, bad, dtype, dev)  # same shape: stacked into one engine
     # --without graph: generate_batch's per-op loop (per-layer compiled pieces), as before
     engines[0].fused_step = "graph" not in a.without.split(",")
+    engines[0].models_op = "models-op" not in a.without.split(",")
     # the generic engine switches its models' attention kernel: give it its own copies
     generic = [HFEngine(m, hf_dtype, dev) for m in models(vocab, hf_dtype, a.preset, dev)]
     static = dict(cache_implementation="static")

@@ -242,9 +242,13 @@ def test_fused_engine_scores_equal_brute_force_without_cache():
 
 
 @pytest.mark.parametrize("strategy", ["cd", "vhead", "ancestral"])
-def test_compiled_step_equals_eager_step(strategy):
-    """The compiled fp32 graph and the same function run eagerly: same picks, scores within
-    float32 rounding, same statistics, over 40 steps with left padding."""
+@pytest.mark.parametrize("models_op", [False, True], ids=["graph", "models-op"])
+def test_compiled_step_equals_eager_step(strategy, models_op):
+    """The compiled fp32 graph (or the models' C++ op and the rule eagerly, `models_op`) and
+    the same function run eagerly: same picks, scores within float32 rounding, same
+    statistics, over 40 steps with left padding."""
+    if models_op and not kernel_available():
+        pytest.skip("the CPU kernels could not be built here")
     models = [random_model(3, torch.float32), random_model(4, torch.float32)]
     rule = DecodingConfig(strategy, alpha=0.1, top_p=0.95)
     prefixes = prefixes_of([3, 7, 5, 6])
@@ -252,8 +256,10 @@ def test_compiled_step_equals_eager_step(strategy):
     runs = []
     for compile_decode in (False, True):
         lean = LeanLlama(models, torch.float32, compile_decode=compile_decode)
+        lean.models_op = models_op
         runs.append(generate_batch([lean], prefixes, keys, rule, 40, 3, "continue", 0.0, True))
-        assert next(iter(lean.steps.values())).compiled == compile_decode
+        step = next(iter(lean.steps.values()))
+        assert (step.compiled, step.models_op) == (compile_decode, compile_decode and models_op)
     eager, compiled = runs
     assert compiled.tokens == eager.tokens
     for a, b in zip(compiled.step_scores, eager.step_scores, strict=True):
@@ -403,6 +409,7 @@ def test_step_with_scans_outside_the_graph_gives_the_same_corpus(monkeypatch):
         for inside in (True, False):
             monkeypatch.setattr(decoding, "scans_in_graph", lambda device, inside=inside: inside)
             lean = LeanLlama(models, torch.float32)
+            lean.models_op = False  # the graph's rule (the models' op runs the rule eagerly)
             with torch.profiler.profile() as prof:
                 runs.append(
                     generate_batch([lean], prefixes, keys, rule, 30, 5, "continue", 0.0, True)
@@ -603,3 +610,58 @@ def test_the_static_step_reuses_its_cache_and_a_second_batch_is_unchanged():
     alone = LeanLlama(models, torch.float64)
     alone.static_step = True
     assert after.tokens == generate_batch([alone], second, keys, rule, 30, 1, "continue").tokens
+
+
+@pytest.mark.parametrize("storage", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("packed", [True, False])
+@pytest.mark.parametrize("threads", [1, 2, 3])  # side by side (<= 2 models) or one by one
+def test_models_op_equals_decode_logits(monkeypatch, storage, packed, threads):
+    """The step's models as one C++ op (`cdsynth_cpu::decode_models`) == `decode_logits` run
+    eagerly on the same weights and cache: the same logits and the same cache slot written,
+    with left padding, on packed and plain weights, float32 arithmetic over a float32 or a
+    bf16 cache (bf16 storage forced as on a CPU without bf16 arithmetic)."""
+    from cdsynth import distributed
+    from cdsynth.engine import kernels
+    from cdsynth.engine.decode_step import models_weights
+    from cdsynth.engine.llama_math import rope_tables
+
+    if not kernel_available():
+        pytest.skip("the CPU kernels could not be built here")
+    if packed and not can_pack(torch.device("cpu"), torch.float32):
+        pytest.skip("this CPU has no packed oneDNN products in float32")
+    monkeypatch.setattr(distributed, "bf16_supported", lambda device: False)
+    monkeypatch.setattr(kernels, "can_pack", lambda device, dtype: packed)
+    lean = LeanLlama([random_model(11, torch.float32), random_model(12, torch.float32)], storage)
+    assert lean.dtype == torch.float32 and lean.decode_weights()["packed"] == packed
+    ids = torch.tensor([[3, 1, 7, 9, 11], [1, 5, 6, 8, 13], [2, 2, 4, 4, 6]])
+    pos = torch.tensor([[0, 0, 1, 2, 3], [0, 1, 2, 3, 4], [0, 0, 0, 1, 2]])
+    valid = torch.ones(3, 8, dtype=torch.bool)
+    valid[0, 0], valid[2, :2] = False, False
+    cache = lean.new_cache(3, 8)
+    lean.forward(ids, pos, cache, 0, valid[:, :5])
+    ours = type(cache)([c.clone() for c in cache.keys], [c.clone() for c in cache.values])
+    tok, p = torch.tensor([20, 30, 40]), pos[:, -1] + 1
+    want = lean.decode_logits(tok, p, cache, valid[:, :6])
+    spec, w = lean.decode_spec, lean.decode_weights()
+    cos, sin = rope_tables(p[:, None], w["inv_freq"], spec.rope_scale, torch.float32)
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        got = torch.ops.cdsynth_cpu.decode_models(
+            models_weights(w),
+            2,
+            tok,
+            cos[:, 0],
+            sin[:, 0],
+            ours.keys,
+            ours.values,
+            valid[:, :6],
+            spec.n_heads,
+            spec.n_kv,
+            spec.eps,
+        )
+    finally:
+        torch.set_num_threads(old)
+    torch.testing.assert_close(torch.stack(got), want, rtol=0, atol=1e-5)
+    for a, b in zip(ours.keys + ours.values, cache.keys + cache.values, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5 if storage == torch.float32 else 0)

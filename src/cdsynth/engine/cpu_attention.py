@@ -48,7 +48,7 @@ CSRC = Path(__file__).parent / "csrc"
 SOURCE = CSRC / "decode_attention.cpp"
 # the library's other ops: decoding.sample's softmax, cumulative sum and search in one pass,
 # and decoding.choose's whole step for the plain rules (the two share inverse_cdf.h)
-SOURCES = [SOURCE, CSRC / "inverse_cdf.cpp", CSRC / "choose.cpp"]
+SOURCES = [SOURCE, *(CSRC / f for f in ("inverse_cdf.cpp", "choose.cpp", "decode_models.cpp"))]
 HEADERS = [CSRC / "inverse_cdf.h"]
 FLAGS = [
     "-O3",

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from ..decoding import Pick, choose, raise_if_not_finite
 from ..decoding_rules import DecodingConfig, DecodingRule, as_rule
+from . import cpu_attention
 from .llama_math import attend, rms_norm, rope_tables, rotate
 
 
@@ -131,6 +132,54 @@ def _step(rule, vocab, weights, spec, ids, positions, keys, values, key_valid, u
     return _pick(rule, vocab, logits, uniforms, weights["cpu_kernels"])
 
 
+PRODUCTS = ("qkv", "o", "gate_up", "down")
+
+
+def models_weights(w: dict) -> list[torch.Tensor]:
+    """`decode_logits`' weights as the `cdsynth_cpu::decode_models` op takes them: per model
+    its embedding, final norm and output layer, then per layer its input norm, q/k/v, o,
+    post-attention norm, gate/up and down; a product's weight as its packed oneDNN copy where
+    `decode_weights` packed it (csrc/decode_models.cpp)."""
+    from .kernels import packed_copy
+
+    def product(weights, m, packed):  # model m's (out, in) weight, or its packed copy
+        if isinstance(weights, torch.Tensor):  # stacked (M, in, out)
+            return weights[m].t()
+        return packed_copy(weights[m]) if packed else weights[m]
+
+    flat = []
+    for m in range(w["embed"].shape[0]):
+        flat += [w["embed"][m], w["norm"][m], product(w["head"], m, w["head_packed"])]
+        for L in w["layers"]:
+            qkv, o, gate_up, down = (product(L[n], m, w["packed"]) for n in PRODUCTS)
+            flat += [L["norm_in"][m], qkv, o, L["norm_post"][m], gate_up, down]
+    return flat
+
+
+def _models_step(
+    rule, vocab, weights, spec, flat, ids, positions, keys, values, key_valid, uniforms
+):
+    """`_step` with the models' part as one C++ op, each model on its own thread
+    (`cdsynth_cpu::decode_models`, csrc/decode_models.cpp: the same ATen ops as
+    `decode_logits` run eagerly), then the same `_pick`."""
+    dtype = weights["embed"].dtype
+    cos, sin = rope_tables(positions[:, None], weights["inv_freq"], spec.rope_scale, dtype)
+    logits = torch.ops.cdsynth_cpu.decode_models(
+        flat,
+        weights["embed"].shape[0],
+        ids,
+        cos[:, 0],
+        sin[:, 0],
+        keys,
+        values,
+        key_valid,
+        spec.n_heads,
+        spec.n_kv,
+        spec.eps,
+    )
+    return _pick(rule, vocab, logits, uniforms, True)
+
+
 def _pick(rule, vocab, logits, uniforms, kernel: bool) -> Pick:
     """Both steps' end: logits (M, B, vocab), or M x (B, vocab), cut at `vocab`, then the
     rule, GOOD's first; `kernel`: our CPU library is loaded (its attention op runs, and its
@@ -188,6 +237,16 @@ class DecodeStep:
         else:
             self._fn = _static_compiled(engine.device.type) if static else _compiled()
         self._eager = eager
+        # float32 arithmetic on a CPU, growing cache: the models' part as one C++ op
+        # (`_models_step`); its weights are laid out once per decode_weights()
+        self.models_op = (
+            self.compiled
+            and not static
+            and engine.models_op
+            and engine.dtype == torch.float32
+            and cpu_attention.use_kernel(engine.device)
+        )
+        self._flat = None  # (decode_weights(), models_weights of it)
         self._marked = None  # the cache whose lengths were last marked dynamic (or static)
         self._slots = None  # static: 0-dim slot tensors on the device, one per slot
 
@@ -195,6 +254,25 @@ class DecodeStep:
     def __call__(self, ids, positions, cache, valid, slot: int, uniforms) -> Pick:
         """ids, positions, uniforms (B,); valid (B, the cache's length): the batch's mask;
         `slot`: the cache slot this token is written at (see decode_logits)."""
+        if self.models_op:
+            w = self.engine.decode_weights()
+            if self._flat is None or self._flat[0] is not w:
+                self._flat = (w, models_weights(w))
+            pick = _models_step(
+                self.rule,
+                self.vocab,
+                w,
+                self.engine.decode_spec,
+                self._flat[1],
+                ids,
+                positions,
+                cache.keys,
+                cache.values,
+                valid[:, : slot + 1],
+                uniforms,
+            )
+            raise_if_not_finite(pick.finite)
+            return pick
         new_cache = self._marked is None or self._marked() is not cache
         if self.static:
             if new_cache:

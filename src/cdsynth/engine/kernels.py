@@ -83,6 +83,11 @@ def pack_weights(weights: list[torch.Tensor], rows: int) -> list[tuple]:
     return keys
 
 
+def packed_copy(w: torch.Tensor) -> torch.Tensor:
+    """The oneDNN copy `pack_weights` made of `w` (a KeyError if it made none)."""
+    return _PACKED[_key(w)][1]
+
+
 def release(keys: list[tuple]) -> None:
     for k in keys:
         _PACKED.pop(k, None)

@@ -146,6 +146,8 @@ class LeanLlama:
         self.compile_step = compile_decode and dtype in (torch.bfloat16, torch.float32)
         self._decode_weights = None
         self.fused_step = True  # `step` gives the one-graph step (False: None, per-op; benches)
+        # the step's models as one C++ op where it applies (decode_step.py; False: benches)
+        self.models_op = True
         # `step` gives the static-shape step (decode_step.static_attention; generate.step_shape)
         self.static_step = False
         self._static_cache = None  # the static step's cache, reused while its shape fits
