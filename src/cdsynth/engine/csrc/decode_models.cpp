@@ -78,9 +78,9 @@ at::Tensor one_model(const at::Tensor* w, int64_t m, const at::Tensor& ids, cons
     const at::Tensor v = qkv[2].view({1, B, KV, D});
     const at::Tensor att =
         attention(q, k, v, keys[li].narrow(0, m, 1), values[li].narrow(0, m, 1), valid);
-    x = x + product(att.view({B, H * D}), L[2]);
+    x.add_(product(att.view({B, H * D}), L[2]));  // (x: this op's own tensor)
     const auto gate_up = product(rms_norm(x, L[3], eps), L[4]).chunk(2, -1);
-    x = x + product(at::silu(gate_up[0]) * gate_up[1], L[5]);
+    x.add_(product(at::silu(gate_up[0]).mul_(gate_up[1]), L[5]));
   }
   return product(rms_norm(x.to(w[1].scalar_type()), w[1], eps), w[2]);
 }
