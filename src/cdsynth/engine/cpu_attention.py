@@ -12,9 +12,12 @@ for float64), near the bandwidth (BENCHMARKS.md).
 
 The same library holds the decode step's sampling op, `cdsynth_cpu::inverse_cdf`
 (csrc/inverse_cdf.cpp; `decoding.sample` says what it computes; its reference is that
-function's torch ops), and `cdsynth_cpu::choose` (csrc/choose.cpp): a plain rule's whole step,
+function's torch ops), `cdsynth_cpu::choose` (csrc/choose.cpp): a plain rule's whole step,
 log-softmax, V_head, scores, the sample and the statistics, row by row (`decoding.choose`;
-its reference, the same function's torch ops). On x86 they call torch's own vector exp
+its reference, the same function's torch ops), and `cdsynth_cpu::decode_models`
+(csrc/decode_models.cpp): the float32 step's model part, every model's one-token forward,
+the models side by side on their own threads (`decode_step.decode_logits`, eagerly, is its
+reference). On x86 they call torch's own vector exp
 (SLEEF's `Sleef_expf8_u10avx2` and kin, which libtorch_cpu exports and its softmax uses): a
 torch build without them fails to load the library, which then reads as "cannot be built"
 below. The library is built with -ffp-contract=off: a * b + c rounds twice, as torch's
@@ -171,8 +174,9 @@ def kernel_available() -> bool:
         torch.ops.load_library(str(_build()))
     except (OSError, RuntimeError, subprocess.SubprocessError) as e:
         warnings.warn(
-            "cdsynth: the CPU decode kernels (attention, sampling, the rule's step) could not "
-            f"be built ({e}); decoding uses the slower torch formulations",
+            "cdsynth: the CPU decode kernels (attention, sampling, the rule's step, the "
+            f"models' step) could not be built ({e}); decoding uses the slower torch "
+            "formulations",
             stacklevel=2,
         )
         return False

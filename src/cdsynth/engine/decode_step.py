@@ -8,7 +8,14 @@ One call is one token for every row: the token through every stacked model
 the output layer), then the decoding rule, truncation, the inverse-CDF sample and the per-row
 statistics (`decoding.choose`, the function every engine's step uses). In bf16 and fp32 it is
 one `torch.compile` graph entered once per token, with the cache length symbolic so that one
-graph serves every step; float64 runs the same function eagerly. Nothing inside branches on
+graph serves every step; float64 runs the same function eagerly. In float32 arithmetic on a
+CPU where our library loads (an AVX2-only CPU's auto dtype, or fp32), the models' part runs
+instead as one C++ op, `cdsynth_cpu::decode_models` (csrc/decode_models.cpp): the same ATen
+ops as `decode_logits` run eagerly, each model's whole forward on its own thread where the
+threads are no more than the models (the compiled graph runs each op on every thread, with
+Python between ops and a wait at each op's end: on 2 cores under AVX2, 2,930 -> 3,627-3,776
+tokens/s in bench/generate_throughput.py, BENCHMARKS.md), and the rule (`decoding.choose`)
+eagerly after it. Nothing inside branches on
 data: non-finite logits come out as `Pick.finite`, and the step raises after the graph.
 Off the CPU the graph's cumulative sums (sample, top-p) run as an opaque ATen op
 (`decoding.row_cumsum`): inductor's split scan crashed on them at vocabulary 32000 on CUDA.
