@@ -17,9 +17,10 @@ overstates its speed, which only makes our ratio against it conservative). (e) i
 engine (`engine.hf.HFEngine`, what runs for non-LLaMA pairs) on copies of the same two models.
 `--without` turns parts of (d)'s one-graph step off to measure what each buys: `packed`
 (oneDNN-packed products: plain F.linear instead), `kernel` (our C++ ops, attention, the
-rule with the sample, sampling: the torch formulations instead), `models-op` (float32
-arithmetic: the models' part as one C++ op, each model on its own thread; the compiled graph
-instead), `graph` (the whole step: the per-op loop with per-layer compiled pieces).
+rule with the sample, sampling, the models' op: the torch formulations instead),
+`models-op` (float32 arithmetic: the models' part as one C++ op, each model on its own
+thread; the compiled graph instead), `graph` (the whole step: the per-op loop with per-layer
+compiled pieces).
 
 `--profile` runs (d) once more under torch.profiler and prints the ops that take its step's
 time (ms a token, calls a token).

@@ -615,11 +615,13 @@ def test_the_static_step_reuses_its_cache_and_a_second_batch_is_unchanged():
 @pytest.mark.parametrize("storage", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("packed", [True, False])
 @pytest.mark.parametrize("threads", [1, 2, 3])  # side by side (<= 2 models) or one by one
-def test_models_op_equals_decode_logits(monkeypatch, storage, packed, threads):
+@pytest.mark.parametrize("shape", ["micro", "gqa"])
+def test_models_op_equals_decode_logits(monkeypatch, storage, packed, threads, shape):
     """The step's models as one C++ op (`cdsynth_cpu::decode_models`) == `decode_logits` run
     eagerly on the same weights and cache: the same logits and the same cache slot written,
     with left padding, on packed and plain weights, float32 arithmetic over a float32 or a
-    bf16 cache (bf16 storage forced as on a CPU without bf16 arithmetic)."""
+    bf16 cache (bf16 storage forced as on a CPU without bf16 arithmetic); `gqa`: 4 query
+    heads on 2 kv heads, head size 12 set apart from hidden / heads."""
     from cdsynth import distributed
     from cdsynth.engine import kernels
     from cdsynth.engine.decode_step import models_weights
@@ -631,7 +633,11 @@ def test_models_op_equals_decode_logits(monkeypatch, storage, packed, threads):
         pytest.skip("this CPU has no packed oneDNN products in float32")
     monkeypatch.setattr(distributed, "bf16_supported", lambda device: False)
     monkeypatch.setattr(kernels, "can_pack", lambda device, dtype: packed)
-    lean = LeanLlama([random_model(11, torch.float32), random_model(12, torch.float32)], storage)
+    if shape == "micro":
+        models = [random_model(11, torch.float32), random_model(12, torch.float32)]
+    else:
+        models = [gqa_model(s) for s in (11, 12)]
+    lean = LeanLlama(models, storage)
     assert lean.dtype == torch.float32 and lean.decode_weights()["packed"] == packed
     ids = torch.tensor([[3, 1, 7, 9, 11], [1, 5, 6, 8, 13], [2, 2, 4, 4, 6]])
     pos = torch.tensor([[0, 0, 1, 2, 3], [0, 1, 2, 3, 4], [0, 0, 0, 1, 2]])
@@ -665,3 +671,24 @@ def test_models_op_equals_decode_logits(monkeypatch, storage, packed, threads):
     torch.testing.assert_close(torch.stack(got), want, rtol=0, atol=1e-5)
     for a, b in zip(ours.keys + ours.values, cache.keys + cache.values, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-5 if storage == torch.float32 else 0)
+
+
+def gqa_model(seed: int):
+    """A LLaMA with grouped-query attention (4 heads, 2 kv heads) and a head size (12) that
+    is not hidden / heads (32 / 4)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from .test_generate import VOCAB
+
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(
+        vocab_size=VOCAB,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=12,
+        max_position_embeddings=64,
+    )
+    return LlamaForCausalLM(cfg).eval()

@@ -273,6 +273,7 @@ def test_the_additions_compile_whole_and_equal_the_eager_step():
     runs = []
     for compile_decode in (False, True):
         lean = LeanLlama(models, torch.float32, compile_decode=compile_decode)
+        lean.models_op = False  # the whole compiled graph (float32 would run the models' op)
         runs.append(generate_batch([lean], prefixes, keys, cfg, 24, 3, "continue", 0.0, True))
         assert next(iter(lean.steps.values())).compiled == compile_decode
     eager, compiled = runs

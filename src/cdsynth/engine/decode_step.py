@@ -9,7 +9,8 @@ the output layer), then the decoding rule, truncation, the inverse-CDF sample an
 statistics (`decoding.choose`, the function every engine's step uses). In bf16 and fp32 it is
 one `torch.compile` graph entered once per token, with the cache length symbolic so that one
 graph serves every step; float64 runs the same function eagerly. In float32 arithmetic on a
-CPU where our library loads (an AVX2-only CPU's auto dtype, or fp32), the models' part runs
+CPU where our library loads (an AVX2-only CPU's auto dtype, or fp32), with a growing cache and
+the compiled path on (`compile_decode`, `LeanLlama.models_op`), the models' part runs
 instead as one C++ op, `cdsynth_cpu::decode_models` (csrc/decode_models.cpp): the same ATen
 ops as `decode_logits` run eagerly, each model's whole forward on its own thread where the
 threads are no more than the models (the compiled graph runs each op on every thread, with
@@ -184,7 +185,7 @@ def _models_step(
         spec.n_kv,
         spec.eps,
     )
-    return _pick(rule, vocab, logits, uniforms, True)
+    return _pick(rule, vocab, logits, uniforms, weights["cpu_kernels"])
 
 
 def _pick(rule, vocab, logits, uniforms, kernel: bool) -> Pick:
@@ -230,7 +231,8 @@ def _static_compiled(device_type: str):
 
 
 class DecodeStep:
-    """`_step` (or `_static_step`, `static`) for one engine, rule and vocabulary cut."""
+    """`_step` (or `_static_step`, `static`) for one engine, rule and vocabulary cut; in float32
+    arithmetic on a CPU with the compiled path on and a growing cache, `_models_step`."""
 
     def __init__(
         self, engine, rule: DecodingRule | DecodingConfig, vocab: int | None, static=False
@@ -245,7 +247,8 @@ class DecodeStep:
             self._fn = _static_compiled(engine.device.type) if static else _compiled()
         self._eager = eager
         # float32 arithmetic on a CPU, growing cache: the models' part as one C++ op
-        # (`_models_step`); its weights are laid out once per decode_weights()
+        # (`_models_step`); its weights are laid out once per decode_weights(). Read from the
+        # engine when the step is made (engine.models_op: set it before the first step)
         self.models_op = (
             self.compiled
             and not static

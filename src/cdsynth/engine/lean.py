@@ -17,7 +17,8 @@ overhead that dominates decoding small models on a CPU. Differences from a plain
   reads), every product and sum in float32;
 - `step` (decode_step.py): one token per row as one compiled graph over the weights laid out
   by `decode_weights` (products on oneDNN-packed copies, attention by our CPU kernel,
-  cpu_attention.py); `forward` serves prompts and the dropout amateur, and is the eager
+  cpu_attention.py), or, in float32 arithmetic on a CPU, the models as one C++ op and then the
+  rule (`models_op`); `forward` serves prompts and the dropout amateur, and is the eager
   reference the step is tested against;
 - optional dropout in one stacked model (a "dropout amateur"), with masks from keyed
   randomness so they do not depend on batching: on the attention probabilities (the paper's:

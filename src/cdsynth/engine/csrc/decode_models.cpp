@@ -19,6 +19,7 @@
 //   written at slot end - 1 and attends over the valid slots (the attention op's contract).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/ThreadLocalState.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/library.h>
 
@@ -69,7 +70,7 @@ at::Tensor one_model(const at::Tensor* w, int64_t m, const at::Tensor& ids, cons
                      const at::Tensor& valid, int64_t H, int64_t KV, double eps) {
   const int64_t B = ids.size(0);
   at::Tensor x = w[0].index_select(0, ids);  // (B, hidden)
-  const int64_t D = x.size(1) / H;
+  const int64_t D = cos.size(-1);  // the head size (a config may set it apart from hidden / H)
   for (size_t li = 0; li < keys.size(); ++li) {
     const at::Tensor* L = w + PER_MODEL + li * PER_LAYER;
     const auto qkv = product(rms_norm(x, L[0], eps), L[1]).split_with_sizes({H * D, KV * D, KV * D}, -1);
@@ -97,7 +98,9 @@ std::vector<at::Tensor> decode_models(at::TensorList weights, int64_t M, const a
   for (const auto& c : keys) TORCH_CHECK(c.dim() == 5 && c.size(0) == M, "decode_models: cache");
   TORCH_CHECK(ids.dim() == 1 && ids.scalar_type() == at::kLong, "decode_models: ids (B,) int64");
   std::vector<at::Tensor> out(M);
+  const at::ThreadLocalState state;  // the caller's (profiler, dispatch modes), on every thread
   const auto models = [&](int64_t lo, int64_t hi) {
+    const at::ThreadLocalStateGuard guard(state);
     for (int64_t m = lo; m < hi; ++m)
       out[m] = one_model(weights.data() + m * per_model, m, ids, cos, sin, keys, values, valid,
                          H, KV, eps);
