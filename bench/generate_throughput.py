@@ -184,7 +184,9 @@ def step_bytes(lean, batch: int, context: float) -> dict:
 
 def profile_step(engines, prefixes, new: int, rows: int = 12) -> None:
     """(d) once under torch.profiler: the ops with the most time of their own, in ms a token
-    (the profiler's own cost makes the step ~5-10% slower than unprofiled)."""
+    (the profiler's own cost makes the step ~5-10% slower than unprofiled). Each op's time is
+    summed over the threads that ran it: with the models' C++ op (float32 on a CPU) both
+    models run at once, one a thread, so the rows add up to more than the step."""
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:
