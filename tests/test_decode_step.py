@@ -627,6 +627,8 @@ def test_models_op_equals_decode_logits(monkeypatch, storage, packed, threads, s
     from cdsynth.engine.decode_step import models_weights
     from cdsynth.engine.llama_math import rope_tables
 
+    from .test_dropout import hf_model
+
     if not kernel_available():
         pytest.skip("the CPU kernels could not be built here")
     if packed and not can_pack(torch.device("cpu"), torch.float32):
@@ -636,7 +638,7 @@ def test_models_op_equals_decode_logits(monkeypatch, storage, packed, threads, s
     if shape == "micro":
         models = [random_model(11, torch.float32), random_model(12, torch.float32)]
     else:
-        models = [gqa_model(s) for s in (11, 12)]
+        models = [hf_model(s, head_dim=12) for s in (11, 12)]
     lean = LeanLlama(models, storage)
     assert lean.dtype == torch.float32 and lean.decode_weights()["packed"] == packed
     ids = torch.tensor([[3, 1, 7, 9, 11], [1, 5, 6, 8, 13], [2, 2, 4, 4, 6]])
@@ -671,24 +673,3 @@ def test_models_op_equals_decode_logits(monkeypatch, storage, packed, threads, s
     torch.testing.assert_close(torch.stack(got), want, rtol=0, atol=1e-5)
     for a, b in zip(ours.keys + ours.values, cache.keys + cache.values, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-5 if storage == torch.float32 else 0)
-
-
-def gqa_model(seed: int):
-    """A LLaMA with grouped-query attention (4 heads, 2 kv heads) and a head size (12) that
-    is not hidden / heads (32 / 4)."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from .test_generate import VOCAB
-
-    torch.manual_seed(seed)
-    cfg = LlamaConfig(
-        vocab_size=VOCAB,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=12,
-        max_position_embeddings=64,
-    )
-    return LlamaForCausalLM(cfg).eval()

@@ -13,8 +13,9 @@ VOCAB = 50
 SEED = 3
 
 
-def hf_model(seed=0, dtype=torch.float32, attention_dropout=0.0):
-    """A small LLaMA with grouped-query attention, HF's eager attention."""
+def hf_model(seed=0, dtype=torch.float32, attention_dropout=0.0, **config):
+    """A small LLaMA with grouped-query attention, HF's eager attention; `config`: more
+    LlamaConfig fields."""
     torch.manual_seed(seed)
     cfg = LlamaConfig(
         vocab_size=VOCAB,
@@ -26,6 +27,7 @@ def hf_model(seed=0, dtype=torch.float32, attention_dropout=0.0):
         max_position_embeddings=64,
         attention_dropout=attention_dropout,
         attn_implementation="eager",
+        **config,
     )
     m = LlamaForCausalLM(cfg)
     with torch.no_grad():  # sharper attention and logits than the default init

@@ -14,9 +14,8 @@ the compiled path on (`compile_decode`, `LeanLlama.models_op`), the models' part
 instead as one C++ op, `cdsynth_cpu::decode_models` (csrc/decode_models.cpp): the same ATen
 ops as `decode_logits` run eagerly, each model's whole forward on its own thread where the
 threads are no more than the models (the compiled graph runs each op on every thread, with
-Python between ops and a wait at each op's end: on 2 cores under AVX2, 2,930 -> 3,627-3,776
-tokens/s in bench/generate_throughput.py, BENCHMARKS.md), and the rule (`decoding.choose`)
-eagerly after it. Nothing inside branches on
+Python between ops and a wait at each op's end; BENCHMARKS.md has the figures), and the rule
+(`decoding.choose`) eagerly after it. Nothing inside branches on
 data: non-finite logits come out as `Pick.finite`, and the step raises after the graph.
 Off the CPU the graph's cumulative sums (sample, top-p) run as an opaque ATen op
 (`decoding.row_cumsum`): inductor's split scan crashed on them at vocabulary 32000 on CUDA.
@@ -281,8 +280,7 @@ class DecodeStep:
                 valid[:, : slot + 1],
                 uniforms,
             )
-            raise_if_not_finite(pick.finite)
-            return pick
+            return pick  # (the rule ran eagerly: it raised on non-finite logits itself)
         new_cache = self._marked is None or self._marked() is not cache
         if self.static:
             if new_cache:
