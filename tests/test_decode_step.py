@@ -624,8 +624,7 @@ def test_models_op_equals_decode_logits(monkeypatch, storage, packed, threads, s
     heads on 2 kv heads, head size 12 set apart from hidden / heads."""
     from cdsynth import distributed
     from cdsynth.engine import kernels
-    from cdsynth.engine.decode_step import models_weights
-    from cdsynth.engine.llama_math import rope_tables
+    from cdsynth.engine.decode_step import models_logits, models_weights
 
     from .test_dropout import hf_model
 
@@ -650,24 +649,12 @@ def test_models_op_equals_decode_logits(monkeypatch, storage, packed, threads, s
     ours = type(cache)([c.clone() for c in cache.keys], [c.clone() for c in cache.values])
     tok, p = torch.tensor([20, 30, 40]), pos[:, -1] + 1
     want = lean.decode_logits(tok, p, cache, valid[:, :6])
-    spec, w = lean.decode_spec, lean.decode_weights()
-    cos, sin = rope_tables(p[:, None], w["inv_freq"], spec.rope_scale, torch.float32)
+    w = lean.decode_weights()
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        got = torch.ops.cdsynth_cpu.decode_models(
-            models_weights(w),
-            2,
-            tok,
-            cos[:, 0],
-            sin[:, 0],
-            ours.keys,
-            ours.values,
-            valid[:, :6],
-            spec.n_heads,
-            spec.n_kv,
-            spec.eps,
-        )
+        flat = models_weights(w)
+        got = models_logits(w, lean.decode_spec, flat, tok, p, ours.keys, ours.values, valid[:, :6])
     finally:
         torch.set_num_threads(old)
     torch.testing.assert_close(torch.stack(got), want, rtol=0, atol=1e-5)

@@ -50,7 +50,8 @@ from .llama_math import attend
 CSRC = Path(__file__).parent / "csrc"
 SOURCE = CSRC / "decode_attention.cpp"
 # the library's other ops: decoding.sample's softmax, cumulative sum and search in one pass,
-# and decoding.choose's whole step for the plain rules (the two share inverse_cdf.h)
+# decoding.choose's whole step for the plain rules (the two share inverse_cdf.h), and the
+# float32 step's models side by side (decode_step.models_logits)
 SOURCES = [SOURCE, *(CSRC / f for f in ("inverse_cdf.cpp", "choose.cpp", "decode_models.cpp"))]
 HEADERS = [CSRC / "inverse_cdf.h"]
 FLAGS = [

@@ -163,15 +163,13 @@ def models_weights(w: dict) -> list[torch.Tensor]:
     return flat
 
 
-def _models_step(
-    rule, vocab, weights, spec, flat, ids, positions, keys, values, key_valid, uniforms
-):
-    """`_step` with the models' part as one C++ op, each model on its own thread
+def models_logits(weights, spec, flat, ids, positions, keys, values, key_valid):
+    """`decode_logits(..., stacked=False)` as one C++ op, each model on its own thread
     (`cdsynth_cpu::decode_models`, csrc/decode_models.cpp: the same ATen ops as
-    `decode_logits` run eagerly), then the same `_pick`."""
+    `decode_logits` run eagerly); `flat`: `models_weights(weights)`."""
     dtype = weights["embed"].dtype
     cos, sin = rope_tables(positions[:, None], weights["inv_freq"], spec.rope_scale, dtype)
-    logits = torch.ops.cdsynth_cpu.decode_models(
+    return torch.ops.cdsynth_cpu.decode_models(
         flat,
         weights["embed"].shape[0],
         ids,
@@ -184,6 +182,13 @@ def _models_step(
         spec.n_kv,
         spec.eps,
     )
+
+
+def _models_step(
+    rule, vocab, weights, spec, flat, ids, positions, keys, values, key_valid, uniforms
+):
+    """`_step` with the models' part as one C++ op (`models_logits`), then the same `_pick`."""
+    logits = models_logits(weights, spec, flat, ids, positions, keys, values, key_valid)
     return _pick(rule, vocab, logits, uniforms, weights["cpu_kernels"])
 
 
@@ -267,7 +272,8 @@ class DecodeStep:
             w = self.engine.decode_weights()
             if self._flat is None or self._flat[0] is not w:
                 self._flat = (w, models_weights(w))
-            pick = _models_step(
+            # (the rule runs eagerly: it raises on non-finite logits itself)
+            return _models_step(
                 self.rule,
                 self.vocab,
                 w,
@@ -280,7 +286,6 @@ class DecodeStep:
                 valid[:, : slot + 1],
                 uniforms,
             )
-            return pick  # (the rule ran eagerly: it raised on non-finite logits itself)
         new_cache = self._marked is None or self._marked() is not cache
         if self.static:
             if new_cache:
